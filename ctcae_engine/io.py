@@ -1,0 +1,53 @@
+"""Read SDTM / ADaM domains from CSV, Parquet or SAS XPT into DataFrames, values untouched.
+
+CSV is read as text so a result such as "<0.5" or a partial date "2021-03" reaches the engine as written;
+empty cells become <NA>. Numeric conversion happens later, where each failure can be given a reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pandas as pd
+
+SUFFIXES = (".csv", ".parquet", ".xpt")
+
+
+def read_domain(path: str | Path) -> pd.DataFrame:
+    """Read one domain file (.csv, .parquet, .xpt) into a new DataFrame with upper-case column names."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        frame = frame.replace("", pd.NA)
+    elif suffix == ".parquet":
+        frame = pd.read_parquet(path)
+    elif suffix == ".xpt":
+        frame = pd.read_sas(path, format="xport", encoding="utf-8")
+    else:
+        raise ValueError(f"{path}: unsupported file type {suffix!r}; expected one of {', '.join(SUFFIXES)}")
+    frame.columns = [str(c).strip().upper() for c in frame.columns]
+    return frame
+
+
+def read_study(folder: str | Path) -> dict[str, pd.DataFrame]:
+    """Read every domain file in a folder, keyed by lower-case domain name (file stem), e.g. {"dm": ..., "lb": ...}."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"study folder not found: {folder}")
+    domains: dict[str, pd.DataFrame] = {}
+    for path in sorted(folder.iterdir()):
+        if path.suffix.lower() in SUFFIXES:
+            domains[path.stem.lower()] = read_domain(path)
+    return domains
+
+
+def file_hashes(folder: str | Path) -> dict[str, str]:
+    """SHA-256 of every domain file in a folder (for the report's provenance section)."""
+    folder = Path(folder)
+    return {
+        path.name: hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(folder.iterdir())
+        if path.suffix.lower() in SUFFIXES
+    }

@@ -1,0 +1,11 @@
+"""CTCAE term catalogs and grading criteria, shipped as data, with a small loader."""
+
+from ctcae_terms.catalog import (
+    DEFAULT_VERSION,
+    allowed_grades,
+    load_catalog,
+    lookup_term,
+    suggest_terms,
+)
+
+__all__ = ["DEFAULT_VERSION", "allowed_grades", "load_catalog", "lookup_term", "suggest_terms"]

@@ -1,0 +1,81 @@
+"""Load the CTCAE catalogs (v4.03 = "v4", v5.0) and look terms up.
+
+The CSV files beside this module are built by ``scripts/build_catalog.py`` from NCI's published catalogs.
+An empty grade cell means the term has no such grade (NCI prints "-").
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from importlib.resources import files
+
+import pandas as pd
+from rapidfuzz import fuzz, process
+
+DEFAULT_VERSION = "4.03"
+_FILES = {"4.03": "ctcae_v4.03.csv", "5.0": "ctcae_v5.0.csv"}
+_ALIASES = {"4": "4.03", "4.0": "4.03", "v4": "4.03", "v4.0": "4.03", "v4.03": "4.03", "5": "5.0", "v5": "5.0",
+            "v5.0": "5.0"}
+GRADE_COLUMNS = ["grade_1", "grade_2", "grade_3", "grade_4", "grade_5"]
+
+
+def _version(version: str) -> str:
+    key = str(version).strip().lower()
+    resolved = _ALIASES.get(key, key)
+    if resolved not in _FILES:
+        raise ValueError(f"unknown CTCAE version {version!r}; known: {', '.join(sorted(_FILES))}")
+    return resolved
+
+
+def normalise_term(name: str) -> str:
+    """Case- and whitespace-insensitive key for a term name."""
+    return re.sub(r"\s+", " ", str(name)).strip().casefold()
+
+
+@cache
+def _catalog(version: str) -> pd.DataFrame:
+    path = files(__package__).joinpath(_FILES[version])
+    with path.open("r", encoding="utf-8") as handle:
+        frame = pd.read_csv(handle, dtype=str, keep_default_na=False)
+    frame["meddra_code"] = frame["meddra_code"].astype("int64")
+    for column in frame.columns.drop("meddra_code"):
+        frame[column] = frame[column].replace("", pd.NA)
+    frame["term_key"] = frame["term"].map(normalise_term)
+    return frame
+
+
+def load_catalog(version: str = DEFAULT_VERSION) -> pd.DataFrame:
+    """The whole catalog as a new DataFrame, one row per term (missing grade text = no such grade)."""
+    return _catalog(_version(version)).drop(columns="term_key").copy()
+
+
+def lookup_term(name_or_code: str | int, version: str = DEFAULT_VERSION) -> pd.Series | None:
+    """One term's catalog row, by name (case/whitespace-insensitive) or MedDRA code; None if unknown."""
+    catalog = _catalog(_version(version))
+    text = str(name_or_code).strip()
+    if text.isdigit():
+        hits = catalog[catalog["meddra_code"] == int(text)]
+    else:
+        hits = catalog[catalog["term_key"] == normalise_term(text)]
+    if hits.empty:
+        return None
+    return hits.iloc[0].drop(labels="term_key")
+
+
+def allowed_grades(name_or_code: str | int, version: str = DEFAULT_VERSION) -> list[int]:
+    """Grades (1-5) the catalog defines for a term, e.g. Alopecia -> [1, 2]. Raises KeyError if unknown."""
+    row = lookup_term(name_or_code, version)
+    if row is None:
+        raise KeyError(f"not a CTCAE v{_version(version)} term: {name_or_code!r}")
+    return [grade for grade, column in enumerate(GRADE_COLUMNS, start=1) if pd.notna(row[column])]
+
+
+def suggest_terms(name: str, version: str = DEFAULT_VERSION, limit: int = 3, min_score: float = 60.0) -> list[str]:
+    """Closest catalog terms for a misspelled or partial name, best first."""
+    catalog = _catalog(_version(version))
+    choices = catalog["term_key"].tolist()
+    matches = process.extract(
+        normalise_term(name), choices, scorer=fuzz.token_set_ratio, limit=limit, score_cutoff=min_score
+    )
+    return [catalog["term"].iat[index] for _, _, index in matches]
