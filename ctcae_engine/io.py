@@ -31,8 +31,32 @@ def read_domain(path: str | Path) -> pd.DataFrame:
     return frame
 
 
+def merge_supp(parent: pd.DataFrame, supp: pd.DataFrame) -> pd.DataFrame:
+    """Merge a SUPP-- domain into its parent: each QNAM becomes a column, matched on USUBJID + IDVAR/IDVARVAL.
+
+    Parent rows without a supplemental value get <NA>; the parent's rows and order are kept.
+    """
+    out = parent.copy()
+    if supp.empty:
+        return out
+    for (idvar, qnam), rows in supp.groupby([supp["IDVAR"].fillna(""), "QNAM"], sort=True):
+        if qnam in out.columns:
+            raise ValueError(f"supplemental qualifier {qnam} clashes with a column of the parent domain")
+        values = rows.drop_duplicates(["USUBJID", "IDVARVAL"], keep="last")
+        if idvar:
+            key = out[idvar].astype("string").str.strip()
+            lookup = values.set_index(["USUBJID", values["IDVARVAL"].astype("string").str.strip()])["QVAL"]
+            out[qnam] = pd.MultiIndex.from_arrays([out["USUBJID"], key]).map(lookup.to_dict()).astype("string")
+        else:
+            out[qnam] = out["USUBJID"].map(values.set_index("USUBJID")["QVAL"]).astype("string")
+    return out
+
+
 def read_study(folder: str | Path) -> dict[str, pd.DataFrame]:
-    """Read every domain file in a folder, keyed by lower-case domain name (file stem), e.g. {"dm": ..., "lb": ...}."""
+    """Read every domain file in a folder, keyed by lower-case domain name (file stem), e.g. {"dm": ..., "lb": ...}.
+
+    A ``suppXX`` file is merged into ``XX`` (see :func:`merge_supp`) and kept under its own key too.
+    """
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"study folder not found: {folder}")
@@ -40,6 +64,8 @@ def read_study(folder: str | Path) -> dict[str, pd.DataFrame]:
     for path in sorted(folder.iterdir()):
         if path.suffix.lower() in SUFFIXES:
             domains[path.stem.lower()] = read_domain(path)
+    for name in [n for n in domains if n.startswith("supp") and n[4:] in domains]:
+        domains[name[4:]] = merge_supp(domains[name[4:]], domains[name])
     return domains
 
 

@@ -1,0 +1,41 @@
+"""Reading real SDTM (the CDISC pilot study in ../shared/pharmaverse) as sponsors deliver it."""
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from ctcae_engine.io import merge_supp, read_domain, read_study
+
+PHARMAVERSE = Path(__file__).resolve().parents[2] / "shared" / "pharmaverse"
+needs_shared = pytest.mark.skipif(not PHARMAVERSE.is_dir(), reason="../shared/pharmaverse not present")
+
+
+@needs_shared
+def test_read_pilot_study_keeps_text_and_merges_suppae():
+    study = read_study(PHARMAVERSE)
+    assert len(study["dm"]) == 306 and len(study["ae"]) == 1191
+    # partial dates reach the engine as written
+    assert study["ae"]["AESTDTC"].str.len().eq(7).sum() > 0
+    # SUPPAE QNAM AETRTEM became a column of AE, matched on AESEQ
+    assert "AETRTEM" in study["ae"].columns
+    assert study["ae"]["AETRTEM"].notna().sum() == len(study["suppae"].query("QNAM == 'AETRTEM'"))
+
+
+def test_merge_supp_matches_on_idvar_and_keeps_rows(tmp_path):
+    ae = pd.DataFrame({"USUBJID": ["S1", "S1", "S2"], "AESEQ": ["1", "2", "1"], "AETERM": ["A", "B", "C"]})
+    supp = pd.DataFrame(
+        {"USUBJID": ["S1", "S2"], "IDVAR": ["AESEQ", "AESEQ"], "IDVARVAL": ["2", "1"], "QNAM": ["AERELLD"] * 2,
+         "QVAL": ["RELATED", "NOT RELATED"]}
+    )
+    merged = merge_supp(ae, supp)
+    assert merged["AERELLD"].tolist()[1:] == ["RELATED", "NOT RELATED"]
+    assert pd.isna(merged["AERELLD"].iloc[0])
+    assert "AERELLD" not in ae.columns  # caller's frame untouched
+
+
+def test_unsupported_file_type_is_a_clear_error(tmp_path):
+    path = tmp_path / "lb.txt"
+    path.write_text("x")
+    with pytest.raises(ValueError, match="unsupported file type"):
+        read_domain(path)
