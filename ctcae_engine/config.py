@@ -1,0 +1,274 @@
+"""Study configuration: a TOML file loaded into typed, validated dataclasses.
+
+Every clinical choice the endpoints make (treatment-emergent window, relationship mapping, eligibility thresholds,
+response window, persistence detection limit) is read from here, never hard-coded. A bad file fails at load time with
+a message naming the key and what was expected. The demo trial's file is ``ctcae_engine/demo/study.toml``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+DEMO_CONFIG = Path(__file__).resolve().parent / "demo" / "study.toml"
+OPERATORS = (">", ">=", "<", "<=")
+ATTRIBUTIONS = ("cart", "lymphodepletion", "either")
+TE_STARTS = ("infusion", "lymphodepletion")
+
+
+class ConfigError(ValueError):
+    """The study configuration is missing a key or holds a value of the wrong kind."""
+
+
+@dataclass(frozen=True)
+class StudyInfo:
+    study_id: str
+    protocol_id: str
+    title: str
+    data_cutoff: _dt.date | None = None
+    ctcae_version: str = "4.03"
+
+
+@dataclass(frozen=True)
+class Treatment:
+    infusion_extrt: tuple[str, ...]
+    lymphodepletion_extrt: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TreatmentEmergent:
+    start: str = "infusion"  # "infusion" or "lymphodepletion"
+    window_days: int = 365
+
+
+@dataclass(frozen=True)
+class Relationship:
+    related: tuple[str, ...] = ("RELATED", "POSSIBLY RELATED", "PROBABLY RELATED", "DEFINITELY RELATED")
+    not_related: tuple[str, ...] = ("NOT RELATED", "UNLIKELY RELATED")
+    missing_is_related: bool = True
+    attribution: str = "either"  # which attribution makes `related`: "cart", "lymphodepletion" or "either"
+
+
+@dataclass(frozen=True)
+class EligibilityCriterion:
+    """One screening-lab threshold: ``value <operator> limit`` (times ULN when ``relative_to_uln``)."""
+
+    criterion: str
+    testcd: str
+    operator: str
+    limit: float
+    unit: str = ""
+    relative_to_uln: bool = False
+    unit_factors: dict[str, float] = field(default_factory=dict)  # accepted unit (upper case) -> factor to `unit`
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    criteria: tuple[EligibilityCriterion, ...] = ()
+    screening_visit: str = "SCREEN"  # case-insensitive substring of VISIT that marks screening records
+
+
+@dataclass(frozen=True)
+class Response:
+    window_days: int = 63  # week 8 (day 56) plus a 7-day visit window
+    confirmation_required: bool = False
+    confirmation_min_days: int = 28
+    sd_min_days: int = 42
+    evaluator: str = "INVESTIGATOR"
+
+
+@dataclass(frozen=True)
+class Pfs:
+    rate_days: int = 183  # 6 months
+    evaluator: str = "INVESTIGATOR"
+
+
+@dataclass(frozen=True)
+class Persistence:
+    testcd: str = "CARTDNA"
+    unit: str = "copies/ug gDNA"
+    lloq: float = 0.0
+    target_day: int = 182  # month 6
+    window_days: int = 28
+    timepoints_days: tuple[int, ...] = (7, 14, 28, 56, 91, 182, 273, 365)
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    study: StudyInfo
+    treatment: Treatment
+    treatment_emergent: TreatmentEmergent = field(default_factory=TreatmentEmergent)
+    relationship: Relationship = field(default_factory=Relationship)
+    eligibility: Eligibility = field(default_factory=Eligibility)
+    response: Response = field(default_factory=Response)
+    pfs: Pfs = field(default_factory=Pfs)
+    persistence: Persistence = field(default_factory=Persistence)
+
+
+def _get(table: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str, default: Any = ...) -> Any:
+    if key not in table:
+        if default is ...:
+            raise ConfigError(f"{where}: missing required key {key!r}")
+        return default
+    value = table[key]
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if isinstance(value, bool) and kind in (int, float):
+        raise ConfigError(f"{where}.{key}: expected a number, got {value!r}")
+    if not isinstance(value, kind):
+        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise ConfigError(f"{where}.{key}: expected {names}, got {type(value).__name__} {value!r}")
+    return value
+
+
+def _strings(table: dict[str, Any], key: str, where: str, default: Any = ...) -> tuple[str, ...]:
+    value = _get(table, key, (list, str), where, default)
+    values = [value] if isinstance(value, str) else list(value)
+    if not all(isinstance(v, str) for v in values):
+        raise ConfigError(f"{where}.{key}: expected a list of strings, got {value!r}")
+    return tuple(v.strip().upper() for v in values)
+
+
+def _choice(value: str, choices: tuple[str, ...], where: str) -> str:
+    if value not in choices:
+        raise ConfigError(f"{where}: {value!r} is not one of {', '.join(choices)}")
+    return value
+
+
+def _positive(value: float, where: str) -> float:
+    if value < 0:
+        raise ConfigError(f"{where}: must be >= 0, got {value}")
+    return value
+
+
+def _section(raw: dict[str, Any], name: str, required: bool = False) -> dict[str, Any]:
+    if name not in raw:
+        if required:
+            raise ConfigError(f"missing required section [{name}]")
+        return {}
+    if not isinstance(raw[name], dict):
+        raise ConfigError(f"[{name}] must be a table")
+    return raw[name]
+
+
+def _criterion(raw: Any, i: int) -> EligibilityCriterion:
+    where = f"eligibility.criteria[{i}]"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a table")
+    factors = _get(raw, "unit_factors", dict, where, {})
+    for unit, factor in factors.items():
+        if isinstance(factor, bool) or not isinstance(factor, int | float) or factor <= 0:
+            raise ConfigError(f"{where}.unit_factors.{unit}: expected a positive number, got {factor!r}")
+    unit = _get(raw, "unit", str, where, "")
+    relative = _get(raw, "relative_to_uln", bool, where, False)
+    if not relative and not unit:
+        raise ConfigError(f"{where}: an absolute threshold needs a 'unit'")
+    return EligibilityCriterion(
+        criterion=_get(raw, "criterion", str, where),
+        testcd=_get(raw, "testcd", str, where).strip().upper(),
+        operator=_choice(_get(raw, "operator", str, where), OPERATORS, f"{where}.operator"),
+        limit=_get(raw, "limit", float, where),
+        unit=unit,
+        relative_to_uln=relative,
+        unit_factors={str(k).strip().upper(): float(v) for k, v in [*([(unit, 1)] if unit else []), *factors.items()]},
+    )
+
+
+def config_from_dict(raw: dict[str, Any]) -> StudyConfig:
+    """Build and validate a :class:`StudyConfig` from a parsed TOML mapping."""
+    s = _section(raw, "study", required=True)
+    cutoff = _get(s, "data_cutoff", (_dt.date, str), "study", None)
+    if isinstance(cutoff, str):
+        try:
+            cutoff = _dt.date.fromisoformat(cutoff)
+        except ValueError as exc:
+            raise ConfigError(f"study.data_cutoff: expected an ISO 8601 date YYYY-MM-DD, got {cutoff!r}") from exc
+    if isinstance(cutoff, _dt.datetime):
+        cutoff = cutoff.date()
+    study = StudyInfo(
+        study_id=_get(s, "study_id", str, "study"),
+        protocol_id=_get(s, "protocol_id", str, "study", ""),
+        title=_get(s, "title", str, "study", ""),
+        data_cutoff=cutoff,
+        ctcae_version=_get(s, "ctcae_version", str, "study", "4.03"),
+    )
+    t = _section(raw, "treatment", required=True)
+    treatment = Treatment(
+        infusion_extrt=_strings(t, "infusion_extrt", "treatment"),
+        lymphodepletion_extrt=_strings(t, "lymphodepletion_extrt", "treatment", ()),
+    )
+    if not treatment.infusion_extrt:
+        raise ConfigError("treatment.infusion_extrt: name at least one EXTRT for the CAR-T infusion")
+    te = _section(raw, "treatment_emergent")
+    tem = TreatmentEmergent(
+        start=_choice(_get(te, "start", str, "treatment_emergent", "infusion"), TE_STARTS, "treatment_emergent.start"),
+        window_days=int(_positive(_get(te, "window_days", int, "treatment_emergent", 365), "treatment_emergent")),
+    )
+    if tem.start == "lymphodepletion" and not treatment.lymphodepletion_extrt:
+        raise ConfigError("treatment_emergent.start = 'lymphodepletion' needs treatment.lymphodepletion_extrt")
+    r = _section(raw, "relationship")
+    rel = Relationship(
+        related=_strings(r, "related", "relationship", Relationship.related),
+        not_related=_strings(r, "not_related", "relationship", Relationship.not_related),
+        missing_is_related=_get(r, "missing_is_related", bool, "relationship", True),
+        attribution=_choice(_get(r, "attribution", str, "relationship", "either"), ATTRIBUTIONS,
+                            "relationship.attribution"),
+    )
+    both = set(rel.related) & set(rel.not_related)
+    if both:
+        raise ConfigError(f"relationship: values listed as both related and not related: {sorted(both)}")
+    e = _section(raw, "eligibility")
+    crits = _get(e, "criteria", list, "eligibility", [])
+    elig = Eligibility(
+        criteria=tuple(_criterion(c, i) for i, c in enumerate(crits)),
+        screening_visit=_get(e, "screening_visit", str, "eligibility", "SCREEN"),
+    )
+    o = _section(raw, "response")
+    resp = Response(
+        window_days=int(_positive(_get(o, "window_days", int, "response", 63), "response.window_days")),
+        confirmation_required=_get(o, "confirmation_required", bool, "response", False),
+        confirmation_min_days=int(_positive(_get(o, "confirmation_min_days", int, "response", 28), "response")),
+        sd_min_days=int(_positive(_get(o, "sd_min_days", int, "response", 42), "response.sd_min_days")),
+        evaluator=_get(o, "evaluator", str, "response", "INVESTIGATOR").strip().upper(),
+    )
+    p = _section(raw, "pfs")
+    pfs = Pfs(
+        rate_days=int(_positive(_get(p, "rate_days", int, "pfs", 183), "pfs.rate_days")),
+        evaluator=_get(p, "evaluator", str, "pfs", resp.evaluator).strip().upper(),
+    )
+    k = _section(raw, "persistence")
+    times = _get(k, "timepoints_days", list, "persistence", list(Persistence.timepoints_days))
+    if not all(isinstance(x, int) and not isinstance(x, bool) for x in times):
+        raise ConfigError(f"persistence.timepoints_days: expected a list of whole days, got {times!r}")
+    pers = Persistence(
+        testcd=_get(k, "testcd", str, "persistence", "CARTDNA").strip().upper(),
+        unit=_get(k, "unit", str, "persistence", "copies/ug gDNA"),
+        lloq=_positive(_get(k, "lloq", float, "persistence", 0.0), "persistence.lloq"),
+        target_day=int(_get(k, "target_day", int, "persistence", 182)),
+        window_days=int(_positive(_get(k, "window_days", int, "persistence", 28), "persistence.window_days")),
+        timepoints_days=tuple(sorted(times)),
+    )
+    return StudyConfig(study, treatment, tem, rel, elig, resp, pfs, pers)
+
+
+def load_config(path: str | Path | None = None) -> StudyConfig:
+    """Load and validate a study TOML file (the demo trial's when ``path`` is None)."""
+    path = Path(path) if path is not None else DEMO_CONFIG
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"study configuration not found: {path}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    try:
+        return config_from_dict(raw)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc

@@ -1,0 +1,80 @@
+"""Study configuration: the demo file loads, a bad file fails with a message naming the key."""
+
+import copy
+import datetime as dt
+
+import pytest
+import tomllib
+
+from ctcae_engine.config import DEMO_CONFIG, ConfigError, config_from_dict, load_config
+
+
+@pytest.fixture()
+def raw() -> dict:
+    return tomllib.loads(DEMO_CONFIG.read_text())
+
+
+def test_demo_config_matches_protocol():
+    cfg = load_config()
+    assert cfg.study.protocol_id == "NCT04627740"
+    assert cfg.study.data_cutoff == dt.date(2025, 6, 30)
+    assert cfg.treatment.infusion_extrt == ("ANTI-ALPP CAR-T CELLS",)
+    assert cfg.treatment.lymphodepletion_extrt == ("CYCLOPHOSPHAMIDE", "FLUDARABINE")
+    assert cfg.treatment_emergent.window_days == 365
+    assert cfg.relationship.missing_is_related
+    crit = {c.testcd: c for c in cfg.eligibility.criteria}
+    # protocol eligibility: WBC > 3.5e9/L, Hb > 90 g/L, PLT > 75e9/L, ALT/AST <= 5 x ULN, bili <= 1.5 x ULN, alb >= 35
+    assert (crit["WBC"].operator, crit["WBC"].limit) == (">", 3.5)
+    assert (crit["HGB"].operator, crit["HGB"].limit, crit["HGB"].unit_factors["G/DL"]) == (">", 90.0, 10.0)
+    assert (crit["PLAT"].operator, crit["PLAT"].limit) == (">", 75.0)
+    assert crit["ALT"].relative_to_uln and crit["AST"].limit == 5.0 and crit["BILI"].limit == 1.5
+    assert (crit["ALB"].operator, crit["ALB"].limit) == (">=", 35.0)
+
+
+def test_defaults_fill_optional_sections():
+    cfg = config_from_dict({"study": {"study_id": "X"}, "treatment": {"infusion_extrt": "CAR-T"}})
+    assert cfg.treatment.infusion_extrt == ("CAR-T",)
+    assert cfg.treatment_emergent.start == "infusion" and cfg.response.window_days == 63
+
+
+@pytest.mark.parametrize(
+    "path, value, message",
+    [
+        (("study",), None, r"missing required section \[study\]"),
+        (("study", "study_id"), None, "missing required key 'study_id'"),
+        (("study", "data_cutoff"), "30/06/2025", "data_cutoff: expected an ISO 8601 date"),
+        (("treatment_emergent", "window_days"), "365", "window_days: expected int"),
+        (("treatment_emergent", "window_days"), -1, "must be >= 0"),
+        (("treatment_emergent", "start"), "screening", "'screening' is not one of"),
+        (("relationship", "attribution"), "product", "attribution: 'product' is not one of"),
+        (("relationship", "not_related"), ["RELATED"], "both related and not related"),
+        (("persistence", "lloq"), True, "expected a number"),
+    ],
+)
+def test_bad_config_is_a_clear_error(raw, path, value, message):
+    bad = copy.deepcopy(raw)
+    table = bad
+    for key in path[:-1]:
+        table = table[key]
+    if value is None:
+        del table[path[-1]]
+    else:
+        table[path[-1]] = value
+    with pytest.raises(ConfigError, match=message):
+        config_from_dict(bad)
+
+
+def test_bad_criterion_operator(raw):
+    bad = copy.deepcopy(raw)
+    bad["eligibility"]["criteria"][0]["operator"] = "=>"
+    with pytest.raises(ConfigError, match=r"eligibility.criteria\[0\].operator"):
+        config_from_dict(bad)
+
+
+def test_bad_file_names_the_file(tmp_path):
+    path = tmp_path / "study.toml"
+    path.write_text("[study\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(path)
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "absent.toml")
