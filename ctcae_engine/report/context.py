@@ -1,0 +1,197 @@
+"""StudyResults -> the plain context dict the templates render (no jinja, no HTML, no number formatting here).
+
+The layout below says which table or figure goes in which section, in which order. A table or figure that the
+run did not produce becomes an "unavailable" block carrying the reason, so a missing module never breaks the report.
+Values stay raw (ints, floats, strings, None); the templates format them.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+SECTION_ORDER = (
+    "cover", "summary", "enrollment", "ae_tables", "listings", "deaths", "cart", "labs", "efficacy",
+    "data_quality", "methods",
+)
+
+# section -> blocks: (kind, key, default title). A key ending in "*" takes every table/figure with that prefix.
+LAYOUT: dict[str, list[tuple[str, str, str]]] = {
+    "enrollment": [
+        ("table", "DISP01", "Participant disposition"),
+        ("table", "ELIG01", "Screening eligibility criteria not met"),
+        ("table", "EXP01", "Exposure: lymphodepletion and CAR-T infusion"),
+        ("figure", "swimmer", "Swimmer plot: time on study, grade >= 3 AEs, CRS, response, progression, death"),
+    ],
+    "ae_tables": [
+        ("table", "AET01", "Overview of adverse events"),
+        ("table", "AET04_TRAE", "Treatment-related AEs by SOC, PT and worst CTCAE grade"),
+        ("table", "AET04_TEAE", "Treatment-emergent AEs by SOC, PT and worst CTCAE grade"),
+        ("figure", "ae_heatmap", "AE heat map: worst CTCAE grade per participant and term"),
+    ],
+    "listings": [
+        ("table", "AEL_G3", "Listing of treatment-emergent AEs of CTCAE grade 3 or higher"),
+        ("table", "AEL_SAE", "Listing of serious adverse events"),
+    ],
+    "deaths": [("table", "DTHL01", "Listing of deaths")],
+    "cart": [
+        ("table", "CRS01", "Cytokine release syndrome per participant: ASTCT 2019 and CTCAE v4.03 side by side"),
+        ("table", "ICANS01", "ICANS per participant: ASTCT 2019 and CTCAE v4.03 side by side"),
+    ],
+    "labs": [
+        ("table", "LBT14*", "Shift from baseline to worst post-baseline CTCAE grade"),
+        ("figure", "lab_*", "Laboratory trajectory with CTCAE grade bands"),
+    ],
+    "efficacy": [
+        ("table", "ORR01", "Objective response rate"),
+        ("table", "PFS01", "Progression-free survival"),
+        ("figure", "km_pfs", "Kaplan-Meier estimate of progression-free survival, with numbers at risk"),
+        ("table", "PERS01", "CAR-T persistence"),
+        ("figure", "persistence", "CAR-T levels over time"),
+    ],
+    "data_quality": [
+        ("table", "DQ01", "Rows that could not be graded, by domain and reason"),
+        ("table", "DQ02", "Every ungraded row with its reason"),
+        ("table", "DQ03", "Invalid AE terms and grades"),
+        ("table", "DQ04", "Reported versus derived discrepancies"),
+    ],
+    "methods": [
+        ("text", "methods_text", ""),
+        ("table", "METH01", "CTCAE rules applied in this run"),
+    ],
+}
+
+HEADLINE = (
+    ("teae", "Treatment-emergent AEs (TEAE), any grade"),
+    ("trae", "Treatment-related AEs (TRAE), any grade"),
+    ("trae_g3", "TRAE of CTCAE grade >= 3"),
+    ("sae", "Serious AEs"),
+    ("deaths", "Deaths"),
+    ("crs", "CRS, any grade (ASTCT 2019)"),
+    ("crs_g3", "CRS grade >= 3 (ASTCT 2019)"),
+    ("icans", "ICANS, any grade (ASTCT 2019)"),
+    ("icans_g3", "ICANS grade >= 3 (ASTCT 2019)"),
+)
+
+
+def plain(value: Any) -> Any:
+    """A numpy/pandas scalar as a plain Python value; missing values as None."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return None if np.isnan(value) else float(value)
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime()
+    return value
+
+
+def table_block(key: str, frame: pd.DataFrame, title: str) -> dict[str, Any]:
+    """A DataFrame as a table block: columns, rows of plain values, numeric columns, optional SOC/PT row classes.
+
+    Frame attrs may carry ``title``, ``note`` and ``empty`` (the text shown when there are no rows). A
+    ``row_type`` column (e.g. "soc"/"pt") becomes the CSS class of each row and is not shown.
+    """
+    frame = frame.reset_index(drop=True)
+    row_class = None
+    if "row_type" in frame.columns:
+        row_class = [str(x) for x in frame["row_type"].fillna("")]
+        frame = frame.drop(columns="row_type")
+    numeric = [str(c) for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])
+               and not pd.api.types.is_bool_dtype(frame[c])]
+    rows = [[plain(v) for v in row] for row in frame.itertuples(index=False, name=None)]
+    return {
+        "kind": "table",
+        "id": f"tbl-{key}",
+        "code": key,
+        "title": frame.attrs.get("title", title),
+        "columns": [str(c) for c in frame.columns],
+        "numeric": numeric,
+        "rows": rows,
+        "row_class": row_class,
+        "note": frame.attrs.get("note", ""),
+        "empty": frame.attrs.get("empty", "No rows."),
+    }
+
+
+def figure_block(key: str, svg: str, caption: str) -> dict[str, Any]:
+    """An SVG figure as an image block with a ``data:`` URI: self-contained and inert (no scripts, no fetches)."""
+    data = base64.b64encode(svg.encode("utf-8")).decode("ascii")
+    return {"kind": "figure", "id": f"fig-{key}", "src": f"data:image/svg+xml;base64,{data}", "caption": caption}
+
+
+def _matching(mapping: Mapping[str, Any], key: str) -> list[str]:
+    if key.endswith("*"):
+        return sorted(k for k in mapping if k.startswith(key[:-1]))
+    return [key] if key in mapping else []
+
+
+def _section(name: str, results: Any, texts: Mapping[str, str]) -> dict[str, Any]:
+    blocks: list[dict[str, Any]] = []
+    for kind, key, title in LAYOUT[name]:
+        if kind == "text":
+            if texts.get(key):
+                blocks.extend({"kind": "text", "text": para} for para in texts[key].split("\n\n"))
+            continue
+        source = results.tables if kind == "table" else results.figures
+        keys = _matching(source, key)
+        for k in keys:
+            if kind == "table":
+                blocks.append(table_block(k, source[k], title))
+            else:
+                blocks.append(figure_block(k, source[k], title))
+        if not keys:
+            reason = results.unavailable.get(key.rstrip("*"), "not produced by this run")
+            blocks.append({"kind": "unavailable", "text": f"{title}: {reason}"})
+    available = any(b["kind"] != "unavailable" for b in blocks)
+    reason = "; ".join(b["text"] for b in blocks if b["kind"] == "unavailable")
+    return {"available": available, "reason": reason, "blocks": blocks}
+
+
+def _summary(results: Any, whats_new: Mapping[str, Any] | None) -> dict[str, Any]:
+    primary = None
+    primary_reason = results.unavailable.get("primary", "primary endpoint not computed")
+    if results.primary is not None and len(results.primary):
+        row = results.primary.iloc[0]
+        primary = {k: plain(row.get(k)) for k in ("label", "n", "N", "pct", "ci_low", "ci_high", "ci_method")}
+    headline = []
+    summary = results.summary.set_index("key") if results.summary is not None else pd.DataFrame()
+    for key, label in HEADLINE:
+        if key in summary.index:
+            row = summary.loc[key]
+            headline.append({"key": key, "label": label, "available": True, "n": plain(row["n"]),
+                             "N": plain(row["N"]), "events": plain(row["events"]), "note": row.get("note", "") or ""})
+        else:
+            headline.append({"key": key, "label": label, "available": False, "n": None, "N": None, "events": None,
+                             "note": results.unavailable.get(key, "")})
+    return {"primary": primary, "primary_reason": primary_reason, "headline": headline,
+            "whats_new": whats_new}
+
+
+def build_context(
+    results: Any, texts: Mapping[str, str] | None = None, whats_new: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The plain dict the templates need: ``meta``, ``section_order`` and ``sections``.
+
+    ``texts`` holds free text blocks by key (e.g. ``methods_text``); ``whats_new`` the comparison with a previous
+    report (see :func:`ctcae_engine.report.compare_summaries`).
+    """
+    texts = dict(texts or {})
+    meta = dict(results.meta)
+    meta["files"] = [{k: plain(v) for k, v in row.items()} for row in results.files.to_dict("records")]
+    meta["stage_errors"] = [{"stage": s, "message": m} for s, m in results.stage_errors]
+    meta["previous"] = whats_new.get("previous_cutoff") if whats_new else None
+    sections: dict[str, Any] = {"summary": _summary(results, whats_new)}
+    for name in LAYOUT:
+        sections[name] = _section(name, results, texts)
+    return {"meta": meta, "section_order": list(SECTION_ORDER), "sections": sections}
