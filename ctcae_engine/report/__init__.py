@@ -60,7 +60,7 @@ def compare_summaries(previous: dict[str, Any], current: dict[str, Any]) -> dict
     for table_id, label in EVENT_LISTS.items():
         before = set(previous.get("events", {}).get(table_id, []))
         items = [e for e in current.get("events", {}).get(table_id, []) if e not in before]
-        events.append({"label": label, "items": items})
+        events.append({"label": label, "new": items})
     return {"previous_cutoff": previous.get("data_cutoff"), "counts": counts, "events": events}
 
 
