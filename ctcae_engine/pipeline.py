@@ -40,6 +40,7 @@ class StudyResults:
     ae: pd.DataFrame | None = None
     crs: pd.DataFrame | None = None
     icans: pd.DataFrame | None = None
+    population: pd.DataFrame | None = None
     participants: pd.DataFrame | None = None
     primary: pd.DataFrame | None = None
     summary: pd.DataFrame | None = None
@@ -144,6 +145,11 @@ def run_study(
     runner = _Runner(results, strict)
     _grade(runner, domains)
     _adverse_events(runner, domains, cfg)
+    _cart_toxicity(runner, domains)
+    _summary_tables(runner)
+    _eligibility(runner, domains, cfg)
+    results.tables.update(_own_tables(results, cfg))
+    results.summary = headline(results)
     return results
 
 
@@ -159,13 +165,318 @@ def _grade(runner: _Runner, domains: dict[str, pd.DataFrame]) -> None:
 
 def _adverse_events(runner: _Runner, domains: dict[str, pd.DataFrame], cfg: Any) -> None:
     results = runner.results
+    if "dm" not in domains:
+        results.unavailable["population"] = "no DM domain in the study folder"
+        return
+    results.population = runner.call("population", "endpoints", "safety_population", domains["dm"],
+                                     domains.get("ex"), cfg)
     if "ae" not in domains:
         results.unavailable["ae"] = "no AE domain in the study folder"
         return
-    validated = runner.call("ae", "ae", "validate_ae", domains["ae"])
-    if validated is None:
+    ae = runner.call("ae_validation", "ae", "validate_ae", domains["ae"])
+    if ae is None:  # without term validation the grade is read from AETOXGR as reported
+        ae = domains["ae"]
+    results.ae = runner.call("ae", "endpoints", "flag_ae", ae, domains["dm"], domains.get("ex"), cfg)
+    if results.ae is None or results.population is None:
         return
-    empty = pd.DataFrame(columns=["USUBJID"])
-    flagged = runner.call("ae", "endpoints", "flag_ae", validated, domains.get("dm", empty), domains.get("ex", empty),
-                          cfg)
-    results.ae = validated if flagged is None else flagged
+    results.participants = runner.call("participants", "endpoints", "participant_ae_flags", results.ae,
+                                       results.population)
+    primary = runner.call("primary", "endpoints", "primary_endpoint", results.ae, results.population)
+    if primary is not None:
+        results.tables["PRIMARY"] = primary
+        first = primary.iloc[[0]].copy()
+        first["label"] = (f"participants with a treatment-related AE (CTCAE v{results.meta['ctcae_version']}) "
+                          f"within {cfg.treatment_emergent.window_days} days of infusion")
+        first["ci_method"] = "exact Clopper-Pearson"
+        results.primary = first.reset_index(drop=True)
+    overview = runner.call("AET01", "endpoints", "ae_overview", results.ae, results.population)
+    if overview is not None:
+        results.tables["AET01"] = overview
+
+
+def _cart_toxicity(runner: _Runner, domains: dict[str, pd.DataFrame]) -> None:
+    results = runner.results
+    if "xc" not in domains:
+        for key in ("crs", "icans", "CRS01", "ICANS01", "CRST01"):
+            results.unavailable[key] = "no XC (CAR-T toxicity observations) domain in the study folder"
+        return
+    dm = domains.get("dm")
+    results.crs = runner.call("crs", "cart", "grade_crs", domains["xc"], dm)
+    results.icans = runner.call("icans", "cart", "grade_icans", domains["xc"], dm)
+    found = []
+    for name, graded in (("CRS", results.crs), ("ICANS", results.icans)):
+        if graded is None:
+            continue
+        eps = runner.call(name.lower(), "cart", "episodes", graded)
+        if eps is not None:
+            found.append(eps.assign(syndrome=name))
+            results.tables[f"{name}_EPISODES"] = eps
+    ae = results.ae if results.ae is not None else domains.get("ae")
+    if results.crs is not None and ae is not None:
+        side = runner.call("CRS01", "cart", "crs_vs_ctcae", results.crs, ae, dm)
+        if side is not None:
+            results.tables["CRS01"] = side
+    if found and results.population is not None:
+        eps = pd.concat(found, ignore_index=True)
+        for table_id, name in (("CRST01", "crs_icans_incidence"), ("CRST02", "crs_icans_timing")):
+            table = runner.call(table_id, "tables", name, eps, results.population)
+            if table is not None:
+                results.tables[table_id] = table
+
+
+def _eligibility(runner: _Runner, domains: dict[str, pd.DataFrame], cfg: Any) -> None:
+    """Screening-lab eligibility (ctcae_engine.eligibility): ELIG01 lists the participants who failed a criterion."""
+    results = runner.results
+    if "lb" not in domains or "dm" not in domains:
+        results.unavailable["ELIG01"] = "needs the LB and DM domains"
+        return
+    people = domains["dm"]["USUBJID"].astype("string").str.strip()
+    screen = runner.call("ELIG01", "eligibility", "eligibility_screen", domains["lb"], cfg, people)
+    if screen is None:
+        return
+    results.tables["ELIG_SCREEN"] = screen
+    summary = runner.call("ELIG01", "eligibility", "eligibility_summary", screen)
+    if summary is None:
+        return
+    failed = summary.loc[~summary["eligible"].astype(bool), ["usubjid", "n_failed", "failed"]]
+    failed = failed.rename(columns={"usubjid": "Participant", "n_failed": "Criteria not met", "failed": "Details"})
+    failed = failed.reset_index(drop=True)
+    failed.attrs.update(empty="Every participant met every laboratory eligibility criterion at screening.",
+                        note=f"{int(summary['eligible'].sum())} of {len(summary)} participants met every laboratory "
+                             "criterion of the study configuration at screening.")
+    results.tables["ELIG01"] = failed
+
+
+def _summary_tables(runner: _Runner) -> None:
+    """SOC/PT tables and lab shift tables of ctcae_engine.tables."""
+    results = runner.results
+    if results.ae is not None and results.population is not None:
+        for table_id, related in (("AET04_TEAE", False), ("AET04_TRAE", True)):
+            table = runner.call(table_id, "tables", "ae_soc_pt_table", results.ae, results.population,
+                                related=related)
+            if table is not None:
+                results.tables[table_id] = table
+    if results.labs is not None:
+        for table_id, name in (("LBT14", "lab_shift_table"), ("LBT07", "lab_grade3_table")):
+            table = runner.call(table_id, "tables", name, results.labs, results.population)
+            if table is not None:
+                results.tables[table_id] = table
+    else:
+        results.unavailable.setdefault("LBT14", results.unavailable.get("labs", "labs were not graded"))
+
+
+def _text(frame: pd.DataFrame, *names: str) -> pd.Series:
+    """First existing column of ``names`` as stripped upper-case text (NA where empty or absent)."""
+    for name in names:
+        if name in frame.columns:
+            return frame[name].astype("string").str.strip().str.upper().replace("", pd.NA)
+    return pd.Series(pd.NA, index=frame.index, dtype="string")
+
+
+def _raw(frame: pd.DataFrame, *names: str) -> pd.Series:
+    """First existing column of ``names`` as text as given (NA where absent)."""
+    for name in names:
+        if name in frame.columns:
+            return frame[name].astype("string")
+    return pd.Series(pd.NA, index=frame.index, dtype="string")
+
+
+def _ae_view(ae: pd.DataFrame) -> pd.DataFrame:
+    """The flagged AE frame reduced to the columns listings need, with readable names."""
+    grade = ae["grade"] if "grade" in ae.columns else pd.to_numeric(_raw(ae, "AETOXGR"), errors="coerce")
+    term = _raw(ae, "ctcae_term").fillna(_raw(ae, "AEDECOD")).fillna(_raw(ae, "AETERM"))
+    onset = ae["astdt"].dt.strftime("%Y-%m-%d").astype("string")
+    imputed = ae["astdt_imputed"].astype("string").fillna("")
+    onset = onset.where(imputed.eq(""), onset + " (imputed " + imputed + ")")
+    return pd.DataFrame(
+        {
+            "Participant": _raw(ae, "USUBJID", "usubjid"),
+            "CTCAE term": term,
+            "Grade": pd.array(grade, dtype="Int64"),
+            "Onset": onset,
+            "Day": ae["ady"].astype("Int64"),
+            "SOC": _raw(ae, "AEBODSYS"),
+            "Serious": _text(ae, "AESER"),
+            "Related CAR-T": ae["related_cart"].astype(bool),
+            "Related LD": ae["related_ld"].astype(bool),
+            "Outcome": _raw(ae, "AEOUT"),
+            "Verbatim": _raw(ae, "AETERM"),
+        },
+        index=ae.index,
+    )
+
+
+def _listings(ae: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    view = _ae_view(ae)
+    order = ["Participant", "Onset", "CTCAE term"]
+    g3 = view[ae["trtemfl"].to_numpy(dtype=bool) & view["Grade"].ge(3).fillna(False).to_numpy(dtype=bool)]
+    g3 = g3.sort_values(order, kind="stable").reset_index(drop=True)
+    g3.attrs.update(empty="No treatment-emergent AE of grade 3 or higher.",
+                    note="Onset: imputed dates are flagged (D = day, M = month and day, Y = whole date imputed). "
+                         "Day: days from CAR-T infusion (day 0). LD: lymphodepletion.")
+    sae = view[view["Serious"].eq("Y").fillna(False).to_numpy(dtype=bool)].copy()
+    sae.insert(5, "Treatment-emergent", ae.loc[sae.index, "trtemfl"].astype(bool))
+    sae = sae.sort_values(order, kind="stable").reset_index(drop=True)
+    sae.attrs.update(empty="No serious AE in the data.", note="All serious AEs in the data, treatment-emergent or not.")
+    return {"AEL_G3": g3, "AEL_SAE": sae}
+
+
+def _deaths(population: pd.DataFrame, ae: pd.DataFrame | None) -> pd.DataFrame:
+    dead = population.loc[population["dthdt"].notna(), ["usubjid", "dthdt", "infdt"]]
+    fatal = pd.DataFrame(columns=["usubjid", "cause", "related"])
+    if ae is not None:
+        view = _ae_view(ae)
+        is_fatal = (view["Grade"].eq(5).fillna(False) | _text(ae, "AESDTH").eq("Y").fillna(False)
+                    | _text(ae, "AEOUT").eq("FATAL").fillna(False))
+        rows = view[is_fatal.to_numpy(dtype=bool)]
+        related = ae.loc[rows.index, "related"].astype(bool)
+        fatal = pd.DataFrame({"usubjid": rows["Participant"].str.strip(), "cause": rows["CTCAE term"].fillna("?"),
+                              "related": related}).groupby("usubjid", as_index=False).agg(
+            cause=("cause", lambda s: "; ".join(sorted(set(s)))), related=("related", "max"))
+    out = dead.merge(fatal, on="usubjid", how="outer")
+    out = pd.DataFrame(
+        {
+            "Participant": out["usubjid"],
+            "Date of death": out["dthdt"].dt.strftime("%Y-%m-%d"),
+            "Day": (out["dthdt"] - out["infdt"]).dt.days.astype("Int64"),
+            "Fatal AE (CTCAE term)": out["cause"].fillna("no fatal AE recorded"),
+            "Related to treatment": out["related"].astype("boolean"),
+        }
+    ).sort_values("Participant", kind="stable").reset_index(drop=True)
+    out.attrs.update(empty="No death in the data.",
+                     note="Deaths from DM (DTHDTC) and AEs with grade 5, AESDTH = Y or outcome FATAL. "
+                          "Day: days from CAR-T infusion.")
+    return out
+
+
+def _disposition(population: pd.DataFrame) -> pd.DataFrame:
+    infused = population["saffl"].astype(bool)
+    lymphodepleted = population["ldstdt"].notna()
+    rows = [
+        ("Enrolled (in DM)", len(population)),
+        ("Lymphodepleted", int(lymphodepleted.sum())),
+        ("Not infused (screen failure or withdrawn before infusion)", int((~infused).sum())),
+        ("Lymphodepleted but not infused", int((lymphodepleted & ~infused).sum())),
+        ("Infused with CAR-T cells (safety population)", int(infused.sum())),
+        ("Died", int(population["dthdt"].notna().sum())),
+    ]
+    out = pd.DataFrame(rows, columns=["Status", "Participants"])
+    out.attrs["note"] = "The safety population (denominator N of the AE tables) is every participant infused."
+    return out
+
+
+def _exposure(ex: pd.DataFrame) -> pd.DataFrame:
+    dose = pd.to_numeric(_raw(ex, "EXDOSE").str.strip(), errors="coerce")
+    frame = pd.DataFrame({"Treatment": _text(ex, "EXTRT"), "usubjid": _raw(ex, "USUBJID"), "dose": dose,
+                          "Unit": _raw(ex, "EXDOSU")})
+    out = frame.groupby("Treatment", dropna=False, sort=True).agg(
+        Participants=("usubjid", "nunique"), Administrations=("usubjid", "size"), **{
+            "Median dose": ("dose", "median"), "Min dose": ("dose", "min"), "Max dose": ("dose", "max")},
+        Unit=("Unit", lambda s: ", ".join(sorted(set(s.dropna())))),
+    ).reset_index()
+    out.attrs["note"] = "Doses as recorded in EX (EXDOSE, EXDOSU); one row per administration counted."
+    return out
+
+
+def _data_quality(results: StudyResults) -> dict[str, pd.DataFrame]:
+    tables: dict[str, pd.DataFrame] = {}
+    parts = []
+    for domain, frame in (("LB", results.labs), ("VS", results.vitals), ("EG", results.ecg)):
+        if frame is None or "grade" not in frame.columns:
+            continue
+        bad = frame[frame["grade"].isna()]
+        value = _raw(bad, f"{domain}ORRES", f"{domain}STRESC").fillna("")
+        unit = _raw(bad, f"{domain}ORRESU", f"{domain}STRESU").fillna("")
+        parts.append(pd.DataFrame({"Domain": domain, "Participant": bad["usubjid"].astype("string"),
+                                   "Test": bad["testcd"].astype("string"), "Date": bad["dtc"].astype("string"),
+                                   "Result": (value + " " + unit).str.strip(),
+                                   "Reason": bad["reason"].astype("string")}))
+    if parts:
+        ungraded = pd.concat(parts, ignore_index=True)
+        ungraded["Reason"] = ungraded["Reason"].replace("", pd.NA).fillna("no reason given by the grader")
+        counts = ungraded.groupby(["Domain", "Reason"], sort=True).size().rename("Rows").reset_index()
+        counts.attrs["empty"] = "Every lab, vital-sign and ECG row was graded."
+        ungraded.attrs["empty"] = "Every lab, vital-sign and ECG row was graded."
+        tables["DQ01"], tables["DQ02"] = counts, ungraded
+    ae = results.ae
+    if ae is not None and "valid" in ae.columns:
+        bad = ae[~ae["valid"].fillna(False).astype(bool)]
+        invalid = pd.DataFrame({"Participant": _raw(bad, "USUBJID"), "Reported term": _raw(bad, "AEDECOD"),
+                                "Verbatim": _raw(bad, "AETERM"), "Reported grade": _raw(bad, "AETOXGR"),
+                                "Issue": _raw(bad, "issue")}).reset_index(drop=True)
+        invalid.attrs["empty"] = "Every AE term and grade is valid CTCAE v4.03."
+        tables["DQ03"] = invalid
+    if ae is not None and "flag_issue" in ae.columns:
+        issue = ae["flag_issue"].astype("string").fillna("")
+        rows = ae[issue.ne("")]
+        assumed = pd.DataFrame({"Participant": _raw(rows, "USUBJID"), "Term": _raw(rows, "AEDECOD"),
+                                "Onset as given": _raw(rows, "AESTDTC"), "Assumption": issue[issue.ne("")]})
+        assumed = assumed.reset_index(drop=True)
+        assumed.attrs["empty"] = "No AE needed an assumption (all dates complete, relationships mapped)."
+        tables["DQ05"] = assumed
+    return tables
+
+
+def _rules_applied(results: StudyResults) -> pd.DataFrame | None:
+    parts = [f[["rule"]].assign(Domain=d) for d, f in (("LB", results.labs), ("VS", results.vitals),
+                                                       ("EG", results.ecg)) if f is not None and "rule" in f]
+    if not parts:
+        return None
+    rules = pd.concat(parts, ignore_index=True)
+    rules = rules[rules["rule"].astype("string").fillna("").ne("")]
+    out = rules.groupby(["Domain", "rule"], sort=True).size().rename("Rows").reset_index()
+    return out.rename(columns={"rule": "CTCAE rule (text of the criterion)"})
+
+
+def _own_tables(results: StudyResults, cfg: Any) -> dict[str, pd.DataFrame]:
+    """Listings, disposition, exposure, data quality and rules applied: selections of the derived frames."""
+    tables: dict[str, pd.DataFrame] = {}
+    if results.population is not None:
+        tables["DISP01"] = _disposition(results.population)
+        tables["DTHL01"] = _deaths(results.population, results.ae)
+    if "ex" in results.domains:
+        tables["EXP01"] = _exposure(results.domains["ex"])
+    if results.ae is not None and "trtemfl" in results.ae.columns:
+        tables.update(_listings(results.ae))
+    tables.update(_data_quality(results))
+    rules = _rules_applied(results)
+    if rules is not None:
+        tables["METH01"] = rules
+    return tables
+
+
+def headline(results: StudyResults) -> pd.DataFrame:
+    """Executive-summary measures: key, n participants, N, events, note (one row per available measure)."""
+    rows = []
+    facts, ae = results.participants, results.ae
+    if facts is not None and ae is not None:
+        total = len(facts)
+        te = ae["trtemfl"].astype(bool)
+        rel = te & ae["related"].astype(bool)
+        grade = ae["grade"] if "grade" in ae.columns else pd.to_numeric(_raw(ae, "AETOXGR"), errors="coerce")
+        g3 = pd.Series(grade, index=ae.index).ge(3).fillna(False).astype(bool)
+        serious = _text(ae, "AESER").eq("Y").fillna(False).astype(bool)
+        for key, flag, events, note in (
+            ("teae", "teae", te, ""),
+            ("trae", "trae", rel, ""),
+            ("trae_g3", "trae_g3", rel & g3, ""),
+            ("sae", "teae_serious", te & serious, "treatment-emergent"),
+        ):
+            rows.append({"key": key, "n": int(facts[flag].sum()), "N": total, "events": int(events.sum()),
+                         "note": note})
+    if results.population is not None:
+        died = int(results.population["dthdt"].notna().sum())
+        rows.append({"key": "deaths", "n": died, "N": len(results.population), "events": died,
+                     "note": "any cause, all enrolled participants"})
+    pop = results.population
+    for key in ("crs", "icans"):
+        eps = results.tables.get(f"{key.upper()}_EPISODES")
+        if eps is None or pop is None:
+            continue
+        safety = pop.loc[pop["saffl"].astype(bool), "usubjid"]
+        eps = eps[eps["usubjid"].isin(safety)]
+        worst = eps.groupby("usubjid")["max_grade"].max()
+        for suffix, floor in (("", 1), ("_g3", 3)):
+            rows.append({"key": key + suffix, "n": int(worst.ge(floor).sum()), "N": len(safety),
+                         "events": int(eps["max_grade"].ge(floor).sum()), "note": "events = episodes"})
+    return pd.DataFrame(rows, columns=["key", "n", "N", "events", "note"])

@@ -26,7 +26,7 @@ def small_results(term: str = "Anemia") -> StudyResults:
             "run_time": "2024-06-30", "engine_version": "0.1.0", "ctcae_version": "4.03", "n_participants": 4}
     results = StudyResults(config=None, domains={}, files=files, meta=meta)
     results.primary = pd.DataFrame([{"label": "participants with a TRAE within 1 year of infusion", "n": 3, "N": 4,
-                                     "pct": 0.75, "ci_low": 0.194, "ci_high": 0.994,
+                                     "pct": 75.0, "ci_low": 19.4, "ci_high": 99.4,
                                      "ci_method": "Clopper-Pearson exact"}])
     results.summary = pd.DataFrame([{"key": "trae_g3", "n": 1, "N": 4, "events": 2, "note": ""},
                                     {"key": "deaths", "n": 0, "N": 4, "events": 0, "note": ""}])

@@ -40,11 +40,15 @@ LAYOUT: dict[str, list[tuple[str, str, str]]] = {
     ],
     "deaths": [("table", "DTHL01", "Listing of deaths")],
     "cart": [
+        ("table", "CRST01", "CRS and ICANS incidence by maximum ASTCT 2019 grade"),
+        ("table", "CRST02", "CRS and ICANS: time to onset and duration (days)"),
         ("table", "CRS01", "Cytokine release syndrome per participant: ASTCT 2019 and CTCAE v4.03 side by side"),
-        ("table", "ICANS01", "ICANS per participant: ASTCT 2019 and CTCAE v4.03 side by side"),
+        ("table", "ICANS_EPISODES", "ICANS episodes (ASTCT 2019); CTCAE v4.03 has no ICANS term: see the "
+                                    "nervous-system AEs in section 3"),
     ],
     "labs": [
         ("table", "LBT14*", "Shift from baseline to worst post-baseline CTCAE grade"),
+        ("table", "LBT07", "Participants with a worst post-baseline lab grade >= 3"),
         ("figure", "lab_*", "Laboratory trajectory with CTCAE grade bands"),
     ],
     "efficacy": [
@@ -59,6 +63,7 @@ LAYOUT: dict[str, list[tuple[str, str, str]]] = {
         ("table", "DQ02", "Every ungraded row with its reason"),
         ("table", "DQ03", "Invalid AE terms and grades"),
         ("table", "DQ04", "Reported versus derived discrepancies"),
+        ("table", "DQ05", "AE records that needed an assumption (imputed onset date, unmapped relationship)"),
     ],
     "methods": [
         ("text", "methods_text", ""),
@@ -94,6 +99,58 @@ def plain(value: Any) -> Any:
     if isinstance(value, pd.Timestamp):
         return value.to_pydatetime()
     return value
+
+
+COLUMN_LABELS = {
+    "label": "Measure", "n": "n", "N": "N", "pct": "%", "ci_low": "95% CI low (%)", "ci_high": "95% CI high (%)",
+    "syndrome": "Syndrome", "usubjid": "Participant", "direction": "Direction", "term": "CTCAE term",
+    "grade_1": "Grade 1", "grade_2": "Grade 2", "grade_3": "Grade 3", "grade_4": "Grade 4", "grade_5": "Grade 5",
+    "grade_missing": "Grade missing", "any": "Any grade", "any_pct": "Any grade %", "grade_3plus": "Grade >= 3",
+    "grade_3plus_pct": "Grade >= 3 %", "astct_grade": "ASTCT grade", "astct_episodes": "Episodes",
+    "astct_onset_day": "Onset day", "astct_crs_days": "CRS days", "astct_drivers": "ASTCT drivers",
+    "ctcae_grade": "CTCAE grade (AE form)", "ctcae_text": "CTCAE v4.03 text of that grade",
+    "n_crs_ae": "CRS AEs", "ae_start": "AE onset", "comparison": "Comparison", "episode": "Episode",
+    "onset_date": "Onset", "onset_day": "Onset day", "end_date": "End", "end_day": "End day",
+    "duration_days": "Duration (days)", "max_grade": "Max grade", "drivers": "Drivers",
+    "n_assessments": "Assessments", "resolved": "Resolved", "n_missing": "n missing", "median": "Median",
+    "q1": "Q1", "q3": "Q3", "min": "Min", "max": "Max", "n_grade3plus": "n grade >= 3",
+    "pct_grade3plus": "% grade >= 3", "measure": "Measure",
+}
+
+
+def _soc_pt(frame: pd.DataFrame) -> pd.DataFrame:
+    """AET04 (level, soc, term, grade columns) -> one label column, SOC rows styled, terms indented."""
+    label = frame["term"].where(frame["level"].eq("term"), frame["soc"])
+    label = label.where(~frame["level"].eq("overall"), "Any adverse event")
+    out = frame.drop(columns=["level", "soc", "term"])
+    out.insert(0, "SOC / preferred term", label.astype("string"))
+    out.insert(0, "row_type", frame["level"].map({"overall": "soc", "soc": "soc", "term": "pt"}))
+    return out
+
+
+def _shift(frame: pd.DataFrame) -> pd.DataFrame:
+    """LBT14 long (term, direction, baseline_grade, worst_grade, n) -> baseline rows x worst-grade columns."""
+    wide = frame.pivot_table(index=["term", "direction", "baseline_grade"], columns="worst_grade", values="n",
+                             aggfunc="sum", fill_value=0, observed=True)
+    wide.columns = [f"Worst {c}" for c in wide.columns]
+    wide["Total"] = wide.sum(axis=1)
+    wide = wide.reset_index().rename(columns={"term": "CTCAE term", "direction": "Direction",
+                                              "baseline_grade": "Baseline grade"})
+    return wide
+
+
+def present(key: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """Reshape an engine table for reading (labels, SOC/PT rows, shift cross-tab); values are not formatted."""
+    attrs = dict(frame.attrs)
+    if {"level", "soc", "term"} <= set(frame.columns):
+        frame = _soc_pt(frame)
+    elif key.startswith("LBT14") and {"baseline_grade", "worst_grade", "n"} <= set(frame.columns):
+        frame = _shift(frame)
+    if key == "AET01" and "flag" in frame.columns:
+        frame = frame.drop(columns="flag")
+    frame = frame.rename(columns={c: COLUMN_LABELS.get(c, c) for c in frame.columns})
+    frame.attrs.update(attrs)
+    return frame
 
 
 def table_block(key: str, frame: pd.DataFrame, title: str) -> dict[str, Any]:
@@ -147,7 +204,7 @@ def _section(name: str, results: Any, texts: Mapping[str, str]) -> dict[str, Any
         keys = _matching(source, key)
         for k in keys:
             if kind == "table":
-                blocks.append(table_block(k, source[k], title))
+                blocks.append(table_block(k, present(k, source[k]), title))
             else:
                 blocks.append(figure_block(k, source[k], title))
         if not keys:

@@ -55,8 +55,8 @@ def fmt_value(value: Any, digits: int = 1) -> str:
 
 
 def fmt_pct(value: Any, digits: int = 1) -> str:
-    """A proportion 0..1 shown as a percentage, e.g. 0.45 -> '45.0%'."""
-    return MISSING if _is_missing(value) else f"{100 * float(value):.{digits}f}%"
+    """A percentage 0..100 (the engine's convention, as in endpoints.proportion), e.g. 45 -> '45.0%'."""
+    return MISSING if _is_missing(value) else f"{float(value):.{digits}f}%"
 
 
 def fmt_n_pct(n: Any, total: Any) -> str:
