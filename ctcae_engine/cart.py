@@ -1,0 +1,391 @@
+"""CAR-T toxicity: cytokine release syndrome (CRS) and ICANS graded by the ASTCT 2019 consensus.
+
+Source: Lee DW, Santomasso BD, Locke FL, et al. ASTCT Consensus Grading for Cytokine Release Syndrome and
+Neurologic Toxicity Associated with Immune Effector Cells. Biol Blood Marrow Transplant 2019;25:625-638.
+Table 6 (CRS) and Table 8 (ICANS, adults) live as data in ``ctcae_terms/criteria/astct_crs.csv`` and
+``astct_icans.csv`` (category -> grade, with the consensus text beside it); this module interprets them.
+
+Input is the XC findings domain of docs/ARCHITECTURE.md (USUBJID, XCDTC, XCTESTCD, XCORRES, XCORRESU).
+Pipeline: :func:`check_xc` (one row per input row: parsed value or the reason it is unusable) ->
+:func:`grade_crs` / :func:`grade_icans` (one row per assessment) -> :func:`episodes` (per participant) ->
+:func:`crs_vs_ctcae` (ASTCT beside the investigator's CTCAE v4.03 "Cytokine release syndrome" grade).
+Interpretation choices are written up in docs/cart.md.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib.resources import files
+
+import numpy as np
+import pandas as pd
+
+from ctcae_terms import lookup_term
+
+FEVER_C = 38.0
+"""Lee 2019 Table 6: "Fever is defined as temperature >= 38 degrees C"."""
+LOW_FLOW_MAX_L_MIN = 6.0
+"""Lee 2019 Table 6 footnote: low-flow nasal cannula is oxygen delivered at <= 6 L/min; high-flow > 6 L/min."""
+PLAUSIBLE_TEMP_C = (25.0, 45.0)
+"""A TEMPMAX outside this range is listed as implausible (e.g. 385 for 38.5), never graded."""
+
+CRS_TESTS = ("TEMPMAX", "FEVMASK", "HYPOTEN", "OXYGEN", "O2FLOW")
+ICANS_TESTS = ("ICE", "LOC", "SEIZURE", "MOTOR", "ICPEDEMA")
+CRS_TERM = "Cytokine release syndrome"
+_REQUIRED = ("USUBJID", "XCDTC", "XCTESTCD", "XCORRES")
+_FAHRENHEIT = {"F", "°F", "DEGF", "DEG F", "FAHRENHEIT"}
+_CELSIUS = {"C", "°C", "DEGC", "DEG C", "CELSIUS", ""}
+_FLOW_UNITS = {"L/MIN", "LPM", "L/MINUTE", ""}
+
+
+@cache
+def _table(name: str) -> pd.DataFrame:
+    path = files("ctcae_terms").joinpath(f"criteria/astct_{name}.csv")
+    with path.open("r", encoding="utf-8") as handle:
+        frame = pd.read_csv(handle, dtype=str, keep_default_na=False)
+    frame["grade"] = frame["grade"].astype("int64")
+    return frame
+
+
+def astct_table(name: str) -> pd.DataFrame:
+    """The ASTCT 2019 grading table as data: ``"crs"`` (Table 6) or ``"icans"`` (Table 8, adults)."""
+    if name not in ("crs", "icans"):
+        raise ValueError(f"unknown ASTCT table {name!r}; expected 'crs' or 'icans'")
+    return _table(name).copy()
+
+
+def _category_grades() -> dict[tuple[str, str], int]:
+    tables = pd.concat([_table("crs"), _table("icans")])
+    categorical = tables[tables["domain"].isin(["HYPOTEN", "OXYGEN", "LOC", "SEIZURE", "MOTOR", "ICPEDEMA"])]
+    return dict(zip(zip(categorical["domain"], categorical["value"], strict=True), categorical["grade"], strict=True))
+
+
+def _category_names(domain: str) -> dict[int, str]:
+    table = pd.concat([_table("crs"), _table("icans")])
+    rows = table[table["domain"] == domain]
+    return dict(zip(rows["grade"], rows["value"], strict=True))
+
+
+def _text(series: pd.Series) -> pd.Series:
+    return series.astype("string").str.strip()
+
+
+def _full_date(dtc: pd.Series) -> pd.Series:
+    """ISO 8601 date or datetime -> Timestamp; partial or malformed -> NaT."""
+    text = _text(dtc).fillna("")
+    full = text.str.match(r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$")
+    parsed = pd.to_datetime(text.where(full), format="ISO8601", errors="coerce")
+    return parsed.astype("datetime64[ns]")
+
+
+def check_xc(xc: pd.DataFrame) -> pd.DataFrame:
+    """Parse the XC domain: one row per input row (same index and order) with ``usubjid``, ``dtc``, ``adt``,
+    ``testcd``, ``value`` (upper-case text), ``unit``, ``num`` (number used for grading: temperature in C,
+    O2 flow, ICE score, FEVMASK 1/0, or the ASTCT grade of a categorical finding), ``valid`` and ``reason``
+    (why the row cannot be used; empty when valid)."""
+    missing = [column for column in _REQUIRED if column not in xc.columns]
+    if missing:
+        raise ValueError(f"XC frame lacks required column(s) {', '.join(missing)} (see docs/ARCHITECTURE.md, XC)")
+    out = pd.DataFrame(index=xc.index)
+    out["usubjid"] = _text(xc["USUBJID"])
+    out["dtc"] = _text(xc["XCDTC"])
+    out["adt"] = _full_date(xc["XCDTC"])
+    out["testcd"] = _text(xc["XCTESTCD"]).str.upper()
+    out["value"] = _text(xc["XCORRES"]).str.upper()
+    unit = _text(xc["XCORRESU"]) if "XCORRESU" in xc.columns else pd.Series(pd.NA, index=xc.index, dtype="string")
+    out["unit"] = unit
+    unit_key = unit.fillna("").str.upper().str.replace(r"\s+", " ", regex=True)
+
+    testcd = out["testcd"].fillna("")
+    number = pd.to_numeric(out["value"], errors="coerce").astype("float64")
+    grades = pd.Series(list(zip(testcd, out["value"].fillna(""), strict=True)), index=xc.index).map(_category_grades())
+    fevmask = out["value"].map({"Y": 1.0, "N": 0.0}).astype("float64")
+    temp_c = number.where(~unit_key.isin(_FAHRENHEIT), (number - 32.0) * 5.0 / 9.0)
+    num = pd.Series(np.nan, index=xc.index, dtype="float64")
+    num = num.mask(testcd == "TEMPMAX", temp_c)
+    num = num.mask(testcd.isin(["O2FLOW", "ICE"]), number)
+    num = num.mask(testcd == "FEVMASK", fevmask)
+    num = num.mask(testcd.isin(["HYPOTEN", "OXYGEN", *ICANS_TESTS[1:]]), grades.astype("float64"))
+    out["num"] = num.round(6)
+
+    known = testcd.isin(CRS_TESTS + ICANS_TESTS)
+    shown = "'" + out["value"].fillna("") + "'"
+    checks = [
+        (out["usubjid"].isna() | (out["usubjid"] == ""), "USUBJID missing"),
+        (out["adt"].isna(), "XCDTC '" + out["dtc"].fillna("") + "' is not a full ISO 8601 date"),
+        (~known, "XCTESTCD '" + testcd + "' is not a CRS/ICANS test code"),
+        (out["value"].isna() | (out["value"] == ""), testcd + " result missing"),
+        ((testcd == "TEMPMAX") & ~unit_key.isin(_CELSIUS | _FAHRENHEIT),
+         "TEMPMAX unit '" + unit.fillna("") + "' is neither C nor F"),
+        ((testcd == "O2FLOW") & ~unit_key.isin(_FLOW_UNITS), "O2FLOW unit '" + unit.fillna("") + "' is not L/min"),
+        (testcd.isin(["TEMPMAX", "O2FLOW", "ICE"]) & number.isna(), testcd + " " + shown + " is not a number"),
+        ((testcd == "TEMPMAX") & ((temp_c < PLAUSIBLE_TEMP_C[0]) | (temp_c > PLAUSIBLE_TEMP_C[1])),
+         "TEMPMAX " + shown + " is implausible (outside 25-45 C)"),
+        ((testcd == "O2FLOW") & (number < 0), "O2FLOW " + shown + " is negative"),
+        ((testcd == "ICE") & ((number < 0) | (number > 10) | (number != number.round())),
+         "ICE " + shown + " is not an integer 0-10"),
+        ((testcd == "FEVMASK") & fevmask.isna(), "FEVMASK " + shown + " is not Y or N"),
+        (testcd.isin(["HYPOTEN", "OXYGEN", *ICANS_TESTS[1:]]) & grades.isna(),
+         testcd + " " + shown + " is not a code of the XC contract"),
+    ]
+    reason = pd.Series("", index=xc.index, dtype="string")
+    for failed, message in reversed(checks):  # first failing check wins
+        reason = reason.mask(failed.fillna(False).astype(bool), message)
+    out["reason"] = reason.fillna("").astype(str)
+    out["valid"] = out["reason"] == ""
+    return out
+
+
+def _wide(checked: pd.DataFrame, tests: tuple[str, ...]) -> pd.DataFrame:
+    """One row per participant x assessment time with one column per test (worst value when repeated) and
+    ``note`` listing unusable input rows of that assessment."""
+    rows = checked[checked["testcd"].isin(tests) & checked["usubjid"].notna() & checked["adt"].notna()]
+    good = rows[rows["valid"]]
+    keys = ["usubjid", "adt"]
+    worst = good.groupby([*keys, "testcd"], sort=True)["num"].agg(["max", "min"])
+    chosen = worst["max"].where(worst.index.get_level_values("testcd") != "ICE", worst["min"])
+    wide = chosen.unstack("testcd").reindex(columns=list(tests))
+    dtc = rows.groupby(keys, sort=True)["dtc"].first()
+    bad = rows[~rows["valid"]].groupby(keys, sort=True)["reason"].agg("; ".join)
+    all_keys = dtc.index
+    wide = wide.reindex(all_keys)
+    wide.columns = [column.lower() for column in wide.columns]
+    wide.columns.name = None
+    wide.insert(0, "dtc", dtc)
+    wide["input_issue"] = bad.reindex(all_keys).fillna("")
+    return wide.reset_index()
+
+
+def _add_days(frame: pd.DataFrame, dm: pd.DataFrame | None) -> pd.DataFrame:
+    frame = frame.copy()
+    frame["adate"] = frame["adt"].dt.normalize()
+    if dm is None or "RFXSTDTC" not in dm.columns:
+        frame["ady"] = pd.array([pd.NA] * len(frame), dtype="Int64")
+        return frame
+    infusion = _full_date(_text(dm["RFXSTDTC"]).str.slice(0, 10)).dt.normalize()
+    day0 = pd.Series(infusion.to_numpy(), index=_text(dm["USUBJID"])).groupby(level=0).min()
+    start = frame["usubjid"].map(day0)
+    frame["ady"] = ((frame["adate"] - start).dt.days).astype("Int64")
+    return frame
+
+
+def _join(parts: list[pd.Series]) -> pd.Series:
+    """Join string Series row-wise with ", ", skipping empty strings (vectorised)."""
+    text = parts[0].astype(str)
+    for part in parts[1:]:
+        text = text + "|" + part.astype(str)
+    return text.str.replace(r"\|+", ", ", regex=True).str.strip(", ")
+
+
+def _label(flag: pd.Series, text: pd.Series | str) -> pd.Series:
+    return pd.Series(np.where(flag.fillna(False).astype(bool), text, ""), index=flag.index)
+
+
+def grade_crs(xc: pd.DataFrame, dm: pd.DataFrame | None = None) -> pd.DataFrame:
+    """ASTCT 2019 CRS grade (Lee 2019, Table 6) per participant x assessment of the XC domain.
+
+    Grade = the most severe of fever (>= 38.0 C: grade 1), hypotension and hypoxia; hypotension or hypoxia
+    without fever is not CRS, unless fever is masked: once a participant has had fever in the current
+    CRS run and an assessment records FEVMASK = Y (antipyretic / tocilizumab / steroids), fever is no longer
+    required until the run ends at an assessment with no fever, no hypotension and no hypoxia (docs/cart.md).
+    ``dm`` (USUBJID, RFXSTDTC = infusion) gives ``ady``, days from infusion (day 0 = infusion day).
+    Returns one row per assessment: usubjid, dtc, adt, adate, ady, tempmax, fever, fevmask, fever_waived,
+    hypotension, hypoxia, o2flow, grade_hypotension, grade_hypoxia, grade (Int64), drivers, reason
+    (why grade is NA), note (caveats on a given grade, unusable input rows).
+    """
+    wide = _wide(check_xc(xc), CRS_TESTS).sort_values(["usubjid", "adt"], kind="stable")
+    temp, flow = wide["tempmax"], wide["o2flow"]
+    fever = (temp >= FEVER_C).astype("boolean").mask(temp.isna())
+    mask = wide["fevmask"].eq(1.0)
+    hypo = wide["hypoten"]
+    flow_grade = pd.Series(np.where(flow > LOW_FLOW_MAX_L_MIN, 3.0, np.where(flow > 0, 2.0, 0.0)), index=wide.index)
+    flow_grade = flow_grade.where(flow.notna())
+    oxy = np.fmax(wide["oxygen"], flow_grade)
+    organ = np.fmax(hypo, oxy)
+
+    is_fever = fever.fillna(False).astype(bool)
+    quiet = ~is_fever & organ.fillna(0).eq(0)
+    run = quiet.astype(int).groupby(wide["usubjid"]).cumsum()
+    keys = [wide["usubjid"], run]
+    fever_seen = is_fever.groupby(keys).cummax()
+    waived = (fever_seen & mask).groupby(keys).cummax() & ~is_fever
+
+    grade = pd.Series(np.nan, index=wide.index)
+    grade = grade.mask(is_fever, np.fmax(organ.fillna(0), 1.0))
+    grade = grade.mask(~is_fever & waived, organ)
+    grade = grade.mask(fever.eq(False).fillna(False).astype(bool) & ~waived, 0.0)
+
+    hypo_names, oxy_names = _category_names("HYPOTEN"), _category_names("OXYGEN")
+    out = pd.DataFrame({"usubjid": wide["usubjid"], "dtc": wide["dtc"], "adt": wide["adt"]})
+    out["tempmax"] = temp
+    out["fever"] = fever
+    out["fevmask"] = wide["fevmask"].map({1.0: True, 0.0: False}).astype("boolean")
+    out["fever_waived"] = waived
+    out["hypotension"] = hypo.map(hypo_names).astype("string")
+    out["hypoxia"] = oxy.map(oxy_names).astype("string")
+    out["o2flow"] = flow
+    out["grade_hypotension"] = hypo.astype("Int64")
+    out["grade_hypoxia"] = oxy.astype("Int64")
+    out["grade"] = grade.astype("Int64")
+    out["drivers"] = _join([
+        _label(is_fever, "fever " + temp.round(1).astype(str) + " C"),
+        _label(waived & organ.gt(0), "fever not required (masked by FEVMASK after CRS fever)"),
+        _label(hypo.gt(0), "hypotension " + out["hypotension"].fillna("")),
+        _label(oxy.gt(0), "hypoxia " + out["hypoxia"].fillna("")),
+    ])
+    out.loc[out["grade"].eq(0), "drivers"] = ""
+    out["reason"] = _join([
+        _label(grade.isna() & temp.isna(), "TEMPMAX missing: fever (required for CRS) unknown"),
+        _label(grade.isna() & temp.notna(), "hypotension and hypoxia not recorded after masked fever"),
+    ])
+    out["note"] = _join([
+        _label(fever.eq(False).fillna(False).astype(bool) & ~waived & organ.gt(0),
+               "hypotension/hypoxia without fever and no masking: not CRS by ASTCT"),
+        _label(wide["oxygen"].eq(0) & flow.gt(0), "O2FLOW > 0 with OXYGEN NONE: graded from the flow"),
+        _label(wide["oxygen"].eq(2) & flow.gt(LOW_FLOW_MAX_L_MIN), "O2FLOW > 6 L/min: LOW_FLOW read as HIGH_FLOW"),
+        _label(grade.notna() & hypo.isna(), "HYPOTEN not recorded"),
+        _label(grade.notna() & oxy.isna(), "OXYGEN not recorded"),
+        wide["input_issue"],
+    ])
+    return _add_days(out, dm).reset_index(drop=True)
+
+
+def grade_icans(xc: pd.DataFrame, dm: pd.DataFrame | None = None) -> pd.DataFrame:
+    """ASTCT 2019 ICANS grade for adults (Lee 2019, Table 8) per participant x assessment of the XC domain.
+
+    Domains: ICE score (10 -> 0, 7-9 -> 1, 3-6 -> 2, 0-2 -> 3), depressed level of consciousness, seizure,
+    motor findings, raised ICP / cerebral edema; grade = the most severe domain recorded. ICE 0 is grade 3
+    (awake, e.g. global aphasia) unless LOC = UNAROUSABLE, which is grade 4 by itself.
+    Returns one row per assessment: usubjid, dtc, adt, adate, ady, ice, loc, seizure, motor, icpedema,
+    grade_ice, grade_loc, grade_seizure, grade_motor, grade_icpedema, grade (Int64), drivers, reason, note.
+    """
+    wide = _wide(check_xc(xc), ICANS_TESTS).sort_values(["usubjid", "adt"], kind="stable")
+    ice_table = _table("icans")[_table("icans")["domain"] == "ICE"]
+    ice_grade = wide["ice"].map(pd.Series(ice_table["grade"].to_numpy(float), index=ice_table["value"].astype(float)))
+    out = pd.DataFrame({"usubjid": wide["usubjid"], "dtc": wide["dtc"], "adt": wide["adt"]})
+    out["ice"] = wide["ice"].astype("Int64")
+    domains = {"ice": ice_grade}
+    for name in ("loc", "seizure", "motor", "icpedema"):
+        out[name] = wide[name].map(_category_names(name.upper())).astype("string")
+        domains[name] = wide[name]
+    for name, values in domains.items():
+        out[f"grade_{name}"] = values.astype("Int64")
+    grade = pd.concat(domains, axis=1).max(axis=1, skipna=True)
+    out["grade"] = grade.astype("Int64")
+    out["drivers"] = _join([
+        _label(ice_grade.gt(0), "ICE " + out["ice"].astype(str)),
+        _label(wide["loc"].gt(0), "consciousness " + out["loc"].fillna("")),
+        _label(wide["seizure"].gt(0), "seizure " + out["seizure"].fillna("")),
+        _label(wide["motor"].gt(0), "motor " + out["motor"].fillna("")),
+        _label(wide["icpedema"].gt(0), "ICP/edema " + out["icpedema"].fillna("")),
+    ])
+    out["reason"] = ""
+    out["note"] = _join([
+        _label(wide["ice"].eq(0) & wide["loc"].isna(), "ICE 0 without LOC: graded 3; grade 4 needs LOC UNAROUSABLE"),
+        _label(wide["ice"].gt(0) & wide["loc"].eq(4), "ICE > 0 recorded while LOC UNAROUSABLE: check the record"),
+        wide["input_issue"],
+    ])
+    return _add_days(out, dm).reset_index(drop=True)
+
+
+def episodes(graded: pd.DataFrame, max_gap_days: int = 1) -> pd.DataFrame:
+    """Episodes of a graded CRS or ICANS frame (output of :func:`grade_crs` / :func:`grade_icans`).
+
+    An episode is a run of calendar days with grade >= 1 in which consecutive CRS/ICANS days are at most
+    ``max_gap_days`` apart (1 = strictly consecutive days). Returns one row per participant x episode:
+    usubjid, episode (1, 2, ...), onset_date, onset_day, end_date, end_day, duration_days (end - onset + 1),
+    max_grade, drivers (of the worst assessment), n_assessments, resolved (a grade-0 assessment follows).
+    """
+    columns = ["usubjid", "episode", "onset_date", "onset_day", "end_date", "end_day", "duration_days",
+               "max_grade", "drivers", "n_assessments", "resolved"]
+    positive = graded[graded["grade"].fillna(0) >= 1].sort_values(["usubjid", "adt"], kind="stable")
+    if positive.empty:
+        return pd.DataFrame(columns=columns)
+    days = positive.groupby(["usubjid", "adate"], sort=True).size().reset_index()[["usubjid", "adate"]]
+    gap = days.groupby("usubjid")["adate"].diff().dt.days
+    days["episode"] = (gap.isna() | (gap > max_gap_days)).astype(int).groupby(days["usubjid"]).cumsum()
+    positive = positive.merge(days, on=["usubjid", "adate"], how="left")
+    keys = ["usubjid", "episode"]
+    summary = positive.groupby(keys, sort=True).agg(
+        onset_date=("adate", "min"), onset_day=("ady", "min"), end_date=("adate", "max"), end_day=("ady", "max"),
+        max_grade=("grade", "max"), n_assessments=("grade", "size"),
+    )
+    worst = positive.sort_values([*keys, "grade", "adt"], ascending=[True, True, False, True], kind="stable")
+    summary["drivers"] = worst.drop_duplicates(keys).set_index(keys)["drivers"]
+    summary["duration_days"] = (summary["end_date"] - summary["onset_date"]).dt.days + 1
+    summary = summary.reset_index()
+    last_zero = graded[graded["grade"].eq(0)].groupby("usubjid")["adate"].max()
+    summary["resolved"] = summary["usubjid"].map(last_zero).gt(summary["end_date"])
+    summary["max_grade"] = summary["max_grade"].astype("Int64")
+    return summary[columns]
+
+
+def _ctcae_grade_text(grade: pd.Series) -> pd.Series:
+    row = lookup_term(CRS_TERM)
+    texts = {g: row[f"grade_{g}"] for g in range(1, 6)}
+    return grade.map(lambda g: texts.get(int(g), "") if pd.notna(g) else "").astype(str)
+
+
+def crs_vs_ctcae(crs: pd.DataFrame, ae: pd.DataFrame, dm: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per participant: ASTCT 2019 CRS (from :func:`grade_crs`) beside the investigator's CTCAE v4.03
+    "Cytokine release syndrome" AE grade (from ``ae``, validated by :func:`ctcae_engine.ae.validate_ae` here
+    if it lacks ``ctcae_term``). Participants: those in XC, in the CRS AEs, and in ``dm`` if given.
+
+    Columns: usubjid, astct_grade (0 = assessed, no CRS; NA = no XC assessment), astct_episodes,
+    astct_onset_day, astct_crs_days, astct_drivers, ctcae_grade, ctcae_text (v4.03 text of that grade),
+    n_crs_ae, ae_start, comparison.
+    """
+    from ctcae_engine.ae import validate_ae
+
+    validated = ae if "ctcae_term" in ae.columns else validate_ae(ae)
+    crs_ae = validated[validated["ctcae_term"] == CRS_TERM].copy()
+    crs_ae["usubjid"] = _text(crs_ae["USUBJID"])
+    start = _text(crs_ae["AESTDTC"]) if "AESTDTC" in crs_ae.columns else pd.Series(pd.NA, index=crs_ae.index)
+    crs_ae["ae_start"] = start
+    ctcae = crs_ae.sort_values("ae_start", kind="stable").groupby("usubjid").agg(
+        ctcae_grade=("grade", "max"), n_crs_ae=("grade", "size"), ae_start=("ae_start", "first"))
+
+    eps = episodes(crs)
+    assessed = crs.groupby("usubjid")["grade"].max().fillna(0)
+    first = eps.drop_duplicates("usubjid").set_index("usubjid")
+    worst = eps.sort_values(["usubjid", "max_grade"], ascending=[True, False]).drop_duplicates("usubjid")
+    subjects = set(assessed.index) | set(ctcae.index)
+    if dm is not None:
+        subjects |= set(_text(dm["USUBJID"]).dropna())
+    out = pd.DataFrame(index=pd.Index(sorted(subjects), name="usubjid"))
+    out["astct_grade"] = assessed.reindex(out.index).astype("Int64")
+    out["astct_episodes"] = eps.groupby("usubjid").size().reindex(out.index).fillna(0).astype("Int64")
+    out.loc[out["astct_grade"].isna(), "astct_episodes"] = pd.NA
+    out["astct_onset_day"] = first["onset_day"].reindex(out.index).astype("Int64")
+    out["astct_crs_days"] = eps.groupby("usubjid")["duration_days"].sum().reindex(out.index).astype("Int64")
+    out["astct_drivers"] = worst.set_index("usubjid")["drivers"].reindex(out.index).fillna("")
+    out["ctcae_grade"] = ctcae["ctcae_grade"].reindex(out.index).astype("Int64")
+    out["ctcae_text"] = _ctcae_grade_text(out["ctcae_grade"])
+    out["n_crs_ae"] = ctcae["n_crs_ae"].reindex(out.index).fillna(0).astype("Int64")
+    out["ae_start"] = ctcae["ae_start"].reindex(out.index).astype("string")
+
+    a, c = out["astct_grade"], out["ctcae_grade"]
+    a_pos, c_pos = a.fillna(0).gt(0), out["n_crs_ae"].gt(0)
+    conditions = [
+        a.isna() & ~c_pos,
+        a.isna() & c_pos,
+        ~a_pos & ~c_pos,
+        a_pos & ~c_pos,
+        ~a_pos & c_pos,
+        c.isna(),
+        a.eq(c),
+        a.gt(c),
+    ]
+    labels = [
+        "no XC assessment, no CRS AE",
+        "CRS AE reported, no XC assessment",
+        "no CRS",
+        "CRS by ASTCT, no CRS AE reported",
+        "CRS AE reported, no CRS by ASTCT",
+        "CRS AE without a usable grade",
+        "same grade",
+        "ASTCT higher",
+    ]
+    out["comparison"] = np.select([cond.fillna(False).to_numpy(bool) for cond in conditions], labels,
+                                  default="CTCAE higher")
+    return out.reset_index()
