@@ -41,7 +41,7 @@ def small_results(term: str = "Anemia") -> StudyResults:
 
 
 @pytest.mark.parametrize(("value", "text"), [
-    (None, "\u2014"), (float("nan"), "\u2014"), (pd.NA, "\u2014"), (3, "3"), (3.0, "3"), (2.456, "2.5"),
+    (None, "\u2014"), (float("nan"), "\u2014"), (pd.NA, "\u2014"), (3, "3"), (3.0, "3.0"), (2.456, "2.5"), (0.0, "0.0"),
     (True, "Y"), ({"n": 3, "N": 4}, "3 (75.0%)"), ({"n": 0, "N": 0}, "0"), ("x", "x"),
 ])
 def test_cell_formatting(value, text):

@@ -148,6 +148,8 @@ def present(key: str, frame: pd.DataFrame) -> pd.DataFrame:
         frame = _shift(frame)
     if key == "AET01" and "flag" in frame.columns:
         frame = frame.drop(columns="flag")
+    if key == "CRS01" and "ctcae_text" in frame.columns:  # the grade's CTCAE text is long: the grade number stays
+        frame = frame.drop(columns="ctcae_text")
     frame = frame.rename(columns={c: COLUMN_LABELS.get(c, c) for c in frame.columns})
     frame.attrs.update(attrs)
     return frame

@@ -34,7 +34,7 @@ def _is_missing(value: Any) -> bool:
 
 
 def fmt_value(value: Any, digits: int = 1) -> str:
-    """Display text of one table cell: integers as such, floats rounded, dates ISO, missing as an em dash."""
+    """Display text of one table cell: integers as such, floats to ``digits`` decimals, dates ISO, missing as a dash."""
     if isinstance(value, Mapping) and "n" in value:
         return fmt_n_pct(value["n"], value.get("N"))
     if _is_missing(value):
@@ -46,7 +46,7 @@ def fmt_value(value: Any, digits: int = 1) -> str:
     if isinstance(value, np.floating):
         value = float(value)
     if isinstance(value, float):
-        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else f"{value:.{digits}f}"
+        return f"{value:.{digits}f}"
     if isinstance(value, (datetime, pd.Timestamp)):
         return value.strftime("%Y-%m-%d") if (value.hour, value.minute) == (0, 0) else value.strftime("%Y-%m-%d %H:%M")
     if isinstance(value, date):

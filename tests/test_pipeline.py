@@ -1,0 +1,138 @@
+"""run_study on a small hand-made CAR-T study (expected numbers worked out by hand) and on real CDISC pilot SDTM."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from ctcae_engine import pipeline
+from ctcae_engine.config import load_config
+from ctcae_engine.io import read_study
+from ctcae_engine.pipeline import StudyResults, run_study
+from ctcae_engine.report import write_report
+
+PILOT = Path("/work/shared/pharmaverse")
+
+DM = """STUDYID,USUBJID,RFXSTDTC,DTHDTC,DTHFL,ARM
+TOY,TOY-001,2024-01-10,,,CAR-T
+TOY,TOY-002,2024-01-20,2024-04-02,Y,CAR-T
+TOY,TOY-003,,,,Screen Failure
+TOY,TOY-004,,,,CAR-T
+"""
+EX = """STUDYID,USUBJID,EXTRT,EXDOSE,EXDOSU,EXSTDTC
+TOY,TOY-001,CYCLOPHOSPHAMIDE,20,mg/kg,2024-01-05
+TOY,TOY-001,FLUDARABINE,35,mg/m2,2024-01-06
+TOY,TOY-001,ANTI-ALPP CAR-T CELLS,1,x10^8 cells,2024-01-10
+TOY,TOY-002,CYCLOPHOSPHAMIDE,20,mg/kg,2024-01-15
+TOY,TOY-002,ANTI-ALPP CAR-T CELLS,1,x10^8 cells,2024-01-20
+TOY,TOY-004,CYCLOPHOSPHAMIDE,20,mg/kg,2024-02-01
+"""
+# 001: CRS G2 related, neutropenia G4 related serious, headache before infusion (not treatment-emergent)
+# 002: anemia G3 unrelated serious with a partial onset date, fatal sepsis unrelated, a term that is not CTCAE
+AE = """STUDYID,USUBJID,AESEQ,AETERM,AEDECOD,AEBODSYS,AETOXGR,AESER,AEREL,AESTDTC,AEENDTC,AEOUT,AESDTH
+TOY,TOY-001,1,CRS,Cytokine release syndrome,Immune system,2,N,RELATED,2024-01-11,2024-01-14,RECOVERED,N
+TOY,TOY-001,2,low ANC,Neutrophil count decreased,Investigations,4,Y,POSSIBLY RELATED,2024-01-12,2024-01-30,RECOVERED,N
+TOY,TOY-001,3,headache,Headache,Nervous system disorders,1,N,NOT RELATED,2024-01-08,2024-01-09,RECOVERED,N
+TOY,TOY-002,1,anaemia,Anemia,Blood and lymphatic system disorders,3,Y,NOT RELATED,2024-02,,NOT RECOVERED,N
+TOY,TOY-002,2,sepsis,Sepsis,Infections and infestations,5,Y,UNLIKELY RELATED,2024-04-01,2024-04-02,FATAL,Y
+TOY,TOY-002,3,tummy ache,Tummy ache,Gastrointestinal disorders,2,N,NOT RELATED,2024-02-10,,RECOVERED,N
+"""
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("toy")
+    for name, text in (("dm", DM), ("ex", EX), ("ae", AE)):
+        (folder / f"{name}.csv").write_text(text)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def toy_results(toy) -> StudyResults:
+    return run_study(toy, load_config(), strict=True)
+
+
+def test_primary_endpoint_matches_hand_count(toy_results):
+    # infused: 001, 002 (N = 2); a treatment-related AE within 365 days: 001 only (002's AEs are not related)
+    row = toy_results.primary.iloc[0]
+    assert (row["n"], row["N"]) == (1, 2)
+    assert row["pct"] == pytest.approx(50.0)
+    assert row["ci_low"] == pytest.approx(1.2579, abs=1e-3) and row["ci_high"] == pytest.approx(98.7421, abs=1e-3)
+
+
+def test_headline_counts_match_hand_count(toy_results):
+    summary = toy_results.summary.set_index("key")
+    assert summary.loc["teae", ["n", "events"]].tolist() == [2, 5]  # headache started before infusion
+    assert summary.loc["trae_g3", ["n", "events"]].tolist() == [1, 1]  # neutropenia G4
+    assert summary.loc["sae", ["n", "events"]].tolist() == [2, 3]
+    assert summary.loc["deaths", ["n", "N"]].tolist() == [1, 4]
+
+
+def test_listings_deaths_and_disposition(toy_results):
+    g3 = toy_results.tables["AEL_G3"]
+    assert g3[["Participant", "CTCAE term", "Grade"]].values.tolist() == [
+        ["TOY-001", "Neutrophil count decreased", 4], ["TOY-002", "Anemia", 3], ["TOY-002", "Sepsis", 5]]
+    assert g3.loc[1, "Onset"] == "2024-02-01 (imputed D)"
+    deaths = toy_results.tables["DTHL01"]
+    assert deaths[["Participant", "Date of death", "Day", "Fatal AE (CTCAE term)"]].values.tolist() == [
+        ["TOY-002", "2024-04-02", 73, "Sepsis"]]
+    disp = toy_results.tables["DISP01"].set_index("Status")["Participants"]
+    assert disp["Infused with CAR-T cells (safety population)"] == 2
+    assert disp["Lymphodepleted but not infused"] == 1
+
+
+def test_invalid_ae_term_is_listed_not_lost(toy_results):
+    assert len(toy_results.ae) == 6
+    invalid = toy_results.tables["DQ03"]
+    assert invalid["Reported term"].tolist() == ["Tummy ache"]
+
+
+def test_inputs_are_not_mutated(toy, toy_results):
+    fresh = read_study(toy)
+    for name, frame in fresh.items():
+        pd.testing.assert_frame_equal(toy_results.domains[name], frame)
+
+
+def test_missing_domains_and_modules_are_reported_not_fatal(toy, monkeypatch, tmp_path):
+    real = pipeline._function
+    monkeypatch.setattr(pipeline, "_function", lambda m, n: None if m == "tables" else real(m, n))
+    results = run_study(toy, load_config())
+    assert "ctcae_engine.tables.ae_soc_pt_table is not available" in results.unavailable["AET04_TEAE"]
+    assert results.unavailable["labs"] == "no LB domain in the study folder"
+    html = write_report(results, tmp_path, pdf=False)["html"].read_text()
+    assert "Not available in this run" in html and "ae_soc_pt_table is not available" in html
+
+
+def test_stage_error_recorded_or_raised_when_strict(toy, monkeypatch):
+    def broken(*args, **kwargs):
+        raise ValueError("bad column")
+
+    real = pipeline._function
+    monkeypatch.setattr(pipeline, "_function", lambda m, n: broken if n == "primary_endpoint" else real(m, n))
+    results = run_study(toy, load_config())
+    assert ("primary", "ValueError: bad column") in results.stage_errors
+    assert results.primary is None
+    with pytest.raises(ValueError, match="bad column"):
+        run_study(toy, load_config(), strict=True)
+
+
+def test_run_time_defaults_to_data_cutoff(toy_results, toy):
+    assert toy_results.meta["run_time"] == toy_results.meta["data_cutoff"] == "2025-06-30"
+    assert run_study(toy, load_config(), run_time="2025-07-01T09:00").meta["run_time"] == "2025-07-01T09:00"
+
+
+@pytest.mark.skipif(not PILOT.is_dir(), reason="CDISC pilot SDTM not available")
+def test_real_cdisc_pilot_ae_runs_without_stage_errors(tmp_path):
+    for name in ("dm", "ex", "ae", "suppae"):
+        shutil.copy(PILOT / f"{name}.csv", tmp_path / f"{name}.csv")
+    from ctcae_engine.config import config_from_dict
+
+    cfg = config_from_dict({"study": {"study_id": "CDISCPILOT01", "data_cutoff": "2015-01-01"},
+                            "treatment": {"infusion_extrt": ["XANOMELINE", "PLACEBO"]}})
+    results = run_study(tmp_path, cfg)
+    assert results.stage_errors == []
+    assert len(results.ae) == 1191  # every AE row kept, graded from AESEV where AETOXGR is absent
+    assert results.primary.iloc[0]["N"] == 254
