@@ -1,0 +1,261 @@
+"""Populations, treatment-emergent / treatment-related AE flags, the primary endpoint and the AE overview (AET01).
+
+Inputs are SDTM (DM, EX, AE with SUPPAE merged) or ADaM (ADSL, ADAE); the column mapping is in docs/endpoints.md.
+Results are tidy DataFrames; a table carries its stable id in ``frame.attrs["table_id"]``. SOC/PT tables, lab shift
+tables and CRS/ICANS incidence are in :mod:`ctcae_engine.tables`; the eligibility screen in
+:mod:`ctcae_engine.eligibility`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.stats import binomtest
+
+from ctcae_engine.config import StudyConfig
+from ctcae_engine.dates import impute_start_date, to_date
+
+POPULATION_COLUMNS = ["usubjid", "saffl", "infdt", "ldstdt", "dthdt", "reason"]
+
+
+def pick(frame: pd.DataFrame, *names: str) -> str | None:
+    """The first of ``names`` that is a column of ``frame`` (exact, then upper-case), or None."""
+    for name in names:
+        for candidate in (name, name.upper()):
+            if candidate in frame.columns:
+                return candidate
+    return None
+
+
+def as_date(values: pd.Series) -> pd.Series:
+    """Dates from ISO 8601 text, datetime64 or SAS numeric dates (days since 1960-01-01), normalised to the day."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return values.dt.tz_localize(None).dt.normalize() if values.dt.tz is not None else values.dt.normalize()
+    if pd.api.types.is_numeric_dtype(values):
+        return pd.to_datetime(values, unit="D", origin="1960-01-01").dt.normalize()
+    return to_date(values)
+
+
+def exact_ci(n: int, total: int, level: float = 0.95) -> tuple[float, float]:
+    """Exact (Clopper-Pearson) confidence interval of n / total, as proportions; (nan, nan) when total is 0."""
+    if total <= 0:
+        return (np.nan, np.nan)
+    ci = binomtest(int(n), int(total)).proportion_ci(confidence_level=level, method="exact")
+    return (float(ci.low), float(ci.high))
+
+
+def proportion(label: str, n: int, total: int) -> dict[str, object]:
+    """One row of a proportion table: label, n, N, pct (0-100) and exact 95% CI bounds (0-100)."""
+    low, high = exact_ci(n, total)
+    pct = 100.0 * n / total if total else np.nan
+    return {"label": label, "n": int(n), "N": int(total), "pct": pct, "ci_low": 100 * low, "ci_high": 100 * high}
+
+
+def _text(frame: pd.DataFrame, column: str | None) -> pd.Series:
+    if column is None:
+        return pd.Series(pd.NA, index=frame.index, dtype="string")
+    return frame[column].astype("string").str.strip().str.upper().replace("", pd.NA)
+
+
+def safety_population(dm: pd.DataFrame, ex: pd.DataFrame | None, config: StudyConfig) -> pd.DataFrame:
+    """One row per participant: ``saffl`` (received the CAR-T infusion), infusion date ``infdt`` (day 0), start of
+    lymphodepletion ``ldstdt``, death date ``dthdt`` and ``reason`` (why not in the population / no date).
+
+    SDTM: infusion = first EXSTDTC of an EXTRT named in ``treatment.infusion_extrt`` (DM.RFXSTDTC when EXSTDTC
+    is not a complete date). ADaM ADSL without EX: SAFFL and TRTSDT (taken as the infusion date).
+    """
+    usub = pick(dm, "USUBJID")
+    if usub is None:
+        raise ValueError("DM/ADSL has no USUBJID column")
+    out = pd.DataFrame({"usubjid": dm[usub].astype("string").str.strip()}).drop_duplicates("usubjid")
+    out = out.set_index("usubjid", drop=False)
+    first = dm.drop_duplicates(usub).set_index(dm[usub].drop_duplicates().astype("string").str.strip())
+    rfx = pick(first, "RFXSTDTC", "TRTSDT", "TRTSDTM")
+    fallback = as_date(first[rfx]) if rfx else pd.Series(pd.NaT, index=first.index, dtype="datetime64[ns]")
+    dth = pick(first, "DTHDTC", "DTHDT")
+    out["dthdt"] = as_date(first[dth]) if dth else pd.NaT
+    if ex is not None and pick(ex, "EXTRT") is not None:
+        trt = _text(ex, pick(ex, "EXTRT"))
+        start = as_date(ex[pick(ex, "EXSTDTC", "ASTDT")])
+        subj = ex[pick(ex, "USUBJID")].astype("string").str.strip()
+        inf = trt.isin(config.treatment.infusion_extrt)
+        ld = trt.isin(config.treatment.lymphodepletion_extrt)
+        infused = pd.Index(subj[inf].unique())
+        out["saffl"] = out["usubjid"].isin(infused)
+        out["infdt"] = start[inf].groupby(subj[inf]).min().reindex(out.index)
+        out["infdt"] = out["infdt"].fillna(fallback.reindex(out.index)).where(out["saffl"])
+        out["ldstdt"] = start[ld].groupby(subj[ld]).min().reindex(out.index)
+        out["reason"] = np.where(out["saffl"], "", "no CAR-T infusion record in EX")
+    else:
+        saf = pick(first, "SAFFL")
+        flag = _text(first, saf).eq("Y").fillna(False) if saf else fallback.notna()
+        out["saffl"] = flag.reindex(out.index).to_numpy(dtype=bool)
+        out["infdt"] = fallback.reindex(out.index).where(out["saffl"])
+        out["ldstdt"] = pd.NaT
+        out["reason"] = np.where(out["saffl"], "", "not in the safety population (ADSL SAFFL/TRTSDT)")
+    out["infdt"] = pd.to_datetime(out["infdt"])
+    out["ldstdt"] = pd.to_datetime(out["ldstdt"])
+    no_date = out["saffl"] & out["infdt"].isna()
+    out.loc[no_date, "reason"] = "infused but infusion date unknown (EXSTDTC and RFXSTDTC incomplete)"
+    return out[POPULATION_COLUMNS].reset_index(drop=True)
+
+
+def join_issues(*issues: pd.Series) -> pd.Series:
+    """Join aligned text Series of reasons with "; ", skipping empty ones."""
+    joined = issues[0].fillna("").astype(str)
+    for more in issues[1:]:
+        more = more.fillna("").astype(str)
+        joined = joined.where(more.eq(""), joined.where(joined.eq(""), joined + "; ") + more)
+    return joined
+
+
+def _related(values: pd.Series, config: StudyConfig) -> tuple[pd.Series, pd.Series]:
+    """(related bool, issue text) for a relationship column under the configured mapping."""
+    rel = config.relationship
+    related = pd.Series(True, index=values.index)
+    related[values.isin(rel.not_related).fillna(False)] = False
+    related[values.isna()] = rel.missing_is_related
+    unknown = values.notna() & ~values.isin(rel.related) & ~values.isin(rel.not_related)
+    issue = pd.Series("", index=values.index, dtype="object")
+    issue[unknown] = "relationship '" + values[unknown].astype(str) + "' not in the mapping: counted as related"
+    return related.astype(bool), issue
+
+
+def ae_grade(ae: pd.DataFrame) -> pd.Series:
+    """CTCAE grade as Int64: the ``grade`` column of ae.validate_ae when present, else AETOXGR / ATOXGR."""
+    col = pick(ae, "grade", "ATOXGR", "AETOXGR")
+    if col is None:
+        return pd.Series(pd.NA, index=ae.index, dtype="Int64")
+    grade = pd.to_numeric(ae[col].astype("string").str.strip().str.removeprefix("GRADE "), errors="coerce")
+    return grade.where(grade.isin([1, 2, 3, 4, 5])).astype("Int64")
+
+
+def flag_ae(ae: pd.DataFrame, dm: pd.DataFrame, ex: pd.DataFrame | None, config: StudyConfig) -> pd.DataFrame:
+    """Add ``astdt``, ``astdt_imputed`` ("", "D", "M", "Y"), ``ady`` (days from infusion, day 0 = infusion),
+    ``trtemfl``, ``related_cart``, ``related_ld``, ``related`` and ``flag_issue`` to a copy of the AE frame.
+
+    Treatment-emergent: participant in the safety population and onset on/after the infusion (or the start of
+    lymphodepletion, per config) and ``ady <= treatment_emergent.window_days``. Every row keeps a reason in
+    ``flag_issue`` when something had to be assumed (imputed or unknown date, unknown relationship value).
+    """
+    out = ae.copy()
+    pop = safety_population(dm, ex, config).set_index("usubjid")
+    subj = out[pick(out, "usubjid", "USUBJID")].astype("string").str.strip()
+    infdt = subj.map(pop["infdt"]).astype("datetime64[ns]")
+    saffl = subj.map(pop["saffl"]).fillna(False).astype(bool)
+    start_col = pick(out, "AESTDTC", "ASTDTC")
+    end_col = pick(out, "AEENDTC", "AENDTC")
+    if start_col is None and pick(out, "ASTDT") is not None:  # ADaM: analysis date already imputed
+        out["astdt"] = as_date(out[pick(out, "ASTDT")])
+        flag_col = pick(out, "ASTDTF")
+        out["astdt_imputed"] = _text(out, flag_col).fillna("").astype(str) if flag_col else ""
+        date_issue = pd.Series("", index=out.index, dtype="object")
+        date_issue[out["astdt"].isna()] = "analysis start date ASTDT missing"
+    else:
+        if start_col is None:
+            raise ValueError("AE frame has no onset date column (AESTDTC, or ADaM ASTDT)")
+        end = out[end_col] if end_col else None
+        imputed = impute_start_date(out[start_col], infdt, end)
+        out["astdt"] = imputed["date"]
+        out["astdt_imputed"] = imputed["imputed"]
+        unknown = pd.Series("", index=out.index, dtype="object")
+        unknown[imputed["imputed"].eq("Y")] = "onset date unknown: imputed to the infusion date (treatment-emergent)"
+        date_issue = join_issues(imputed["reason"], unknown)
+    out["ady"] = (out["astdt"] - infdt).dt.days.astype("Int64")
+    window_start = infdt
+    if config.treatment_emergent.start == "lymphodepletion":
+        window_start = subj.map(pop["ldstdt"]).astype("datetime64[ns]").fillna(infdt)
+    out["trtemfl"] = (
+        saffl & (out["astdt"] >= window_start).fillna(False) & out["ady"].le(config.treatment_emergent.window_days)
+    ).fillna(False).astype(bool)
+    out["related_cart"], cart_issue = _related(_text(out, pick(out, "AEREL", "AREL")), config)
+    ld_col = pick(out, "AERELLD")
+    if ld_col is None:
+        out["related_ld"] = False
+        ld_issue = pd.Series("", index=out.index, dtype="object")
+        if config.relationship.attribution == "lymphodepletion":
+            ld_issue[:] = "AERELLD (relationship to lymphodepletion) not collected"
+    else:
+        out["related_ld"], ld_issue = _related(_text(out, ld_col), config)
+    attribution = config.relationship.attribution
+    out["related"] = {
+        "cart": out["related_cart"],
+        "lymphodepletion": out["related_ld"],
+        "either": out["related_cart"] | out["related_ld"],
+    }[attribution].astype(bool)
+    pop_issue = pd.Series("", index=out.index, dtype="object")
+    pop_issue[~saffl] = "participant not in the safety population (no CAR-T infusion)"
+    pop_issue[saffl & infdt.isna()] = "infusion date unknown: cannot place the AE in the treatment window"
+    out["flag_issue"] = join_issues(date_issue, cart_issue, ld_issue, pop_issue)
+    return out
+
+
+def participant_ae_flags(flagged: pd.DataFrame, population: pd.DataFrame) -> pd.DataFrame:
+    """One row per safety-population participant: worst TEAE/TRAE grade and whether they had any TEAE, TRAE,
+    grade >= 3, serious or fatal event (treatment-emergent; the ``trae_*`` columns also related)."""
+    pop = population.loc[population["saffl"], ["usubjid"]].reset_index(drop=True)
+    ae = flagged.loc[flagged["trtemfl"]]
+    subj = ae[pick(ae, "usubjid", "USUBJID")].astype("string").str.strip()
+    grade = ae_grade(ae)
+    serious = _text(ae, pick(ae, "AESER")).eq("Y").fillna(False)
+    fatal = grade.eq(5).fillna(False) | _text(ae, pick(ae, "AESDTH")).eq("Y").fillna(False) | _text(
+        ae, pick(ae, "AEOUT")).eq("FATAL").fillna(False)
+    facts = pd.DataFrame(
+        {
+            "usubjid": subj,
+            "teae": True,
+            "teae_g3": grade.ge(3).fillna(False),
+            "teae_serious": serious,
+            "teae_fatal": fatal,
+            "teae_worst": grade.astype("Float64"),
+        }
+    )
+    rel = ae["related"].astype(bool)
+    for name in ("", "_g3", "_serious", "_fatal"):
+        facts[f"trae{name}"] = facts[f"teae{name}"].astype(bool) & rel
+    facts["trae_worst"] = facts["teae_worst"].where(rel)
+    agg = {c: "max" for c in facts.columns if c != "usubjid"}
+    per = facts.groupby("usubjid").agg(agg)
+    out = pop.merge(per, left_on="usubjid", right_index=True, how="left")
+    bools = [c for c in out.columns if c != "usubjid" and not c.endswith("worst")]
+    out[bools] = out[bools].fillna(False).astype(bool)
+    for c in ("teae_worst", "trae_worst"):
+        out[c] = out[c].astype("Float64").round().astype("Int64")
+    return out
+
+
+def primary_endpoint(flagged: pd.DataFrame, population: pd.DataFrame) -> pd.DataFrame:
+    """Primary endpoint (table id ``PRIMARY``): participants with >= 1 treatment-related AE within the window, n / N,
+    %, exact Clopper-Pearson 95% CI; the same for grade >= 3, serious and fatal TRAEs. N = safety population."""
+    facts = participant_ae_flags(flagged, population)
+    total = len(facts)
+    rows = [
+        proportion("Any treatment-related AE", facts["trae"].sum(), total),
+        proportion("Treatment-related AE grade >= 3", facts["trae_g3"].sum(), total),
+        proportion("Serious treatment-related AE", facts["trae_serious"].sum(), total),
+        proportion("Fatal treatment-related AE", facts["trae_fatal"].sum(), total),
+    ]
+    table = pd.DataFrame(rows)
+    table.attrs["table_id"] = "PRIMARY"
+    return table
+
+
+def ae_overview(flagged: pd.DataFrame, population: pd.DataFrame) -> pd.DataFrame:
+    """AE overview (table id ``AET01``): participants with any TEAE, TRAE, grade >= 3, serious, leading to death;
+    n / N, % and exact 95% CI. A participant counts once per row."""
+    facts = participant_ae_flags(flagged, population)
+    total = len(facts)
+    labels = {
+        "teae": "Any treatment-emergent AE",
+        "trae": "Any treatment-related AE",
+        "teae_g3": "Treatment-emergent AE grade >= 3",
+        "trae_g3": "Treatment-related AE grade >= 3",
+        "teae_serious": "Serious AE",
+        "trae_serious": "Serious treatment-related AE",
+        "teae_fatal": "AE leading to death",
+        "trae_fatal": "Treatment-related AE leading to death",
+    }
+    table = pd.DataFrame([proportion(label, facts[col].sum(), total) for col, label in labels.items()])
+    table.insert(0, "flag", list(labels))
+    table.attrs["table_id"] = "AET01"
+    return table

@@ -1,0 +1,209 @@
+"""Safety tables built from flagged AEs, graded observations and CRS/ICANS episodes (tidy DataFrames).
+
+Table ids (``frame.attrs["table_id"]``), named after the FDA Standard Safety Tables / tern conventions:
+``AET04`` TEAEs by SOC and preferred term by worst grade, ``AET04_TRAE`` the same for treatment-related AEs,
+``LBT14`` baseline grade vs worst post-baseline grade, ``LBT07`` worst post-baseline grade >= 3 per lab term,
+``CRST01`` CRS/ICANS incidence by maximum grade, ``CRST02`` CRS/ICANS time to onset and duration.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ctcae_engine.endpoints import ae_grade, pick, proportion
+
+GRADE_COLUMNS = ["grade_1", "grade_2", "grade_3", "grade_4", "grade_5", "grade_missing"]
+
+
+def _grade_counts(base: pd.DataFrame) -> pd.DataFrame:
+    """Participants per (soc, term) by worst grade: one participant, one worst grade per (soc, term)."""
+    if base.empty:
+        return pd.DataFrame(columns=["soc", "term", *GRADE_COLUMNS, "any", "grade_3plus"])
+    worst = base.groupby(["usubjid", "soc", "term"])["grade"].max().round().astype("Int64").rename("worst")
+    worst = worst.reset_index()
+    worst["cat"] = ("grade_" + worst["worst"].astype("string")).fillna("grade_missing")
+    counts = worst.groupby(["soc", "term", "cat"]).size().unstack("cat", fill_value=0)
+    counts = counts.reindex(columns=GRADE_COLUMNS, fill_value=0).rename_axis(columns=None)
+    counts["any"] = counts[GRADE_COLUMNS].sum(axis=1)
+    counts["grade_3plus"] = counts[["grade_3", "grade_4", "grade_5"]].sum(axis=1)
+    return counts.reset_index()
+
+
+def ae_soc_pt_table(
+    flagged: pd.DataFrame, population: pd.DataFrame, related: bool = False, attribution: str | None = None
+) -> pd.DataFrame:
+    """Participants with treatment-emergent AEs by SOC and preferred term, by worst grade (``AET04``; with
+    ``related=True`` treatment-related only, ``AET04_TRAE``).
+
+    A participant counts once per term, and once per SOC, at the worst grade recorded there; one "ANY AE" row
+    leads. Columns: level ("overall", "soc", "term"), soc, term, grade_1..grade_5, grade_missing (only ungraded
+    records), any, any_pct, grade_3plus, grade_3plus_pct; N = safety population. Sorted by descending ``any``
+    (SOCs, then terms within SOC), ties alphabetically. ``attribution`` ("cart", "lymphodepletion", "either")
+    overrides the study's choice of which relationship makes an AE treatment-related.
+    """
+    total = int(population["saffl"].sum())
+    keep = flagged["trtemfl"].astype(bool)
+    if related:
+        column = {"cart": "related_cart", "lymphodepletion": "related_ld", None: "related"}.get(attribution)
+        rel = flagged["related_cart"] | flagged["related_ld"] if attribution == "either" else flagged[column]
+        keep &= rel.astype(bool)
+    ae = flagged.loc[keep]
+    soc = ae[pick(ae, "AEBODSYS", "AESOC")].astype("string").str.strip() if pick(ae, "AEBODSYS", "AESOC") else None
+    term_col = pick(ae, "ctcae_term", "AEDECOD", "AETERM")
+    base = pd.DataFrame(
+        {
+            "usubjid": ae[pick(ae, "usubjid", "USUBJID")].astype("string").str.strip(),
+            "soc": (soc if soc is not None else pd.Series(pd.NA, index=ae.index)).fillna("(SOC not coded)"),
+            "term": ae[term_col].astype("string").str.strip().fillna("(term not coded)"),
+            "grade": ae_grade(ae).astype("Float64"),
+        }
+    )
+    overall = _grade_counts(base.assign(soc="ANY AE", term="")).assign(level="overall")
+    if overall.empty:
+        overall = pd.DataFrame([{"soc": "ANY AE", "term": "", "level": "overall"}]).reindex(
+            columns=["soc", "term", "level", *GRADE_COLUMNS, "any", "grade_3plus"], fill_value=0)
+    socs = _grade_counts(base.assign(term="")).assign(level="soc")
+    terms = _grade_counts(base).assign(level="term")
+    socs = socs.sort_values(["any", "soc"], ascending=[False, True])
+    terms["_soc_order"] = terms["soc"].map({s: i for i, s in enumerate(socs["soc"])})
+    terms = terms.sort_values(["_soc_order", "any", "term"], ascending=[True, False, True])
+    parts = [overall] + [part for soc in socs["soc"] for part in (socs[socs["soc"] == soc], terms[terms["soc"] == soc])]
+    table = pd.concat(parts, ignore_index=True)
+    for col in ("any", "grade_3plus"):
+        table[f"{col}_pct"] = 100.0 * table[col] / total if total else np.nan
+    table = table[["level", "soc", "term", *GRADE_COLUMNS, "any", "any_pct", "grade_3plus", "grade_3plus_pct"]]
+    counts = [*GRADE_COLUMNS, "any", "grade_3plus"]
+    table[counts] = table[counts].fillna(0).astype(int)
+    table = table.reset_index(drop=True)
+    table.attrs["table_id"] = "AET04_TRAE" if related else "AET04"
+    table.attrs["N"] = total
+    return table
+
+
+def _lab_long(graded: pd.DataFrame) -> pd.DataFrame:
+    """Graded observations stacked by direction: usubjid, testcd, adt, baseline, direction, term, grade."""
+    parts = []
+    for direction in ("low", "high"):
+        part = graded[["usubjid", "testcd", "adt", "baseline"]].copy()
+        part["direction"] = direction
+        part["term"] = graded[f"term_{direction}"].astype("string")
+        part["grade"] = pd.to_numeric(graded[f"grade_{direction}"], errors="coerce").astype("Float64")
+        parts.append(part.loc[part["term"].notna() & part["term"].ne("")])
+    long = pd.concat(parts, ignore_index=True)
+    long["baseline"] = long["baseline"].fillna(False).astype(bool)
+    return long
+
+
+def _baseline_and_worst(graded: pd.DataFrame, population: pd.DataFrame | None) -> pd.DataFrame:
+    long = _lab_long(graded)
+    if population is not None:
+        long = long.loc[long["usubjid"].isin(population.loc[population["saffl"], "usubjid"])]
+    keys = ["usubjid", "direction", "term"]
+    base_rows = long.loc[long["baseline"]]
+    base = base_rows.groupby(keys).agg(baseline_grade=("grade", "max"), base_adt=("adt", "max"))
+    post = long.loc[~long["baseline"]].merge(base["base_adt"], left_on=keys, right_index=True, how="left")
+    post = post.loc[post["base_adt"].isna() | (post["adt"] > post["base_adt"]) | post["adt"].isna()]
+    worst = post.groupby(keys)["grade"].max().rename("worst_grade")
+    out = base[["baseline_grade"]].join(worst, how="outer").reset_index()
+    for col in ("baseline_grade", "worst_grade"):
+        out[col] = out[col].round().astype("Int64")
+    return out
+
+
+def lab_shift_table(graded: pd.DataFrame, population: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Baseline CTCAE grade vs worst post-baseline grade per lab term and direction (``LBT14``).
+
+    Input: the graded-observations frame (grading.grade_labs contract). Post-baseline = not the baseline record
+    and dated after it; ungraded rows (grade NA) are ignored. Columns: direction, term, baseline_grade,
+    worst_grade ("0".."4" or "missing"), n, N (participants with any record of that term), pct.
+    """
+    both = _baseline_and_worst(graded, population)
+    for col in ("baseline_grade", "worst_grade"):
+        both[col] = both[col].astype("string").fillna("missing")
+    table = both.groupby(["direction", "term", "baseline_grade", "worst_grade"]).size().rename("n").reset_index()
+    table["N"] = table.groupby(["direction", "term"])["n"].transform("sum")
+    table["pct"] = 100.0 * table["n"] / table["N"]
+    table = table.sort_values(["term", "direction", "baseline_grade", "worst_grade"]).reset_index(drop=True)
+    table.attrs["table_id"] = "LBT14"
+    return table
+
+
+def lab_grade3_table(graded: pd.DataFrame, population: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Participants whose worst post-baseline grade is >= 3, per lab term and direction (``LBT07``).
+
+    Columns: direction, term, N (participants with a graded post-baseline value), n_grade3plus, pct_grade3plus,
+    n_grade3, n_grade4, and n_worsened (worst post-baseline grade >= 3 and above the baseline grade, or no baseline).
+    """
+    both = _baseline_and_worst(graded, population)
+    both = both.loc[both["worst_grade"].notna()]
+    worst = both["worst_grade"]
+    both = both.assign(
+        g3p=worst.ge(3), g3=worst.eq(3), g4=worst.eq(4),
+        worse=worst.ge(3) & (both["baseline_grade"].isna() | worst.gt(both["baseline_grade"])).fillna(True),
+    )
+    table = both.groupby(["direction", "term"]).agg(
+        N=("usubjid", "nunique"), n_grade3plus=("g3p", "sum"), n_grade3=("g3", "sum"), n_grade4=("g4", "sum"),
+        n_worsened=("worse", "sum"),
+    ).reset_index()
+    table["pct_grade3plus"] = 100.0 * table["n_grade3plus"] / table["N"]
+    cols = ["direction", "term", "N", "n_grade3plus", "pct_grade3plus", "n_grade3", "n_grade4", "n_worsened"]
+    table = table[cols].sort_values(["n_grade3plus", "term"], ascending=[False, True]).reset_index(drop=True)
+    table.attrs["table_id"] = "LBT07"
+    return table
+
+
+def _per_participant_episodes(episodes: pd.DataFrame) -> pd.DataFrame:
+    frame = episodes.copy()
+    if "syndrome" not in frame.columns:
+        frame["syndrome"] = "CRS/ICANS"
+    frame["max_grade"] = pd.to_numeric(frame["max_grade"], errors="coerce")
+    frame["onset_day"] = pd.to_numeric(frame["onset_day"], errors="coerce")
+    frame["duration_days"] = pd.to_numeric(frame["duration_days"], errors="coerce")
+    grouped = frame.groupby(["syndrome", "usubjid"])
+    return pd.DataFrame(
+        {
+            "max_grade": grouped["max_grade"].max(),
+            "onset_day": grouped["onset_day"].min(),
+            "duration_days": grouped["duration_days"].sum(min_count=1).where(
+                grouped["duration_days"].count() == grouped.size()),
+        }
+    ).reset_index()
+
+
+def crs_icans_incidence(episodes: pd.DataFrame, population: pd.DataFrame) -> pd.DataFrame:
+    """CRS / ICANS incidence by maximum ASTCT grade (``CRST01``) over the safety population.
+
+    ``episodes``: one row per participant episode with usubjid, onset_day, max_grade, duration_days (cart.py) and
+    optionally ``syndrome`` ("CRS", "ICANS"). Rows: any grade, grade 1..5, grade >= 3 with n, N, %, exact 95% CI;
+    a participant counts once, at the worst grade over episodes.
+    """
+    saf = population.loc[population["saffl"], "usubjid"]
+    total = len(saf)
+    per = _per_participant_episodes(episodes)
+    per = per.loc[per["usubjid"].isin(saf) & per["max_grade"].ge(1)]
+    rows = []
+    for syndrome, grp in per.groupby("syndrome"):
+        cats = [("Any grade", grp["max_grade"].ge(1))]
+        cats += [(f"Grade {g}", grp["max_grade"].eq(g)) for g in range(1, 6)]
+        cats.append(("Grade >= 3", grp["max_grade"].ge(3)))
+        rows += [{"syndrome": syndrome, **proportion(label, mask.sum(), total)} for label, mask in cats]
+    table = pd.DataFrame(rows, columns=["syndrome", "label", "n", "N", "pct", "ci_low", "ci_high"])
+    table.attrs["table_id"] = "CRST01"
+    return table
+
+
+def crs_icans_timing(episodes: pd.DataFrame, population: pd.DataFrame) -> pd.DataFrame:
+    """Time to onset (days from infusion, first episode) and duration (days, summed over a participant's episodes)
+    of CRS / ICANS among affected participants (``CRST02``): n, median, q1, q3, min, max, n_missing."""
+    saf = population.loc[population["saffl"], "usubjid"]
+    per = _per_participant_episodes(episodes)
+    per = per.loc[per["usubjid"].isin(saf) & per["max_grade"].ge(1)]
+    long = per.melt(id_vars=["syndrome", "usubjid"], value_vars=["onset_day", "duration_days"], var_name="measure")
+    stats = long.groupby(["syndrome", "measure"])["value"].agg(
+        n="count", median="median", q1=lambda v: v.quantile(0.25), q3=lambda v: v.quantile(0.75), min="min",
+        max="max", n_missing=lambda v: int(v.isna().sum()),
+    ).reset_index()
+    stats["measure"] = stats["measure"].map({"onset_day": "time to onset (days)", "duration_days": "duration (days)"})
+    stats.attrs["table_id"] = "CRST02"
+    return stats
