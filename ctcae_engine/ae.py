@@ -160,3 +160,142 @@ def validate_ae(ae: pd.DataFrame, version: str = DEFAULT_VERSION) -> pd.DataFram
     out["issue"] = issue.str.replace(r"\|+", "; ", regex=True).str.strip("; ")
     out["valid"] = (~unknown & grade.notna() & ~not_allowed).astype(bool)
     return out
+
+
+RECONCILE_COLUMNS = ["type", "usubjid", "term", "reported_grade", "derived_grade", "ae_start", "ae_end", "obs_first",
+                     "obs_last", "n_obs", "evidence", "ae_row", "obs_row", "detail"]
+DISCREPANCY_TYPES = {
+    "GRADE_UNDER_REPORTED": "observations in the AE window show a higher grade than reported",
+    "GRADE_OVER_REPORTED": "reported grade is higher than any observation in the AE window",
+    "NO_OBS_IN_WINDOW": "term is graded from observations but none fall in the AE window",
+    "MISSING_AE": "observations reach the grade threshold with no AE of that term reported",
+    "AE_DATE_UNUSABLE": "AE start date missing or not a date: cannot be compared with observations",
+}
+
+
+def _ae_dates(ae: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """AE start and end for the window: full dates as given; a partial start widens to the first day of its month
+    (year), a partial end to the last day; a missing end means ongoing (open window). ``astdt`` wins if present."""
+    def parse(column: str, end: bool) -> pd.Series:
+        text = _text(ae, column).str.slice(0, 10)
+        full = pd.to_datetime(text.where(text.str.match(r"^\d{4}-\d{2}-\d{2}$")), format="%Y-%m-%d", errors="coerce")
+        month = pd.to_datetime(text.where(text.str.match(r"^\d{4}-\d{2}$")), format="%Y-%m", errors="coerce")
+        year = pd.to_datetime(text.where(text.str.match(r"^\d{4}$")), format="%Y", errors="coerce")
+        if end:
+            month = month + pd.offsets.MonthEnd(0)
+            year = year + pd.offsets.YearEnd(0)
+        return full.fillna(month).fillna(year).astype("datetime64[ns]")
+
+    start = parse("AESTDTC", end=False)
+    if "astdt" in ae.columns:
+        start = pd.to_datetime(ae["astdt"], errors="coerce").astype("datetime64[ns]").fillna(start)
+    return start, parse("AEENDTC", end=True)
+
+
+def _long_obs(graded: pd.DataFrame) -> pd.DataFrame:
+    """One row per observation x direction with a term and a grade (both directions when the frame has them)."""
+    pairs = [("term_low", "grade_low"), ("term_high", "grade_high")]
+    if not all(column in graded.columns for pair in pairs for column in pair):
+        pairs = [("term", "grade")]
+    parts = []
+    for term_column, grade_column in pairs:
+        part = pd.DataFrame({
+            "usubjid": graded["usubjid"].astype("string").str.strip(),
+            "adt": pd.to_datetime(graded["adt"], errors="coerce").dt.normalize(),
+            "term": graded[term_column].astype("string"),
+            "grade": pd.to_numeric(graded[grade_column], errors="coerce"),
+            "obs_row": graded.index,
+        })
+        parts.append(part)
+    long = pd.concat(parts, ignore_index=True)
+    long = long[long["term"].notna() & long["grade"].notna() & long["adt"].notna()]
+    pieces = [graded[c].astype("string").fillna("") if c in graded.columns else pd.Series("", index=graded.index)
+              for c in ("testcd", "dtc", "value_si", "unit_si", "rule")]
+    testcd, dtc, value, unit, rule = pieces
+    evidence = (testcd + " " + dtc + ": " + value + " " + unit).str.strip()
+    evidence = evidence + np.where(rule != "", " -> " + rule, "")
+    long["evidence"] = long["obs_row"].map(evidence).astype(str)
+    long["grade"] = long["grade"].astype("int64")
+    return long.drop_duplicates(["obs_row", "term"], keep="first")
+
+
+def reconcile(ae_validated: pd.DataFrame, graded_obs: pd.DataFrame, window_days: int = 3,
+              min_grade: int = 3) -> pd.DataFrame:
+    """Discrepancies between investigator AEs (output of :func:`validate_ae`, optionally flagged by
+    ``endpoints.flag_ae``) and observation-derived grades (the "graded observations" contract: usubjid, adt,
+    term/grade or term_low/grade_low + term_high/grade_high; testcd, dtc, value_si, unit_si, rule as evidence).
+
+    Only terms that the observations grade are compared. An AE's window runs from its start minus
+    ``window_days`` to its end plus ``window_days`` (no end = ongoing). One row per discrepancy:
+    GRADE_UNDER_REPORTED, GRADE_OVER_REPORTED (reported grade 5 is never flagged: death is not an observation),
+    NO_OBS_IN_WINDOW, AE_DATE_UNUSABLE, and MISSING_AE (observations with grade >= ``min_grade`` outside every
+    window of an AE of that term; consecutive ones closer than ``window_days`` form one row). ``evidence`` names
+    the worst observation (earliest if tied); ``ae_row`` / ``obs_row`` are the index labels in the inputs.
+    """
+    if "ctcae_term" not in ae_validated.columns or "grade" not in ae_validated.columns:
+        raise ValueError("reconcile needs validated AEs (ctcae_term, grade): call validate_ae first")
+    obs = _long_obs(graded_obs)
+    gradable = set(obs["term"].unique())
+    start, end = _ae_dates(ae_validated)
+    ae = pd.DataFrame({
+        "usubjid": _text(ae_validated, "USUBJID"), "term": ae_validated["ctcae_term"].astype("string"),
+        "reported_grade": pd.to_numeric(ae_validated["grade"], errors="coerce"),
+        "ae_start": start, "ae_end": end, "ae_row": ae_validated.index,
+    })
+    ae = ae[ae["term"].isin(gradable)]
+    lo = ae["ae_start"] - pd.Timedelta(days=window_days)
+    hi = (ae["ae_end"] + pd.Timedelta(days=window_days)).fillna(pd.Timestamp.max)
+    ae = ae.assign(lo=lo, hi=hi)
+    found = []
+
+    undated = ae[ae["ae_start"].isna()]
+    found.append(undated.assign(type="AE_DATE_UNUSABLE"))
+    dated = ae[ae["ae_start"].notna()]
+    pairs = dated.merge(obs, on=["usubjid", "term"], how="inner", suffixes=("", "_obs"))
+    pairs = pairs[(pairs["adt"] >= pairs["lo"]) & (pairs["adt"] <= pairs["hi"])]
+    worst = pairs.sort_values(["ae_row", "grade", "adt"], ascending=[True, False, True], kind="stable")
+    worst = worst.drop_duplicates("ae_row")
+    span = pairs.groupby("ae_row").agg(obs_first=("adt", "min"), obs_last=("adt", "max"), n_obs=("adt", "size"))
+    compared = dated.merge(worst[["ae_row", "grade", "evidence", "obs_row"]], on="ae_row", how="left")
+    compared = compared.merge(span, left_on="ae_row", right_index=True, how="left")
+    compared = compared.rename(columns={"grade": "derived_grade"})
+    reported = compared["reported_grade"]
+    derived = compared["derived_grade"]
+    compared["type"] = np.select(
+        [derived.isna(), derived > reported, (derived < reported) & reported.lt(5)],
+        ["NO_OBS_IN_WINDOW", "GRADE_UNDER_REPORTED", "GRADE_OVER_REPORTED"], default="")
+    compared.loc[reported.isna() & derived.notna(), "type"] = ""  # ungraded AEs are listed by validate_ae
+    found.append(compared[compared["type"] != ""])
+
+    high = obs[obs["grade"] >= min_grade]
+    cover = high.merge(dated[["usubjid", "term", "lo", "hi"]], on=["usubjid", "term"], how="left")
+    cover["inside"] = (cover["adt"] >= cover["lo"]) & (cover["adt"] <= cover["hi"])
+    covered = cover.groupby("obs_row")["inside"].any()
+    missing = high[~high["obs_row"].map(covered).fillna(False).astype(bool)]
+    missing = missing.sort_values(["usubjid", "term", "adt"], kind="stable")
+    gap = missing.groupby(["usubjid", "term"])["adt"].diff().dt.days
+    missing = missing.assign(run=(gap.isna() | (gap > window_days)).astype(int).cumsum())
+    worst_missing = missing.sort_values(["run", "grade", "adt"], ascending=[True, False, True], kind="stable")
+    runs = worst_missing.drop_duplicates("run").set_index("run")
+    runs = runs.assign(
+        obs_first=missing.groupby("run")["adt"].min(), obs_last=missing.groupby("run")["adt"].max(),
+        n_obs=missing.groupby("run").size(), type="MISSING_AE",
+    ).rename(columns={"grade": "derived_grade"})
+    found.append(runs.reset_index(drop=True))
+
+    out = pd.concat([frame for frame in found if not frame.empty], ignore_index=True) if any(
+        not frame.empty for frame in found) else pd.DataFrame(columns=RECONCILE_COLUMNS)
+    out = out.reindex(columns=RECONCILE_COLUMNS)
+    for column in ("reported_grade", "derived_grade", "n_obs"):
+        out[column] = pd.to_numeric(out[column], errors="coerce").astype("Int64")
+    for column in ("ae_start", "ae_end", "obs_first", "obs_last"):
+        out[column] = pd.to_datetime(out[column], errors="coerce")
+    out["evidence"] = out["evidence"].fillna("").astype(str)
+    for column, source in (("ae_row", ae_validated), ("obs_row", graded_obs)):
+        if pd.api.types.is_integer_dtype(source.index):
+            out[column] = pd.to_numeric(out[column]).astype("Int64")
+    out["detail"] = out["type"].map(DISCREPANCY_TYPES)
+    order = {name: rank for rank, name in enumerate(DISCREPANCY_TYPES)}
+    out = out.assign(_rank=out["type"].map(order), _date=out["ae_start"].fillna(out["obs_first"]))
+    out = out.sort_values(["usubjid", "_rank", "_date", "term"], kind="stable").drop(columns=["_rank", "_date"])
+    return out.reset_index(drop=True)
