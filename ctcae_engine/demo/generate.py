@@ -340,7 +340,8 @@ def _labs(p: pd.DataFrame, sf: pd.DataFrame, rng: np.random.Generator) -> pd.Dat
     base = p[["idx"]].merge(tests[["testcd", "base", "sigma", "lo", "hi"]], how="cross")
     base["base"] = base["base"] * np.exp(rng.normal(0, base["sigma"]))
     bounds = {"WBC": (3.9, None), "HGB": (96, 150), "PLAT": (110, 420), "ALB": (36.5, 48), "ALT": (None, 60),
-              "AST": (None, 60), "BILI": (None, 24), "K": (3.6, 4.9), "NEUT": (1.9, 7), "LYM": (0.6, 3)}
+              "AST": (None, 60), "BILI": (None, 24), "K": (3.6, 4.7), "NEUT": (1.9, 7), "LYM": (0.6, 3),
+              "CREAT": (50, 76)}
     for code, (lo, hi) in bounds.items():
         m = base["testcd"] == code
         base.loc[m, "base"] = base.loc[m, "base"].clip(lo, hi)
@@ -512,8 +513,9 @@ def _vs(p: pd.DataFrame, sf: pd.DataFrame, rng: np.random.Generator) -> pd.DataF
     xc_temp = np.where(crs_on & ~masked, 38.1 + 0.4 * grid["crs_grade"] + jitter * 0.6, 36.6 + jitter * 0.5)
     temp = np.round(xc_temp - rng.uniform(0.0, 0.3, n), 1)  # a single reading, at most the day's maximum
     low_bp = severe & ~grid["hypoxia_driver"]
-    sys = np.where(low_bp, rng.normal(84, 4, n), rng.normal(118, 10, n)).round()
-    dia = np.where(low_bp, rng.normal(48, 4, n), rng.normal(74, 7, n)).round()
+    # normotensive cohort: CTCAE v4.03 Hypertension G1 is "prehypertension" (SBP 120-139 or DBP 80-89)
+    sys = np.where(low_bp, rng.normal(84, 4, n), rng.normal(108, 6, n).clip(90, 119)).round()
+    dia = np.where(low_bp, rng.normal(48, 4, n), rng.normal(68, 5, n).clip(55, 79)).round()
     sat = np.where(severe & grid["hypoxia_driver"], rng.normal(92, 1, n), rng.normal(97, 1, n)).clip(85, 100).round()
     weight = grid["weight"] * np.exp(-0.0002 * np.clip(d, 0, None)) * np.exp(rng.normal(0, 0.01, n))
     rows = [("TEMP", "Temperature", temp, "C", 1), ("SYSBP", "Systolic Blood Pressure", sys, "mmHg", 0),
@@ -529,8 +531,8 @@ def _vs(p: pd.DataFrame, sf: pd.DataFrame, rng: np.random.Generator) -> pd.DataF
                           sf[["usubjid", "weight"]].assign(infusion=sf["screen_date"] - pd.Timedelta(days=SCREEN_DAY))])
     m = len(everyone)
     screen = [("TEMP", "Temperature", rng.normal(36.7, 0.2, m).round(1), "C", 1),
-              ("SYSBP", "Systolic Blood Pressure", rng.normal(120, 10, m).round(), "mmHg", 0),
-              ("DIABP", "Diastolic Blood Pressure", rng.normal(76, 7, m).round(), "mmHg", 0),
+              ("SYSBP", "Systolic Blood Pressure", rng.normal(110, 6, m).clip(90, 119).round(), "mmHg", 0),
+              ("DIABP", "Diastolic Blood Pressure", rng.normal(70, 5, m).clip(55, 79).round(), "mmHg", 0),
               ("OXYSAT", "Oxygen Saturation", rng.normal(97.5, 0.8, m).clip(94, 100).round(), "%", 0),
               ("WEIGHT", "Weight", everyone["weight"].to_numpy(), "kg", 1)]
     for code, name, values, unit, dec in screen:
