@@ -259,10 +259,11 @@ def reconcile(ae_validated: pd.DataFrame, graded_obs: pd.DataFrame, window_days:
     compared = dated.merge(worst[["ae_row", "grade", "evidence", "obs_row"]], on="ae_row", how="left")
     compared = compared.merge(span, left_on="ae_row", right_index=True, how="left")
     compared = compared.rename(columns={"grade": "derived_grade"})
-    reported = compared["reported_grade"]
-    derived = compared["derived_grade"]
+    reported = pd.to_numeric(compared["reported_grade"], errors="coerce").astype("float64")
+    derived = pd.to_numeric(compared["derived_grade"], errors="coerce").astype("float64")
     compared["type"] = np.select(
-        [derived.isna(), derived > reported, (derived < reported) & reported.lt(5)],
+        [derived.isna().to_numpy(), (derived > reported).to_numpy(),
+         ((derived < reported) & (reported < 5)).to_numpy()],
         ["NO_OBS_IN_WINDOW", "GRADE_UNDER_REPORTED", "GRADE_OVER_REPORTED"], default="")
     compared.loc[reported.isna() & derived.notna(), "type"] = ""  # ungraded AEs are listed by validate_ae
     found.append(compared[compared["type"] != ""])

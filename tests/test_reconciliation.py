@@ -1,0 +1,118 @@
+"""Reported AEs vs observation-derived grades (ae.reconcile) on hand-made frames of the documented contracts.
+
+Graded observations follow docs/ARCHITECTURE.md "graded observations"; their grades are the CTCAE v4.03 lab
+grades the rule engine gives, e.g. Neutrophil count decreased G4 '<500/mm3; <0.5 x 10e9 /L',
+G3 '<1000 - 500/mm3; <1.0 - 0.5 x 10e9 /L', G2 '<1500 - 1000/mm3; <1.5 - 1.0 x 10e9 /L'.
+"""
+
+import pandas as pd
+import pytest
+
+from ctcae_engine.ae import reconcile, validate_ae
+
+ANC = "Neutrophil count decreased"
+PLT = "Platelet count decreased"
+
+
+def graded(*rows: tuple) -> pd.DataFrame:
+    """rows: (usubjid, date, testcd, value, term, grade) -> a frame of the graded-observations contract."""
+    frame = pd.DataFrame(rows, columns=["usubjid", "dtc", "testcd", "value_si", "term", "grade"])
+    frame["adt"] = pd.to_datetime(frame["dtc"])
+    frame["unit_si"] = "10^9/L"
+    frame["grade"] = frame["grade"].astype("Int64")
+    frame["rule"] = "CTCAE " + frame["term"] + " G" + frame["grade"].astype(str)
+    return frame
+
+
+def aes(*rows: tuple) -> pd.DataFrame:
+    """rows: (usubjid, aedecod, aetoxgr, aestdtc, aeendtc) -> validated AEs."""
+    frame = pd.DataFrame(rows, columns=["USUBJID", "AEDECOD", "AETOXGR", "AESTDTC", "AEENDTC"])
+    return validate_ae(frame)
+
+
+def test_under_reported_grade_names_the_worst_observation():
+    ae = aes(("S1", ANC, "2", "2021-03-05", "2021-03-12"))
+    obs = graded(("S1", "2021-03-06", "NEUT", 1.2, ANC, 2), ("S1", "2021-03-08", "NEUT", 0.3, ANC, 4),
+                 ("S1", "2021-03-10", "NEUT", 0.4, ANC, 4))
+    out = reconcile(ae, obs)
+    assert len(out) == 1
+    row = out.iloc[0]
+    assert (row["type"], row["term"], row["reported_grade"], row["derived_grade"]) == (
+        "GRADE_UNDER_REPORTED", ANC, 2, 4)
+    assert row["evidence"].startswith("NEUT 2021-03-08: 0.3 10^9/L")  # earliest of the two grade-4 results
+    assert row["obs_row"] == 1 and row["ae_row"] == 0 and row["n_obs"] == 3
+
+
+def test_matching_grade_is_not_a_discrepancy_and_window_days_reach_beyond_the_ae():
+    ae = aes(("S1", ANC, "4", "2021-03-05", "2021-03-12"))
+    obs = graded(("S1", "2021-03-02", "NEUT", 0.3, ANC, 4),  # 3 days before the start: inside a 3-day window
+                 ("S1", "2021-03-16", "NEUT", 0.2, ANC, 4))  # 4 days after the end: outside
+    out = reconcile(ae, obs, window_days=3)
+    assert out["type"].tolist() == ["MISSING_AE"]
+    assert out["obs_first"].iat[0] == pd.Timestamp("2021-03-16")
+    assert reconcile(ae, obs, window_days=4).empty
+
+
+def test_over_reported_grade_but_never_for_grade_5():
+    ae = aes(("S1", PLT, "3", "2021-03-05", "2021-03-08"), ("S2", "Anemia", "5", "2021-03-05", "2021-03-05"))
+    obs = graded(("S1", "2021-03-07", "PLAT", 80, PLT, 1), ("S2", "2021-03-05", "HGB", 70, "Anemia", 3))
+    out = reconcile(ae, obs)
+    assert out[["usubjid", "type", "reported_grade", "derived_grade"]].values.tolist() == [
+        ["S1", "GRADE_OVER_REPORTED", 3, 1]]
+
+
+def test_missing_ae_groups_consecutive_results_into_one_row():
+    obs = graded(("S1", "2021-03-20", "NEUT", 0.8, ANC, 3), ("S1", "2021-03-22", "NEUT", 0.3, ANC, 4),
+                 ("S1", "2021-03-24", "NEUT", 0.9, ANC, 3),
+                 ("S1", "2021-05-01", "NEUT", 0.7, ANC, 3),  # weeks later: a second episode, a second row
+                 ("S1", "2021-03-21", "NEUT", 1.3, ANC, 2))  # grade 2 is below min_grade 3
+    out = reconcile(aes(("S1", "Nausea", "1", "2021-03-01", "2021-03-02")), obs)
+    assert out["type"].tolist() == ["MISSING_AE", "MISSING_AE"]
+    first = out.iloc[0]
+    assert (first["derived_grade"], first["n_obs"], first["obs_first"], first["obs_last"]) == (
+        4, 3, pd.Timestamp("2021-03-20"), pd.Timestamp("2021-03-24"))
+    assert first["evidence"].startswith("NEUT 2021-03-22: 0.3") and pd.isna(first["ae_row"])
+    assert reconcile(aes(("S1", "Nausea", "1", "2021-03-01", None)), obs, min_grade=2)["n_obs"].tolist() == [4, 1]
+
+
+def test_ae_of_another_participant_does_not_cover():
+    obs = graded(("S1", "2021-03-20", "NEUT", 0.3, ANC, 4))
+    out = reconcile(aes(("S2", ANC, "4", "2021-03-19", "2021-03-25")), obs)
+    assert sorted(out["type"]) == ["MISSING_AE", "NO_OBS_IN_WINDOW"]
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "expected"),
+    [
+        pytest.param("2021-03", "2021-03-25", [], id="partial start widens to the 1st of the month"),
+        pytest.param("2021-03-18", None, [], id="no end date: ongoing, window stays open"),
+        pytest.param(None, None, ["AE_DATE_UNUSABLE", "MISSING_AE"], id="no start date: listed, covers nothing"),
+        pytest.param("03/18/2021", None, ["AE_DATE_UNUSABLE", "MISSING_AE"], id="non-ISO start: listed"),
+    ],
+)
+def test_ae_dates(start, end, expected):
+    obs = graded(("S1", "2021-04-20", "NEUT", 0.3, ANC, 4)) if end is None and start == "2021-03-18" else graded(
+        ("S1", "2021-03-20", "NEUT", 0.3, ANC, 4))
+    out = reconcile(aes(("S1", ANC, "4", start, end)), obs)
+    assert sorted(out["type"]) == expected
+
+
+def test_both_directions_of_the_contract_are_compared():
+    obs = graded(("S1", "2021-03-06", "K", 6.5, "Hyperkalemia", 3))
+    obs = obs.assign(term_low="Hypokalemia", grade_low=pd.array([0], dtype="Int64"),
+                     term_high="Hyperkalemia", grade_high=pd.array([3], dtype="Int64"))
+    out = reconcile(aes(("S1", "Hypokalemia", "2", "2021-03-05", "2021-03-07")), obs)
+    assert sorted(out["type"]) == ["GRADE_OVER_REPORTED", "MISSING_AE"]
+    assert out.set_index("type").loc["MISSING_AE", "term"] == "Hyperkalemia"
+
+
+def test_terms_not_graded_from_observations_are_left_alone_and_inputs_kept():
+    ae = aes(("S1", "Nausea", "3", "2021-03-05", None))
+    obs = graded(("S1", "2021-03-06", "NEUT", 2.0, ANC, 0))
+    ae_before, obs_before = ae.copy(), obs.copy()
+    out = reconcile(ae, obs)
+    assert out.empty and list(out.columns)[:3] == ["type", "usubjid", "term"]
+    pd.testing.assert_frame_equal(ae, ae_before)
+    pd.testing.assert_frame_equal(obs, obs_before)
+    with pytest.raises(ValueError, match="validate_ae"):
+        reconcile(pd.DataFrame({"USUBJID": ["S1"]}), obs)
