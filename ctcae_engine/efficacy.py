@@ -1,0 +1,234 @@
+"""Secondary endpoints: objective response rate at week 8, progression-free survival, CAR-T persistence.
+
+Response input: SDTM RS (RSTESTCD = OVRLRESP, RSSTRESC, RSDTC, RSEVAL) or ADaM ADRS (PARAMCD OVR/OVRLRESP, AVALC,
+ADT). Persistence input: SDTM PC (PCTESTCD, PCORRES/PCSTRESC, PCSTRESN, PCDTC). Days are counted from the infusion
+(day 0, :func:`ctcae_engine.endpoints.safety_population`); the analysis population is the infused participants.
+Table ids: ``RSPT01`` (response), ``TTET01`` (PFS), ``CKT01`` (persistence at month 6), ``CKT02`` (level over time).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from lifelines import KaplanMeierFitter
+from lifelines.utils import median_survival_times
+
+from ctcae_engine.config import StudyConfig
+from ctcae_engine.endpoints import as_date, pick, proportion
+
+RESPONSES = ("CR", "PR", "SD", "PD", "NE")
+_RANK = {"NE": 1, "PD": 2, "SD": 3, "PR": 4, "CR": 5}
+
+
+def response_assessments(rs: pd.DataFrame, population: pd.DataFrame, evaluator: str) -> pd.DataFrame:
+    """Overall-response records of infused participants: usubjid, adt, ady, resp, valid, reason.
+
+    Keeps OVRLRESP (SDTM) / OVR, OVRLRESP (ADaM) rows of the given evaluator (all rows when the evaluator column is
+    absent). A value outside CR/PR/SD/PD/NE or a missing date is kept with ``valid`` False and a reason.
+    """
+    test = pick(rs, "RSTESTCD", "PARAMCD")
+    frame = rs.loc[rs[test].astype("string").str.upper().isin(["OVRLRESP", "OVR"]).fillna(False)] if test else rs
+    ev = pick(frame, "RSEVAL")
+    if ev is not None:
+        frame = frame.loc[frame[ev].astype("string").str.upper().str.strip().eq(evaluator).fillna(False)]
+    infdt = population.loc[population["saffl"]].set_index("usubjid")["infdt"]
+    subj = frame[pick(frame, "usubjid", "USUBJID")].astype("string").str.strip()
+    out = pd.DataFrame(
+        {
+            "usubjid": subj,
+            "adt": as_date(frame[pick(frame, "RSDTC", "ADT")]),
+            "resp": frame[pick(frame, "RSSTRESC", "AVALC")].astype("string").str.upper().str.strip(),
+        }
+    )
+    out = out.loc[out["usubjid"].isin(infdt.index)]
+    out["ady"] = (out["adt"] - out["usubjid"].map(infdt).astype("datetime64[ns]")).dt.days
+    out["reason"] = ""
+    out.loc[~out["resp"].isin(RESPONSES).fillna(False), "reason"] = "response value not CR/PR/SD/PD/NE"
+    out.loc[out["adt"].isna(), "reason"] = "assessment date missing or partial"
+    out["valid"] = out["reason"].eq("")
+    return out.sort_values(["usubjid", "adt"]).reset_index(drop=True)
+
+
+def best_overall_response(rs: pd.DataFrame, population: pd.DataFrame, config: StudyConfig) -> pd.DataFrame:
+    """RECIST 1.1 best overall response up to ``response.window_days`` after infusion, one row per infused
+    participant: usubjid, bor (CR/PR/SD/PD/NE), bor_ady, n_assessments (valid, in window), reason.
+
+    Assessments after the first PD are ignored. SD counts only from ``sd_min_days``; with
+    ``confirmation_required`` a CR (PR) needs a later CR (CR or PR) >= ``confirmation_min_days`` after it (the
+    confirming scan may fall after the window), otherwise it counts as SD (or NE before ``sd_min_days``).
+    """
+    cfg = config.response
+    assess = response_assessments(rs, population, cfg.evaluator)
+    valid = assess.loc[assess["valid"] & assess["ady"].gt(0)]
+    first_pd = valid.loc[valid["resp"].eq("PD")].groupby("usubjid")["ady"].min()
+    valid = valid.loc[valid["ady"].le(valid["usubjid"].map(first_pd).fillna(np.inf))]
+    window = valid.loc[valid["ady"].le(cfg.window_days)].copy()
+    resp = window["resp"].copy()
+    if cfg.confirmation_required:
+        pairs = window.loc[window["resp"].isin(["CR", "PR"])].reset_index().merge(
+            valid[["usubjid", "ady", "resp"]], on="usubjid", suffixes=("", "_later"))
+        ok = pairs["ady_later"].sub(pairs["ady"]).ge(cfg.confirmation_min_days) & (
+            pairs["resp_later"].eq("CR") | (pairs["resp"].eq("PR") & pairs["resp_later"].eq("PR")))
+        confirmed = pd.Index(pairs.loc[ok, "index"].unique())
+        unconfirmed = window["resp"].isin(["CR", "PR"]) & ~window.index.isin(confirmed)
+        resp[unconfirmed] = "SD"
+    resp[resp.eq("SD") & window["ady"].lt(cfg.sd_min_days)] = "NE"
+    window["rank"] = resp.map(_RANK)
+    window["eff"] = resp
+    best = window.sort_values(["usubjid", "rank", "ady"], ascending=[True, False, True]).drop_duplicates("usubjid")
+    people = population.loc[population["saffl"], ["usubjid"]].reset_index(drop=True)
+    out = people.merge(best[["usubjid", "eff", "ady"]], on="usubjid", how="left")
+    out = out.rename(columns={"eff": "bor", "ady": "bor_ady"})
+    out["n_assessments"] = out["usubjid"].map(window.groupby("usubjid").size()).fillna(0).astype(int)
+    out["reason"] = np.where(out["bor"].isna(), f"no valid response assessment on days 1..{cfg.window_days}", "")
+    out["bor"] = out["bor"].fillna("NE").astype(str)
+    return out
+
+
+def orr_table(bor: pd.DataFrame) -> pd.DataFrame:
+    """Objective response rate (CR + PR) and the best-overall-response distribution, n / N, %, exact 95% CI
+    (``RSPT01``). N = infused participants (no assessment counts as NE, i.e. non-responder)."""
+    total = len(bor)
+    rows = [proportion("Objective response (CR + PR)", bor["bor"].isin(["CR", "PR"]).sum(), total)]
+    rows += [proportion(f"Best overall response {r}", bor["bor"].eq(r).sum(), total) for r in RESPONSES]
+    table = pd.DataFrame(rows)
+    table.attrs["table_id"] = "RSPT01"
+    return table
+
+
+def pfs_data(rs: pd.DataFrame, population: pd.DataFrame, config: StudyConfig) -> pd.DataFrame:
+    """Per infused participant: time_days (from infusion), event (bool), event_type ("progression", "death",
+    "censored") and censor_reason. Event = first PD or death, whichever is first (and on/before the data
+    cut-off); otherwise censored at the last adequate assessment (CR/PR/SD/PD on/before cut-off), or at day 0
+    when there is none."""
+    assess = response_assessments(rs, population, config.pfs.evaluator)
+    pop = population.loc[population["saffl"]].set_index("usubjid")
+    cutoff = pd.Timestamp(config.study.data_cutoff) if config.study.data_cutoff else pd.Timestamp.max
+    valid = assess.loc[assess["valid"] & assess["ady"].gt(0) & assess["adt"].le(cutoff)]
+    pd_day = valid.loc[valid["resp"].eq("PD")].groupby("usubjid")["ady"].min().reindex(pop.index)
+    dth_day = (pop["dthdt"] - pop["infdt"]).dt.days.where(pop["dthdt"].le(cutoff))
+    adequate = valid.loc[valid["resp"].isin(["CR", "PR", "SD", "PD"])].groupby("usubjid")["ady"].max()
+    last = adequate.reindex(pop.index).fillna(0)
+    event_day = pd.concat([pd_day, dth_day], axis=1).min(axis=1)
+    out = pd.DataFrame(index=pop.index)
+    out["event"] = event_day.notna()
+    out["time_days"] = event_day.fillna(last).astype(float)
+    out["event_type"] = np.where(pd_day.notna() & pd_day.le(dth_day.fillna(np.inf)), "progression",
+                                 np.where(out["event"], "death", "censored"))
+    out["censor_reason"] = np.where(
+        out["event"], "", np.where(adequate.reindex(pop.index).notna(), "last adequate assessment",
+                                   "no adequate post-infusion assessment: censored at day 0"))
+    bad_inf = pop["infdt"].isna()
+    out.loc[bad_inf, ["event", "time_days", "event_type", "censor_reason"]] = [
+        False, np.nan, "censored", "infusion date unknown: not analysable"]
+    return out.reset_index()
+
+
+def pfs_summary(pfs: pd.DataFrame, config: StudyConfig, level: float = 0.95) -> pd.DataFrame:
+    """Kaplan-Meier (lifelines) summary of PFS (``TTET01``): n, events, median and its CI (days), and the
+    ``pfs.rate_days`` PFS rate (%) with its CI (lifelines' exponential Greenwood interval); the rate is NaN when
+    everyone still event-free was censored before that day."""
+    data = pfs.dropna(subset=["time_days"])
+    kmf = KaplanMeierFitter(alpha=1 - level).fit(data["time_days"], data["event"].astype(bool), label="PFS")
+    med_ci = median_survival_times(kmf.confidence_interval_).iloc[0]
+    at = config.pfs.rate_days
+    surv = kmf.survival_function_.loc[:at].iloc[-1, 0]
+    ci = kmf.confidence_interval_survival_function_.loc[:at].iloc[-1]
+    at_risk = int((data["time_days"] >= at).sum())
+    if data["time_days"].max() < at and surv > 0:  # follow-up ends before the landmark: the rate is not estimable
+        surv, ci = np.nan, pd.Series([np.nan, np.nan])
+    row = {
+        "n": len(data), "events": int(data["event"].sum()), "median_days": float(kmf.median_survival_time_),
+        "median_ci_low": float(med_ci.iloc[0]), "median_ci_high": float(med_ci.iloc[1]), "rate_days": at,
+        "rate_pct": 100 * float(surv), "rate_ci_low": 100 * float(ci.iloc[0]), "rate_ci_high": 100 * float(ci.iloc[1]),
+        "at_risk_at_rate_day": at_risk,
+    }
+    table = pd.DataFrame([row])
+    table.attrs["table_id"] = "TTET01"
+    return table
+
+
+def pfs_curve(pfs: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
+    """The Kaplan-Meier step function for plotting: time_days, survival, ci_low, ci_high, at_risk."""
+    data = pfs.dropna(subset=["time_days"])
+    kmf = KaplanMeierFitter(alpha=1 - level).fit(data["time_days"], data["event"].astype(bool), label="PFS")
+    curve = kmf.survival_function_.join(kmf.confidence_interval_survival_function_)
+    curve.columns = ["survival", "ci_low", "ci_high"]
+    curve["at_risk"] = kmf.event_table["at_risk"].reindex(curve.index).to_numpy()
+    return curve.rename_axis("time_days").reset_index()
+
+
+def cart_samples(pc: pd.DataFrame, population: pd.DataFrame, config: StudyConfig) -> pd.DataFrame:
+    """CAR-T level samples of the configured test: usubjid, ady, value (NaN when below the LLOQ), blq, detectable,
+    reason. "<LLOQ", "BLQ", "<x" and numbers below ``persistence.lloq`` are below the limit (not detectable);
+    other non-numeric results are kept with a reason and not counted."""
+    cfg = config.persistence
+    test = pick(pc, "PCTESTCD", "PARAMCD")
+    frame = pc.loc[pc[test].astype("string").str.upper().eq(cfg.testcd).fillna(False)] if test else pc
+    text_col = pick(frame, "PCSTRESC", "PCORRES", "AVALC")
+    num_col = pick(frame, "PCSTRESN", "AVAL")
+    text = frame[text_col].astype("string").str.strip().str.upper() if text_col else pd.Series(pd.NA, frame.index)
+    value = pd.to_numeric(frame[num_col], errors="coerce") if num_col else pd.Series(np.nan, index=frame.index)
+    value = value.fillna(pd.to_numeric(text, errors="coerce"))
+    lloq_col = pick(frame, "PCLLOQ")
+    lloq = pd.to_numeric(frame[lloq_col], errors="coerce").fillna(cfg.lloq) if lloq_col else cfg.lloq
+    blq_text = text.isin(["<LLOQ", "BLQ", "BQL", "ND", "NOT DETECTED"]) | text.str.startswith("<")
+    blq = blq_text.fillna(False) | value.lt(lloq).fillna(False)
+    infdt = population.loc[population["saffl"]].set_index("usubjid")["infdt"]
+    subj = frame[pick(frame, "usubjid", "USUBJID")].astype("string").str.strip()
+    out = pd.DataFrame({"usubjid": subj, "adt": as_date(frame[pick(frame, "PCDTC", "ADT")]), "value": value})
+    out["blq"] = blq
+    out["value"] = out["value"].where(~out["blq"])
+    out["detectable"] = out["value"].notna()
+    out["reason"] = ""
+    out.loc[~out["blq"] & out["value"].isna(), "reason"] = "non-numeric result"
+    out.loc[out["adt"].isna(), "reason"] = "sample date missing or partial"
+    out = out.loc[out["usubjid"].isin(infdt.index)]
+    out["ady"] = (out["adt"] - out["usubjid"].map(infdt).astype("datetime64[ns]")).dt.days
+    return out.reset_index(drop=True)
+
+
+def persistence_at_target(pc: pd.DataFrame, population: pd.DataFrame, config: StudyConfig) -> pd.DataFrame:
+    """Participants with detectable CAR-T at month 6 (``CKT01``): the sample nearest ``target_day`` within
+    +/- ``window_days`` decides. Two rows: among participants with such a sample (evaluable) and among all
+    infused participants (no sample = not shown detectable). n / N, %, exact 95% CI."""
+    cfg = config.persistence
+    samples = cart_samples(pc, population, config)
+    ok = samples.loc[samples["reason"].eq("") & samples["ady"].sub(cfg.target_day).abs().le(cfg.window_days)]
+    ok = ok.assign(dist=ok["ady"].sub(cfg.target_day).abs()).sort_values(["usubjid", "dist", "ady"])
+    nearest = ok.drop_duplicates("usubjid")
+    infused = int(population["saffl"].sum())
+    n_det = int(nearest["detectable"].sum())
+    table = pd.DataFrame(
+        [
+            proportion(f"Detectable CAR-T at day {cfg.target_day} (evaluable)", n_det, len(nearest)),
+            proportion(f"Detectable CAR-T at day {cfg.target_day} (all infused)", n_det, infused),
+        ]
+    )
+    table.attrs["table_id"] = "CKT01"
+    return table
+
+
+def persistence_over_time(pc: pd.DataFrame, population: pd.DataFrame, config: StudyConfig) -> pd.DataFrame:
+    """CAR-T level by nominal day (``CKT02``): each sample goes to the nearest of ``timepoints_days`` (within
+    ``window_days``; one sample per participant and timepoint, the nearest). Columns: timepoint_day, n,
+    n_detectable, median, q1, q3, min, max (values below the LLOQ count as 0 in these order statistics)."""
+    cfg = config.persistence
+    samples = cart_samples(pc, population, config)
+    samples = samples.loc[samples["reason"].eq("")]
+    points = np.asarray(cfg.timepoints_days, dtype=float)
+    if samples.empty or points.size == 0:
+        return pd.DataFrame(columns=["timepoint_day", "n", "n_detectable", "median", "q1", "q3", "min", "max"])
+    dist = np.abs(samples["ady"].to_numpy(dtype=float)[:, None] - points[None, :])
+    samples = samples.assign(timepoint_day=points[dist.argmin(axis=1)].astype(int), dist=dist.min(axis=1))
+    samples = samples.loc[samples["dist"].le(cfg.window_days)].sort_values(["usubjid", "timepoint_day", "dist"])
+    samples = samples.drop_duplicates(["usubjid", "timepoint_day"])
+    samples["level"] = samples["value"].fillna(0.0)
+    table = samples.groupby("timepoint_day").agg(
+        n=("usubjid", "size"), n_detectable=("detectable", "sum"), median=("level", "median"),
+        q1=("level", lambda v: v.quantile(0.25)), q3=("level", lambda v: v.quantile(0.75)), min=("level", "min"),
+        max=("level", "max"),
+    ).reset_index()
+    table.attrs["table_id"] = "CKT02"
+    table.attrs["unit"] = cfg.unit
+    return table

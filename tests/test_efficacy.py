@@ -1,0 +1,158 @@
+"""ORR at week 8 (RECIST 1.1), PFS (Kaplan-Meier) and CAR-T persistence, each headline number computed by hand.
+
+Crafted trial: five participants infused on 2021-03-10 (day 0), P06 never infused.
+"""
+
+import dataclasses
+import math
+
+import pandas as pd
+import pytest
+
+from ctcae_engine.config import load_config
+from ctcae_engine.efficacy import (
+    best_overall_response,
+    cart_samples,
+    orr_table,
+    persistence_at_target,
+    persistence_over_time,
+    pfs_curve,
+    pfs_data,
+    pfs_summary,
+)
+
+CFG = load_config()
+DAY0 = pd.Timestamp("2021-03-10")
+
+
+def on(day: int) -> str:
+    return (DAY0 + pd.Timedelta(days=day)).strftime("%Y-%m-%d")
+
+
+@pytest.fixture()
+def population() -> pd.DataFrame:
+    ids = ["P01", "P02", "P03", "P04", "P05", "P06"]
+    return pd.DataFrame({"usubjid": ids, "saffl": [True] * 5 + [False],
+                         "infdt": [DAY0] * 5 + [pd.NaT], "ldstdt": [DAY0 - pd.Timedelta(days=5)] * 6,
+                         "dthdt": [pd.NaT, pd.NaT, DAY0 + pd.Timedelta(days=23), pd.NaT, pd.NaT, pd.NaT],
+                         "reason": [""] * 6})
+
+
+def rs() -> pd.DataFrame:
+    rows = [
+        ("P01", 28, "PR"), ("P01", 56, "PR"), ("P01", 144, "PD"),  # PR confirmed 28 days later
+        ("P02", 28, "SD"), ("P02", 56, "SD"),  # SD on day 56 (>= 42)
+        ("P03", 14, "PD"), ("P03", 56, "CR"),  # after PD nothing counts; died day 23
+        ("P04", 56, "PR"), ("P04", 120, "SD"),  # PR never confirmed
+        ("P05", 90, "CR"), ("P05", 28, "CHECK"),  # only outside the week-8 window; an invalid value
+        ("P06", 28, "CR"),  # not infused
+    ]
+    frame = pd.DataFrame([(s, on(d), r) for s, d, r in rows], columns=["USUBJID", "RSDTC", "RSSTRESC"])
+    frame["RSTESTCD"] = "OVRLRESP"
+    frame["RSEVAL"] = "INVESTIGATOR"
+    independent = frame.assign(RSEVAL="INDEPENDENT ASSESSOR", RSSTRESC="CR")  # another reader: ignored
+    return pd.concat([frame, independent], ignore_index=True)
+
+
+def confirmation(required: bool):
+    return dataclasses.replace(CFG, response=dataclasses.replace(CFG.response, confirmation_required=required))
+
+
+@pytest.mark.parametrize(
+    "required, expected",
+    [
+        (False, {"P01": "PR", "P02": "SD", "P03": "PD", "P04": "PR", "P05": "NE"}),
+        (True, {"P01": "PR", "P02": "SD", "P03": "PD", "P04": "SD", "P05": "NE"}),
+    ],
+    ids=["RECIST1.1-unconfirmed-allowed", "RECIST1.1-confirmation-at-4-weeks"],
+)
+def test_best_overall_response_week8(population, required, expected):
+    bor = best_overall_response(rs(), population, confirmation(required))
+    assert bor.set_index("usubjid")["bor"].to_dict() == expected
+    assert "no valid response assessment" in bor.set_index("usubjid").loc["P05", "reason"]
+
+
+def test_sd_before_minimum_duration_is_ne(population):
+    early = pd.DataFrame({"USUBJID": ["P01"], "RSDTC": [on(28)], "RSSTRESC": ["SD"], "RSTESTCD": ["OVRLRESP"]})
+    bor = best_overall_response(early, population, CFG).set_index("usubjid")
+    assert bor.loc["P01", "bor"] == "NE"  # RECIST 1.1: SD must be met once at >= the protocol minimum (42 days)
+
+
+def test_orr_by_hand(population):
+    table = orr_table(best_overall_response(rs(), population, CFG)).set_index("label")
+    orr = table.loc["Objective response (CR + PR)"]
+    assert (orr["n"], orr["N"], orr["pct"]) == (2, 5, 40.0)  # P01 PR, P04 PR
+    # Clopper-Pearson 2/5: beta(0.025; 2, 4) = 0.05274, beta(0.975; 3, 3) = 0.85337
+    assert (orr["ci_low"], orr["ci_high"]) == (pytest.approx(5.2745, abs=1e-3), pytest.approx(85.3367, abs=1e-3))
+    assert table.attrs["table_id"] == "RSPT01"
+
+
+def test_pfs_events_and_censoring(population):
+    pfs = pfs_data(rs(), population, CFG).set_index("usubjid")
+    assert pfs.loc["P01", ["time_days", "event", "event_type"]].tolist() == [144.0, True, "progression"]
+    assert pfs.loc["P03", ["time_days", "event", "event_type"]].tolist() == [14.0, True, "progression"]
+    assert pfs.loc["P02", ["time_days", "event", "censor_reason"]].tolist() == [56.0, False,
+                                                                                 "last adequate assessment"]
+    assert pfs.loc["P05", "time_days"] == 90.0  # CHECK is not an adequate assessment
+    assert "P06" not in pfs.index
+
+
+def test_death_before_progression_is_the_event(population):
+    only_sd = pd.DataFrame({"USUBJID": ["P03"], "RSDTC": [on(10)], "RSSTRESC": ["SD"], "RSTESTCD": ["OVRLRESP"]})
+    pfs = pfs_data(only_sd, population, CFG).set_index("usubjid")
+    assert pfs.loc["P03", ["time_days", "event", "event_type"]].tolist() == [23.0, True, "death"]
+    assert pfs.loc["P04", "censor_reason"].startswith("no adequate post-infusion assessment")
+
+
+def test_pfs_kaplan_meier_by_hand():
+    pfs = pd.DataFrame({"usubjid": list("ABCDEF"), "time_days": [30, 60, 100, 200, 250, 300],
+                        "event": [True, False, True, False, True, False]})
+    row = pfs_summary(pfs, CFG).iloc[0]
+    # S(30) = 5/6; S(100) = 5/6 * 3/4 = 0.625 (still at day 183); S(250) = 0.3125 -> median 250
+    assert row["median_days"] == 250.0 and row["events"] == 3
+    assert row["rate_pct"] == pytest.approx(62.5)
+    # exponential Greenwood (log-log) interval at day 183
+    greenwood = 1 / (6 * 5) + 1 / (4 * 3)
+    se = math.sqrt(greenwood / math.log(0.625) ** 2)
+    assert row["rate_ci_low"] == pytest.approx(100 * 0.625 ** math.exp(1.959964 * se), abs=1e-3)
+    assert row["rate_ci_high"] == pytest.approx(100 * 0.625 ** math.exp(-1.959964 * se), abs=1e-3)
+    curve = pfs_curve(pfs)
+    assert curve.set_index("time_days").loc[100.0, "survival"] == pytest.approx(0.625)
+
+
+def test_pfs_rate_not_estimable_when_follow_up_is_short():
+    pfs = pd.DataFrame({"usubjid": list("AB"), "time_days": [30, 60], "event": [True, False]})
+    assert math.isnan(pfs_summary(pfs, CFG).iloc[0]["rate_pct"])
+
+
+def pc() -> pd.DataFrame:
+    rows = [
+        ("P01", 180, "1200"), ("P01", 200, "<LLOQ"),  # nearest to day 182: detectable
+        ("P02", 170, "BLQ"), ("P02", 190, "500"),  # day 190 is nearer (8 vs 12 days)
+        ("P03", 182, "30"),  # below the LLOQ of 50 copies/ug
+        ("P04", 120, "900"),  # outside 182 +/- 28
+        ("P05", 182, "<LLOQ"),
+        ("P01", 7, "25000"), ("P02", 8, "18000"), ("P03", 7, "abc"),
+    ]
+    frame = pd.DataFrame([(s, on(d), v) for s, d, v in rows], columns=["USUBJID", "PCDTC", "PCORRES"])
+    frame["PCTESTCD"] = "CARTDNA"
+    return frame
+
+
+def test_persistence_at_month_6(population):
+    table = persistence_at_target(pc(), population, CFG).set_index("label")
+    evaluable = table.iloc[0]
+    assert (evaluable["n"], evaluable["N"], evaluable["pct"]) == (2, 4, 50.0)  # P01, P02 of P01, P02, P03, P05
+    assert table.iloc[1][["n", "N"]].tolist() == [2, 5]
+    assert table.attrs["table_id"] == "CKT01"
+
+
+def test_persistence_samples_and_levels_over_time(population):
+    samples = cart_samples(pc(), population, CFG)
+    assert samples.loc[samples["usubjid"].eq("P03") & samples["ady"].eq(7), "reason"].item() == "non-numeric result"
+    assert not samples.loc[samples["usubjid"].eq("P03") & samples["ady"].eq(182), "detectable"].item()
+    levels = persistence_over_time(pc(), population, CFG).set_index("timepoint_day")
+    assert levels.loc[182, ["n", "n_detectable"]].tolist() == [4, 2]
+    assert levels.loc[182, "median"] == 250.0  # 1200, 500, <LLOQ, <LLOQ (as 0)
+    assert levels.loc[7, ["n", "median"]].tolist() == [2, 21500.0]
+    assert 91 not in levels.index  # day 120 is 29 days from day 91: outside the window
