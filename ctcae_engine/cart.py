@@ -54,10 +54,11 @@ def astct_table(name: str) -> pd.DataFrame:
     return _table(name).copy()
 
 
-def _category_grades() -> dict[tuple[str, str], int]:
+def _category_grades() -> dict[str, int]:
+    """'DOMAIN|VALUE' -> ASTCT grade for the categorical XC tests."""
     tables = pd.concat([_table("crs"), _table("icans")])
     categorical = tables[tables["domain"].isin(["HYPOTEN", "OXYGEN", "LOC", "SEIZURE", "MOTOR", "ICPEDEMA"])]
-    return dict(zip(zip(categorical["domain"], categorical["value"], strict=True), categorical["grade"], strict=True))
+    return dict(zip(categorical["domain"] + "|" + categorical["value"], categorical["grade"], strict=True))
 
 
 def _category_names(domain: str) -> dict[int, str]:
@@ -98,7 +99,7 @@ def check_xc(xc: pd.DataFrame) -> pd.DataFrame:
 
     testcd = out["testcd"].fillna("")
     number = pd.to_numeric(out["value"], errors="coerce").astype("float64")
-    grades = pd.Series(list(zip(testcd, out["value"].fillna(""), strict=True)), index=xc.index).map(_category_grades())
+    grades = (testcd + "|" + out["value"].fillna("")).map(_category_grades())
     fevmask = out["value"].map({"Y": 1.0, "N": 0.0}).astype("float64")
     temp_c = number.where(~unit_key.isin(_FAHRENHEIT), (number - 32.0) * 5.0 / 9.0)
     num = pd.Series(np.nan, index=xc.index, dtype="float64")
@@ -357,7 +358,8 @@ def crs_vs_ctcae(crs: pd.DataFrame, ae: pd.DataFrame, dm: pd.DataFrame | None = 
     out["astct_episodes"] = eps.groupby("usubjid").size().reindex(out.index).fillna(0).astype("Int64")
     out.loc[out["astct_grade"].isna(), "astct_episodes"] = pd.NA
     out["astct_onset_day"] = first["onset_day"].reindex(out.index).astype("Int64")
-    out["astct_crs_days"] = eps.groupby("usubjid")["duration_days"].sum().reindex(out.index).astype("Int64")
+    crs_days = eps.groupby("usubjid")["duration_days"].sum().reindex(out.index)
+    out["astct_crs_days"] = crs_days.fillna(0).where(out["astct_grade"].notna()).astype("Int64")
     out["astct_drivers"] = worst.set_index("usubjid")["drivers"].reindex(out.index).fillna("")
     out["ctcae_grade"] = ctcae["ctcae_grade"].reindex(out.index).astype("Int64")
     out["ctcae_text"] = _ctcae_grade_text(out["ctcae_grade"])
