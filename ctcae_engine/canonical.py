@@ -1,0 +1,189 @@
+"""SDTM / ADaM findings -> one canonical observation frame. The column mapping lives here and only here.
+
+Canonical observation columns (one row per input row, same index):
+
+| column | meaning |
+|---|---|
+| usubjid, testcd, dtc | participant, test code (upper case), date/time text as given (Categoricals) |
+| adt | date part of dtc (datetime64[ns]; NaT when missing or partial) |
+| result | the result as given (text or number), for messages |
+| value | the result as float (NaN when missing or non-numeric) |
+| unit | the result unit as given (Categorical) |
+| lln, uln | reference range in the result unit (float) |
+| base | baseline in the result unit when the input carries it (ADaM BASE), else NaN |
+| baseline_flag | the input flags the row as baseline (LBBLFL / ABLFL / VSBLFL / EGBLFL = Y) |
+| fasting | fasting sample (LBFAST = Y) |
+| urine | urinalysis / urine specimen (--CAT or --SPEC mentions URIN) |
+| term_low_given, term_high_given | ADaM ATOXDSCL / ATOXDSCH when present (Categoricals) |
+| given_terms | the input carries ATOXDSCL / ATOXDSCH columns |
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+# source column per canonical field, in order of preference, per input kind
+_LB_STANDARD = {"result": ["LBSTRESN", "LBSTRESC"], "unit": ["LBSTRESU"], "lln": ["LBSTNRLO"], "uln": ["LBSTNRHI"]}
+_LB_ORIGINAL = {"result": ["LBORRES"], "unit": ["LBORRESU"], "lln": ["LBORNRLO"], "uln": ["LBORNRHI"]}
+_ADLB = {"result": ["AVAL", "AVALC"], "unit": ["AVALU"], "lln": ["ANRLO"], "uln": ["ANRHI"], "base": ["BASE"]}
+_VS_STANDARD = {"result": ["VSSTRESN", "VSSTRESC"], "unit": ["VSSTRESU"], "lln": ["VSSTNRLO"], "uln": ["VSSTNRHI"]}
+_VS_ORIGINAL = {"result": ["VSORRES"], "unit": ["VSORRESU"], "lln": ["VSORNRLO"], "uln": ["VSORNRHI"]}
+_EG_STANDARD = {"result": ["EGSTRESN", "EGSTRESC"], "unit": ["EGSTRESU"], "lln": ["EGSTNRLO"], "uln": ["EGSTNRHI"]}
+_EG_ORIGINAL = {"result": ["EGORRES"], "unit": ["EGORRESU"], "lln": ["EGORNRLO"], "uln": ["EGORNRHI"]}
+
+
+def detect_kind(df: pd.DataFrame) -> str:
+    """'ADAM' (PARAMCD + AVAL), or the SDTM findings prefix 'LB' / 'VS' / 'EG'."""
+    cols = set(df.columns)
+    if {"PARAMCD", "AVAL"} <= cols:
+        return "ADAM"
+    for prefix in ("LB", "VS", "EG"):
+        if f"{prefix}TESTCD" in cols:
+            return prefix
+    raise ValueError(
+        "cannot tell the input kind: expected ADaM (PARAMCD, AVAL) or SDTM LB/VS/EG (--TESTCD) columns; "
+        f"got {sorted(cols)[:12]}"
+    )
+
+
+def _first(df: pd.DataFrame, names: list[str]) -> pd.Series | None:
+    for name in names:
+        if name in df.columns:
+            return df[name]
+    return None
+
+
+def _clean(value: object) -> str | None:
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def categorical(series: pd.Series | None, n: int, upper: bool = False) -> pd.Categorical:
+    """Stripped text as a Categorical (blank -> missing), cleaning each distinct value once."""
+    if series is None:
+        return pd.Categorical.from_codes(np.full(n, -1), categories=pd.Index([], dtype=object))
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    cleaned = [_clean(u) for u in uniques]
+    if upper:
+        cleaned = [c.upper() if c is not None else None for c in cleaned]
+    cat_codes, cats = pd.factorize(pd.Series(cleaned, dtype=object), use_na_sentinel=True)
+    return pd.Categorical.from_codes(np.append(cat_codes, -1)[codes], categories=pd.Index(cats, dtype=object))
+
+
+def _flag(series: pd.Series | None, n: int, test) -> np.ndarray:
+    """Boolean per row: ``test`` applied to each distinct stripped upper-case value."""
+    if series is None:
+        return np.zeros(n, dtype=bool)
+    cat = categorical(series, n, upper=True)
+    hits = np.array([bool(test(c)) for c in cat.categories] + [False])
+    return hits[cat.codes]
+
+
+def to_float(series: pd.Series | None, n: int) -> np.ndarray:
+    """Float array; NaN for missing or non-numeric text (parsing each distinct text once)."""
+    if series is None:
+        return np.full(n, np.nan)
+    if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype):
+        return series.to_numpy(dtype=np.float64, na_value=np.nan)
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    parsed = pd.to_numeric(pd.Series(np.asarray(uniques, dtype=object)).map(_clean), errors="coerce")
+    values = np.append(parsed.to_numpy(dtype=np.float64, na_value=np.nan), np.nan)
+    return values[codes]
+
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+
+
+def to_date(series: pd.Series | None, n: int) -> np.ndarray:
+    """datetime64[ns] date part of ISO 8601 text or datetimes; NaT when missing or partial (e.g. '2014-01')."""
+    if series is None:
+        return np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
+    if pd.api.types.is_datetime64_any_dtype(series.dtype):
+        return pd.DatetimeIndex(series).tz_localize(None).normalize().to_numpy(dtype="datetime64[ns]")
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    texts = [_clean(u) for u in uniques]
+    heads = [t[:10] if t is not None and _ISO_DATE.match(t) else None for t in texts]
+    parsed = pd.to_datetime(pd.Series(heads, dtype=object), format="%Y-%m-%d", errors="coerce")
+    values = np.append(parsed.to_numpy(dtype="datetime64[ns]"), np.datetime64("NaT"))
+    return values[codes]
+
+
+def _unit_from_param(param: pd.Series | None, n: int) -> pd.Categorical:
+    """ADaM PARAM such as 'Albumin (g/L)' -> 'g/L'."""
+    cat = categorical(param, n)
+    units = []
+    for u in cat.categories:
+        match = re.search(r"\(([^()]*)\)\s*$", str(u))
+        units.append(match.group(1).strip() if match else None)
+    return categorical(pd.Series(np.array(units + [None], dtype=object)[cat.codes], dtype=object), n)
+
+
+def observations(df: pd.DataFrame, result: str = "standard") -> pd.DataFrame:
+    """Canonical observation frame (see module docstring) from SDTM LB/VS/EG or ADaM BDS (ADLB, ADVS, ADEG).
+
+    ``result`` chooses the SDTM result: "standard" (--STRESN/--STRESU/--STNRLO/HI) or "original"
+    (--ORRES/--ORRESU/--ORNRLO/HI). ADaM always uses AVAL, AVALU (else the unit in PARAM's parentheses),
+    ANRLO/ANRHI, BASE, ABLFL. Text columns come back as Categoricals (cheap to group and map).
+    """
+    if result not in ("standard", "original"):
+        raise ValueError(f"result must be 'standard' or 'original', not {result!r}")
+    kind = detect_kind(df)
+    n = len(df)
+    if kind == "ADAM":
+        cols, testcd = _ADLB, df["PARAMCD"]
+        dtc = _first(df, ["ADTM", "ADT", "LBDTC", "VSDTC", "EGDTC"])
+        blfl, fasting = _first(df, ["ABLFL"]), _first(df, ["LBFAST"])
+        category, specimen = _first(df, ["LBCAT", "PARCAT1"]), _first(df, ["LBSPEC"])
+    else:
+        p = kind
+        table = {"LB": (_LB_STANDARD, _LB_ORIGINAL), "VS": (_VS_STANDARD, _VS_ORIGINAL),
+                 "EG": (_EG_STANDARD, _EG_ORIGINAL)}[kind]
+        cols = table[0] if result == "standard" else table[1]
+        testcd, dtc = df[f"{p}TESTCD"], _first(df, [f"{p}DTC"])
+        blfl, fasting = _first(df, [f"{p}BLFL"]), _first(df, [f"{p}FAST"])
+        category, specimen = _first(df, [f"{p}CAT"]), _first(df, [f"{p}SPEC"])
+    raw = _first(df, cols["result"][:1])
+    value = to_float(raw, n)
+    shown = raw.to_numpy() if raw is not None else np.full(n, None, dtype=object)
+    if len(cols["result"]) > 1:  # fall back to the character result (e.g. "<0.5") where the numeric one is empty
+        alt_col = _first(df, cols["result"][1:])
+        if alt_col is not None:
+            use_alt = np.isnan(value) & ~categorical(alt_col, n).isna()
+            if use_alt.any():
+                value = np.where(use_alt, to_float(alt_col, n), value)
+                shown = np.where(use_alt, alt_col.to_numpy(dtype=object), shown.astype(object))
+    unit = categorical(_first(df, cols["unit"]), n)
+    if kind == "ADAM" and unit.isna().any():
+        from_param = _unit_from_param(_first(df, ["PARAM"]), n)
+        unit = categorical(pd.Series(np.where(unit.isna(), np.asarray(from_param), np.asarray(unit)), dtype=object), n)
+    urine = _flag(category, n, lambda c: c and "URIN" in c) | _flag(specimen, n, lambda c: c and "URIN" in c)
+    if dtc is not None and pd.api.types.is_datetime64_any_dtype(dtc.dtype):
+        dtc_text = categorical(dtc.dt.strftime("%Y-%m-%dT%H:%M:%S"), n)
+    else:
+        dtc_text = categorical(dtc, n)
+    return pd.DataFrame(
+        {
+            "usubjid": categorical(_first(df, ["USUBJID"]), n),
+            "testcd": categorical(testcd, n, upper=True),
+            "dtc": dtc_text,
+            "adt": to_date(dtc, n),
+            "result": shown,
+            "value": value,
+            "unit": unit,
+            "lln": to_float(_first(df, cols["lln"]), n),
+            "uln": to_float(_first(df, cols["uln"]), n),
+            "base": to_float(_first(df, cols.get("base", [])), n),
+            "baseline_flag": _flag(blfl, n, lambda c: c == "Y"),
+            "fasting": _flag(fasting, n, lambda c: c == "Y"),
+            "urine": urine,
+            "term_low_given": categorical(_first(df, ["ATOXDSCL"]), n),
+            "term_high_given": categorical(_first(df, ["ATOXDSCH"]), n),
+            "given_terms": np.full(n, bool({"ATOXDSCL", "ATOXDSCH"} & set(df.columns))),
+        },
+        index=df.index,
+    )

@@ -1,0 +1,296 @@
+"""Public grading API: ``grade_labs`` (+ the ``df.ctcae`` accessor). Contract: docs/ARCHITECTURE.md.
+
+Flow: canonical observations -> criteria keys (test map, or the input's ATOXDSCL/ATOXDSCH) -> units converted to
+each rule's unit -> baseline (given, flagged, or derived from first dose) -> rules.LabRules grades both
+directions -> one output row per input row, with the rule that fired or the reason it could not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import cache
+
+import numpy as np
+import pandas as pd
+
+from ctcae_engine import canonical, units
+from ctcae_engine.rules import LabRules, as_int64, combine
+from ctcae_terms.criteria import load_lab_test_map
+
+OUTPUT_COLUMNS = [
+    "usubjid", "testcd", "dtc", "adt", "value_si", "unit_si", "lln_si", "uln_si", "base_si", "baseline",
+    "term_low", "grade_low", "term_high", "grade_high", "term", "grade", "rule", "thresholds", "reason",
+]
+
+
+@cache
+def _default_rules() -> LabRules:
+    return LabRules()
+
+
+def _test_map(rules: LabRules, mapping: pd.DataFrame | Mapping | None) -> pd.DataFrame:
+    """Default test map with the caller's rows taking precedence. A dict maps TESTCD -> (key_low, key_high)."""
+    table = load_lab_test_map()
+    if mapping is not None:
+        if isinstance(mapping, Mapping):
+            extra = pd.DataFrame(
+                [{"testcd": t, "specimen": "", "fasting": "", "analyte": t, "key_low": lo or "", "key_high": hi or ""}
+                 for t, (lo, hi) in mapping.items()]
+            )
+        else:
+            extra = pd.DataFrame(mapping).fillna("").astype(str)
+            for column in ("specimen", "fasting", "key_low", "key_high"):
+                if column not in extra.columns:
+                    extra[column] = ""
+            if "analyte" not in extra.columns:
+                extra["analyte"] = extra["testcd"]
+        table = pd.concat([extra, table], ignore_index=True)
+    table["testcd"] = table["testcd"].str.strip().str.upper()
+    table = table.drop_duplicates(["testcd", "specimen", "fasting"], keep="first").reset_index(drop=True)
+    for direction in ("key_low", "key_high"):
+        names = table[direction].replace("", None)
+        unknown = names.notna() & (rules.code(names) < 0)
+        if unknown.any():
+            raise ValueError(f"test map names criteria that do not exist: {sorted(names[unknown].unique())}")
+        table[f"{direction}_code"] = rules.code(names)
+    return table
+
+
+def _lookup_map(obs: pd.DataFrame, table: pd.DataFrame) -> np.ndarray:
+    """Row of the test map for each observation (-1 = not mapped); specific rows (urine, fasting) first."""
+    triples = table[["testcd", "specimen", "fasting"]].itertuples(index=False, name=None)
+    exact = {triple: i for i, triple in enumerate(triples)}
+    testcd = obs["testcd"].array
+    combined = (testcd.codes.astype(np.int64) + 1) * 4 + obs["urine"].to_numpy() * 2 + obs["fasting"].to_numpy()
+    codes, uniques = pd.factorize(combined)
+    names = np.append(np.asarray(testcd.categories, dtype=object), None)
+    rows = []
+    for value in uniques:
+        t, flags = divmod(int(value), 4)
+        name, spec, fast = names[t - 1], "URINE" if flags & 2 else "", "Y" if flags & 1 else ""
+        rows.append(exact.get((name, spec, fast), exact.get((name, spec, ""), -1)))
+    return np.array(rows, dtype=np.int64)[codes] if len(codes) else np.empty(0, dtype=np.int64)
+
+
+class _Reasons:
+    """Per-row reason as an integer code into a list of texts (0 = no reason), filled first-come."""
+
+    def __init__(self, n: int) -> None:
+        self.code = np.zeros(n, dtype=np.int32)
+        self.texts: list[str] = [""]
+
+    @property
+    def none(self) -> np.ndarray:
+        return self.code == 0
+
+    def add(self, rows: np.ndarray, labels: np.ndarray | list, make) -> None:
+        """Give rows without a reason yet the text ``make(label)`` of their label."""
+        rows = rows & self.none
+        if not rows.any():
+            return
+        codes, uniques = pd.factorize(pd.Series(np.asarray(labels, dtype=object)[rows], dtype=object),
+                                      use_na_sentinel=False)
+        first = len(self.texts)
+        self.texts.extend(make(u) for u in uniques)
+        self.code[rows] = first + codes
+
+    def array(self) -> np.ndarray:
+        return np.array(self.texts, dtype=object)[self.code]
+
+
+def _first_dose_dates(first_dose: object) -> dict[str, np.datetime64]:
+    """usubjid -> first dose date, from a mapping, a Series indexed by USUBJID, or DM/ADSL with a start column."""
+    if first_dose is None:
+        return {}
+    if isinstance(first_dose, pd.DataFrame):
+        cols = {c.upper(): c for c in first_dose.columns}
+        start = next((cols[c] for c in ("RFXSTDTC", "RFSTDTC", "TRTSDTM", "TRTSDT") if c in cols), None)
+        if "USUBJID" not in cols or start is None:
+            raise ValueError("first_dose frame needs USUBJID and one of RFXSTDTC, RFSTDTC, TRTSDTM, TRTSDT")
+        series = pd.Series(first_dose[start].to_numpy(), index=first_dose[cols["USUBJID"]].astype(str))
+    elif isinstance(first_dose, pd.Series):
+        series = first_dose.copy()
+    elif isinstance(first_dose, Mapping):
+        series = pd.Series(dict(first_dose), dtype=object)
+    else:
+        raise TypeError("first_dose must be a mapping, a Series indexed by USUBJID, or a DM/ADSL DataFrame")
+    dates = canonical.to_date(pd.Series(series.to_numpy(), dtype=object)
+                              if not pd.api.types.is_datetime64_any_dtype(series.dtype) else series, len(series))
+    return {str(k).strip(): d for k, d in zip(series.index, dates, strict=True) if not np.isnat(d)}
+
+
+def derive_baseline(obs: pd.DataFrame, value: np.ndarray, first_dose: object = None) -> tuple[np.ndarray, np.ndarray]:
+    """Baseline value per row and the baseline-record flag, per participant x test.
+
+    The flagged record (--BLFL / ABLFL = Y) is the baseline; where a participant's test has no flagged record and
+    ``first_dose`` is given, the baseline is the last non-missing value dated on or before the first-dose date
+    (same-day samples count as pre-dose; partial dates never qualify).
+    """
+    n = len(obs)
+    subj = obs["usubjid"].array.codes.astype(np.int64)
+    test = obs["testcd"].array.codes.astype(np.int64)
+    group, _ = pd.factorize((subj + 1) * (len(obs["testcd"].array.categories) + 1) + test + 1)
+    n_groups = int(group.max()) + 1 if n else 0
+    position = np.arange(n)
+    has_value = ~np.isnan(value)
+    flagged = obs["baseline_flag"].to_numpy() & has_value
+    chosen = np.zeros(n, dtype=bool)
+    if flagged.any():
+        last = pd.Series(position[flagged]).groupby(group[flagged]).max()
+        chosen[last.to_numpy()] = True
+    dates = _first_dose_dates(first_dose)
+    if dates and n:
+        done = np.zeros(n_groups, dtype=bool)
+        done[group[chosen]] = True
+        subjects = obs["usubjid"].array.categories
+        dose = np.array([dates.get(str(s), np.datetime64("NaT")) for s in subjects] + [np.datetime64("NaT")],
+                        dtype="datetime64[ns]")[subj]
+        adt = obs["adt"].to_numpy(dtype="datetime64[ns]")
+        cand = has_value & ~done[group] & ~np.isnat(adt) & ~np.isnat(dose) & (adt <= dose)
+        if cand.any():
+            frame = pd.DataFrame({"g": group[cand], "adt": adt[cand], "pos": position[cand]})
+            last = frame.sort_values(["g", "adt", "pos"]).drop_duplicates("g", keep="last")["pos"].to_numpy()
+            chosen[last] = True
+    base_of_group = np.full(n_groups, np.nan)
+    base_of_group[group[chosen]] = value[chosen]
+    return (base_of_group[group] if n else np.empty(0)), chosen
+
+
+def grade_labs(
+    df: pd.DataFrame,
+    *,
+    first_dose: object = None,
+    mapping: pd.DataFrame | Mapping | None = None,
+    result: str = "standard",
+    use_given_terms: bool = True,
+    criteria: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Grade lab results by CTCAE v4.03; one output row per input row (same index and order).
+
+    ``df``: SDTM LB or ADaM ADLB (see canonical.observations). ``first_dose``: per-participant first dose /
+    infusion date (dict, Series indexed by USUBJID, or DM with RFXSTDTC) used to derive a baseline where none is
+    flagged or given. ``mapping``: extra or replacement test-map rows (DataFrame like ctcae_terms' lab_test_map.csv,
+    or {TESTCD: (key_low, key_high)}). ``result``: SDTM "standard" or "original" result columns.
+    ``use_given_terms``: honour ADaM ATOXDSCL/ATOXDSCH when present. ``criteria``: a replacement criteria table.
+    """
+    rules = _default_rules() if criteria is None else LabRules(criteria)
+    obs = canonical.observations(df, result=result)
+    n = len(obs)
+    table = _test_map(rules, mapping)
+    map_row = _lookup_map(obs, table)
+    key_low = np.append(table["key_low_code"].to_numpy(), -1)[map_row]
+    key_high = np.append(table["key_high_code"].to_numpy(), -1)[map_row]
+    reasons = _Reasons(n)
+    testcd = np.asarray(obs["testcd"].array.categories, dtype=object)
+    testcd_of_row = np.append(testcd, "(blank)")[obs["testcd"].array.codes]
+
+    given = obs["given_terms"].to_numpy() & use_given_terms
+    if given.any():
+        for name, keys in (("term_low_given", key_low), ("term_high_given", key_high)):
+            names = obs[name].array
+            codes = np.append(rules.code(pd.Series(names.categories, dtype=object)), -1)[names.codes]
+            keys[given] = codes[given]
+            bad = given & ~names.isna() & (codes < 0)
+            reasons.add(bad, np.asarray(names, dtype=object), lambda u: f"no lab criteria for term '{u}'")
+    mapped = (key_low >= 0) | (key_high >= 0)
+    reasons.add(~mapped & given, testcd_of_row, lambda u: f"test {u}: no CTCAE term in ATOXDSCL/ATOXDSCH")
+    reasons.add(~mapped, testcd_of_row, lambda u: f"test {u} not mapped to a CTCAE term")
+
+    # units: one factor per distinct (criteria key, test map row, unit); applied as array multiplications
+    key_any = np.where(key_low >= 0, key_low, key_high)
+    unit_cat = obs["unit"].array
+    combo = ((key_any + 1) * (len(table) + 1) + map_row + 1) * (len(unit_cat.categories) + 1) + unit_cat.codes + 1
+    combo_codes, combos = pd.factorize(combo)
+    analytes = np.append(table["analyte"].to_numpy(dtype=object), None)
+    unit_names = np.append(np.asarray(unit_cat.categories, dtype=object), None)
+    targets = np.append(rules.unit, None)
+    relative_only = np.append(rules.relative_only, True)
+    f_u = np.full(len(combos), np.nan)
+    unit_u = np.empty(len(combos), dtype=object)
+    label_u = np.empty(len(combos), dtype=object)
+    for j, value in enumerate(combos):
+        rest, u = divmod(int(value), len(unit_cat.categories) + 1)
+        k, m = divmod(rest, len(table) + 1)
+        target, given_unit, analyte = targets[k - 1], unit_names[u - 1], analytes[m - 1] or "test"
+        factor = units.conversion_factor(analyte, given_unit, target) if target is not None else None
+        if factor is None and target is not None and relative_only[k - 1]:
+            factor, target = 1.0, units.normalise_unit(given_unit)  # only ULN/LLN/baseline multiples
+        f_u[j] = np.nan if factor is None else factor
+        unit_u[j] = target if target is not None else units.normalise_unit(given_unit)
+        label_u[j] = (f"no unit given; {analyte} rule needs {target}" if given_unit is None
+                      else f"unit '{given_unit}' not convertible to {target} for {analyte}")
+    factor = f_u[combo_codes]
+    unit_si = unit_u[combo_codes]
+    value_raw = obs["value"].to_numpy()
+    value_si = value_raw * factor
+    lln_si = obs["lln"].to_numpy() * factor
+    uln_si = obs["uln"].to_numpy() * factor
+
+    no_value = np.isnan(value_raw)
+    result = obs["result"].to_numpy()
+    blank = pd.isna(result)
+    reasons.add(no_value & blank, np.zeros(n, dtype=np.int8), lambda u: "missing result")
+    reasons.add(no_value, result, lambda u: f"non-numeric result '{u}'")
+    reasons.add(np.isnan(factor), combo_codes, lambda j: label_u[j])
+
+    # baseline: given (ADaM BASE), flagged, or derived from the first dose
+    base_given = obs["base"].to_numpy() * factor
+    if not np.isnan(base_given).all():
+        base_si, baseline = base_given, obs["baseline_flag"].to_numpy()
+    else:
+        base_si, baseline = derive_baseline(obs, value_si, first_dose)
+
+    gradable = reasons.none
+    v = np.where(gradable, value_si, np.nan)
+    low = rules.grade_direction(key_low, v, lln_si, uln_si, base_si)
+    high = rules.grade_direction(key_high, v, lln_si, uln_si, base_si)
+    has_low, has_high = key_low >= 0, key_high >= 0
+    grade = combine(low["grade"], high["grade"], has_low, has_high)
+    use_low = has_low & (((low["grade"] > 0) & (low["grade"] >= high["grade"])) | ~has_high)
+    missing = rules.missing_text(key_low, low["missing"], key_high, high["missing"])
+    reasons.add(gradable & (missing != ""), missing, lambda u: u)
+
+    crit = np.where(use_low, low["crit"], high["crit"])
+    terms = np.append(rules.term, "")
+    new = {
+        "usubjid": np.asarray(obs["usubjid"].array, dtype=object),
+        "testcd": np.asarray(obs["testcd"].array, dtype=object),
+        "dtc": np.asarray(obs["dtc"].array, dtype=object),
+        "adt": obs["adt"].to_numpy(),
+        "value_si": value_si,
+        "unit_si": unit_si,
+        "lln_si": lln_si,
+        "uln_si": uln_si,
+        "base_si": base_si,
+        "baseline": baseline,
+        "term_low": terms[key_low],
+        "grade_low": as_int64(np.where(has_low, low["grade"], -1)),
+        "term_high": terms[key_high],
+        "grade_high": as_int64(np.where(has_high, high["grade"], -1)),
+        "term": np.where(use_low, terms[key_low], terms[key_high]),
+        "grade": as_int64(np.where(mapped, grade, -1)),
+        "rule": rules.rule_text[crit],
+        "thresholds": rules.thresholds(
+            crit, np.where(use_low, low["ref_value"], high["ref_value"]),
+            np.where(use_low, low["ref_base"], high["ref_base"]),
+        ),
+        "reason": reasons.array(),
+    }
+    out = df.copy(deep=False)  # a new frame; the caller's frame is never modified
+    for column in OUTPUT_COLUMNS:
+        values = new[column]
+        dtype = object if isinstance(values, np.ndarray) and values.dtype == object else None
+        out[column] = pd.Series(values, index=out.index, dtype=dtype, copy=False)  # no dtype inference pass
+    return out
+
+
+@pd.api.extensions.register_dataframe_accessor("ctcae")
+class CtcaeAccessor:
+    """``df.ctcae.grade_labs(...)``: the same functions as ctcae_engine.grading, as DataFrame methods."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self._frame = frame
+
+    def grade_labs(self, **kwargs: object) -> pd.DataFrame:
+        """See :func:`grade_labs`."""
+        return grade_labs(self._frame, **kwargs)

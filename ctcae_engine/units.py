@@ -1,0 +1,66 @@
+"""Unit normalisation: spellings and per-analyte conversion factors come from ``ctcae_terms/units`` (data).
+
+The grading layer resolves a factor once per distinct (analyte, unit, target unit) with
+:func:`conversion_factor` and applies it as one numpy multiplication.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+
+import numpy as np
+import pandas as pd
+
+from ctcae_terms.units import load_unit_aliases, load_unit_factors
+
+UNITLESS = frozenset({"ratio", "pH"})
+
+
+def _alias_key(unit: str) -> str:
+    return re.sub(r"\s+", "", unit).casefold()
+
+
+@cache
+def _alias_map() -> dict[str, str]:
+    table = load_unit_aliases()
+    return {_alias_key(a): u for a, u in zip(table["alias"], table["unit"], strict=True)}
+
+
+@cache
+def _factor_map() -> dict[tuple[str, str, str], float]:
+    table = load_unit_factors()
+    rows = list(table[["analyte", "from_unit", "to_unit", "factor"]].itertuples(index=False, name=None))
+    out: dict[tuple[str, str, str], float] = {}
+    for analyte, src, dst, factor in rows:
+        out.setdefault((analyte, dst, src), 1.0 / factor)
+    for analyte, src, dst, factor in rows:
+        out[(analyte, src, dst)] = factor  # forward rows win over reversed ones
+    return out
+
+
+def normalise_unit(unit: object) -> str | None:
+    """Canonical spelling of a unit ("mg/dl" -> "mg/dL", "GI/L" -> "10^9/L"); None when missing or blank."""
+    if unit is None or (isinstance(unit, float) and np.isnan(unit)) or unit is pd.NA:
+        return None
+    text = str(unit).strip()
+    if not text:
+        return None
+    return _alias_map().get(_alias_key(text), text)
+
+
+def conversion_factor(analyte: str, unit: object, target: str) -> float | None:
+    """Factor taking ``analyte`` from ``unit`` to ``target`` (value_target = value x factor); None if unknown.
+
+    A missing unit converts only to a unitless target (ratio, pH).
+    """
+    source = normalise_unit(unit)
+    if source is None:
+        return 1.0 if target in UNITLESS else None
+    if source == target:
+        return 1.0
+    table = _factor_map()
+    for key in ((analyte, source, target), ("*", source, target)):
+        if key in table:
+            return table[key]
+    return None

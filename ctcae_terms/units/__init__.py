@@ -1,0 +1,40 @@
+"""Unit spellings and per-analyte conversion factors, as data.
+
+``unit_aliases.csv`` maps a spelling (compared case-insensitively, spaces removed) to a canonical unit.
+``unit_factors.csv`` holds value_in_to_unit = value_in_from_unit x factor, per analyte ("*" = any analyte);
+the engine also uses each row in reverse (1 / factor).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib.resources import files
+
+import pandas as pd
+
+
+def _read(name: str) -> pd.DataFrame:
+    with files(__package__).joinpath(name).open("r", encoding="utf-8") as handle:
+        return pd.read_csv(handle, dtype=str, keep_default_na=False)
+
+
+@cache
+def _aliases() -> pd.DataFrame:
+    return _read("unit_aliases.csv")
+
+
+@cache
+def _factors() -> pd.DataFrame:
+    table = _read("unit_factors.csv")
+    table["factor"] = table["factor"].astype("float64")
+    return table
+
+
+def load_unit_aliases() -> pd.DataFrame:
+    """Unit spelling -> canonical unit, as a new DataFrame."""
+    return _aliases().copy()
+
+
+def load_unit_factors() -> pd.DataFrame:
+    """Conversion factors (analyte, from_unit, to_unit, factor), as a new DataFrame."""
+    return _factors().copy()
