@@ -5,6 +5,7 @@ Crafted trial: five participants infused on 2021-03-10 (day 0), P06 never infuse
 
 import dataclasses
 import math
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -20,6 +21,8 @@ from ctcae_engine.efficacy import (
     pfs_data,
     pfs_summary,
 )
+from ctcae_engine.endpoints import safety_population
+from ctcae_engine.io import read_study
 
 CFG = load_config()
 DAY0 = pd.Timestamp("2021-03-10")
@@ -156,3 +159,25 @@ def test_persistence_samples_and_levels_over_time(population):
     assert levels.loc[182, "median"] == 250.0  # 1200, 500, <LLOQ, <LLOQ (as 0)
     assert levels.loc[7, ["n", "median"]].tolist() == [2, 21500.0]
     assert 91 not in levels.index  # day 120 is 29 days from day 91: outside the window
+
+
+DEMO = Path(__file__).resolve().parents[1] / "ctcae_engine" / "demo" / "data"
+
+
+@pytest.mark.skipif(not (DEMO / "rs.csv").is_file(), reason="demo data not generated")
+def test_demo_trial_orr_week8():
+    """By hand from rs.csv: week-8 PR in 01001, 01004, 01009, 01013, 01017; PD by week 8 in 01003, 01008, 01014,
+    01015, 01016; 01006 has only a week-4 SD (day < 42: NE); the other 9 have SD."""
+    study = read_study(DEMO)
+    pop = safety_population(study["dm"], study["ex"], CFG)
+    # with confirmation: 01017's week-12 PR is only 24 days after the week-8 PR (< 4 weeks): it counts as SD
+    confirmed = best_overall_response(study["rs"], pop, confirmation(True))
+    assert confirmed["bor"].value_counts().to_dict() == {"SD": 10, "PR": 4, "PD": 5, "NE": 1}
+    assert confirmed.set_index("usubjid").loc["ALPP-CART-DEMO-01017", "bor"] == "SD"
+    bor = best_overall_response(study["rs"], pop, CFG)
+    assert bor["bor"].value_counts().to_dict() == {"SD": 9, "PR": 5, "PD": 5, "NE": 1}
+    assert bor.set_index("usubjid").loc["ALPP-CART-DEMO-01006", "bor"] == "NE"
+    orr = orr_table(bor).iloc[0]
+    assert (orr["n"], orr["N"]) == (5, 20)
+    pfs = pfs_data(study["rs"], pop, CFG)
+    assert len(pfs) == 20 and pfs["time_days"].notna().all()

@@ -316,3 +316,41 @@ def test_pilot_study_treatment_emergent_matches_sponsor_flag():
     assert pop["saffl"].sum() == 254
     table = ae_soc_pt_table(flagged, pop)
     assert table.iloc[0]["any"] == table.iloc[0]["grade_missing"]  # no AETOXGR: every count is "grade missing"
+
+
+DEMO = Path(__file__).resolve().parents[1] / "ctcae_engine" / "demo" / "data"
+
+
+@pytest.mark.skipif(not (DEMO / "ae.csv").is_file(), reason="demo data not generated")
+def test_demo_trial_flags_and_primary_endpoint():
+    study = read_study(DEMO)
+    pop = safety_population(study["dm"], study["ex"], CFG)
+    assert pop["saffl"].sum() == 20 and len(pop) == 23  # 20 infused + 3 screen failures
+    flagged = flag_ae(study["ae"], study["dm"], study["ex"], CFG)
+    assert len(flagged) == len(study["ae"]) and flagged["trtemfl"].notna().all()
+    # AEs of the lymphodepletion days (onset before the infusion date) are never treatment-emergent
+    onset = pd.to_datetime(study["ae"]["AESTDTC"], errors="coerce")
+    infusion = pd.to_datetime(study["ae"]["USUBJID"].map(study["dm"].set_index("USUBJID")["RFXSTDTC"])).dt.normalize()
+    assert not flagged.loc[onset < infusion, "trtemfl"].any()
+    assert flagged.loc[onset >= infusion, "trtemfl"].all()  # and all follow-up is within 365 days
+    # the generator's planted faults: a blank AEREL counts as related; the partial date "2025-03" is flagged
+    blank = flagged["AEREL"].isna()
+    assert blank.sum() == 1 and flagged.loc[blank, "related_cart"].all()
+    partial = flagged["AESTDTC"].eq("2025-03")
+    assert flagged.loc[partial, "astdt_imputed"].tolist() == ["D"] and flagged.loc[partial, "trtemfl"].all()
+    primary = primary_endpoint(flagged, pop).set_index("label")
+    assert (primary["N"] == 20).all()
+    # one grade 5 AE in the demo (sepsis, possibly related, 01006): fatal TRAE 1/20
+    assert primary.loc["Fatal treatment-related AE", "n"] == 1
+    aet04 = ae_soc_pt_table(flagged, pop, related=True)
+    assert aet04.iloc[0]["any"] == primary.loc["Any treatment-related AE", "n"]
+    assert aet04.iloc[0]["grade_3plus"] == primary.loc["Treatment-related AE grade >= 3", "n"]
+
+
+@pytest.mark.skipif(not (DEMO / "lb.csv").is_file(), reason="demo data not generated")
+def test_demo_trial_screen_failures_fail_eligibility():
+    study = read_study(DEMO)
+    pop = safety_population(study["dm"], study["ex"], CFG)
+    summary = eligibility_summary(eligibility_screen(study["lb"], CFG, study["dm"]["USUBJID"]))
+    not_infused = set(pop.loc[~pop["saffl"], "usubjid"])
+    assert set(summary.loc[~summary["eligible"], "usubjid"]) == not_infused
