@@ -9,6 +9,7 @@ data is recorded in ``stage_errors`` with its message, unless ``strict=True``, w
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -40,6 +41,9 @@ class StudyResults:
     ae: pd.DataFrame | None = None
     crs: pd.DataFrame | None = None
     icans: pd.DataFrame | None = None
+    bor: pd.DataFrame | None = None
+    pfs: pd.DataFrame | None = None
+    cart_levels: pd.DataFrame | None = None
     population: pd.DataFrame | None = None
     participants: pd.DataFrame | None = None
     primary: pd.DataFrame | None = None
@@ -148,6 +152,8 @@ def run_study(
     _cart_toxicity(runner, domains)
     _summary_tables(runner)
     _eligibility(runner, domains, cfg)
+    _efficacy(runner, domains, cfg)
+    _figures(runner, cfg)
     results.tables.update(_own_tables(results, cfg))
     results.summary = headline(results)
     return results
@@ -160,7 +166,11 @@ def _grade(runner: _Runner, domains: dict[str, pd.DataFrame]) -> None:
         if domain not in domains:
             results.unavailable[attr] = f"no {domain.upper()} domain in the study folder"
             continue
-        setattr(results, attr, runner.call(attr, "grading", name, domains[domain]))
+        func = _function("grading", name)
+        kwargs = {}
+        if func is not None and "first_dose" in inspect.signature(func).parameters and "dm" in domains:
+            kwargs["first_dose"] = domains["dm"]  # baseline = last value on/before infusion when none is flagged
+        setattr(results, attr, runner.call(attr, "grading", name, domains[domain], **kwargs))
 
 
 def _adverse_events(runner: _Runner, domains: dict[str, pd.DataFrame], cfg: Any) -> None:
@@ -245,6 +255,74 @@ def _eligibility(runner: _Runner, domains: dict[str, pd.DataFrame], cfg: Any) ->
                         note=f"{int(summary['eligible'].sum())} of {len(summary)} participants met every laboratory "
                              "criterion of the study configuration at screening.")
     results.tables["ELIG01"] = failed
+
+
+def _efficacy(runner: _Runner, domains: dict[str, pd.DataFrame], cfg: Any) -> None:
+    """ORR, PFS and CAR-T persistence (ctcae_engine.efficacy)."""
+    results = runner.results
+    pop = results.population
+    if pop is None:
+        return
+    if "rs" in domains:
+        results.bor = runner.call("ORR01", "efficacy", "best_overall_response", domains["rs"], pop, cfg)
+        if results.bor is not None:
+            _store(results, "ORR01", runner.call("ORR01", "efficacy", "orr_table", results.bor))
+        results.pfs = runner.call("PFS01", "efficacy", "pfs_data", domains["rs"], pop, cfg)
+        if results.pfs is not None:
+            _store(results, "PFS01", runner.call("PFS01", "efficacy", "pfs_summary", results.pfs, cfg))
+    else:
+        results.unavailable["ORR01"] = results.unavailable["PFS01"] = "no RS domain in the study folder"
+    if "pc" in domains:
+        results.cart_levels = runner.call("PERS01", "efficacy", "cart_samples", domains["pc"], pop, cfg)
+        _store(results, "PERS01", runner.call("PERS01", "efficacy", "persistence_at_target", domains["pc"], pop, cfg))
+        _store(results, "PERS02", runner.call("PERS02", "efficacy", "persistence_over_time", domains["pc"], pop, cfg))
+    else:
+        results.unavailable["PERS01"] = "no PC (CAR-T cellular kinetics) domain in the study folder"
+
+
+def _figures(runner: _Runner, cfg: Any) -> None:
+    """SVG figures of ctcae_engine.figures, fed from the derived frames; a missing input leaves the figure out."""
+    results = runner.results
+    pop, ae = results.population, results.ae
+
+    def add(key: str, name: str, *args: Any, **kwargs: Any) -> None:
+        svg = runner.call(key, "figures", name, *args, **kwargs)
+        if isinstance(svg, str) and svg:
+            results.figures[key] = svg
+
+    te_ae = None
+    if ae is not None and "ctcae_term" in ae.columns:
+        te_ae = ae.loc[ae["trtemfl"].astype(bool)].assign(usubjid=_raw(ae, "USUBJID").str.strip())
+        add("ae_heatmap", "ae_heatmap", te_ae)
+    if pop is not None:
+        saf = pop.loc[pop["saffl"].astype(bool) & pop["infdt"].notna()].copy()
+        cutoff = pd.Timestamp(results.meta["data_cutoff"]) if results.meta["data_cutoff"] != "not given" else None
+        end = saf["dthdt"].fillna(cutoff if cutoff is not None else saf["infdt"])
+        swim = pd.DataFrame({"usubjid": saf["usubjid"], "days_on_study": (end - saf["infdt"]).dt.days,
+                             "death": saf["dthdt"].notna(), "ongoing": saf["dthdt"].isna()})
+        response = None
+        if results.bor is not None:
+            swim["best_response"] = swim["usubjid"].map(results.bor.set_index("usubjid")["bor"])
+        if "rs" in results.domains:
+            rs = runner.call("swimmer", "efficacy", "response_assessments", results.domains["rs"], pop,
+                             cfg.response.evaluator)
+            if rs is not None:
+                response = rs.rename(columns={"resp": "response"})
+        add("swimmer", "swimmer_plot", swim, te_ae, response)
+        if results.labs is not None:
+            add("lab_trajectories", "lab_trajectories", results.labs, day0=pop.set_index("usubjid")["infdt"])
+    if results.pfs is not None:
+        pfs = results.pfs.dropna(subset=["time_days"])
+        add("km_pfs", "km_plot", durations=pfs["time_days"] / 30.4375, events=pfs["event"].astype(bool),
+            time_unit="months")
+    if results.cart_levels is not None:
+        add("persistence", "cart_persistence", results.cart_levels, lloq=cfg.persistence.lloq,
+            unit=cfg.persistence.unit)
+
+
+def _store(results: StudyResults, table_id: str, table: pd.DataFrame | None) -> None:
+    if table is not None:
+        results.tables[table_id] = table
 
 
 def _summary_tables(runner: _Runner) -> None:
@@ -396,8 +474,16 @@ def _data_quality(results: StudyResults) -> dict[str, pd.DataFrame]:
         ungraded["Reason"] = ungraded["Reason"].replace("", pd.NA).fillna("no reason given by the grader")
         counts = ungraded.groupby(["Domain", "Reason"], sort=True).size().rename("Rows").reset_index()
         counts.attrs["empty"] = "Every lab, vital-sign and ECG row was graded."
-        ungraded.attrs["empty"] = "Every lab, vital-sign and ECG row was graded."
-        tables["DQ01"], tables["DQ02"] = counts, ungraded
+        keys = ["Domain", "Participant", "Test", "Reason"]
+        grouped = ungraded.fillna({"Date": ""}).groupby(keys, sort=True, dropna=False).agg(
+            Rows=("Result", "size"), First=("Date", "min"), Last=("Date", "max"),
+            Results=("Result", lambda r: ", ".join(sorted(set(r))[:3]) + (" ..." if r.nunique() > 3 else "")),
+        ).reset_index()
+        grouped.attrs.update(empty="Every lab, vital-sign and ECG row was graded.",
+                             note="Rows sharing participant, test and reason are grouped (count, first and last "
+                                  "date, up to 3 distinct results); every row is in ungraded_rows.csv next to "
+                                  "the report.")
+        tables["DQ01"], tables["DQ02"], tables["DQ02_ROWS"] = counts, grouped, ungraded
     ae = results.ae
     if ae is not None and "valid" in ae.columns:
         bad = ae[~ae["valid"].fillna(False).astype(bool)]

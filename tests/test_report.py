@@ -128,3 +128,81 @@ def test_report_files_written(tmp_path):
     assert set(paths) == {"html", "pdf", "summary"}
     assert Path(paths["pdf"]).read_bytes().startswith(b"%PDF")
     assert json.loads(paths["summary"].read_text())["primary"] == {"n": 3, "N": 4}
+
+
+# ---- the demo trial, end to end (raw files -> HTML + PDF), numbers recomputed here from the raw CSVs ----
+DEMO = Path(__file__).resolve().parents[1] / "ctcae_engine" / "demo" / "data"
+RELATED = {"RELATED", "POSSIBLY RELATED", "PROBABLY RELATED", "DEFINITELY RELATED"}
+
+
+@pytest.fixture(scope="module")
+def demo_report(tmp_path_factory):
+    if not (DEMO / "ae.csv").exists():
+        pytest.skip("demo data not generated")
+    from ctcae_engine.report import build_report
+
+    out = tmp_path_factory.mktemp("demo")
+    return build_report(DEMO, None, out)
+
+
+def independent_counts() -> dict[str, tuple[int, int]]:
+    """Headline numbers from the raw CSVs, with the study's rules written out again here (not the engine's code):
+    safety population = participants with an EX record of the CAR-T product; treatment-emergent = onset on or after
+    the infusion day and at most 365 days after; related = AEREL or SUPPAE AERELLD related (blank counts)."""
+    ex = pd.read_csv(DEMO / "ex.csv", dtype=str)
+    infusion = ex[ex["EXTRT"].str.upper() == "ANTI-ALPP CAR-T CELLS"].groupby("USUBJID")["EXSTDTC"].min()
+    infusion = pd.to_datetime(infusion.str[:10])
+    ae = pd.read_csv(DEMO / "ae.csv", dtype=str, keep_default_na=False)
+    supp = pd.read_csv(DEMO / "suppae.csv", dtype=str, keep_default_na=False)
+    ld = supp[supp["QNAM"] == "AERELLD"].set_index(["USUBJID", "IDVARVAL"])["QVAL"]
+    ae["AERELLD"] = [ld.get((u, s), "") for u, s in zip(ae["USUBJID"], ae["AESEQ"], strict=True)]
+    inf = ae["USUBJID"].map(infusion)
+    text = ae["AESTDTC"].str[:10]
+    onset = pd.to_datetime(text.where(text.str.len() == 10), errors="coerce")
+    month_start = pd.to_datetime(text.where(text.str.len() == 7) + "-01", errors="coerce")
+    # a YYYY-MM onset in the infusion month is placed on the infusion day (conservative imputation)
+    month_start = month_start.where(~(month_start.dt.to_period("M") == inf.dt.to_period("M")), inf)
+    onset = onset.fillna(month_start).fillna(inf)
+    day = (onset - inf).dt.days
+    te = inf.notna() & day.between(0, 365)
+    rel = ae["AEREL"].isin(RELATED | {""}) | ae["AERELLD"].isin(RELATED | {""})
+    grade = pd.to_numeric(ae["AETOXGR"], errors="coerce")
+    n_saf = len(infusion)
+    dm = pd.read_csv(DEMO / "dm.csv", dtype=str, keep_default_na=False)
+    return {
+        "primary": (ae.loc[te & rel, "USUBJID"].nunique(), n_saf),
+        "teae": (ae.loc[te, "USUBJID"].nunique(), n_saf),
+        "trae_g3": (ae.loc[te & rel & (grade >= 3), "USUBJID"].nunique(), n_saf),
+        "sae": (ae.loc[te & (ae["AESER"] == "Y"), "USUBJID"].nunique(), n_saf),
+        "deaths": ((dm["DTHDTC"] != "").sum(), len(dm)),
+    }
+
+
+def test_demo_headline_numbers_equal_independent_counts(demo_report):
+    html = demo_report["html"].read_text(encoding="utf-8")
+    numbers = headline_numbers(html)
+    expected = independent_counts()
+    n, total = expected["primary"]
+    assert (numbers["primary_n"], numbers["primary_N"]) == (str(n), str(total))
+    for key in ("teae", "trae_g3", "sae", "deaths"):
+        n, total = expected[key]
+        assert numbers[key] == fmt_n_pct(n, total), key
+
+
+def test_demo_report_has_every_section_and_a_readable_pdf(demo_report):
+    html = demo_report["html"].read_text(encoding="utf-8")
+    for section_id in SECTION_IDS:
+        assert f'id="{section_id}"' in html, section_id
+    reader = PdfReader(demo_report["pdf"])
+    assert 10 <= len(reader.pages) <= 60
+    text = " ".join(page.extract_text() for page in reader.pages[:3]).replace("\n", " ")
+    n, total = independent_counts()["primary"]
+    assert re.search(rf"Primary endpoint .* infusion: {n}/{total} \(", text)
+    assert "CONFIDENTIAL" in reader.pages[1].extract_text()
+
+
+def test_demo_html_is_byte_identical_on_rerun(demo_report, tmp_path):
+    from ctcae_engine.report import build_report
+
+    again = build_report(DEMO, None, tmp_path, pdf=False)
+    assert again["html"].read_bytes() == demo_report["html"].read_bytes()

@@ -90,7 +90,8 @@ def build_report(
 
     ``config``: a StudyConfig or the path of a study TOML (None: the demo trial's). ``previous``: a previous
     report's ``summary.json`` (or the folder holding it) to list what is new. ``run_time`` defaults to the data
-    cut-off so the same inputs give byte-identical HTML. Returns the paths written, keyed html/pdf/summary.
+    cut-off so the same inputs give byte-identical HTML. Returns the paths written, keyed html, pdf, summary and
+    ungraded (every ungraded lab/vital/ECG row with its reason, CSV) when there are graded observations.
     """
     from ctcae_engine.pipeline import run_study
 
@@ -111,6 +112,10 @@ def write_report(
     paths = {"html": out_dir / HTML_NAME, "summary": out_dir / SUMMARY_NAME}
     paths["html"].write_text(html, encoding="utf-8")
     paths["summary"].write_text(json.dumps(current, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    rows = results.tables.get("DQ02_ROWS")
+    if rows is not None:
+        paths["ungraded"] = out_dir / "ungraded_rows.csv"
+        rows.to_csv(paths["ungraded"], index=False, lineterminator="\n")
     if pdf:
         paths["pdf"] = render_pdf(html, out_dir / PDF_NAME)
     return paths

@@ -49,18 +49,19 @@ LAYOUT: dict[str, list[tuple[str, str, str]]] = {
     "labs": [
         ("table", "LBT14*", "Shift from baseline to worst post-baseline CTCAE grade"),
         ("table", "LBT07", "Participants with a worst post-baseline lab grade >= 3"),
-        ("figure", "lab_*", "Laboratory trajectory with CTCAE grade bands"),
+        ("figure", "lab_*", "Laboratory trajectories (ANC, platelets, hemoglobin, ALT) with CTCAE grade bands"),
     ],
     "efficacy": [
         ("table", "ORR01", "Objective response rate"),
         ("table", "PFS01", "Progression-free survival"),
         ("figure", "km_pfs", "Kaplan-Meier estimate of progression-free survival, with numbers at risk"),
-        ("table", "PERS01", "CAR-T persistence"),
+        ("table", "PERS01", "CAR-T persistence: detectable transgene at month 6"),
+        ("table", "PERS02", "CAR-T levels by nominal day"),
         ("figure", "persistence", "CAR-T levels over time"),
     ],
     "data_quality": [
         ("table", "DQ01", "Rows that could not be graded, by domain and reason"),
-        ("table", "DQ02", "Every ungraded row with its reason"),
+        ("table", "DQ02", "Ungraded rows with their reason, by participant and test"),
         ("table", "DQ03", "Invalid AE terms and grades"),
         ("table", "DQ04", "Reported versus derived discrepancies"),
         ("table", "DQ05", "AE records that needed an assumption (imputed onset date, unmapped relationship)"),
