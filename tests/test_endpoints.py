@@ -354,3 +354,20 @@ def test_demo_trial_screen_failures_fail_eligibility():
     summary = eligibility_summary(eligibility_screen(study["lb"], CFG, study["dm"]["USUBJID"]))
     not_infused = set(pop.loc[~pop["saffl"], "usubjid"])
     assert set(summary.loc[~summary["eligible"], "usubjid"]) == not_infused
+
+
+def test_adam_adsl_and_adae_are_accepted():
+    """ADaM: ADSL SAFFL/TRTSDT define the population and day 0; ADAE ASTDT/ASTDTF and ATOXGR are used as given."""
+    adsl = pd.DataFrame({"USUBJID": ["A1", "A2", "A3"], "SAFFL": ["Y", "Y", "N"],
+                         "TRTSDT": ["2021-03-10", "2021-03-12", None]})
+    adae = pd.DataFrame({"USUBJID": ["A1", "A1", "A2", "A3"], "AEBODSYS": ["Inv"] * 4,
+                         "AEDECOD": ["Platelet count decreased"] * 4, "ATOXGR": ["3", "1", "2", "2"],
+                         "ASTDT": ["2021-03-15", "2021-03-01", "2021-03-12", "2021-03-20"],
+                         "ASTDTF": [None, None, "D", None], "AEREL": ["RELATED", "RELATED", "NOT RELATED", None]})
+    pop = safety_population(adsl, None, CFG)
+    assert pop.set_index("usubjid")["saffl"].to_dict() == {"A1": True, "A2": True, "A3": False}
+    flagged = flag_ae(adae, adsl, None, CFG)
+    assert flagged["ady"].tolist()[:3] == [5, -9, 0] and flagged["astdt_imputed"].tolist()[2] == "D"
+    assert flagged["trtemfl"].tolist() == [True, False, True, False]
+    table = primary_endpoint(flagged, pop).set_index("label")
+    assert table.loc["Treatment-related AE grade >= 3", ["n", "N"]].tolist() == [1, 2]
