@@ -134,4 +134,5 @@ def test_cdisc_pilot_ae_maps_partly_and_lists_the_rest():
     # the AESEV fallback can produce a grade CTCAE does not define, e.g. Syncope exists only at grade 3
     syncope = out[(out["AEDECOD"] == "SYNCOPE") & (out["AESEV"] == "MODERATE")]
     assert not syncope["valid"].any() and syncope["issue"].str.contains(r"allowed: 3\)").all()
+    assert (mapped & ~out["valid"]).sum() == 40
     assert ((out["valid"]) | (out["issue"] != "")).all()  # nothing invalid without a reason
