@@ -218,7 +218,7 @@ def participant_ae_flags(flagged: pd.DataFrame, population: pd.DataFrame) -> pd.
     per = facts.groupby("usubjid").agg(agg)
     out = pop.merge(per, left_on="usubjid", right_index=True, how="left")
     bools = [c for c in out.columns if c != "usubjid" and not c.endswith("worst")]
-    out[bools] = out[bools].fillna(False).astype(bool)
+    out[bools] = out[bools].astype("boolean").fillna(False).astype(bool)
     for c in ("teae_worst", "trae_worst"):
         out[c] = out[c].astype("Float64").round().astype("Int64")
     return out
