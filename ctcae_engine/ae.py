@@ -6,6 +6,7 @@ validated AEs with a frame of the "graded observations" contract (labs, vitals, 
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from importlib.resources import files
 
@@ -72,7 +73,7 @@ def _match_terms(ae: pd.DataFrame, version: str) -> tuple[pd.Series, pd.Series]:
 def _parse_grade(ae: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
     """Grade (Int64), its source, and a blocking problem text per row."""
     raw = _text(ae, "AETOXGR")
-    parsed = raw.str.extract(r"^(?:GRADE\s*)?(\d+)(?:\.0+)?$", flags=2)[0]  # 2 = re.IGNORECASE
+    parsed = raw.str.extract(r"^(?:GRADE\s*)?(\d+)(?:\.0+)?$", flags=re.IGNORECASE)[0]
     toxgr = pd.to_numeric(parsed, errors="coerce").astype("Int64")
     sev = _text(ae, "AESEV").str.upper()
     sev_grade = sev.map(SEVERITY_GRADE).astype("Int64")

@@ -116,3 +116,30 @@ def test_terms_not_graded_from_observations_are_left_alone_and_inputs_kept():
     pd.testing.assert_frame_equal(obs, obs_before)
     with pytest.raises(ValueError, match="validate_ae"):
         reconcile(pd.DataFrame({"USUBJID": ["S1"]}), obs)
+
+
+def test_on_the_demo_trial_every_discrepancy_points_at_real_evidence():
+    """Realistic data: the demo trial's AE and LB domains, labs graded by the lab engine."""
+    from pathlib import Path
+
+    from ctcae_engine.io import read_study
+
+    grading = pytest.importorskip("ctcae_engine.grading")
+    folder = Path(__file__).resolve().parents[1] / "ctcae_engine" / "demo" / "data"
+    if not (folder / "lb.csv").is_file() or not (folder / "ae.csv").is_file():
+        pytest.skip("demo data not generated")
+    study = read_study(folder)
+    labs = grading.grade_labs(study["lb"])
+    out = reconcile(validate_ae(study["ae"]), labs)
+    assert not out.empty and set(out["type"]) <= {"GRADE_UNDER_REPORTED", "GRADE_OVER_REPORTED", "NO_OBS_IN_WINDOW",
+                                                  "MISSING_AE", "AE_DATE_UNUSABLE"}
+    with_obs = out[out["obs_row"].notna()]
+    cited = labs.loc[with_obs["obs_row"].astype(int)]
+    # the cited observation carries the derived grade for that term, in one of its two directions
+    same = ((cited["term_low"].to_numpy() == with_obs["term"].to_numpy())
+            & (cited["grade_low"].to_numpy() == with_obs["derived_grade"].to_numpy()))
+    same |= ((cited["term_high"].to_numpy() == with_obs["term"].to_numpy())
+             & (cited["grade_high"].to_numpy() == with_obs["derived_grade"].to_numpy()))
+    assert same.all()
+    assert (out.loc[out["type"] == "MISSING_AE", "derived_grade"] >= 3).all()
+    assert with_obs["evidence"].str.len().gt(0).all()
