@@ -1,0 +1,152 @@
+"""Report figures: valid SVG, byte-deterministic, readable placeholders for empty input, the right content."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pandas as pd
+import pytest
+from lifelines import KaplanMeierFitter
+
+from ctcae_engine import figures
+from ctcae_engine.demo import DATA_DIR
+from ctcae_engine.io import read_study
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def _texts(svg: str) -> list[str]:
+    root = ET.fromstring(svg)
+    assert root.tag == f"{SVG}svg"
+    return ["".join(node.itertext()) for node in root.iter(f"{SVG}text")]
+
+
+@pytest.fixture(scope="module")
+def demo() -> dict[str, pd.DataFrame]:
+    """Figure inputs built directly from the demo SDTM files (independently of the engine's own modules)."""
+    d = read_study(DATA_DIR)
+    dm = d["dm"][d["dm"]["ARMCD"] == "CART"]
+    day0 = pd.to_datetime(dm.set_index("USUBJID")["RFXSTDTC"]).dt.normalize()
+
+    def ady(frame: pd.DataFrame, column: str) -> pd.Series:
+        return (pd.to_datetime(frame[column].str[:10], errors="coerce") - frame["USUBJID"].map(day0)).dt.days
+
+    last = pd.to_datetime(dm["RFPENDTC"]).fillna(pd.Timestamp("2025-06-30"))
+    participants = pd.DataFrame({
+        "usubjid": dm["USUBJID"].to_numpy(),
+        "days_on_study": (last.to_numpy() - day0[dm["USUBJID"]].to_numpy()) / np.timedelta64(1, "D"),
+        "death": dm["DTHFL"].eq("Y").to_numpy(), "ongoing": dm["RFPENDTC"].isna().to_numpy(),
+    })
+    rs = d["rs"].assign(usubjid=lambda f: f["USUBJID"], response=lambda f: f["RSSTRESC"])
+    rs["ady"] = ady(rs, "RSDTC")
+    ae = d["ae"].assign(usubjid=lambda f: f["USUBJID"], ctcae_term=lambda f: f["AEDECOD"],
+                        grade=lambda f: pd.to_numeric(f["AETOXGR"]))
+    ae["ady"] = ady(ae, "AESTDTC")
+    lb = d["lb"][d["lb"]["USUBJID"].isin(day0.index)]
+    obs = pd.DataFrame({
+        "usubjid": lb["USUBJID"], "testcd": lb["LBTESTCD"], "value_si": pd.to_numeric(lb["LBSTRESN"]),
+        "unit_si": lb["LBSTRESU"], "lln_si": pd.to_numeric(lb["LBSTNRLO"]), "uln_si": pd.to_numeric(lb["LBSTNRHI"]),
+        "adt": pd.to_datetime(lb["LBDTC"]), "grade": pd.array([pd.NA] * len(lb), dtype="Int64"),
+    })
+    pc = d["pc"]
+    cart = pd.DataFrame({"usubjid": pc["USUBJID"], "ady": pd.to_numeric(pc["PCDY"]),
+                         "value": pd.to_numeric(pc["PCSTRESN"]), "blq": pc["PCSTRESC"].eq("BLQ")})
+    return {"participants": participants, "rs": rs, "ae": ae, "obs": obs, "day0": day0, "pc": cart}
+
+
+def _calls(demo: dict[str, pd.DataFrame]) -> dict[str, object]:
+    rng = np.random.default_rng(3)
+    durations = rng.exponential(8.0, 20).round(2)
+    return {
+        "swimmer": lambda: figures.swimmer_plot(demo["participants"], demo["ae"], demo["rs"]),
+        "heatmap": lambda: figures.ae_heatmap(demo["ae"]),
+        "labs": lambda: figures.lab_trajectories(demo["obs"], day0=demo["day0"]),
+        "km": lambda: figures.km_plot(durations=durations, events=durations < 10),
+        "cart": lambda: figures.cart_persistence(demo["pc"]),
+    }
+
+
+@pytest.mark.parametrize("name", ["swimmer", "heatmap", "labs", "km", "cart"])
+def test_valid_and_byte_deterministic(demo: dict[str, pd.DataFrame], name: str) -> None:
+    call = _calls(demo)[name]
+    first, second = call(), call()
+    assert first.startswith("<svg")
+    _texts(first)  # parses as XML with an <svg> root
+    assert first == second
+
+
+@pytest.mark.parametrize("call, expected", [
+    pytest.param(lambda: figures.swimmer_plot(pd.DataFrame(columns=["usubjid", "days_on_study", "death"])),
+                 "No data for the swimmer plot.", id="swimmer-empty"),
+    pytest.param(lambda: figures.swimmer_plot(pd.DataFrame({"usubjid": ["A"]})),
+                 "swimmer plot: input lacks column(s) days_on_study, death.", id="swimmer-missing-columns"),
+    pytest.param(lambda: figures.ae_heatmap(pd.DataFrame(columns=["usubjid", "ctcae_term", "grade"])),
+                 "No data for the AE heat map.", id="heatmap-empty"),
+    pytest.param(lambda: figures.ae_heatmap(pd.DataFrame({"usubjid": ["A"], "ctcae_term": ["Anemia"],
+                                                          "grade": [None]})),
+                 "No graded AE with a CTCAE term to show.", id="heatmap-ungraded"),
+    pytest.param(lambda: figures.lab_trajectories(pd.DataFrame(columns=["usubjid", "testcd", "value_si", "ady"])),
+                 "No data for the lab trajectories.", id="labs-empty"),
+    pytest.param(lambda: figures.lab_trajectories(pd.DataFrame({"usubjid": ["A"], "testcd": ["NEUT"],
+                                                                "value_si": [1.0]})),
+                 "lab trajectories: needs an 'ady' column, or 'adt' plus day0 (usubjid -> infusion date)",
+                 id="labs-no-day"),
+    pytest.param(lambda: figures.km_plot(durations=[], events=[]), "No data for the PFS curve.", id="km-empty"),
+    pytest.param(lambda: figures.km_plot(), "No data for the PFS curve.", id="km-nothing"),
+    pytest.param(lambda: figures.cart_persistence(pd.DataFrame(columns=["usubjid", "ady", "value"])),
+                 "No data for the CAR-T persistence plot.", id="cart-empty"),
+    pytest.param(lambda: figures.cart_persistence(None), "No data for the CAR-T persistence plot.", id="cart-none"),
+])
+def test_empty_input_gives_a_placeholder(call: object, expected: str) -> None:
+    assert _texts(call()) == [expected]
+
+
+def test_placeholder_escapes_text() -> None:
+    svg = figures.placeholder_svg("<img src=http://x> & more")
+    assert _texts(svg) == ["<img src=http://x> & more"]
+    assert "<img" not in svg
+
+
+def test_swimmer_names_every_participant_and_marks_events(demo: dict[str, pd.DataFrame]) -> None:
+    texts = _texts(figures.swimmer_plot(demo["participants"], demo["ae"], demo["rs"]))
+    assert set(demo["participants"]["usubjid"]) <= set(texts)
+    for label in ("CRS onset", "grade >= 3 AE onset", "first CR/PR", "progression (PD)", "death",
+                  "in follow-up at cut-off"):
+        assert label in texts
+
+
+def test_heatmap_shows_worst_grade_terms_by_frequency(demo: dict[str, pd.DataFrame]) -> None:
+    ae = pd.DataFrame({"usubjid": ["A", "A", "B", "C"], "ctcae_term": ["Fatigue", "Fatigue", "Fatigue", "Nausea"],
+                       "grade": [1, 3, 2, 1]})
+    texts = _texts(figures.ae_heatmap(ae))
+    assert texts.index("Fatigue") < texts.index("Nausea")
+    assert "grade 3" in texts and "grade 4" not in texts  # A's two Fatigue records give one cell, worst = 3
+    capped = _texts(figures.ae_heatmap(demo["ae"], max_terms=5))
+    assert any("top 5 of" in t for t in capped)
+
+
+def test_lab_panels_accept_ady_or_adt(demo: dict[str, pd.DataFrame]) -> None:
+    obs = demo["obs"]
+    with_ady = obs.assign(ady=(obs["adt"].dt.normalize() - obs["usubjid"].map(demo["day0"])).dt.days)
+    assert figures.lab_trajectories(with_ady.drop(columns="adt")) == figures.lab_trajectories(obs, day0=demo["day0"])
+    texts = _texts(figures.lab_trajectories(with_ady, tests=("NEUT", "ALT")))
+    assert "Neutrophils (10^9/L)" in texts and "ALT (U/L)" in texts and "Platelets (10^9/L)" not in texts
+
+
+def test_km_numbers_at_risk_and_fitter_input() -> None:
+    durations = [1.0, 2.0, 2.5, 4.0, 7.0, 8.0]
+    events = [True, False, True, True, False, False]
+    texts = _texts(figures.km_plot(durations=durations, events=events, tick_every=3.0))
+    at_risk = texts[texts.index("censored") + 1:texts.index("Number at risk")]
+    assert at_risk == ["6", "3", "2", "0"]  # at 0, 3, 6, 9 months: times >= t
+    assert any("n = 6, events = 3" in t for t in texts)
+    fitted = KaplanMeierFitter(label="PFS").fit(durations, events)
+    assert figures.km_plot(fitted, tick_every=3.0) == figures.km_plot(durations=durations, events=events,
+                                                                      tick_every=3.0)
+
+
+def test_cart_persistence_draws_lloq(demo: dict[str, pd.DataFrame]) -> None:
+    texts = _texts(figures.cart_persistence(demo["pc"], lloq=50.0))
+    assert "LLOQ 50" in texts
+    assert "< LLOQ (drawn at LLOQ/2)" in texts
