@@ -4,7 +4,8 @@ Canonical observation columns (one row per input row, same index):
 
 | column | meaning |
 |---|---|
-| usubjid, testcd, dtc | participant, test code (upper case), date/time text as given (Categoricals) |
+| usubjid | participant, as given (object) |
+| testcd, dtc | test code (upper case), date/time text as given (Categoricals) |
 | adt | date part of dtc (datetime64[ns]; NaT when missing or partial) |
 | result | the result as given (text or number), for messages |
 | value | the result as float (NaN when missing or non-numeric) |
@@ -75,6 +76,11 @@ def categorical(series: pd.Series | None, n: int, upper: bool = False) -> pd.Cat
     return pd.Categorical.from_codes(np.append(cat_codes, -1)[codes], categories=pd.Index(cats, dtype=object))
 
 
+def _object(series: pd.Series | None, n: int) -> np.ndarray:
+    """Values as an object array (no per-value work); all None when the column is absent."""
+    return np.full(n, None, dtype=object) if series is None else series.to_numpy(dtype=object)
+
+
 def _flag(series: pd.Series | None, n: int, test) -> np.ndarray:
     """Boolean per row: ``test`` applied to each distinct stripped upper-case value."""
     if series is None:
@@ -113,14 +119,19 @@ def to_date(series: pd.Series | None, n: int) -> np.ndarray:
     return values[codes]
 
 
-def _unit_from_param(param: pd.Series | None, n: int) -> pd.Categorical:
-    """ADaM PARAM such as 'Albumin (g/L)' -> 'g/L'."""
-    cat = categorical(param, n)
-    units = []
-    for u in cat.categories:
-        match = re.search(r"\(([^()]*)\)\s*$", str(u))
-        units.append(match.group(1).strip() if match else None)
-    return categorical(pd.Series(np.array(units + [None], dtype=object)[cat.codes], dtype=object), n)
+def _unit_from_param(param: pd.Series | None, testcd: pd.Categorical, n: int) -> pd.Categorical:
+    """ADaM PARAM such as 'Albumin (g/L)' -> 'g/L'. PARAM is one-to-one with PARAMCD (ADaM rule), so it is read
+    once per PARAMCD, at the first row of each."""
+    if param is None:
+        return categorical(None, n)
+    codes = testcd.codes
+    first = pd.Series(np.arange(n)).groupby(codes).first()
+    units = {}
+    for code, position in first.items():
+        match = re.search(r"\(([^()]*)\)\s*$", str(param.iloc[position]))
+        units[code] = match.group(1).strip() if match else None
+    lookup = np.array([units.get(c) for c in range(-1, len(testcd.categories))], dtype=object)
+    return categorical(pd.Series(lookup[codes + 1], dtype=object), n)
 
 
 def observations(df: pd.DataFrame, result: str = "standard") -> pd.DataFrame:
@@ -158,8 +169,9 @@ def observations(df: pd.DataFrame, result: str = "standard") -> pd.DataFrame:
                 value = np.where(use_alt, to_float(alt_col, n), value)
                 shown = np.where(use_alt, alt_col.to_numpy(dtype=object), shown.astype(object))
     unit = categorical(_first(df, cols["unit"]), n)
+    test_cat = categorical(testcd, n, upper=True)
     if kind == "ADAM" and unit.isna().any():
-        from_param = _unit_from_param(_first(df, ["PARAM"]), n)
+        from_param = _unit_from_param(_first(df, ["PARAM"]), test_cat, n)
         unit = categorical(pd.Series(np.where(unit.isna(), np.asarray(from_param), np.asarray(unit)), dtype=object), n)
     urine = _flag(category, n, lambda c: c and "URIN" in c) | _flag(specimen, n, lambda c: c and "URIN" in c)
     if dtc is not None and pd.api.types.is_datetime64_any_dtype(dtc.dtype):
@@ -168,8 +180,8 @@ def observations(df: pd.DataFrame, result: str = "standard") -> pd.DataFrame:
         dtc_text = categorical(dtc, n)
     return pd.DataFrame(
         {
-            "usubjid": categorical(_first(df, ["USUBJID"]), n),
-            "testcd": categorical(testcd, n, upper=True),
+            "usubjid": _object(_first(df, ["USUBJID"]), n),
+            "testcd": test_cat,
             "dtc": dtc_text,
             "adt": to_date(dtc, n),
             "result": shown,

@@ -127,9 +127,10 @@ def derive_baseline(obs: pd.DataFrame, value: np.ndarray, first_dose: object = N
     (same-day samples count as pre-dose; partial dates never qualify).
     """
     n = len(obs)
-    subj = obs["usubjid"].array.codes.astype(np.int64)
+    subj_cat = canonical.categorical(pd.Series(obs["usubjid"].to_numpy(dtype=object)), n)
+    subj, subjects = subj_cat.codes, subj_cat.categories
     test = obs["testcd"].array.codes.astype(np.int64)
-    group, _ = pd.factorize((subj + 1) * (len(obs["testcd"].array.categories) + 1) + test + 1)
+    group, _ = pd.factorize((subj.astype(np.int64) + 1) * (len(obs["testcd"].array.categories) + 1) + test + 1)
     n_groups = int(group.max()) + 1 if n else 0
     position = np.arange(n)
     has_value = ~np.isnan(value)
@@ -142,7 +143,6 @@ def derive_baseline(obs: pd.DataFrame, value: np.ndarray, first_dose: object = N
     if dates and n:
         done = np.zeros(n_groups, dtype=bool)
         done[group[chosen]] = True
-        subjects = obs["usubjid"].array.categories
         dose = np.array([dates.get(str(s), np.datetime64("NaT")) for s in subjects] + [np.datetime64("NaT")],
                         dtype="datetime64[ns]")[subj]
         adt = obs["adt"].to_numpy(dtype="datetime64[ns]")
@@ -253,7 +253,7 @@ def grade_labs(
     crit = np.where(use_low, low["crit"], high["crit"])
     terms = np.append(rules.term, "")
     new = {
-        "usubjid": np.asarray(obs["usubjid"].array, dtype=object),
+        "usubjid": obs["usubjid"].to_numpy(dtype=object),
         "testcd": np.asarray(obs["testcd"].array, dtype=object),
         "dtc": np.asarray(obs["dtc"].array, dtype=object),
         "adt": obs["adt"].to_numpy(),
