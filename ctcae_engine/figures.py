@@ -70,7 +70,8 @@ def _new_figure(width: float, height: float) -> Figure:
 
 def _to_svg(fig: Figure) -> str:
     buffer = io.StringIO()
-    fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": "ctcae-engine"})
+    with matplotlib.rc_context({"svg.hashsalt": _RC["svg.hashsalt"], "svg.fonttype": _RC["svg.fonttype"]}):
+        fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": "ctcae-engine"})
     text = buffer.getvalue()
     return text[text.index("<svg"):]  # drop the XML prolog and DOCTYPE: the SVG is inlined in HTML
 
@@ -158,8 +159,12 @@ def swimmer_plot(participants: pd.DataFrame, ae: pd.DataFrame | None = None,
     if "ongoing" in p.columns:
         on = p[p["ongoing"].fillna(False).astype(bool)]
         mark(on.assign(ady=on["days_on_study"] + 4), ">", "#4d4d4d", "in follow-up at cut-off", 22)
-    ax.set_yticks(row.to_numpy())
-    ax.set_yticklabels(p["usubjid"] if len(p) <= max_labels else [""] * len(p))
+    if len(p) <= max_labels:
+        ax.set_yticks(row.to_numpy())
+        ax.set_yticklabels(p["usubjid"])
+    else:
+        ax.set_yticks([])
+        ax.set_ylabel(f"{len(p)} participants, ordered by time on study")
     ax.set_ylim(-0.7, len(p) - 0.3)
     ax.set_xlim(left=min(0.0, float(p["days_on_study"].min())))
     ax.set_xlabel("Days from CAR-T infusion")
@@ -198,11 +203,15 @@ def ae_heatmap(ae: pd.DataFrame, max_terms: int = 30, max_labels: int = 60) -> s
     ax.imshow(worst.to_numpy(dtype=float), cmap=cmap, norm=norm, aspect="auto", interpolation="nearest")
     ax.set_xticks(np.arange(n_cols))
     ax.set_xticklabels(terms, rotation=60, ha="right", rotation_mode="anchor")
-    ax.set_yticks(np.arange(n_rows))
-    ax.set_yticklabels(worst.index if n_rows <= max_labels else [""] * n_rows)
     ax.set_xticks(np.arange(n_cols + 1) - 0.5, minor=True)
-    ax.set_yticks(np.arange(n_rows + 1) - 0.5, minor=True)
-    ax.grid(which="minor", color="white", linewidth=0.6 if n_rows <= max_labels else 0)
+    if n_rows <= max_labels:
+        ax.set_yticks(np.arange(n_rows))
+        ax.set_yticklabels(worst.index)
+        ax.set_yticks(np.arange(n_rows + 1) - 0.5, minor=True)
+    else:
+        ax.set_yticks([])
+        ax.set_ylabel(f"{n_rows} participants")
+    ax.grid(which="minor", color="white", linewidth=0.6)
     ax.tick_params(which="minor", length=0)
     shown = sorted(int(g) for g in pd.unique(worst.stack()))
     ax.legend(handles=[Patch(color=GRADE_COLORS[g], label=f"grade {g}") for g in shown], loc="upper left",
@@ -221,15 +230,26 @@ def _limit(value: str | float, lln: float, uln: float) -> float:
     return float(value)
 
 
+def _quantile_ribbon(ax: object, day: pd.Series, value: pd.Series, color: str) -> None:
+    """Median line and 10th-90th percentile band per study day (used instead of one line per participant)."""
+    q = pd.DataFrame({"day": day.round().to_numpy(), "v": value.to_numpy()}).groupby("day")["v"].quantile(
+        [0.1, 0.5, 0.9]).unstack()
+    ax.fill_between(q.index, q[0.1], q[0.9], color=color, alpha=0.25, linewidth=0, zorder=2,
+                    label="10th-90th percentile")
+    ax.plot(q.index, q[0.5], color=color, linewidth=1.6, zorder=3, label="median")
+
+
 @_styled
 def lab_trajectories(obs: pd.DataFrame, tests: Sequence[str] = ("NEUT", "PLAT", "HGB", "ALT"),
-                     day0: pd.Series | None = None, xlim: tuple[float, float] | None = (-10, 100)) -> str:
+                     day0: pd.Series | None = None, xlim: tuple[float, float] | None = (-10, 100),
+                     max_lines: int = 60) -> str:
     """Per-participant lab trajectories over CTCAE grade bands, one panel per test.
 
     obs: graded observations (docs/ARCHITECTURE.md): ``usubjid``, ``testcd``, ``value_si``, ``unit_si``,
     ``lln_si``, ``uln_si``, ``grade`` and either ``ady`` (days from infusion) or ``adt`` with ``day0``
     (Series usubjid -> infusion date). Points are coloured by the engine's grade; the bands use the median
-    LLN/ULN of the panel. Rows without a value or a day are left out.
+    LLN/ULN of the panel. Rows without a value or a day are left out. With more than ``max_lines`` participants
+    a panel shows the median and the 10th-90th percentile band per study day instead of one line each.
     """
     problem = _require(obs, ["usubjid", "testcd", "value_si"], "lab trajectories")
     if problem:
@@ -267,13 +287,17 @@ def lab_trajectories(obs: pd.DataFrame, tests: Sequence[str] = ("NEUT", "PLAT", 
                 continue
             ax.axhspan(max(lo_v, bottom), min(hi_v, top), color=GRADE_COLORS[grade], alpha=0.35, linewidth=0,
                        zorder=0)
-        starts = np.flatnonzero(np.r_[True, d["usubjid"].to_numpy()[1:] != d["usubjid"].to_numpy()[:-1]])
-        xy = np.column_stack([d["day"].to_numpy(dtype=float), positive.to_numpy(dtype=float)])
-        ax.add_collection(LineCollection(np.split(xy, starts[1:]), colors="#4d4d4d", linewidths=0.6, alpha=0.6,
-                                         zorder=2))
-        grade = d["grade"] if "grade" in d else pd.Series(np.nan, index=d.index)
-        ax.scatter(xy[:, 0], xy[:, 1], s=7, c=_grade_color_list(grade), edgecolors="#4d4d4d", linewidths=0.3,
-                   zorder=3)
+        aggregated = d["usubjid"].nunique() > max_lines
+        if aggregated:
+            _quantile_ribbon(ax, d["day"], positive, "#4d4d4d")
+        else:
+            starts = np.flatnonzero(np.r_[True, d["usubjid"].to_numpy()[1:] != d["usubjid"].to_numpy()[:-1]])
+            xy = np.column_stack([d["day"].to_numpy(dtype=float), positive.to_numpy(dtype=float)])
+            ax.add_collection(LineCollection(np.split(xy, starts[1:]), colors="#4d4d4d", linewidths=0.6,
+                                             alpha=0.6, zorder=2))
+            grade = d["grade"] if "grade" in d else pd.Series(np.nan, index=d.index)
+            ax.scatter(xy[:, 0], xy[:, 1], s=7, c=_grade_color_list(grade), edgecolors="#4d4d4d",
+                       linewidths=0.3, zorder=3)
         ax.set_yscale(scale)
         if scale == "log":
             _plain_log_axis(ax)
@@ -285,7 +309,8 @@ def lab_trajectories(obs: pd.DataFrame, tests: Sequence[str] = ("NEUT", "PLAT", 
         else:
             ax.autoscale(axis="x")
         ax.axvline(0, color="#2166ac", linewidth=0.8, linestyle=":", zorder=1)
-        ax.set_title(f"{name} ({unit})" if unit else name)
+        title = f"{name} ({unit})" if unit else name
+        ax.set_title(f"{title}: median, 10th-90th percentile" if aggregated else title)
         ax.set_xlabel("Days from CAR-T infusion")
     handles = [Patch(color=GRADE_COLORS[g], alpha=0.6, label=f"CTCAE grade {g}") for g in range(1, 5)]
     fig.legend(handles=handles, loc="outside lower center", ncols=4, frameon=False)
@@ -355,11 +380,12 @@ def km_plot(fitter: object | None = None, durations: Sequence[float] | pd.Series
 
 # --------------------------------------------------------------------------------------------------- CAR-T
 @_styled
-def cart_persistence(pc: pd.DataFrame, lloq: float = 50.0, unit: str = "copies/ug gDNA") -> str:
+def cart_persistence(pc: pd.DataFrame, lloq: float = 50.0, unit: str = "copies/ug gDNA", max_lines: int = 60) -> str:
     """CAR-T transgene level over time per participant (log scale) with the LLOQ line.
 
     pc: ``usubjid``, ``ady`` (days from infusion), ``value`` (number; empty for results below the LLOQ) and
-    optional ``blq`` (bool). Results below the LLOQ are drawn as open markers at LLOQ / 2.
+    optional ``blq`` (bool). Results below the LLOQ are drawn as open markers at LLOQ / 2. With more than
+    ``max_lines`` participants the median and 10th-90th percentile band per day replace the individual lines.
     """
     problem = _require(pc, ["usubjid", "ady", "value"], "CAR-T persistence plot")
     if problem:
@@ -373,17 +399,21 @@ def cart_persistence(pc: pd.DataFrame, lloq: float = 50.0, unit: str = "copies/u
         return placeholder_svg("No CAR-T measurement after infusion.")
     fig = _new_figure(6.5, 3.8)
     ax = fig.add_subplot()
-    starts = np.flatnonzero(np.r_[True, d["usubjid"].to_numpy()[1:] != d["usubjid"].to_numpy()[:-1]])
-    xy = np.column_stack([d["ady"].to_numpy(dtype=float), d["plotted"].to_numpy(dtype=float)])
-    ax.add_collection(LineCollection(np.split(xy, starts[1:]), colors="#6a51a3", linewidths=0.7, alpha=0.55))
-    q = d[~d["blq"]]
-    b = d[d["blq"]]
-    ax.scatter(q["ady"], q["plotted"], s=9, color="#6a51a3", zorder=3, label="quantified")
-    ax.scatter(b["ady"], b["plotted"], s=11, facecolors="white", edgecolors="#6a51a3", linewidths=0.7, zorder=3,
-               label="< LLOQ (drawn at LLOQ/2)")
-    median = d.groupby("ady")["plotted"].median()
-    if len(median) > 1:
-        ax.plot(median.index, median.to_numpy(), color="#3f007d", linewidth=1.8, label="median (< LLOQ as LLOQ/2)")
+    if d["usubjid"].nunique() > max_lines:
+        _quantile_ribbon(ax, d["ady"], d["plotted"], "#6a51a3")
+    else:
+        starts = np.flatnonzero(np.r_[True, d["usubjid"].to_numpy()[1:] != d["usubjid"].to_numpy()[:-1]])
+        xy = np.column_stack([d["ady"].to_numpy(dtype=float), d["plotted"].to_numpy(dtype=float)])
+        ax.add_collection(LineCollection(np.split(xy, starts[1:]), colors="#6a51a3", linewidths=0.7, alpha=0.55))
+        q = d[~d["blq"]]
+        b = d[d["blq"]]
+        ax.scatter(q["ady"], q["plotted"], s=9, color="#6a51a3", zorder=3, label="quantified")
+        ax.scatter(b["ady"], b["plotted"], s=11, facecolors="white", edgecolors="#6a51a3", linewidths=0.7,
+                   zorder=3, label="< LLOQ (drawn at LLOQ/2)")
+        median = d.groupby("ady")["plotted"].median()
+        if len(median) > 1:
+            ax.plot(median.index, median.to_numpy(), color="#3f007d", linewidth=1.8,
+                    label="median (< LLOQ as LLOQ/2)")
     ax.axhline(lloq, color="#cb181d", linestyle="--", linewidth=1.0, label=f"LLOQ {lloq:g}")
     ax.set_yscale("log")
     _plain_log_axis(ax)

@@ -150,3 +150,13 @@ def test_cart_persistence_draws_lloq(demo: dict[str, pd.DataFrame]) -> None:
     texts = _texts(figures.cart_persistence(demo["pc"], lloq=50.0))
     assert "LLOQ 50" in texts
     assert "< LLOQ (drawn at LLOQ/2)" in texts
+
+
+def test_many_participants_are_summarised_not_drawn_one_by_one(demo: dict[str, pd.DataFrame]) -> None:
+    obs = demo["obs"]
+    texts = _texts(figures.lab_trajectories(obs, tests=("NEUT",), day0=demo["day0"], max_lines=5))
+    assert "Neutrophils (10^9/L): median, 10th-90th percentile" in texts
+    few = figures.lab_trajectories(obs, tests=("NEUT",), day0=demo["day0"])
+    assert "Neutrophils (10^9/L)" in _texts(few)
+    cart = _texts(figures.cart_persistence(demo["pc"], max_lines=5))
+    assert "median" in cart and "10th-90th percentile" in cart
