@@ -7,33 +7,17 @@ validated AEs with a frame of the "graded observations" contract (labs, vitals, 
 from __future__ import annotations
 
 import re
-from functools import cache
-from importlib.resources import files
 
 import numpy as np
 import pandas as pd
 
 from ctcae_terms import DEFAULT_VERSION, load_catalog, suggest_terms
-from ctcae_terms.catalog import GRADE_COLUMNS, normalise_term
+from ctcae_terms.catalog import GRADE_COLUMNS, normalise_term, synonyms
 
 SEVERITY_GRADE = {"MILD": 1, "MODERATE": 2, "SEVERE": 3}
 """AESEV fallback when AETOXGR is missing (always flagged in ``grade_source`` and ``issue``)."""
 NAME_COLUMNS = ("AEDECOD", "AETERM")
 CODE_COLUMNS = ("AELLTCD", "AEPTCD")
-
-
-@cache
-def _synonyms() -> pd.DataFrame:
-    path = files("ctcae_terms").joinpath("catalog/synonyms.csv")
-    with path.open("r", encoding="utf-8") as handle:
-        frame = pd.read_csv(handle, dtype=str, keep_default_na=False)
-    frame["key"] = frame["synonym"].map(normalise_term)
-    return frame
-
-
-def synonyms() -> pd.DataFrame:
-    """The packaged synonym table (MedDRA PT / abbreviation / British spelling -> CTCAE v4.03 term)."""
-    return _synonyms().drop(columns="key").copy()
 
 
 def _text(frame: pd.DataFrame, column: str) -> pd.Series:
@@ -52,7 +36,8 @@ def _match_terms(ae: pd.DataFrame, version: str) -> tuple[pd.Series, pd.Series]:
     catalog = load_catalog(version)
     by_name = dict(zip(catalog["term"].map(normalise_term), catalog["term"], strict=True))
     by_code = dict(zip(catalog["meddra_code"].astype(str), catalog["term"], strict=True))
-    syn = _synonyms()
+    syn = synonyms()
+    syn["key"] = syn["synonym"].map(normalise_term)
     syn = syn[syn["ctcae_term"].map(normalise_term).isin(by_name)]
     by_synonym = dict(zip(syn["key"], syn["ctcae_term"], strict=True))
     term = pd.Series(pd.NA, index=ae.index, dtype="string")

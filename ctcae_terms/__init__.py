@@ -6,6 +6,7 @@ from ctcae_terms.catalog import (
     load_catalog,
     lookup_term,
     suggest_terms,
+    synonyms,
 )
 
-__all__ = ["DEFAULT_VERSION", "allowed_grades", "load_catalog", "lookup_term", "suggest_terms"]
+__all__ = ["DEFAULT_VERSION", "allowed_grades", "load_catalog", "lookup_term", "suggest_terms", "synonyms"]

@@ -91,6 +91,7 @@ def test_unknown_term_raises_for_allowed_grades():
         ("naussea", "Nausea"),
         ("platelets decreased", "Platelet count decreased"),
         ("ALT increased", "Alanine aminotransferase increased"),
+        ("Neutropenia", "Neutrophil count decreased"),  # MedDRA PT -> CTCAE term, from the synonym table
     ],
 )
 def test_suggestions_for_misspelled_terms(typed, expected):
@@ -101,3 +102,7 @@ def test_v5_differs_from_v4_where_nci_changed_it():
     # v5.0 rewrote Creatinine increased G1 to ">ULN - 1.5 x ULN" (v4.03: ">1 - 1.5 x baseline; >ULN - 1.5 x ULN")
     assert lookup_term("Creatinine increased", "5.0")["grade_1"] == ">ULN - 1.5 x ULN"
     assert lookup_term("Creatinine increased", "4.03")["grade_1"] == ">1 - 1.5 x baseline; >ULN - 1.5 x ULN"
+
+
+def test_synonym_target_comes_first():
+    assert suggest_terms("Thrombocytopenia")[0] == "Platelet count decreased"

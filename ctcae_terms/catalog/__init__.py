@@ -71,11 +71,26 @@ def allowed_grades(name_or_code: str | int, version: str = DEFAULT_VERSION) -> l
     return [grade for grade, column in enumerate(GRADE_COLUMNS, start=1) if pd.notna(row[column])]
 
 
+@cache
+def _synonyms() -> pd.DataFrame:
+    with files(__package__).joinpath("synonyms.csv").open("r", encoding="utf-8") as handle:
+        frame = pd.read_csv(handle, dtype=str, keep_default_na=False)
+    frame["key"] = frame["synonym"].map(normalise_term)
+    return frame
+
+
+def synonyms() -> pd.DataFrame:
+    """The packaged synonym table (MedDRA PT / abbreviation / British spelling -> CTCAE v4.03 term)."""
+    return _synonyms().drop(columns="key").copy()
+
+
 def suggest_terms(name: str, version: str = DEFAULT_VERSION, limit: int = 3, min_score: float = 60.0) -> list[str]:
-    """Closest catalog terms for a misspelled or partial name, best first."""
+    """Closest catalog terms for a misspelled, partial or synonym name (e.g. a MedDRA PT), best first."""
     catalog = _catalog(_version(version))
+    key = normalise_term(name)
+    known = set(catalog["term"])
+    synonym_hits = [t for t in _synonyms().loc[_synonyms()["key"] == key, "ctcae_term"] if t in known]
     choices = catalog["term_key"].tolist()
-    matches = process.extract(
-        normalise_term(name), choices, scorer=fuzz.token_set_ratio, limit=limit, score_cutoff=min_score
-    )
-    return [catalog["term"].iat[index] for _, _, index in matches]
+    matches = process.extract(key, choices, scorer=fuzz.token_set_ratio, limit=limit, score_cutoff=min_score)
+    fuzzy = [catalog["term"].iat[index] for _, _, index in matches]
+    return list(dict.fromkeys(synonym_hits + fuzzy))[:limit]
