@@ -15,6 +15,8 @@ Canonical observation columns (one row per input row, same index):
 | baseline_flag | the input flags the row as baseline (LBBLFL / ABLFL / VSBLFL / EGBLFL = Y) |
 | fasting | fasting sample (LBFAST = Y) |
 | urine | urinalysis / urine specimen (--CAT or --SPEC mentions URIN) |
+| at_rest | recorded at rest (--TPT, --POS or --CAT mentions REST) |
+| adtm | date and time of dtc (datetime64[ns]; date-only -> midnight; NaT when missing or partial) |
 | term_low_given, term_high_given | ADaM ATOXDSCL / ATOXDSCH when present (Categoricals) |
 | given_terms | the input carries ATOXDSCL / ATOXDSCH columns |
 """
@@ -119,6 +121,25 @@ def to_date(series: pd.Series | None, n: int) -> np.ndarray:
     return values[codes]
 
 
+_ISO_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2}))?)?")
+
+
+def to_datetime(series: pd.Series | None, n: int) -> np.ndarray:
+    """datetime64[ns] of ISO 8601 text (to the minute or second; date-only -> midnight); NaT when partial."""
+    if series is None:
+        return np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
+    if pd.api.types.is_datetime64_any_dtype(series.dtype):
+        return pd.DatetimeIndex(series).tz_localize(None).to_numpy(dtype="datetime64[ns]")
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    texts = []
+    for u in uniques:
+        match = _ISO_TIME.match(_clean(u) or "")
+        texts.append(None if match is None else f"{match.group(1)}T{match.group(2) or '00'}:{match.group(3) or '00'}:"
+                     f"{match.group(4) or '00'}")
+    parsed = pd.to_datetime(pd.Series(texts, dtype=object), format="%Y-%m-%dT%H:%M:%S", errors="coerce")
+    return np.append(parsed.to_numpy(dtype="datetime64[ns]"), np.datetime64("NaT"))[codes]
+
+
 def _unit_from_param(param: pd.Series | None, testcd: pd.Categorical, n: int) -> pd.Categorical:
     """ADaM PARAM such as 'Albumin (g/L)' -> 'g/L'. PARAM is one-to-one with PARAMCD (ADaM rule), so it is read
     once per PARAMCD, at the first row of each."""
@@ -150,6 +171,7 @@ def observations(df: pd.DataFrame, result: str = "standard") -> pd.DataFrame:
         dtc = _first(df, ["ADTM", "ADT", "LBDTC", "VSDTC", "EGDTC"])
         blfl, fasting = _first(df, ["ABLFL"]), _first(df, ["LBFAST"])
         category, specimen = _first(df, ["LBCAT", "PARCAT1"]), _first(df, ["LBSPEC"])
+        rest_cols = [_first(df, ["ATPT"]), _first(df, ["VSPOS", "EGPOS"])]
     else:
         p = kind
         table = {"LB": (_LB_STANDARD, _LB_ORIGINAL), "VS": (_VS_STANDARD, _VS_ORIGINAL),
@@ -158,6 +180,7 @@ def observations(df: pd.DataFrame, result: str = "standard") -> pd.DataFrame:
         testcd, dtc = df[f"{p}TESTCD"], _first(df, [f"{p}DTC"])
         blfl, fasting = _first(df, [f"{p}BLFL"]), _first(df, [f"{p}FAST"])
         category, specimen = _first(df, [f"{p}CAT"]), _first(df, [f"{p}SPEC"])
+        rest_cols = [_first(df, [f"{p}TPT"]), _first(df, [f"{p}POS"])]
     raw = _first(df, cols["result"][:1])
     value = to_float(raw, n)
     shown = raw.to_numpy() if raw is not None else np.full(n, None, dtype=object)
@@ -174,6 +197,9 @@ def observations(df: pd.DataFrame, result: str = "standard") -> pd.DataFrame:
         from_param = _unit_from_param(_first(df, ["PARAM"]), test_cat, n)
         unit = categorical(pd.Series(np.where(unit.isna(), np.asarray(from_param), np.asarray(unit)), dtype=object), n)
     urine = _flag(category, n, lambda c: c and "URIN" in c) | _flag(specimen, n, lambda c: c and "URIN" in c)
+    at_rest = _flag(category, n, lambda c: c and "REST" in c)
+    for column in rest_cols:
+        at_rest |= _flag(column, n, lambda c: c and "REST" in c)
     if dtc is not None and pd.api.types.is_datetime64_any_dtype(dtc.dtype):
         dtc_text = categorical(dtc.dt.strftime("%Y-%m-%dT%H:%M:%S"), n)
     else:
@@ -193,6 +219,8 @@ def observations(df: pd.DataFrame, result: str = "standard") -> pd.DataFrame:
             "baseline_flag": _flag(blfl, n, lambda c: c == "Y"),
             "fasting": _flag(fasting, n, lambda c: c == "Y"),
             "urine": urine,
+            "at_rest": at_rest,
+            "adtm": to_datetime(dtc, n),
             "term_low_given": categorical(_first(df, ["ATOXDSCL"]), n),
             "term_high_given": categorical(_first(df, ["ATOXDSCH"]), n),
             "given_terms": np.full(n, bool({"ATOXDSCL", "ATOXDSCH"} & set(df.columns))),

@@ -1,4 +1,6 @@
-"""Public grading API: ``grade_labs`` (+ the ``df.ctcae`` accessor). Contract: docs/ARCHITECTURE.md.
+"""Public grading API: ``grade_labs``, ``grade_vitals``, ``grade_ecg`` and the ``df.ctcae`` accessor.
+
+Contract: docs/ARCHITECTURE.md (graded observations).
 
 Flow: canonical observations -> criteria keys (test map, or the input's ATOXDSCL/ATOXDSCH) -> units converted to
 each rule's unit -> baseline (given, flagged, or derived from first dose) -> rules.LabRules grades both
@@ -15,7 +17,7 @@ import pandas as pd
 
 from ctcae_engine import canonical, units
 from ctcae_engine.rules import LabRules, as_int64, combine
-from ctcae_terms.criteria import load_lab_test_map
+from ctcae_terms.criteria import load_clinical_criteria, load_clinical_test_map, load_lab_test_map
 
 OUTPUT_COLUMNS = [
     "usubjid", "testcd", "dtc", "adt", "value_si", "unit_si", "lln_si", "uln_si", "base_si", "baseline",
@@ -24,13 +26,13 @@ OUTPUT_COLUMNS = [
 
 
 @cache
-def _default_rules() -> LabRules:
-    return LabRules()
+def _default_rules(kind: str = "lab") -> LabRules:
+    return LabRules() if kind == "lab" else LabRules(load_clinical_criteria())
 
 
-def _test_map(rules: LabRules, mapping: pd.DataFrame | Mapping | None) -> pd.DataFrame:
+def _test_map(rules: LabRules, mapping: pd.DataFrame | Mapping | None, kind: str = "lab") -> pd.DataFrame:
     """Default test map with the caller's rows taking precedence. A dict maps TESTCD -> (key_low, key_high)."""
-    table = load_lab_test_map()
+    table = load_lab_test_map() if kind == "lab" else load_clinical_test_map()
     if mapping is not None:
         if isinstance(mapping, Mapping):
             extra = pd.DataFrame(
@@ -61,13 +63,15 @@ def _lookup_map(obs: pd.DataFrame, table: pd.DataFrame) -> np.ndarray:
     triples = table[["testcd", "specimen", "fasting"]].itertuples(index=False, name=None)
     exact = {triple: i for i, triple in enumerate(triples)}
     testcd = obs["testcd"].array
-    combined = (testcd.codes.astype(np.int64) + 1) * 4 + obs["urine"].to_numpy() * 2 + obs["fasting"].to_numpy()
+    context = np.where(obs["urine"].to_numpy(), 1, np.where(obs["at_rest"].to_numpy(), 2, 0))
+    combined = ((testcd.codes.astype(np.int64) + 1) * 3 + context) * 2 + obs["fasting"].to_numpy()
     codes, uniques = pd.factorize(combined)
     names = np.append(np.asarray(testcd.categories, dtype=object), None)
     rows = []
     for value in uniques:
-        t, flags = divmod(int(value), 4)
-        name, spec, fast = names[t - 1], "URINE" if flags & 2 else "", "Y" if flags & 1 else ""
+        rest, fasting = divmod(int(value), 2)
+        t, ctx = divmod(rest, 3)
+        name, spec, fast = names[t - 1], ("", "URINE", "REST")[ctx], "Y" if fasting else ""
         rows.append(exact.get((name, spec, fast), exact.get((name, spec, ""), -1)))
     return np.array(rows, dtype=np.int64)[codes] if len(codes) else np.empty(0, dtype=np.int64)
 
@@ -173,10 +177,56 @@ def grade_labs(
     or {TESTCD: (key_low, key_high)}). ``result``: SDTM "standard" or "original" result columns.
     ``use_given_terms``: honour ADaM ATOXDSCL/ATOXDSCH when present. ``criteria``: a replacement criteria table.
     """
-    rules = _default_rules() if criteria is None else LabRules(criteria)
+    return _grade(df, "lab", first_dose=first_dose, mapping=mapping, result=result, use_given_terms=use_given_terms,
+                  criteria=criteria)
+
+
+def grade_vitals(
+    df: pd.DataFrame,
+    *,
+    first_dose: object = None,
+    mapping: pd.DataFrame | Mapping | None = None,
+    result: str = "standard",
+    assume_at_rest: bool = False,
+    criteria: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Grade SDTM VS / ADaM ADVS rows: Fever (TEMP), Hypertension (SYSBP, DIABP), Weight loss / gain (WEIGHT, from
+    baseline), Hypoxia (OXYSAT at rest). Same output contract and arguments as :func:`grade_labs`;
+    ``assume_at_rest`` declares every SpO2 reading as taken at rest (else VSTPT/VSPOS/VSCAT must say REST)."""
+    return _grade(df, "clinical", first_dose=first_dose, mapping=mapping, result=result, criteria=criteria,
+                  assume_at_rest=assume_at_rest)
+
+
+def grade_ecg(
+    df: pd.DataFrame,
+    *,
+    first_dose: object = None,
+    mapping: pd.DataFrame | Mapping | None = None,
+    result: str = "standard",
+    criteria: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Grade SDTM EG / ADaM ADEG rows: Electrocardiogram QT corrected interval prolonged (QTCF, QTCB, QTC...).
+    Grade 3 needs >= 501 ms on at least two separate ECGs (distinct date/times) of the participant."""
+    return _grade(df, "clinical", first_dose=first_dose, mapping=mapping, result=result, criteria=criteria)
+
+
+def _grade(
+    df: pd.DataFrame,
+    kind: str,
+    *,
+    first_dose: object,
+    mapping: pd.DataFrame | Mapping | None,
+    result: str,
+    criteria: pd.DataFrame | None,
+    use_given_terms: bool = True,
+    assume_at_rest: bool = False,
+) -> pd.DataFrame:
+    rules = _default_rules(kind) if criteria is None else LabRules(criteria)
     obs = canonical.observations(df, result=result)
+    if assume_at_rest:
+        obs["at_rest"] = ~obs["urine"].to_numpy()
     n = len(obs)
-    table = _test_map(rules, mapping)
+    table = _test_map(rules, mapping, kind)
     map_row = _lookup_map(obs, table)
     key_low = np.append(table["key_low_code"].to_numpy(), -1)[map_row]
     key_high = np.append(table["key_high_code"].to_numpy(), -1)[map_row]
@@ -206,25 +256,27 @@ def grade_labs(
     targets = np.append(rules.unit, None)
     relative_only = np.append(rules.relative_only, True)
     f_u = np.full(len(combos), np.nan)
+    o_u = np.zeros(len(combos))
     unit_u = np.empty(len(combos), dtype=object)
     label_u = np.empty(len(combos), dtype=object)
     for j, value in enumerate(combos):
         rest, u = divmod(int(value), len(unit_cat.categories) + 1)
         k, m = divmod(rest, len(table) + 1)
         target, given_unit, analyte = targets[k - 1], unit_names[u - 1], analytes[m - 1] or "test"
-        factor = units.conversion_factor(analyte, given_unit, target) if target is not None else None
-        if factor is None and target is not None and relative_only[k - 1]:
-            factor, target = 1.0, units.normalise_unit(given_unit)  # only ULN/LLN/baseline multiples
-        f_u[j] = np.nan if factor is None else factor
+        found = units.conversion(analyte, given_unit, target) if target is not None else None
+        if found is None and target is not None and relative_only[k - 1]:
+            found, target = (1.0, 0.0), units.normalise_unit(given_unit)  # only ULN/LLN/baseline multiples
+        f_u[j], o_u[j] = (np.nan, 0.0) if found is None else found
         unit_u[j] = target if target is not None else units.normalise_unit(given_unit)
         label_u[j] = (f"no unit given; {analyte} rule needs {target}" if given_unit is None
                       else f"unit '{given_unit}' not convertible to {target} for {analyte}")
     factor = f_u[combo_codes]
+    offset = o_u[combo_codes]
     unit_si = unit_u[combo_codes]
     value_raw = obs["value"].to_numpy()
-    value_si = value_raw * factor
-    lln_si = obs["lln"].to_numpy() * factor
-    uln_si = obs["uln"].to_numpy() * factor
+    value_si = value_raw * factor + offset
+    lln_si = obs["lln"].to_numpy() * factor + offset
+    uln_si = obs["uln"].to_numpy() * factor + offset
 
     no_value = np.isnan(value_raw)
     result = obs["result"].to_numpy()
@@ -234,7 +286,7 @@ def grade_labs(
     reasons.add(np.isnan(factor), combo_codes, lambda j: label_u[j])
 
     # baseline: given (ADaM BASE), flagged, or derived from the first dose
-    base_given = obs["base"].to_numpy() * factor
+    base_given = obs["base"].to_numpy() * factor + offset
     if not np.isnan(base_given).all():
         base_si, baseline = base_given, obs["baseline_flag"].to_numpy()
     else:
@@ -242,8 +294,14 @@ def grade_labs(
 
     gradable = reasons.none
     v = np.where(gradable, value_si, np.nan)
-    low = rules.grade_direction(key_low, v, lln_si, uln_si, base_si)
-    high = rules.grade_direction(key_high, v, lln_si, uln_si, base_si)
+    group, hours = None, None
+    if rules.needs_time:
+        subj = canonical.categorical(pd.Series(obs["usubjid"].to_numpy(dtype=object)), n).codes.astype(np.int64)
+        group = (subj + 1) * (len(obs["testcd"].array.categories) + 1) + obs["testcd"].array.codes + 1
+        stamp = obs["adtm"].to_numpy(dtype="datetime64[ns]")
+        hours = np.where(np.isnat(stamp), np.nan, stamp.astype(np.int64) / 3.6e12)
+    low = rules.grade_direction(key_low, v, lln_si, uln_si, base_si, group, hours)
+    high = rules.grade_direction(key_high, v, lln_si, uln_si, base_si, group, hours)
     has_low, has_high = key_low >= 0, key_high >= 0
     grade = combine(low["grade"], high["grade"], has_low, has_high)
     use_low = has_low & (((low["grade"] > 0) & (low["grade"] >= high["grade"])) | ~has_high)
@@ -294,3 +352,11 @@ class CtcaeAccessor:
     def grade_labs(self, **kwargs: object) -> pd.DataFrame:
         """See :func:`grade_labs`."""
         return grade_labs(self._frame, **kwargs)
+
+    def grade_vitals(self, **kwargs: object) -> pd.DataFrame:
+        """See :func:`grade_vitals`."""
+        return grade_vitals(self._frame, **kwargs)
+
+    def grade_ecg(self, **kwargs: object) -> pd.DataFrame:
+        """See :func:`grade_ecg`."""
+        return grade_ecg(self._frame, **kwargs)

@@ -21,7 +21,8 @@ from ctcae_terms.criteria import load_lab_criteria
 
 REL_TOL = 1e-12
 _MISSING_BITS = {"uln": 1, "lln": 2, "base": 4, "uln_or_base": 1}
-_MISSING_TEXT = {1: "ULN", 2: "LLN", 4: "baseline"}
+_TIME_BIT = 8
+_MISSING_TEXT = {1: "ULN", 2: "LLN", 4: "baseline", 8: "date/time"}
 
 
 def _compare(value: np.ndarray, bound: np.ndarray, op: str) -> np.ndarray:
@@ -39,6 +40,32 @@ def _compare(value: np.ndarray, bound: np.ndarray, op: str) -> np.ndarray:
     raise ValueError(f"unknown operator {op!r}")
 
 
+def _long_runs(cond: np.ndarray, group: np.ndarray, hours: np.ndarray, longer_than: float) -> np.ndarray:
+    """Rows meeting ``cond`` that belong to a run of consecutive (in time, per group) readings all meeting it whose
+    first-to-last span exceeds ``longer_than`` hours. Rows without a time are left out."""
+    timed = ~np.isnan(hours)
+    order = np.flatnonzero(timed)[np.lexsort((hours[timed], group[timed]))]
+    c, g = cond[order], group[order]
+    start = c & ~(np.r_[False, c[:-1]] & np.r_[False, g[1:] == g[:-1]])
+    run = np.cumsum(start)
+    frame = pd.DataFrame({"run": run[c], "t": hours[order][c]})
+    span = frame.groupby("run")["t"].agg(lambda t: t.max() - t.min()) if len(frame) else pd.Series(dtype=float)
+    out = np.zeros(len(cond), dtype=bool)
+    long_run = np.zeros(int(run.max()) + 1 if len(run) else 1, dtype=bool)
+    long_run[span.index.to_numpy()] = span.to_numpy() > longer_than
+    out[order[c]] = long_run[run[c]]
+    return out
+
+
+def _separate_count(cond: np.ndarray, group: np.ndarray, hours: np.ndarray) -> np.ndarray:
+    """Per row: how many distinct reading times of its group meet ``cond`` (rows without a time not counted)."""
+    use = cond & ~np.isnan(hours)
+    counts = pd.DataFrame({"g": group[use], "t": hours[use]}).drop_duplicates().groupby("g").size()
+    lookup = np.zeros(int(group.max()) + 1 if len(group) else 1, dtype=np.int64)
+    lookup[counts.index.to_numpy()] = counts.to_numpy()
+    return lookup[group]
+
+
 def _fmt(x: float) -> str:
     return f"{x:.6g}"
 
@@ -51,6 +78,8 @@ class _Criterion:
     ref: str
     bound: float
     offset: float
+    duration_h: float
+    min_count: float
 
 
 class LabRules:
@@ -58,6 +87,9 @@ class LabRules:
 
     def __init__(self, criteria: pd.DataFrame | None = None) -> None:
         table = (load_lab_criteria() if criteria is None else criteria).reset_index(drop=True)
+        for column in ("duration_h", "min_count"):
+            if column not in table.columns:
+                table[column] = np.nan
         self.table = table
         self.keys: list[str] = list(dict.fromkeys(table["key"]))
         self.key_index = {k.casefold(): i for i, k in enumerate(self.keys)}
@@ -70,11 +102,13 @@ class LabRules:
         for k in self.keys:
             rows = table[table["key"] == k].sort_values("grade", ascending=False, kind="stable")
             self.crits.append([
-                _Criterion(int(i), int(r.grade), r.op, r.ref, float(r.bound), float(r.offset))
+                _Criterion(int(i), int(r.grade), r.op, r.ref, float(r.bound), float(r.offset), float(r.duration_h),
+                           float(r.min_count))
                 for i, r in zip(rows.index, rows.itertuples(), strict=True)
             ])
+        self.needs_time = bool(table["duration_h"].notna().any() or table["min_count"].notna().any())
         self.rule_text = np.array(
-            [f"{r.term} G{r.grade}: {r.ctcae_text}" for r in table.itertuples()] + [""], dtype=object
+            [" ".join(f"{r.term} G{r.grade}: {r.ctcae_text}".split()) for r in table.itertuples()] + [""], dtype=object
         )
 
     def code(self, names: pd.Series) -> np.ndarray:
@@ -98,11 +132,18 @@ class LabRules:
         return c.bound * ref + c.offset, ~np.isnan(uln), use_base
 
     def grade_direction(
-        self, keys: np.ndarray, value: np.ndarray, lln: np.ndarray, uln: np.ndarray, base: np.ndarray
+        self, keys: np.ndarray, value: np.ndarray, lln: np.ndarray, uln: np.ndarray, base: np.ndarray,
+        group: np.ndarray | None = None, hours: np.ndarray | None = None,
     ) -> dict[str, np.ndarray]:
         """Grade one direction. Returns int arrays: grade (-1 = NA), crit (fired row, -1), missing (bitmask),
-        ref_value (the reference the fired row used, NaN for abs) and ref_base (baseline was the reference)."""
+        ref_value (the reference the fired row used, NaN for abs) and ref_base (baseline was the reference).
+        ``group`` (participant x test codes) and ``hours`` (reading time in hours, NaN unknown) serve the rows
+        with ``duration_h`` or ``min_count``."""
         n = len(keys)
+        if group is None:
+            group = np.zeros(n, dtype=np.int64)
+        if hours is None:
+            hours = np.full(n, np.nan)
         grade = np.full(n, -1, dtype=np.int8)
         crit = np.full(n, -1, dtype=np.int32)
         missing = np.zeros(n, dtype=np.int8)
@@ -125,6 +166,14 @@ class LabRules:
             for c in self.crits[k]:  # highest grade first; first row to fire wins
                 bound, ok, used_base = self._bound(c, hi, lo, b)
                 fired = _compare(v, bound, c.op) & ~done
+                if not (np.isnan(c.duration_h) and np.isnan(c.min_count)) and fired.any():
+                    meets, gr, hr = _compare(v, bound, c.op), group[idx], hours[idx]
+                    untimed = fired & np.isnan(hr)
+                    if not np.isnan(c.duration_h):
+                        fired &= _long_runs(meets, gr, hr, c.duration_h)
+                    else:
+                        fired &= _separate_count(meets, gr, hr) >= c.min_count
+                    miss |= np.where(untimed, _TIME_BIT, 0).astype(np.int8)
                 if ok is not None:
                     miss |= np.where(ok, 0, _MISSING_BITS[c.ref]).astype(np.int8)
                 if fired.any():

@@ -28,14 +28,14 @@ def _alias_map() -> dict[str, str]:
 
 
 @cache
-def _factor_map() -> dict[tuple[str, str, str], float]:
+def _factor_map() -> dict[tuple[str, str, str], tuple[float, float]]:
     table = load_unit_factors()
-    rows = list(table[["analyte", "from_unit", "to_unit", "factor"]].itertuples(index=False, name=None))
-    out: dict[tuple[str, str, str], float] = {}
-    for analyte, src, dst, factor in rows:
-        out.setdefault((analyte, dst, src), 1.0 / factor)
-    for analyte, src, dst, factor in rows:
-        out[(analyte, src, dst)] = factor  # forward rows win over reversed ones
+    rows = list(table[["analyte", "from_unit", "to_unit", "factor", "offset"]].itertuples(index=False, name=None))
+    out: dict[tuple[str, str, str], tuple[float, float]] = {}
+    for analyte, src, dst, factor, offset in rows:  # y = x * f + o  <=>  x = y / f - o / f
+        out.setdefault((analyte, dst, src), (1.0 / factor, -offset / factor))
+    for analyte, src, dst, factor, offset in rows:
+        out[(analyte, src, dst)] = (factor, offset)  # forward rows win over reversed ones
     return out
 
 
@@ -49,18 +49,22 @@ def normalise_unit(unit: object) -> str | None:
     return _alias_map().get(_alias_key(text), text)
 
 
-def conversion_factor(analyte: str, unit: object, target: str) -> float | None:
-    """Factor taking ``analyte`` from ``unit`` to ``target`` (value_target = value x factor); None if unknown.
-
-    A missing unit converts only to a unitless target (ratio, pH).
-    """
+def conversion(analyte: str, unit: object, target: str) -> tuple[float, float] | None:
+    """(factor, offset) taking ``analyte`` from ``unit`` to ``target``: value_target = value x factor + offset
+    (offset is 0 except for temperatures); None if unknown. A missing unit converts only to a unitless target."""
     source = normalise_unit(unit)
     if source is None:
-        return 1.0 if target in UNITLESS else None
+        return (1.0, 0.0) if target in UNITLESS else None
     if source == target:
-        return 1.0
+        return (1.0, 0.0)
     table = _factor_map()
     for key in ((analyte, source, target), ("*", source, target)):
         if key in table:
             return table[key]
     return None
+
+
+def conversion_factor(analyte: str, unit: object, target: str) -> float | None:
+    """The multiplicative factor of :func:`conversion` (None if unknown or if the conversion has an offset)."""
+    found = conversion(analyte, unit, target)
+    return found[0] if found is not None and found[1] == 0 else None

@@ -6,8 +6,13 @@
 ULN, else the ULN). Several rows for one grade are alternatives (any of them fires the grade).
 ``ctcae_text`` is the CTCAE v4.03 grade text the row implements; ``comment`` records interpretation choices.
 
+Optional ``duration_h``: the row fires only for a run of the participant's consecutive readings meeting it that
+spans more than that many hours (Fever G4). Optional ``min_count``: only when at least that many separate
+(distinct date/time) readings of the participant meet it (QTc G3 "on at least two separate ECGs").
+
 ``lab_test_map.csv``: LBTESTCD / PARAMCD -> criteria keys for the low and high direction, by specimen
-(blank = any blood specimen, URINE) and fasting flag (blank = any, Y).
+(blank = any blood specimen, URINE; REST = recorded at rest) and fasting flag (blank = any, Y).
+``clinical_criteria_v4.03.csv`` and ``clinical_test_map.csv``: the same for vital signs (VS) and ECG (EG).
 """
 
 from __future__ import annotations
@@ -27,11 +32,11 @@ def _read(name: str) -> pd.DataFrame:
 
 
 @cache
-def _criteria() -> pd.DataFrame:
-    table = _read("lab_criteria_v4.03.csv")
+def _criteria(name: str) -> pd.DataFrame:
+    table = _read(name)
     table["grade"] = table["grade"].astype("int64")
-    table["bound"] = table["bound"].astype("float64")
-    table["offset"] = table["offset"].astype("float64")
+    for column in ("bound", "offset", "duration_h", "min_count"):
+        table[column] = pd.to_numeric(table[column].replace("", None), errors="raise").astype("float64")
     bad = table[~table["ref"].isin(REFS) | ~table["op"].isin(OPS) | ~table["direction"].isin(("low", "high"))]
     if not bad.empty:
         raise ValueError(f"lab criteria rows with unknown ref/op/direction:\n{bad}")
@@ -40,14 +45,24 @@ def _criteria() -> pd.DataFrame:
 
 def load_lab_criteria() -> pd.DataFrame:
     """The lab criteria table as a new DataFrame (see module docstring for the columns)."""
-    return _criteria().copy()
+    return _criteria("lab_criteria_v4.03.csv").copy()
+
+
+def load_clinical_criteria() -> pd.DataFrame:
+    """The vital-sign and ECG criteria table (same columns as the lab table) as a new DataFrame."""
+    return _criteria("clinical_criteria_v4.03.csv").copy()
 
 
 @cache
-def _test_map() -> pd.DataFrame:
-    return _read("lab_test_map.csv")
+def _test_map(name: str) -> pd.DataFrame:
+    return _read(name)
 
 
 def load_lab_test_map() -> pd.DataFrame:
-    """The default test code -> criteria key map as a new DataFrame (empty string = none)."""
-    return _test_map().copy()
+    """The default lab test code -> criteria key map as a new DataFrame (empty string = none)."""
+    return _test_map("lab_test_map.csv").copy()
+
+
+def load_clinical_test_map() -> pd.DataFrame:
+    """The default VS/EG test code -> criteria key map as a new DataFrame (empty string = none)."""
+    return _test_map("clinical_test_map.csv").copy()

@@ -1,8 +1,8 @@
 """Unit spellings and per-analyte conversion factors, as data.
 
 ``unit_aliases.csv`` maps a spelling (compared case-insensitively, spaces removed) to a canonical unit.
-``unit_factors.csv`` holds value_in_to_unit = value_in_from_unit x factor, per analyte ("*" = any analyte);
-the engine also uses each row in reverse (1 / factor).
+``unit_factors.csv`` holds value_in_to_unit = value_in_from_unit x factor + offset, per analyte ("*" = any
+analyte; offset is 0 except for temperatures); the engine also uses each row in reverse.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ def _aliases() -> pd.DataFrame:
 def _factors() -> pd.DataFrame:
     table = _read("unit_factors.csv")
     table["factor"] = table["factor"].astype("float64")
+    table["offset"] = table["offset"].replace("", "0").astype("float64")
     return table
 
 
@@ -36,5 +37,5 @@ def load_unit_aliases() -> pd.DataFrame:
 
 
 def load_unit_factors() -> pd.DataFrame:
-    """Conversion factors (analyte, from_unit, to_unit, factor), as a new DataFrame."""
+    """Conversion factors (analyte, from_unit, to_unit, factor, offset), as a new DataFrame."""
     return _factors().copy()
