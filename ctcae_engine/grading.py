@@ -204,10 +204,37 @@ def grade_ecg(
     mapping: pd.DataFrame | Mapping | None = None,
     result: str = "standard",
     criteria: pd.DataFrame | None = None,
+    derive_qtcf: bool = False,
 ) -> pd.DataFrame:
     """Grade SDTM EG / ADaM ADEG rows: Electrocardiogram QT corrected interval prolonged (QTCF, QTCB, QTC...).
-    Grade 3 needs >= 501 ms on at least two separate ECGs (distinct date/times) of the participant."""
-    return _grade(df, "clinical", first_dose=first_dose, mapping=mapping, result=result, criteria=criteria)
+    Grade 3 needs >= 501 ms on at least two separate ECGs (distinct date/times) of the participant.
+
+    ``derive_qtcf``: SDTM EG without a QTc: each QT row with an RR of the same participant and EGDTC (mean RR when
+    replicated) is graded as QTcF = QT / (RR / 1000 ms)^(1/3) (Fridericia); its ``testcd`` becomes QTCF while the
+    input columns stay as given."""
+    if not derive_qtcf:
+        return _grade(df, "clinical", first_dose=first_dose, mapping=mapping, result=result, criteria=criteria)
+    if result != "standard" or "EGTESTCD" not in df.columns:
+        raise ValueError("derive_qtcf works on SDTM EG standard results (EGTESTCD, EGSTRESN, EGSTRESU)")
+    code = df["EGTESTCD"].astype("string").str.strip().str.upper()
+    value = pd.to_numeric(df["EGSTRESN"], errors="coerce")
+    unit = df["EGSTRESU"].astype("string").str.strip().str.lower()
+    in_ms = unit.isin(["ms", "msec"])
+    key = df["USUBJID"].astype("string") + "|" + df["EGDTC"].astype("string")
+    rr = value[code.eq("RR") & in_ms].groupby(key[code.eq("RR") & in_ms]).mean()
+    is_qt = code.eq("QT") & in_ms & value.notna()
+    rr_of_qt = key[is_qt].map(rr)
+    use = rr_of_qt.notna() & rr_of_qt.gt(0)
+    rows = rr_of_qt[use].index
+    derived = df.copy()
+    derived["EGTESTCD"] = derived["EGTESTCD"].astype(object)
+    derived.loc[rows, "EGTESTCD"] = "QTCF"
+    derived["EGSTRESN"] = pd.to_numeric(derived["EGSTRESN"], errors="coerce").astype("float64")
+    derived.loc[rows, "EGSTRESN"] = value[rows] / np.cbrt(rr_of_qt[use] / 1000.0)
+    out = _grade(derived, "clinical", first_dose=first_dose, mapping=mapping, result=result, criteria=criteria)
+    for column in df.columns:
+        out[column] = df[column]
+    return out
 
 
 def _grade(
@@ -244,6 +271,12 @@ def _grade(
             reasons.add(bad, np.asarray(names, dtype=object), lambda u: f"no lab criteria for term '{u}'")
     mapped = (key_low >= 0) | (key_high >= 0)
     reasons.add(~mapped & given, testcd_of_row, lambda u: f"test {u}: no CTCAE term in ATOXDSCL/ATOXDSCH")
+    by_context = table.groupby("specimen")["testcd"].agg(set)
+    rest_only = by_context.get("REST", set()) - by_context.get("", set())
+    if rest_only:
+        not_at_rest = ~mapped & pd.Series(testcd_of_row, dtype=object).isin(rest_only).to_numpy()
+        reasons.add(not_at_rest, testcd_of_row, lambda u: f"test {u} is graded only when recorded at rest "
+                    "(--TPT/--POS/--CAT saying REST, or assume_at_rest=True)")
     reasons.add(~mapped, testcd_of_row, lambda u: f"test {u} not mapped to a CTCAE term")
 
     # units: one factor per distinct (criteria key, test map row, unit); applied as array multiplications

@@ -158,13 +158,27 @@ def test_qtc_grade_3_needs_two_separate_ecgs():
     assert out["value_si"].iloc[0] == pytest.approx(510) and out["grade"].iloc[0] == 2
 
 
+def test_qtcf_derived_from_qt_and_rr_when_asked():
+    frame = eg([("P1", "QT", 400, "ms", "2024-01-01T09:00"), ("P1", "RR", 1000, "ms", "2024-01-01T09:00"),
+                ("P1", "QT", 460, "ms", "2024-01-02T09:00"), ("P1", "RR", 800, "ms", "2024-01-02T09:00"),
+                ("P1", "QT", 470, "ms", "2024-01-03T09:00")])  # no RR at that time: not derived
+    plain = grade_ecg(frame)
+    assert plain["grade"].isna().all()  # QT alone is not a CTCAE criterion
+    out = grade_ecg(frame, derive_qtcf=True)
+    assert out["EGTESTCD"].tolist() == frame["EGTESTCD"].tolist()  # input columns as given
+    assert out["testcd"].tolist() == ["QTCF", "RR", "QTCF", "RR", "QT"]
+    assert out["value_si"].iloc[2] == pytest.approx(460 / 0.8 ** (1 / 3))  # 495.6 ms
+    # G2 'QTc 481 - 500 ms' for 495.6 ms; 400 ms is 0
+    assert out["grade"].iloc[0] == 0 and out["grade"].iloc[2] == 2 and pd.isna(out["grade"].iloc[4])
+
+
 def test_hypoxia_only_from_spo2_at_rest():
     frame = vs([("P1", "OXYSAT", 87, "%", "2024-01-01"), ("P1", "OXYSAT", 88, "%", "2024-01-01"),
                 ("P1", "OXYSAT", 85, "%", "2024-01-02")], VSTPT=["AT REST", "AT REST", "AFTER 6 MIN WALK"])
     out = grade_vitals(frame)
     # G3 'Decreased oxygen saturation at rest (e.g., pulse oximeter <88% ...)'; G2 needs 'with exercise'
     assert out["grade"].tolist()[:2] == [3, 0] and out["term"].iloc[0] == "Hypoxia"
-    assert pd.isna(out["grade"].iloc[2]) and "not mapped" in out["reason"].iloc[2]
+    assert pd.isna(out["grade"].iloc[2]) and "graded only when recorded at rest" in out["reason"].iloc[2]
     assert grade_vitals(frame.drop(columns="VSTPT"), assume_at_rest=True)["grade"].tolist() == [3, 0, 3]
 
 
