@@ -2,14 +2,12 @@
 
 ``run_study(folder, config)`` returns a :class:`StudyResults`, a dataclass of DataFrames that the report (and a
 pandas user) reads. Each stage calls the public function of the module that owns it. A stage whose module is not
-installed is recorded in ``unavailable`` (the report says "not available in this run"); a stage that fails on the
-data is recorded in ``stage_errors`` with its message, unless ``strict=True``, when the error is raised.
+absent domain is recorded in ``unavailable`` (the report says "not available in this run"); a stage that fails on
+the data is recorded in ``stage_errors`` with its message, unless ``strict=True``, when the error is raised.
 """
 
 from __future__ import annotations
 
-import importlib
-import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -18,7 +16,9 @@ from typing import Any
 
 import pandas as pd
 
-from ctcae_engine import CTCAE_VERSION, __version__
+from ctcae_engine import CTCAE_VERSION, __version__, cart, efficacy, eligibility, endpoints, figures, grading, tables
+from ctcae_engine import ae as ae_checks
+from ctcae_engine.config import load_config
 from ctcae_engine.io import file_hashes, read_study
 
 
@@ -56,20 +56,7 @@ class StudyResults:
 
 def _load_config(config: Any) -> Any:
     """A StudyConfig as given, or loaded from a TOML path (None: the demo trial's)."""
-    if config is None or isinstance(config, (str, Path)):
-        from ctcae_engine.config import load_config
-
-        return load_config(config)
-    return config
-
-
-def _function(module: str, name: str) -> Callable[..., Any] | None:
-    """A public function of a sibling module, or None when the module or function is not there (yet)."""
-    try:
-        mod = importlib.import_module(f"ctcae_engine.{module}")
-    except ImportError:
-        return None
-    return getattr(mod, name, None)
+    return load_config(config) if config is None or isinstance(config, (str, Path)) else config
 
 
 class _Runner:
@@ -77,12 +64,8 @@ class _Runner:
         self.results = results
         self.strict = strict
 
-    def call(self, stage: str, module: str, name: str, *args: Any, **kwargs: Any) -> Any:
-        """Call ``module.name(*args)``; None (and a recorded reason) when missing or failing."""
-        func = _function(module, name)
-        if func is None:
-            self.results.unavailable[stage] = f"ctcae_engine.{module}.{name} is not available in this installation"
-            return None
+    def call(self, stage: str, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """``func(*args, **kwargs)``; on an error None, with the stage recorded (raised instead when strict)."""
         try:
             return func(*args, **kwargs)
         except Exception as exc:
@@ -161,16 +144,13 @@ def run_study(
 
 def _grade(runner: _Runner, domains: dict[str, pd.DataFrame]) -> None:
     results = runner.results
-    for attr, domain, name in (("labs", "lb", "grade_labs"), ("vitals", "vs", "grade_vitals"),
-                               ("ecg", "eg", "grade_ecg")):
+    first_dose = domains.get("dm")  # baseline = last value on/before infusion when none is flagged
+    for attr, domain, grade in (("labs", "lb", grading.grade_labs), ("vitals", "vs", grading.grade_vitals),
+                                ("ecg", "eg", grading.grade_ecg)):
         if domain not in domains:
             results.unavailable[attr] = f"no {domain.upper()} domain in the study folder"
             continue
-        func = _function("grading", name)
-        kwargs = {}
-        if func is not None and "first_dose" in inspect.signature(func).parameters and "dm" in domains:
-            kwargs["first_dose"] = domains["dm"]  # baseline = last value on/before infusion when none is flagged
-        setattr(results, attr, runner.call(attr, "grading", name, domains[domain], **kwargs))
+        setattr(results, attr, runner.call(attr, grade, domains[domain], first_dose=first_dose))
 
 
 def _adverse_events(runner: _Runner, domains: dict[str, pd.DataFrame], cfg: Any) -> None:
@@ -178,20 +158,20 @@ def _adverse_events(runner: _Runner, domains: dict[str, pd.DataFrame], cfg: Any)
     if "dm" not in domains:
         results.unavailable["population"] = "no DM domain in the study folder"
         return
-    results.population = runner.call("population", "endpoints", "safety_population", domains["dm"],
+    results.population = runner.call("population", endpoints.safety_population, domains["dm"],
                                      domains.get("ex"), cfg)
     if "ae" not in domains:
         results.unavailable["ae"] = "no AE domain in the study folder"
         return
-    ae = runner.call("ae_validation", "ae", "validate_ae", domains["ae"])
+    ae = runner.call("ae_validation", ae_checks.validate_ae, domains["ae"])
     if ae is None:  # without term validation the grade is read from AETOXGR as reported
         ae = domains["ae"]
-    results.ae = runner.call("ae", "endpoints", "flag_ae", ae, domains["dm"], domains.get("ex"), cfg)
+    results.ae = runner.call("ae", endpoints.flag_ae, ae, domains["dm"], domains.get("ex"), cfg)
     if results.ae is None or results.population is None:
         return
-    results.participants = runner.call("participants", "endpoints", "participant_ae_flags", results.ae,
+    results.participants = runner.call("participants", endpoints.participant_ae_flags, results.ae,
                                        results.population)
-    primary = runner.call("primary", "endpoints", "primary_endpoint", results.ae, results.population)
+    primary = runner.call("primary", endpoints.primary_endpoint, results.ae, results.population)
     if primary is not None:
         results.tables["PRIMARY"] = primary
         first = primary.iloc[[0]].copy()
@@ -199,7 +179,7 @@ def _adverse_events(runner: _Runner, domains: dict[str, pd.DataFrame], cfg: Any)
                           f"within {cfg.treatment_emergent.window_days} days of infusion")
         first["ci_method"] = "exact Clopper-Pearson"
         results.primary = first.reset_index(drop=True)
-    overview = runner.call("AET01", "endpoints", "ae_overview", results.ae, results.population)
+    overview = runner.call("AET01", endpoints.ae_overview, results.ae, results.population)
     if overview is not None:
         results.tables["AET01"] = overview
 
@@ -211,25 +191,25 @@ def _cart_toxicity(runner: _Runner, domains: dict[str, pd.DataFrame]) -> None:
             results.unavailable[key] = "no XC (CAR-T toxicity observations) domain in the study folder"
         return
     dm = domains.get("dm")
-    results.crs = runner.call("crs", "cart", "grade_crs", domains["xc"], dm)
-    results.icans = runner.call("icans", "cart", "grade_icans", domains["xc"], dm)
+    results.crs = runner.call("crs", cart.grade_crs, domains["xc"], dm)
+    results.icans = runner.call("icans", cart.grade_icans, domains["xc"], dm)
     found = []
     for name, graded in (("CRS", results.crs), ("ICANS", results.icans)):
         if graded is None:
             continue
-        eps = runner.call(name.lower(), "cart", "episodes", graded)
+        eps = runner.call(name.lower(), cart.episodes, graded)
         if eps is not None:
             found.append(eps.assign(syndrome=name))
             results.tables[f"{name}_EPISODES"] = eps
     ae = results.ae if results.ae is not None else domains.get("ae")
     if results.crs is not None and ae is not None:
-        side = runner.call("CRS01", "cart", "crs_vs_ctcae", results.crs, ae, dm)
+        side = runner.call("CRS01", cart.crs_vs_ctcae, results.crs, ae, dm)
         if side is not None:
             results.tables["CRS01"] = side
     if found and results.population is not None:
         eps = pd.concat(found, ignore_index=True)
-        for table_id, name in (("CRST01", "crs_icans_incidence"), ("CRST02", "crs_icans_timing")):
-            table = runner.call(table_id, "tables", name, eps, results.population)
+        for table_id, build in (("CRST01", tables.crs_icans_incidence), ("CRST02", tables.crs_icans_timing)):
+            table = runner.call(table_id, build, eps, results.population)
             if table is not None:
                 results.tables[table_id] = table
 
@@ -241,11 +221,11 @@ def _eligibility(runner: _Runner, domains: dict[str, pd.DataFrame], cfg: Any) ->
         results.unavailable["ELIG01"] = "needs the LB and DM domains"
         return
     people = domains["dm"]["USUBJID"].astype("string").str.strip()
-    screen = runner.call("ELIG01", "eligibility", "eligibility_screen", domains["lb"], cfg, people)
+    screen = runner.call("ELIG01", eligibility.eligibility_screen, domains["lb"], cfg, people)
     if screen is None:
         return
     results.tables["ELIG_SCREEN"] = screen
-    summary = runner.call("ELIG01", "eligibility", "eligibility_summary", screen)
+    summary = runner.call("ELIG01", eligibility.eligibility_summary, screen)
     if summary is None:
         return
     failed = summary.loc[~summary["eligible"].astype(bool), ["usubjid", "n_failed", "failed"]]
@@ -264,18 +244,18 @@ def _efficacy(runner: _Runner, domains: dict[str, pd.DataFrame], cfg: Any) -> No
     if pop is None:
         return
     if "rs" in domains:
-        results.bor = runner.call("ORR01", "efficacy", "best_overall_response", domains["rs"], pop, cfg)
+        results.bor = runner.call("ORR01", efficacy.best_overall_response, domains["rs"], pop, cfg)
         if results.bor is not None:
-            _store(results, "ORR01", runner.call("ORR01", "efficacy", "orr_table", results.bor))
-        results.pfs = runner.call("PFS01", "efficacy", "pfs_data", domains["rs"], pop, cfg)
+            _store(results, "ORR01", runner.call("ORR01", efficacy.orr_table, results.bor))
+        results.pfs = runner.call("PFS01", efficacy.pfs_data, domains["rs"], pop, cfg)
         if results.pfs is not None:
-            _store(results, "PFS01", runner.call("PFS01", "efficacy", "pfs_summary", results.pfs, cfg))
+            _store(results, "PFS01", runner.call("PFS01", efficacy.pfs_summary, results.pfs, cfg))
     else:
         results.unavailable["ORR01"] = results.unavailable["PFS01"] = "no RS domain in the study folder"
     if "pc" in domains:
-        results.cart_levels = runner.call("PERS01", "efficacy", "cart_samples", domains["pc"], pop, cfg)
-        _store(results, "PERS01", runner.call("PERS01", "efficacy", "persistence_at_target", domains["pc"], pop, cfg))
-        _store(results, "PERS02", runner.call("PERS02", "efficacy", "persistence_over_time", domains["pc"], pop, cfg))
+        results.cart_levels = runner.call("PERS01", efficacy.cart_samples, domains["pc"], pop, cfg)
+        _store(results, "PERS01", runner.call("PERS01", efficacy.persistence_at_target, domains["pc"], pop, cfg))
+        _store(results, "PERS02", runner.call("PERS02", efficacy.persistence_over_time, domains["pc"], pop, cfg))
     else:
         results.unavailable["PERS01"] = "no PC (CAR-T cellular kinetics) domain in the study folder"
 
@@ -285,15 +265,15 @@ def _figures(runner: _Runner, cfg: Any) -> None:
     results = runner.results
     pop, ae = results.population, results.ae
 
-    def add(key: str, name: str, *args: Any, **kwargs: Any) -> None:
-        svg = runner.call(key, "figures", name, *args, **kwargs)
+    def add(key: str, draw: Callable[..., str], *args: Any, **kwargs: Any) -> None:
+        svg = runner.call(key, draw, *args, **kwargs)
         if isinstance(svg, str) and svg:
             results.figures[key] = svg
 
     te_ae = None
     if ae is not None and "ctcae_term" in ae.columns:
         te_ae = ae.loc[ae["trtemfl"].astype(bool)].assign(usubjid=_raw(ae, "USUBJID").str.strip())
-        add("ae_heatmap", "ae_heatmap", te_ae)
+        add("ae_heatmap", figures.ae_heatmap, te_ae)
     if pop is not None:
         saf = pop.loc[pop["saffl"].astype(bool) & pop["infdt"].notna()].copy()
         cutoff = pd.Timestamp(results.meta["data_cutoff"]) if results.meta["data_cutoff"] != "not given" else None
@@ -304,19 +284,19 @@ def _figures(runner: _Runner, cfg: Any) -> None:
         if results.bor is not None:
             swim["best_response"] = swim["usubjid"].map(results.bor.set_index("usubjid")["bor"])
         if "rs" in results.domains:
-            rs = runner.call("swimmer", "efficacy", "response_assessments", results.domains["rs"], pop,
+            rs = runner.call("swimmer", efficacy.response_assessments, results.domains["rs"], pop,
                              cfg.response.evaluator)
             if rs is not None:
                 response = rs.rename(columns={"resp": "response"})
-        add("swimmer", "swimmer_plot", swim, te_ae, response)
+        add("swimmer", figures.swimmer_plot, swim, te_ae, response)
         if results.labs is not None:
-            add("lab_trajectories", "lab_trajectories", results.labs, day0=pop.set_index("usubjid")["infdt"])
+            add("lab_trajectories", figures.lab_trajectories, results.labs, day0=pop.set_index("usubjid")["infdt"])
     if results.pfs is not None:
         pfs = results.pfs.dropna(subset=["time_days"])
-        add("km_pfs", "km_plot", durations=pfs["time_days"] / 30.4375, events=pfs["event"].astype(bool),
+        add("km_pfs", figures.km_plot, durations=pfs["time_days"] / 30.4375, events=pfs["event"].astype(bool),
             time_unit="months")
     if results.cart_levels is not None:
-        add("persistence", "cart_persistence", results.cart_levels, lloq=cfg.persistence.lloq,
+        add("persistence", figures.cart_persistence, results.cart_levels, lloq=cfg.persistence.lloq,
             unit=cfg.persistence.unit)
 
 
@@ -330,13 +310,13 @@ def _summary_tables(runner: _Runner) -> None:
     results = runner.results
     if results.ae is not None and results.population is not None:
         for table_id, related in (("AET04_TEAE", False), ("AET04_TRAE", True)):
-            table = runner.call(table_id, "tables", "ae_soc_pt_table", results.ae, results.population,
+            table = runner.call(table_id, tables.ae_soc_pt_table, results.ae, results.population,
                                 related=related)
             if table is not None:
                 results.tables[table_id] = table
     if results.labs is not None:
-        for table_id, name in (("LBT14", "lab_shift_table"), ("LBT07", "lab_grade3_table")):
-            table = runner.call(table_id, "tables", name, results.labs, results.population)
+        for table_id, build in (("LBT14", tables.lab_shift_table), ("LBT07", tables.lab_grade3_table)):
+            table = runner.call(table_id, build, results.labs, results.population)
             if table is not None:
                 results.tables[table_id] = table
     else:

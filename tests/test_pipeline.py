@@ -96,25 +96,27 @@ def test_inputs_are_not_mutated(toy, toy_results):
         pd.testing.assert_frame_equal(toy_results.domains[name], frame)
 
 
-def test_missing_domains_and_modules_are_reported_not_fatal(toy, monkeypatch, tmp_path):
-    real = pipeline._function
-    monkeypatch.setattr(pipeline, "_function", lambda m, n: None if m == "tables" else real(m, n))
-    results = run_study(toy, load_config())
-    assert "ctcae_engine.tables.ae_soc_pt_table is not available" in results.unavailable["AET04_TEAE"]
+def test_missing_domains_are_reported_not_fatal(toy, tmp_path):
+    results = run_study(toy, load_config(), strict=True)
     assert results.unavailable["labs"] == "no LB domain in the study folder"
+    assert results.unavailable["crs"].startswith("no XC")
     html = write_report(results, tmp_path, pdf=False)["html"].read_text()
-    assert "Not available in this run" in html and "ae_soc_pt_table is not available" in html
+    assert "Not available in this run" in html and "no LB domain in the study folder" in html
 
 
-def test_stage_error_recorded_or_raised_when_strict(toy, monkeypatch):
+def test_stage_error_recorded_or_raised_when_strict(toy, monkeypatch, tmp_path):
     def broken(*args, **kwargs):
         raise ValueError("bad column")
 
-    real = pipeline._function
-    monkeypatch.setattr(pipeline, "_function", lambda m, n: broken if n == "primary_endpoint" else real(m, n))
+    monkeypatch.setattr(pipeline.endpoints, "primary_endpoint", broken)
+    monkeypatch.setattr(pipeline.tables, "ae_soc_pt_table", broken)
     results = run_study(toy, load_config())
     assert ("primary", "ValueError: bad column") in results.stage_errors
-    assert results.primary is None
+    assert ("AET04_TEAE", "ValueError: bad column") in results.stage_errors
+    assert results.primary is None and "AET04_TEAE" not in results.tables
+    assert results.tables["AEL_G3"].shape[0] == 3  # the other stages still ran
+    html = write_report(results, tmp_path, pdf=False)["html"].read_text()
+    assert "Parts of the pipeline did not run" in html and "AET04_TEAE failed: ValueError: bad column" in html
     with pytest.raises(ValueError, match="bad column"):
         run_study(toy, load_config(), strict=True)
 
