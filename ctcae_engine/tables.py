@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ctcae_engine.config import StudyConfig, TreatmentEmergent
 from ctcae_engine.endpoints import ae_grade, pick, proportion
 
 GRADE_COLUMNS = ["grade_1", "grade_2", "grade_3", "grade_4", "grade_5", "grade_missing"]
@@ -95,7 +96,24 @@ def _lab_long(graded: pd.DataFrame) -> pd.DataFrame:
     return long
 
 
-def _baseline_and_worst(graded: pd.DataFrame, population: pd.DataFrame | None) -> pd.DataFrame:
+def _window_bounds(population: pd.DataFrame, config: StudyConfig | None) -> pd.DataFrame | None:
+    """Per participant: first and last day (as dates) of the treatment-emergent window, or None without infdt."""
+    if "infdt" not in population.columns:
+        return None
+    te = config.treatment_emergent if config is not None else TreatmentEmergent()
+    pop = population.set_index("usubjid")
+    infdt = pd.to_datetime(pop["infdt"]).dt.normalize()
+    start = infdt
+    if te.start == "lymphodepletion" and "ldstdt" in pop.columns:
+        start = pd.to_datetime(pop["ldstdt"]).dt.normalize().fillna(infdt)
+    return pd.DataFrame({"win_start": start, "win_end": infdt + pd.Timedelta(days=te.window_days)})
+
+
+def _baseline_and_worst(
+    graded: pd.DataFrame, population: pd.DataFrame | None, config: StudyConfig | None = None
+) -> tuple[pd.DataFrame, int]:
+    """Baseline grade and worst post-baseline grade per (usubjid, direction, term), and the number of post-baseline
+    graded records dropped because they fall outside the treatment-emergent window."""
     long = _lab_long(graded)
     if population is not None:
         long = long.loc[long["usubjid"].isin(population.loc[population["saffl"], "usubjid"])]
@@ -104,21 +122,35 @@ def _baseline_and_worst(graded: pd.DataFrame, population: pd.DataFrame | None) -
     base = base_rows.groupby(keys).agg(baseline_grade=("grade", "max"), base_adt=("adt", "max"))
     post = long.loc[~long["baseline"]].merge(base["base_adt"], left_on=keys, right_index=True, how="left")
     post = post.loc[post["base_adt"].isna() | (post["adt"] > post["base_adt"]) | post["adt"].isna()]
+    outside = 0
+    bounds = _window_bounds(population, config) if population is not None else None
+    if bounds is not None:
+        win = post[["usubjid"]].join(bounds, on="usubjid")
+        inside = post["adt"].isna() | (post["adt"].ge(win["win_start"]) & post["adt"].le(win["win_end"])).fillna(False)
+        outside = int((~inside & post["grade"].notna()).sum())
+        post = post.loc[inside]
     worst = post.groupby(keys)["grade"].max().rename("worst_grade")
     out = base[["baseline_grade"]].join(worst, how="outer").reset_index()
     for col in ("baseline_grade", "worst_grade"):
         out[col] = out[col].round().astype("Int64")
-    return out
+    return out, outside
 
 
-def lab_shift_table(graded: pd.DataFrame, population: pd.DataFrame | None = None) -> pd.DataFrame:
+def lab_shift_table(
+    graded: pd.DataFrame, population: pd.DataFrame | None = None, config: StudyConfig | None = None
+) -> pd.DataFrame:
     """Baseline CTCAE grade vs worst post-baseline grade per lab term and direction (``LBT14``).
 
     Input: the graded-observations frame (grading.grade_labs contract). Post-baseline = not the baseline record
-    and dated after it; ungraded rows (grade NA) are ignored. Columns: direction, term, baseline_grade,
-    worst_grade ("0".."4" or "missing"), n, N (participants with any record of that term), pct.
+    and dated after it; ungraded rows (grade NA) are ignored. When ``population`` carries ``infdt`` (the frame of
+    :func:`ctcae_engine.endpoints.safety_population`), post-baseline records must also lie in the treatment-emergent
+    window: on/after the infusion (or the start of lymphodepletion, per ``config``) and at most
+    ``treatment_emergent.window_days`` after the infusion (365 without ``config``); undated records are kept
+    (conservative). ``attrs["n_outside_window"]`` counts the graded records left out by the window.
+    Columns: direction, term, baseline_grade, worst_grade ("0".."4" or "missing"), n, N (participants with any
+    record of that term), pct.
     """
-    both = _baseline_and_worst(graded, population)
+    both, outside = _baseline_and_worst(graded, population, config)
     for col in ("baseline_grade", "worst_grade"):
         both[col] = both[col].astype("string").fillna("missing")
     table = both.groupby(["direction", "term", "baseline_grade", "worst_grade"]).size().rename("n").reset_index()
@@ -126,16 +158,20 @@ def lab_shift_table(graded: pd.DataFrame, population: pd.DataFrame | None = None
     table["pct"] = 100.0 * table["n"] / table["N"]
     table = table.sort_values(["term", "direction", "baseline_grade", "worst_grade"]).reset_index(drop=True)
     table.attrs["table_id"] = "LBT14"
+    table.attrs["n_outside_window"] = outside
     return table
 
 
-def lab_grade3_table(graded: pd.DataFrame, population: pd.DataFrame | None = None) -> pd.DataFrame:
+def lab_grade3_table(
+    graded: pd.DataFrame, population: pd.DataFrame | None = None, config: StudyConfig | None = None
+) -> pd.DataFrame:
     """Participants whose worst post-baseline grade is >= 3, per lab term and direction (``LBT07``).
 
+    Post-baseline records and the treatment-emergent window as in :func:`lab_shift_table`.
     Columns: direction, term, N (participants with a graded post-baseline value), n_grade3plus, pct_grade3plus,
     n_grade3, n_grade4, and n_worsened (worst post-baseline grade >= 3 and above the baseline grade, or no baseline).
     """
-    both = _baseline_and_worst(graded, population)
+    both, outside = _baseline_and_worst(graded, population, config)
     both = both.loc[both["worst_grade"].notna()]
     worst = both["worst_grade"]
     both = both.assign(
@@ -150,6 +186,7 @@ def lab_grade3_table(graded: pd.DataFrame, population: pd.DataFrame | None = Non
     cols = ["direction", "term", "N", "n_grade3plus", "pct_grade3plus", "n_grade3", "n_grade4", "n_worsened"]
     table = table[cols].sort_values(["n_grade3plus", "term"], ascending=[False, True]).reset_index(drop=True)
     table.attrs["table_id"] = "LBT07"
+    table.attrs["n_outside_window"] = outside
     return table
 
 

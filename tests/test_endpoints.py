@@ -229,6 +229,48 @@ def test_lab_grade3_lbt07(trial):
     assert (alt["n_grade3plus"], alt["n_worsened"]) == (1, 0)  # grade 3 already at baseline
 
 
+def window_labs():
+    """P01 platelets (infusion 2021-03-10): baseline G0 day -9; G3 day -3 (lymphodepletion, before the infusion);
+    G2 day 30; G4 day 400 (after the 365-day window); P02: baseline G0, G3 on day 365 exactly, G1 undated."""
+    days = [("P01", -9, True, 0), ("P01", -3, False, 3), ("P01", 30, False, 2), ("P01", 400, False, 4),
+            ("P02", -9, True, 0), ("P02", 365, False, 3), ("P02", None, False, 1)]
+    frame = pd.DataFrame(days, columns=["usubjid", "day", "baseline", "grade_low"])
+    frame["adt"] = pd.Timestamp("2021-03-10") + pd.to_timedelta(frame["day"], unit="D")
+    frame["testcd"], frame["term_low"], frame["term_high"] = "PLAT", "Platelet count decreased", None
+    frame["grade_low"] = frame["grade_low"].astype("Int64")
+    frame["grade_high"] = pd.Series(pd.NA, index=frame.index, dtype="Int64")
+    return frame
+
+
+@pytest.mark.parametrize(
+    "start, window_days, expected, outside",
+    [
+        # P01: day -3 G3 and day 400 G4 left out -> worst G2; P02: day 365 is inside the window -> G3
+        ("infusion", 365, {("0", "2"): 1, ("0", "3"): 1}, 2),
+        # P01's day -3 G3 falls on/after the first lymphodepletion dose (day -5): worst G3
+        ("lymphodepletion", 365, {("0", "3"): 2}, 1),
+        # P02's day 365 G3 is outside a 30-day window; its undated G1 is kept (conservative)
+        ("infusion", 30, {("0", "2"): 1, ("0", "1"): 1}, 3),
+    ],
+    ids=["1-year-window-grade4-on-day-400-not-counted", "window-from-lymphodepletion", "30-day-window"],
+)
+def test_lab_shift_counts_only_the_treatment_emergent_window(trial, start, window_days, expected, outside):
+    te = dataclasses.replace(CFG.treatment_emergent, start=start, window_days=window_days)
+    cfg = dataclasses.replace(CFG, treatment_emergent=te)
+    shift = lab_shift_table(window_labs(), trial[3], config=cfg)
+    assert shift.attrs["n_outside_window"] == outside
+    assert shift.set_index(["baseline_grade", "worst_grade"])["n"].to_dict() == expected
+
+
+def test_lab_grade3_day_400_grade4_is_not_counted(trial):
+    labs = window_labs().loc[lambda f: f["usubjid"].eq("P01")]
+    table = lab_grade3_table(labs, trial[3])  # no config: the default 1-year window
+    assert table.iloc[0][["N", "n_grade3plus", "n_grade4"]].tolist() == [1, 0, 0]
+    assert table.attrs["n_outside_window"] == 2
+    without_population = lab_grade3_table(labs)  # no infusion dates: no window (every post-baseline record)
+    assert without_population.iloc[0][["n_grade3plus", "n_grade4"]].tolist() == [1, 1]
+
+
 def episodes():
     return pd.DataFrame({"usubjid": ["P01", "P03", "P03", "P04", "P04", "P06"],
                          "syndrome": ["CRS", "CRS", "ICANS", "CRS", "CRS", "CRS"],
