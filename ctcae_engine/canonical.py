@@ -70,7 +70,10 @@ def categorical(series: pd.Series | None, n: int, upper: bool = False) -> pd.Cat
     """Stripped text as a Categorical (blank -> missing), cleaning each distinct value once."""
     if series is None:
         return pd.Categorical.from_codes(np.full(n, -1), categories=pd.Index([], dtype=object))
-    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    if isinstance(series.dtype, pd.CategoricalDtype):  # already coded: reuse the codes
+        codes, uniques = series.cat.codes.to_numpy(), series.cat.categories
+    else:
+        codes, uniques = pd.factorize(series, use_na_sentinel=True)
     cleaned = [_clean(u) for u in uniques]
     if upper:
         cleaned = [c.upper() if c is not None else None for c in cleaned]
@@ -151,8 +154,9 @@ def _unit_from_param(param: pd.Series | None, testcd: pd.Categorical, n: int) ->
     for code, position in first.items():
         match = re.search(r"\(([^()]*)\)\s*$", str(param.iloc[position]))
         units[code] = match.group(1).strip() if match else None
-    lookup = np.array([units.get(c) for c in range(-1, len(testcd.categories))], dtype=object)
-    return categorical(pd.Series(lookup[codes + 1], dtype=object), n)
+    per_code = pd.Series([units.get(c) for c in range(-1, len(testcd.categories))], dtype=object)
+    unit_codes, unit_names = pd.factorize(per_code, use_na_sentinel=True)
+    return pd.Categorical.from_codes(unit_codes[codes + 1], categories=pd.Index(unit_names, dtype=object))
 
 
 def observations(df: pd.DataFrame, result: str = "standard") -> pd.DataFrame:
@@ -195,7 +199,11 @@ def observations(df: pd.DataFrame, result: str = "standard") -> pd.DataFrame:
     test_cat = categorical(testcd, n, upper=True)
     if kind == "ADAM" and unit.isna().any():
         from_param = _unit_from_param(_first(df, ["PARAM"]), test_cat, n)
-        unit = categorical(pd.Series(np.where(unit.isna(), np.asarray(from_param), np.asarray(unit)), dtype=object), n)
+        if unit.isna().all():
+            unit = from_param
+        else:
+            unit = categorical(pd.Series(np.where(unit.isna(), np.asarray(from_param), np.asarray(unit)),
+                                         dtype=object), n)
     urine = _flag(category, n, lambda c: c and "URIN" in c) | _flag(specimen, n, lambda c: c and "URIN" in c)
     at_rest = _flag(category, n, lambda c: c and "REST" in c)
     for column in rest_cols:
