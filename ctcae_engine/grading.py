@@ -34,10 +34,11 @@ def _test_map(rules: LabRules, mapping: pd.DataFrame | Mapping | None, kind: str
     """Default test map with the caller's rows taking precedence. A dict maps TESTCD -> (key_low, key_high)."""
     table = load_lab_test_map() if kind == "lab" else load_clinical_test_map()
     if mapping is not None:
-        if isinstance(mapping, Mapping):
+        if isinstance(mapping, Mapping):  # analyte (for unit factors) kept from the default row of that code
+            known = dict(zip(table["testcd"], table["analyte"], strict=True))
             extra = pd.DataFrame(
-                [{"testcd": t, "specimen": "", "fasting": "", "analyte": t, "key_low": lo or "", "key_high": hi or ""}
-                 for t, (lo, hi) in mapping.items()]
+                [{"testcd": t, "specimen": "", "fasting": "", "analyte": known.get(str(t).strip().upper(), t),
+                  "key_low": lo or "", "key_high": hi or ""} for t, (lo, hi) in mapping.items()]
             )
         else:
             extra = pd.DataFrame(mapping).fillna("").astype(str)
@@ -313,8 +314,9 @@ def _grade(
 
     no_value = np.isnan(value_raw)
     result = obs["result"].to_numpy()
-    blank = pd.isna(result)
-    reasons.add(no_value & blank, np.zeros(n, dtype=np.int8), lambda u: "missing result")
+    blank = no_value & pd.isna(result)
+    blank[no_value & ~blank] = [not str(r).strip() for r in result[no_value & ~blank]]  # "" or "  " = missing
+    reasons.add(blank, np.zeros(n, dtype=np.int8), lambda u: "missing result")
     reasons.add(no_value, result, lambda u: f"non-numeric result '{u}'")
     reasons.add(np.isnan(factor), combo_codes, lambda j: label_u[j])
 

@@ -82,6 +82,7 @@ def test_conventional_units_are_converted_before_grading():
         (("P1", "ALT", ">1000", "U/L", "0", "40", ""), "non-numeric result '>1000'"),
         (("P1", "PH", "NEG", "", "7.35", "7.45", ""), "non-numeric result 'NEG'"),
         (("P1", "ALT", None, "U/L", "0", "40", ""), "missing result"),
+        (("P1", "ALT", "  ", "U/L", "0", "40", ""), "missing result"),
         (("P1", "PLAT", "150", "mg/dL", "150", "400", ""), "unit 'mg/dL' not convertible to 10^9/L for PLAT"),
         (("P1", "K", "4.1", None, "3.5", "5.1", ""), "no unit given; K rule needs mmol/L"),
         (("P1", "BUN", "12", "mg/dL", "7", "20", ""), "test BUN not mapped to a CTCAE term"),
@@ -132,6 +133,12 @@ def test_mapping_override_by_dict():
     assert "not mapped" in grade_labs(frame)["reason"].iloc[0]
     out = grade_labs(frame, mapping={"ANCX": ("Neutrophil count decreased", None)})
     assert out["term"].iloc[0] == "Neutrophil count decreased" and out["grade"].iloc[0] == 3
+
+
+def test_mapping_override_keeps_the_analyte_for_unit_factors():
+    frame = lb([("P1", "GLUC", "40", "mg/dL", "70", "100", "")])
+    out = grade_labs(frame, mapping={"GLUC": ("Hypoglycemia", "Hyperglycemia (fasting)")})
+    assert out["value_si"].iloc[0] == pytest.approx(40 * 0.05551) and out["grade"].iloc[0] == 2
 
 
 def test_mapping_naming_unknown_criteria_is_rejected():
