@@ -546,6 +546,7 @@ def _vs(p: pd.DataFrame, sf: pd.DataFrame, rng: np.random.Generator) -> pd.DataF
     out = pd.DataFrame({
         "STUDYID": STUDYID, "DOMAIN": "VS", "USUBJID": vs["usubjid"], "VSTESTCD": vs["testcd"], "VSTEST": vs["test"],
         "VSORRES": text, "VSORRESU": vs["unit"], "VSSTRESC": text, "VSSTRESN": text, "VSSTRESU": vs["unit"],
+        "VSTPT": np.where(vs["testcd"] == "OXYSAT", "AT REST", ""),  # SpO2 taken at rest (CTCAE Hypoxia G3)
         "VSBLFL": np.where(vs["day"] == -5, "Y", ""), "VISIT": _visit_name(vs["day"]),
         "VSDTC": _iso(vs["infusion"].dt.normalize() + pd.to_timedelta(vs["day"], unit="D")),
         "VSDY": _study_day(vs["day"]),
