@@ -89,6 +89,11 @@ class Response:
 class Pfs:
     rate_days: int = 183  # 6 months
     evaluator: str = "INVESTIGATOR"
+    # scheduled tumour assessments, days from infusion (weeks 4, 8, 12, 24, 36, 48) and their +/- visit window
+    assessment_days: tuple[int, ...] = (28, 56, 84, 168, 252, 336)
+    assessment_tolerance_days: int = 7
+    max_missed_assessments: int = 1  # progression/death after more missed scheduled assessments is censored (FDA 2018)
+    require_baseline_assessment: bool = False  # no RS record on/before day 0 -> censored at day 0
 
 
 @dataclass(frozen=True)
@@ -240,9 +245,18 @@ def config_from_dict(raw: dict[str, Any]) -> StudyConfig:
         evaluator=_get(o, "evaluator", str, "response", "INVESTIGATOR").strip().upper(),
     )
     p = _section(raw, "pfs")
+    schedule = _get(p, "assessment_days", list, "pfs", list(Pfs.assessment_days))
+    if not all(isinstance(x, int) and not isinstance(x, bool) and x > 0 for x in schedule):
+        raise ConfigError(f"pfs.assessment_days: expected a list of whole days after infusion (> 0), got {schedule!r}")
     pfs = Pfs(
         rate_days=int(_positive(_get(p, "rate_days", int, "pfs", 183), "pfs.rate_days")),
         evaluator=_get(p, "evaluator", str, "pfs", resp.evaluator).strip().upper(),
+        assessment_days=tuple(sorted(set(schedule))),
+        assessment_tolerance_days=int(_positive(_get(p, "assessment_tolerance_days", int, "pfs", 7),
+                                                "pfs.assessment_tolerance_days")),
+        max_missed_assessments=int(_positive(_get(p, "max_missed_assessments", int, "pfs", 1),
+                                             "pfs.max_missed_assessments")),
+        require_baseline_assessment=_get(p, "require_baseline_assessment", bool, "pfs", False),
     )
     k = _section(raw, "persistence")
     times = _get(k, "timepoints_days", list, "persistence", list(Persistence.timepoints_days))

@@ -96,31 +96,101 @@ def orr_table(bor: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def pfs_data(rs: pd.DataFrame, population: pd.DataFrame, config: StudyConfig) -> pd.DataFrame:
+def _new_therapy_day(new_therapy: pd.DataFrame | None, infdt: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Per participant (index of ``infdt``): day of the first new anticancer therapy after the infusion (NaN when
+    none) and a note naming records that could not be used (undated)."""
+    day = pd.Series(np.nan, index=infdt.index)
+    note = pd.Series("", index=infdt.index, dtype="object")
+    if new_therapy is None or new_therapy.empty:
+        return day, note
+    date_col = pick(new_therapy, "NACTDT", "CMSTDTC", "PRSTDTC", "ASTDT")
+    subj_col = pick(new_therapy, "usubjid", "USUBJID")
+    if date_col is None or subj_col is None:
+        raise ValueError("new_therapy: needs USUBJID and a start date column (NACTDT, CMSTDTC, PRSTDTC or ASTDT)")
+    subj = new_therapy[subj_col].astype("string").str.strip()
+    start = as_date(new_therapy[date_col])
+    days = (start - subj.map(infdt).astype("datetime64[ns]")).dt.days
+    after = days.gt(0).fillna(False)  # therapy before or on the infusion day is not a *new* therapy
+    day.update(days[after].groupby(subj[after]).min().astype(float))
+    undated = start.isna() & subj.isin(infdt.index)
+    note[note.index.isin(subj[undated])] = "new anticancer therapy with missing or partial start date not used"
+    return day, note
+
+
+def _missed_between(last: pd.Series, event: pd.Series, schedule: tuple[int, ...], tolerance: int) -> pd.Series:
+    """Scheduled assessments whose whole visit window (day +/- tolerance) lies after ``last`` and before ``event``:
+    none of them was adequately done (``last`` is the last adequate assessment before the event)."""
+    if not schedule:
+        return pd.Series(0, index=last.index)
+    days = np.asarray(schedule, dtype=float)[None, :]
+    low, high = last.to_numpy(dtype=float)[:, None], event.to_numpy(dtype=float)[:, None]
+    missed = ((days - tolerance > low) & (days + tolerance < high)).sum(axis=1)
+    return pd.Series(missed, index=last.index)
+
+
+def pfs_data(
+    rs: pd.DataFrame, population: pd.DataFrame, config: StudyConfig, new_therapy: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Per infused participant: time_days (from infusion), event (bool), event_type ("progression", "death",
-    "censored") and censor_reason. Event = first PD or death, whichever is first (and on/before the data
-    cut-off); otherwise censored at the last adequate assessment (CR/PR/SD/PD on/before cut-off), or at day 0
-    when there is none."""
-    assess = response_assessments(rs, population, config.pfs.evaluator)
+    "censored"), censor_reason, missed_assessments, nact_day and note.
+
+    Censoring follows the FDA PFS censoring table (Clinical Trial Endpoints for the Approval of Cancer Drugs and
+    Biologics, 2018): event = first PD or death, whichever is first (on/before the data cut-off); no adequate
+    assessment (CR/PR/SD/PD) -> censored at day 0; progression or death after more than
+    ``pfs.max_missed_assessments`` missed scheduled assessments (``pfs.assessment_days`` +/-
+    ``assessment_tolerance_days``) -> censored at the last adequate assessment before it; new anticancer therapy
+    (``new_therapy``: USUBJID + NACTDT/CMSTDTC/PRSTDTC/ASTDT, one row per therapy, already filtered to anticancer
+    therapies) -> assessments after its start are ignored and the participant censored at the last adequate
+    assessment on/before it; with ``pfs.require_baseline_assessment`` no response record on/before day 0 ->
+    censored at day 0. Otherwise censored at the last adequate assessment.
+    """
+    cfg = config.pfs
+    assess = response_assessments(rs, population, cfg.evaluator)
     pop = population.loc[population["saffl"]].set_index("usubjid")
     cutoff = pd.Timestamp(config.study.data_cutoff) if config.study.data_cutoff else pd.Timestamp.max
+    nact_day, note = _new_therapy_day(new_therapy, pop["infdt"])
     valid = assess.loc[assess["valid"] & assess["ady"].gt(0) & assess["adt"].le(cutoff)]
+    valid = valid.loc[valid["ady"].le(valid["usubjid"].map(nact_day).fillna(np.inf))]
     pd_day = valid.loc[valid["resp"].eq("PD")].groupby("usubjid")["ady"].min().reindex(pop.index)
-    dth_day = (pop["dthdt"] - pop["infdt"]).dt.days.where(pop["dthdt"].le(cutoff))
-    adequate = valid.loc[valid["resp"].isin(["CR", "PR", "SD", "PD"])].groupby("usubjid")["ady"].max()
-    last = adequate.reindex(pop.index).fillna(0)
+    dth_day = (pop["dthdt"] - pop["infdt"]).dt.days.where(pop["dthdt"].le(cutoff)).astype(float)
+    dth_day = dth_day.where(~dth_day.gt(nact_day))  # a death after a new anticancer therapy is censored
     event_day = pd.concat([pd_day, dth_day], axis=1).min(axis=1)
+    adequate = valid.loc[valid["resp"].isin(["CR", "PR", "SD", "PD"])]
+    last_any = adequate.groupby("usubjid")["ady"].max().reindex(pop.index)
+    before = adequate.loc[adequate["ady"].lt(adequate["usubjid"].map(event_day).fillna(np.inf))]
+    last_before = before.groupby("usubjid")["ady"].max().reindex(pop.index).fillna(0).astype(float)
+    missed = _missed_between(last_before, event_day, cfg.assessment_days, cfg.assessment_tolerance_days)
+    late = event_day.notna() & missed.gt(cfg.max_missed_assessments)
+    event = event_day.notna() & ~late
     out = pd.DataFrame(index=pop.index)
-    out["event"] = event_day.notna()
-    out["time_days"] = event_day.fillna(last).astype(float)
-    out["event_type"] = np.where(pd_day.notna() & pd_day.le(dth_day.fillna(np.inf)), "progression",
-                                 np.where(out["event"], "death", "censored"))
-    out["censor_reason"] = np.where(
-        out["event"], "", np.where(adequate.reindex(pop.index).notna(), "last adequate assessment",
-                                   "no adequate post-infusion assessment: censored at day 0"))
+    out["event"] = event
+    out["time_days"] = event_day.where(event, last_before.where(late, last_any.fillna(0))).astype(float)
+    is_pd = pd_day.notna() & pd_day.le(dth_day.fillna(np.inf))
+    out["event_type"] = np.where(event & is_pd, "progression", np.where(event, "death", "censored"))
+    what = np.where(is_pd, "progression", "death")
+    reason = pd.Series("", index=pop.index, dtype="object")
+    reason[~event] = np.where(last_any[~event].notna(), "last adequate assessment",
+                              "no adequate post-infusion assessment: censored at day 0")
+    has_nact = nact_day.notna() & ~event
+    reason[has_nact] = ("new anticancer therapy on day " + nact_day[has_nact].astype(int).astype(str)
+                        + ": censored at the last adequate assessment before it")
+    reason[late] = (pd.Series(what, index=pop.index)[late] + " after " + missed[late].astype(str)
+                    + " missed scheduled assessment(s): censored at the last adequate assessment")
+    if cfg.require_baseline_assessment:
+        dates = as_date(rs[pick(rs, "RSDTC", "ADT")])
+        subj = rs[pick(rs, "usubjid", "USUBJID")].astype("string").str.strip()
+        baseline = (dates <= subj.map(pop["infdt"]).astype("datetime64[ns]")).fillna(False)
+        no_base = ~pop.index.isin(subj[baseline].unique())
+        out.loc[no_base, ["event", "time_days", "event_type"]] = [False, 0.0, "censored"]
+        reason[no_base] = "no baseline tumour assessment: censored at day 0"
+    out["censor_reason"] = reason
+    out["missed_assessments"] = missed.astype(int)
+    out["nact_day"] = nact_day
+    out["note"] = note
     bad_inf = pop["infdt"].isna()
     out.loc[bad_inf, ["event", "time_days", "event_type", "censor_reason"]] = [
         False, np.nan, "censored", "infusion date unknown: not analysable"]
+    out["event"] = out["event"].astype(bool)
     return out.reset_index()
 
 

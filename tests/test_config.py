@@ -29,6 +29,9 @@ def test_demo_config_matches_protocol():
     assert (crit["PLAT"].operator, crit["PLAT"].limit) == (">", 75.0)
     assert crit["ALT"].relative_to_uln and crit["AST"].limit == 5.0 and crit["BILI"].limit == 1.5
     assert (crit["ALB"].operator, crit["ALB"].limit) == (">=", 35.0)
+    # tumour assessments at weeks 4, 8, 12, 24, 36, 48 after infusion, +/- 7 days; FDA 2018: > 1 missed -> censored
+    assert cfg.pfs.assessment_days == (28, 56, 84, 168, 252, 336)
+    assert (cfg.pfs.assessment_tolerance_days, cfg.pfs.max_missed_assessments) == (7, 1)
 
 
 def test_defaults_fill_optional_sections():
@@ -49,6 +52,10 @@ def test_defaults_fill_optional_sections():
         (("relationship", "attribution"), "product", "attribution: 'product' is not one of"),
         (("relationship", "not_related"), ["RELATED"], "both related and not related"),
         (("persistence", "lloq"), True, "expected a number"),
+        (("pfs", "assessment_days"), [28, "week 8"], "pfs.assessment_days: expected a list of whole days"),
+        (("pfs", "assessment_days"), [0, 28], "pfs.assessment_days: expected a list of whole days"),
+        (("pfs", "max_missed_assessments"), -1, "must be >= 0"),
+        (("pfs", "require_baseline_assessment"), "yes", "expected bool"),
     ],
 )
 def test_bad_config_is_a_clear_error(raw, path, value, message):

@@ -107,6 +107,96 @@ def test_death_before_progression_is_the_event(population):
     assert pfs.loc["P04", "censor_reason"].startswith("no adequate post-infusion assessment")
 
 
+def fda_trial() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Schedule weeks 4, 8, 12, 24, 36, 48 (days 28, 56, 84, 168, 252, 336) +/- 7 days; infusion = day 0.
+    (response days, death day, new anticancer therapy day) per participant."""
+    plan = {
+        "A": ([(28, "SD"), (56, "SD"), (252, "PD")], None, None),  # weeks 12 and 24 missed before PD
+        "B": ([(28, "SD"), (56, "SD"), (168, "PD")], None, None),  # only week 12 missed
+        "C": ([(28, "SD")], 150, None),  # weeks 8 and 12 missed before death
+        "D": ([], 20, None),  # death before the first scheduled assessment
+        "E": ([], 100, None),  # weeks 4, 8, 12 missed, no assessment at all
+        "F": ([(28, "SD"), (56, "NE"), (84, "NE"), (120, "PD")], None, None),  # NE is not an adequate assessment
+        "G": ([(30, "SD"), (60, "SD"), (90, "PD")], None, 70),  # new therapy on day 70, PD after it
+        "H": ([(28, "SD")], 50, 40),  # new therapy on day 40, death after it
+        "I": ([(28, "SD"), (91, "PD")], None, None),  # PD on day 91: inside the week-12 window, one missed
+        "J": ([(28, "SD"), (92, "PD")], None, None),  # PD on day 92: weeks 8 and 12 both missed
+    }
+    rs_rows = [(s, on(d), r) for s, (visits, _, _) in plan.items() for d, r in visits]
+    rs_frame = pd.DataFrame(rs_rows, columns=["USUBJID", "RSDTC", "RSSTRESC"]).assign(RSTESTCD="OVRLRESP")
+    pop = pd.DataFrame({"usubjid": list(plan), "saffl": True, "infdt": DAY0, "ldstdt": pd.NaT, "reason": ""})
+    pop["dthdt"] = [DAY0 + pd.Timedelta(days=d) if d is not None else pd.NaT for _, d, _ in plan.values()]
+    nact = pd.DataFrame([(s, on(n)) for s, (_, _, n) in plan.items() if n is not None], columns=["USUBJID", "CMSTDTC"])
+    return rs_frame, pop, nact
+
+
+@pytest.mark.parametrize(
+    "usubjid, time_days, event, event_type, reason",
+    [
+        ("A", 56.0, False, "censored", "progression after 2 missed scheduled assessment(s)"),
+        ("B", 168.0, True, "progression", ""),
+        ("C", 28.0, False, "censored", "death after 2 missed scheduled assessment(s)"),
+        ("D", 20.0, True, "death", ""),
+        ("E", 0.0, False, "censored", "death after 3 missed scheduled assessment(s)"),
+        ("F", 28.0, False, "censored", "progression after 2 missed scheduled assessment(s)"),
+        ("G", 60.0, False, "censored", "new anticancer therapy on day 70"),
+        ("H", 28.0, False, "censored", "new anticancer therapy on day 40"),
+        ("I", 91.0, True, "progression", ""),
+        ("J", 28.0, False, "censored", "progression after 2 missed scheduled assessment(s)"),
+    ],
+    ids=[
+        "FDA2018-progression-after-more-than-one-missed-visit-censored-at-last-assessment",
+        "FDA2018-progression-after-one-missed-visit-is-an-event",
+        "FDA2018-death-after-more-than-one-missed-visit-censored-at-last-assessment",
+        "FDA2018-death-before-first-PD-assessment-is-an-event",
+        "FDA2018-no-post-baseline-assessment-death-after-missed-visits-censored-at-day-0",
+        "FDA2018-NE-visit-is-not-an-adequate-assessment",
+        "FDA2018-new-anticancer-treatment-censored-at-last-assessment-before-it",
+        "FDA2018-death-after-new-anticancer-treatment-censored",
+        "visit-window-day-91-within-week-12-plus-7",
+        "visit-window-day-92-past-week-12-plus-7",
+    ],
+)
+def test_pfs_fda_censoring_rules(usubjid, time_days, event, event_type, reason):
+    rs_frame, pop, nact = fda_trial()
+    row = pfs_data(rs_frame, pop, CFG, new_therapy=nact).set_index("usubjid").loc[usubjid]
+    assert (row["time_days"], row["event"], row["event_type"]) == (time_days, event, event_type)
+    assert row["censor_reason"].startswith(reason)
+
+
+def test_pfs_missed_assessment_rule_is_configurable():
+    rs_frame, pop, nact = fda_trial()
+    lenient = dataclasses.replace(CFG, pfs=dataclasses.replace(CFG.pfs, max_missed_assessments=2))
+    pfs = pfs_data(rs_frame, pop, lenient).set_index("usubjid")
+    assert pfs.loc["A", ["time_days", "event"]].tolist() == [252.0, True]  # 2 missed is now tolerated
+    assert pfs.loc["E", ["time_days", "event"]].tolist() == [0.0, False]  # 3 missed still censored
+    # without new-therapy data G's PD on day 90 is an event (no visit missed: the week-12 window 77..91 holds it)
+    assert pfs.loc["G", ["time_days", "event"]].tolist() == [90.0, True]
+    off = dataclasses.replace(CFG, pfs=dataclasses.replace(CFG.pfs, assessment_days=()))
+    assert pfs_data(rs_frame, pop, off).set_index("usubjid").loc["J", ["time_days", "event"]].tolist() == [92.0, True]
+    wide = dataclasses.replace(CFG, pfs=dataclasses.replace(CFG.pfs, assessment_tolerance_days=14))
+    assert pfs_data(rs_frame, pop, wide).set_index("usubjid").loc["J", "event"]  # week 12 window now 70..98
+
+
+def test_pfs_no_baseline_assessment_censored_at_day_0():
+    rs_frame, pop, _ = fda_trial()
+    baseline = pd.DataFrame({"USUBJID": ["B"], "RSDTC": [on(-7)], "RSSTRESC": [""], "RSTESTCD": ["OVRLRESP"]})
+    cfg = dataclasses.replace(CFG, pfs=dataclasses.replace(CFG.pfs, require_baseline_assessment=True))
+    pfs = pfs_data(pd.concat([rs_frame, baseline], ignore_index=True), pop, cfg).set_index("usubjid")
+    assert pfs.loc["B", ["time_days", "event"]].tolist() == [168.0, True]  # has a baseline record
+    assert pfs.loc["A", ["time_days", "event", "censor_reason"]].tolist() == [
+        0.0, False, "no baseline tumour assessment: censored at day 0"]
+
+
+def test_pfs_undated_new_therapy_is_noted_not_used():
+    rs_frame, pop, _ = fda_trial()
+    nact = pd.DataFrame({"USUBJID": ["B", "D"], "CMSTDTC": ["2021", on(-30)]})  # partial; before infusion
+    pfs = pfs_data(rs_frame, pop, CFG, new_therapy=nact).set_index("usubjid")
+    assert pfs.loc["B", ["time_days", "event"]].tolist() == [168.0, True]
+    assert pfs.loc["B", "note"] == "new anticancer therapy with missing or partial start date not used"
+    assert pfs.loc["D", "event"] and pd.isna(pfs.loc["D", "nact_day"])  # prior therapy is not a new one
+
+
 def test_pfs_kaplan_meier_by_hand():
     pfs = pd.DataFrame({"usubjid": list("ABCDEF"), "time_days": [30, 60, 100, 200, 250, 300],
                         "event": [True, False, True, False, True, False]})
