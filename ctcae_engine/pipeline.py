@@ -19,6 +19,7 @@ import pandas as pd
 from ctcae_engine import CTCAE_VERSION, __version__, cart, efficacy, eligibility, endpoints, figures, grading, tables
 from ctcae_engine import ae as ae_checks
 from ctcae_engine.config import load_config
+from ctcae_engine.cutoff import apply_cutoff, cutoff_summary
 from ctcae_engine.io import file_hashes, read_study
 
 
@@ -26,6 +27,8 @@ from ctcae_engine.io import file_hashes, read_study
 class StudyResults:
     """Everything the engine derived from one study folder (frames are new objects, the inputs are untouched).
 
+    ``domains`` are the records on or before the data cut-off (``excluded`` lists every record removed, see
+    :mod:`ctcae_engine.cutoff`); ``files`` the input files as read (rows before the cut-off is applied).
     ``tables`` holds the named summary tables (stable IDs such as ``AET02_TEAE``); ``figures`` the SVG text of
     each figure; ``unavailable`` maps a stage or table ID to why it is missing; ``stage_errors`` lists stages
     that raised (stage, message).
@@ -35,6 +38,7 @@ class StudyResults:
     domains: dict[str, pd.DataFrame]
     files: pd.DataFrame
     meta: dict[str, Any] = field(default_factory=dict)
+    excluded: pd.DataFrame | None = None
     labs: pd.DataFrame | None = None
     vitals: pd.DataFrame | None = None
     ecg: pd.DataFrame | None = None
@@ -111,9 +115,10 @@ def run_study(
     """
     folder = Path(folder)
     cfg = _load_config(config)
-    domains = read_study(folder)
-    results = StudyResults(config=cfg, domains=domains, files=_file_table(folder, domains))
+    raw = read_study(folder)
     cutoff = _as_date(getattr(cfg.study, "data_cutoff", None))
+    domains, excluded = apply_cutoff(raw, cutoff)
+    results = StudyResults(config=cfg, domains=domains, files=_file_table(folder, raw), excluded=excluded)
     if run_time is None:
         run_time = cutoff.isoformat() if cutoff else "not given"
     elif isinstance(run_time, datetime):
@@ -128,6 +133,7 @@ def run_study(
         "engine_version": __version__,
         "ctcae_version": getattr(cfg.study, "ctcae_version", CTCAE_VERSION) or CTCAE_VERSION,
         "n_participants": int(dm["USUBJID"].nunique()) if dm is not None and "USUBJID" in dm else 0,
+        "n_after_cutoff": len(excluded),
     }
     runner = _Runner(results, strict)
     _grade(runner, domains)
@@ -480,6 +486,13 @@ def _data_quality(results: StudyResults) -> dict[str, pd.DataFrame]:
         assumed = assumed.reset_index(drop=True)
         assumed.attrs["empty"] = "No AE needed an assumption (all dates complete, relationships mapped)."
         tables["DQ05"] = assumed
+    if results.excluded is not None:
+        late = cutoff_summary(results.excluded)
+        late.attrs.update(empty=f"No record is dated after the data cut-off {results.meta['data_cutoff']}.",
+                          note="These records were left out of every table, listing and figure. Partial dates that "
+                               "may fall on or before the cut-off (e.g. 2025-06 for 2025-06-30) are kept; every "
+                               "excluded record is in excluded_after_cutoff.csv next to the report.")
+        tables["DQ06"] = late
     return tables
 
 

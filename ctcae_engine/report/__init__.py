@@ -12,6 +12,7 @@ from ctcae_engine.report.render import AssetOnlyFetcher, render_html, render_pdf
 SUMMARY_NAME = "summary.json"
 HTML_NAME = "dsmb_report.html"
 PDF_NAME = "dsmb_report.pdf"
+EXCLUDED_NAME = "excluded_after_cutoff.csv"
 # event listings compared between reports: table ID -> label
 EVENT_LISTS = {"AEL_G3": "Grade >= 3 treatment-emergent AEs", "AEL_SAE": "Serious AEs", "DTHL01": "Deaths"}
 KEY_COLUMNS = 4  # the first columns of a listing identify an event (participant, term, grade, start)
@@ -38,9 +39,9 @@ def summary_dict(results: Any) -> dict[str, Any]:
     for table_id in EVENT_LISTS:
         frame = results.tables.get(table_id)
         if frame is not None:
-            cols = list(frame.columns[:KEY_COLUMNS])
-            keys = frame[cols].astype("string").fillna("").agg(" | ".join, axis=1)
-            out["events"][table_id] = sorted(keys.unique().tolist())
+            text = frame[list(frame.columns[:KEY_COLUMNS])].astype("string").fillna("")
+            keys = text.iloc[:, 0].str.cat([text[c] for c in text.columns[1:]], sep=" | ") if len(text) else []
+            out["events"][table_id] = sorted(set(keys))
     return out
 
 
@@ -116,6 +117,9 @@ def write_report(
     if rows is not None:
         paths["ungraded"] = out_dir / "ungraded_rows.csv"
         rows.to_csv(paths["ungraded"], index=False, lineterminator="\n")
+    if results.excluded is not None and len(results.excluded):
+        paths["excluded"] = out_dir / EXCLUDED_NAME
+        results.excluded.to_csv(paths["excluded"], index=False, lineterminator="\n")
     if pdf:
         paths["pdf"] = render_pdf(html, out_dir / PDF_NAME)
     return paths

@@ -65,6 +65,7 @@ LAYOUT: dict[str, list[tuple[str, str, str]]] = {
         ("table", "DQ03", "Invalid AE terms and grades"),
         ("table", "DQ04", "Reported versus derived discrepancies"),
         ("table", "DQ05", "AE records that needed an assumption (imputed onset date, unmapped relationship)"),
+        ("table", "DQ06", "Records dated after the data cut-off, excluded from the analysis"),
     ],
     "methods": [
         ("text", "methods_text", ""),
