@@ -39,6 +39,7 @@ class StudyResults:
     files: pd.DataFrame
     meta: dict[str, Any] = field(default_factory=dict)
     excluded: pd.DataFrame | None = None
+    reconciliation: pd.DataFrame | None = None
     labs: pd.DataFrame | None = None
     vitals: pd.DataFrame | None = None
     ecg: pd.DataFrame | None = None
@@ -139,6 +140,7 @@ def run_study(
     _grade(runner, domains)
     _adverse_events(runner, domains, cfg)
     _cart_toxicity(runner, domains)
+    _reconcile(runner)
     _summary_tables(runner)
     _eligibility(runner, domains, cfg)
     _efficacy(runner, domains, cfg)
@@ -218,6 +220,40 @@ def _cart_toxicity(runner: _Runner, domains: dict[str, pd.DataFrame]) -> None:
             table = runner.call(table_id, build, eps, results.population)
             if table is not None:
                 results.tables[table_id] = table
+
+
+# CRS01 comparisons that are not a discrepancy (nothing to reconcile)
+_CRS_AGREE = {"same grade", "no CRS", "no XC assessment, no CRS AE"}
+
+
+def _reconcile(runner: _Runner) -> None:
+    """Reported AE grades against the grades derived from labs, vital signs and ECG (``ae.reconcile``, one call per
+    domain: each CTCAE term is graded from one domain), plus the CRS AEs that disagree with ASTCT 2019 (CRS01)."""
+    results = runner.results
+    if results.ae is None or "ctcae_term" not in results.ae.columns:
+        results.unavailable["DQ04"] = "AE terms were not validated, so reported grades cannot be compared"
+        return
+    parts = []
+    for domain, graded in (("LB", results.labs), ("VS", results.vitals), ("EG", results.ecg)):
+        if graded is not None:
+            found = runner.call("DQ04", ae_checks.reconcile, results.ae, graded)
+            if found is not None and len(found):
+                parts.append(found.assign(domain=domain))
+    crs = results.tables.get("CRS01")
+    if crs is not None:
+        differ = crs[~crs["comparison"].isin(_CRS_AGREE)]
+        parts.append(pd.DataFrame({
+            "type": "CRS_ASTCT_VS_AE", "usubjid": differ["usubjid"], "term": "Cytokine release syndrome",
+            "reported_grade": differ["ctcae_grade"], "derived_grade": differ["astct_grade"],
+            "ae_start": pd.to_datetime(differ["ae_start"].str[:10], errors="coerce"),
+            "evidence": ("ASTCT 2019 grade " + differ["astct_grade"].astype("string").fillna("not assessed") + " ("
+                         + differ["astct_drivers"].astype("string").fillna("") + "): " + differ["comparison"]),
+            "detail": differ["comparison"], "domain": "XC"}))
+    if not parts:
+        results.reconciliation = pd.DataFrame(columns=["type", "usubjid", "term", "domain"])
+        return
+    out = pd.concat(parts, ignore_index=True)
+    results.reconciliation = out.sort_values(["usubjid", "domain", "type"], kind="stable").reset_index(drop=True)
 
 
 def _eligibility(runner: _Runner, domains: dict[str, pd.DataFrame], cfg: Any) -> None:
@@ -486,6 +522,8 @@ def _data_quality(results: StudyResults) -> dict[str, pd.DataFrame]:
         assumed = assumed.reset_index(drop=True)
         assumed.attrs["empty"] = "No AE needed an assumption (all dates complete, relationships mapped)."
         tables["DQ05"] = assumed
+    if results.reconciliation is not None:
+        tables["DQ04"] = _discrepancies(results.reconciliation)
     if results.excluded is not None:
         late = cutoff_summary(results.excluded)
         late.attrs.update(empty=f"No record is dated after the data cut-off {results.meta['data_cutoff']}.",
@@ -494,6 +532,36 @@ def _data_quality(results: StudyResults) -> dict[str, pd.DataFrame]:
                                "excluded record is in excluded_after_cutoff.csv next to the report.")
         tables["DQ06"] = late
     return tables
+
+
+def _discrepancies(found: pd.DataFrame) -> pd.DataFrame:
+    """ae.reconcile rows (and CRS01 disagreements) for reading."""
+    found = found.reindex(columns=[*ae_checks.RECONCILE_COLUMNS, "domain"])
+
+    def day(column: str) -> pd.Series:
+        return pd.to_datetime(found[column], errors="coerce").dt.strftime("%Y-%m-%d").astype("string")
+
+    first, last = day("obs_first"), day("obs_last")
+    span = first.where(first.eq(last).fillna(False) | last.isna(), first + " to " + last)
+    out = pd.DataFrame({
+        "Participant": found["usubjid"].astype("string"), "Source": found["domain"],
+        "Discrepancy": found["type"], "CTCAE term": found["term"].astype("string"),
+        "Reported grade": pd.array(found["reported_grade"], dtype="Int64"),
+        "Derived grade": pd.array(found["derived_grade"], dtype="Int64"),
+        "AE onset": day("ae_start"), "AE end": day("ae_end"), "Observations": span,
+        "n obs": pd.array(found["n_obs"], dtype="Int64"),
+        "Worst evidence": found["evidence"].astype("string").fillna(""),
+    }).reset_index(drop=True)
+    legend = "; ".join(f"{code}: {text}" for code, text in ae_checks.DISCREPANCY_TYPES.items()
+                       if code in set(found["type"]))
+    out.attrs.update(
+        empty="No discrepancy between the reported AE grades and the grades derived from the observations.",
+        note=f"{legend + '. ' if legend else ''}Reported AEs against grades derived from labs (LB), vital signs "
+             "(VS) and ECG (EG) in the AE window +/- 3 days; MISSING_AE needs grade >= 3. XC: the CRS AE grade "
+             "against ASTCT 2019 (the AE form's CTCAE v4.03 CRS grade is a different scale: a query, not an "
+             "error). CTCAE grades that need clinical information (e.g. Hypokalemia grade 2, symptomatic) are "
+             "derived as the worse grade, so under-reporting there asks whether the criterion was met.")
+    return out
 
 
 def _rules_applied(results: StudyResults) -> pd.DataFrame | None:

@@ -138,3 +138,39 @@ def test_real_cdisc_pilot_ae_runs_without_stage_errors(tmp_path):
     assert results.stage_errors == []
     assert len(results.ae) == 1191  # every AE row kept, graded from AESEV where AETOXGR is absent
     assert results.primary.iloc[0]["N"] == 254
+
+
+# ---- the demo trial: planted discrepancies (docs/demo_trial.md, "Planned discrepancies and data faults") ----
+DEMO = Path(__file__).resolve().parents[1] / "ctcae_engine" / "demo" / "data"
+
+
+@pytest.fixture(scope="module")
+def demo_results() -> StudyResults:
+    if not (DEMO / "ae.csv").exists():
+        pytest.skip("demo data not generated")
+    return run_study(DEMO, None, strict=True)
+
+
+@pytest.mark.parametrize(("participant", "term", "kind", "reported", "derived"), [
+    pytest.param("ALPP-CART-DEMO-01001", "Neutrophil count decreased", "GRADE_UNDER_REPORTED", 3, 4,
+                 id="ANC reported G3 (<1.0-0.5) but labs G4 (<0.5 x10e9/L)"),
+    pytest.param("ALPP-CART-DEMO-01003", "Alanine aminotransferase increased", "MISSING_AE", None, 3,
+                 id="ALT G3 (>5.0-20.0 x ULN) in the labs, no AE reported"),
+    pytest.param("ALPP-CART-DEMO-01004", "Cytokine release syndrome", "CRS_ASTCT_VS_AE", 1, 2,
+                 id="CRS reported G1, ASTCT 2019 G2 (fever with hypoxia needing low-flow O2)"),
+])
+def test_demo_planted_discrepancies_are_in_dq04(demo_results, participant, term, kind, reported, derived):
+    dq = demo_results.tables["DQ04"]
+    row = dq[(dq["Participant"] == participant) & (dq["CTCAE term"] == term) & (dq["Discrepancy"] == kind)]
+    assert len(row) == 1
+    assert row["Derived grade"].iloc[0] == derived
+    assert (pd.isna(row["Reported grade"].iloc[0]) if reported is None else row["Reported grade"].iloc[0] == reported)
+    assert row["Worst evidence"].iloc[0] != ""
+
+
+def test_demo_reconciliation_covers_every_domain_without_noise(demo_results):
+    found = demo_results.reconciliation
+    # only real disagreements: no AE is flagged against a term its participant was never observed for
+    assert set(found["type"]) <= {"GRADE_UNDER_REPORTED", "MISSING_AE", "CRS_ASTCT_VS_AE"}
+    assert set(found["domain"]) <= {"LB", "VS", "EG", "XC"}
+    assert demo_results.vitals is not None and demo_results.ecg is not None

@@ -193,6 +193,10 @@ def test_demo_report_has_every_section_and_a_readable_pdf(demo_report):
     html = demo_report["html"].read_text(encoding="utf-8")
     for section_id in SECTION_IDS:
         assert f'id="{section_id}"' in html, section_id
+    dq04 = html[html.index('id="tbl-DQ04"'):]
+    dq04 = dq04[:dq04.index("</table>")]
+    for planted in ("Neutrophil count decreased", "MISSING_AE", "CRS_ASTCT_VS_AE"):  # docs/demo_trial.md
+        assert planted in dq04
     reader = PdfReader(demo_report["pdf"])
     assert 10 <= len(reader.pages) <= 60
     text = " ".join(page.extract_text() for page in reader.pages[:3]).replace("\n", " ")
