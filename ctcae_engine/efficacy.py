@@ -24,10 +24,14 @@ def response_assessments(rs: pd.DataFrame, population: pd.DataFrame, evaluator: 
     """Overall-response records of infused participants: usubjid, adt, ady, resp, valid, reason.
 
     Keeps OVRLRESP (SDTM) / OVR, OVRLRESP (ADaM) rows of the given evaluator (all rows when the evaluator column is
-    absent). A value outside CR/PR/SD/PD/NE or a missing date is kept with ``valid`` False and a reason.
+    absent; ADaM: only ANL01FL = "Y" rows when that flag exists). A value outside CR/PR/SD/PD/NE or a missing date is
+    kept with ``valid`` False and a reason.
     """
     test = pick(rs, "RSTESTCD", "PARAMCD")
     frame = rs.loc[rs[test].astype("string").str.upper().isin(["OVRLRESP", "OVR"]).fillna(False)] if test else rs
+    anl = pick(frame, "ANL01FL")
+    if anl is not None:  # ADaM: keep the records flagged for analysis
+        frame = frame.loc[frame[anl].astype("string").str.upper().str.strip().eq("Y").fillna(False)]
     ev = pick(frame, "RSEVAL")
     if ev is not None:
         frame = frame.loc[frame[ev].astype("string").str.upper().str.strip().eq(evaluator).fillna(False)]
@@ -49,6 +53,31 @@ def response_assessments(rs: pd.DataFrame, population: pd.DataFrame, evaluator: 
     return out.sort_values(["usubjid", "adt"]).reset_index(drop=True)
 
 
+def _has_param(rs: pd.DataFrame, code: str) -> bool:
+    test = pick(rs, "PARAMCD", "RSTESTCD")
+    return test is not None and bool(rs[test].astype("string").str.upper().str.strip().eq(code).fillna(False).any())
+
+
+def _has_overall_responses(rs: pd.DataFrame) -> bool:
+    return pick(rs, "RSTESTCD", "PARAMCD") is None or _has_param(rs, "OVR") or _has_param(rs, "OVRLRESP")
+
+
+def _bor_as_given(adrs: pd.DataFrame, population: pd.DataFrame, evaluator: str) -> pd.DataFrame:
+    """ADRS with a BOR parameter but no OVR records: the sponsor's best overall response, taken as given."""
+    test = pick(adrs, "PARAMCD", "RSTESTCD")
+    rows = adrs.loc[adrs[test].astype("string").str.upper().str.strip().eq("BOR").fillna(False)]
+    bor = response_assessments(rows.assign(**{test: "OVR"}), population, evaluator)
+    bor = bor.loc[bor["resp"].isin(RESPONSES).fillna(False)].drop_duplicates("usubjid", keep="last")
+    people = population.loc[population["saffl"], ["usubjid"]].reset_index(drop=True)
+    out = people.merge(bor[["usubjid", "resp", "ady"]], on="usubjid", how="left")
+    out = out.rename(columns={"resp": "bor", "ady": "bor_ady"})
+    out["n_assessments"] = out["bor"].notna().astype(int)
+    out["reason"] = np.where(out["bor"].isna(), "no valid BOR record in ADRS",
+                             "BOR as derived in ADRS (response window and confirmation rule not re-applied)")
+    out["bor"] = out["bor"].fillna("NE").astype(str)
+    return out
+
+
 def best_overall_response(rs: pd.DataFrame, population: pd.DataFrame, config: StudyConfig) -> pd.DataFrame:
     """RECIST 1.1 best overall response up to ``response.window_days`` after infusion, one row per infused
     participant: usubjid, bor (CR/PR/SD/PD/NE), bor_ady, n_assessments (valid, in window), reason.
@@ -58,6 +87,8 @@ def best_overall_response(rs: pd.DataFrame, population: pd.DataFrame, config: St
     confirming scan may fall after the window), otherwise it counts as SD (or NE before ``sd_min_days``).
     """
     cfg = config.response
+    if not _has_overall_responses(rs) and _has_param(rs, "BOR"):
+        return _bor_as_given(rs, population, cfg.evaluator)
     assess = response_assessments(rs, population, cfg.evaluator)
     valid = assess.loc[assess["valid"] & assess["ady"].gt(0)]
     first_pd = valid.loc[valid["resp"].eq("PD")].groupby("usubjid")["ady"].min()
@@ -145,6 +176,9 @@ def pfs_data(
     censored at day 0. Otherwise censored at the last adequate assessment.
     """
     cfg = config.pfs
+    if not _has_overall_responses(rs):
+        raise ValueError("response data hold no overall-response records (SDTM RSTESTCD OVRLRESP, ADaM PARAMCD OVR): "
+                         "PFS needs the dated assessments, a best-response (BOR) record alone is not enough")
     assess = response_assessments(rs, population, cfg.evaluator)
     pop = population.loc[population["saffl"]].set_index("usubjid")
     cutoff = pd.Timestamp(config.study.data_cutoff) if config.study.data_cutoff else pd.Timestamp.max

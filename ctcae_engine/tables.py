@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ctcae_engine.config import StudyConfig, TreatmentEmergent
-from ctcae_engine.endpoints import ae_grade, pick, proportion
+from ctcae_engine.endpoints import ae_grade, as_date, pick, proportion
 
 GRADE_COLUMNS = ["grade_1", "grade_2", "grade_3", "grade_4", "grade_5", "grade_missing"]
 
@@ -82,8 +82,68 @@ def ae_soc_pt_table(
     return table
 
 
+def _grade_text(values: pd.Series) -> pd.Series:
+    return pd.to_numeric(values.astype("string").str.strip().replace("", pd.NA), errors="coerce").astype("Float64")
+
+
+def graded_from_adlb(adlb: pd.DataFrame) -> pd.DataFrame:
+    """An ADaM ADLB already graded by the sponsor, in the shape the lab tables read (a new frame, one row per
+    observed record): usubjid, testcd (PARAMCD), adt (ADT, else ADTM/LBDTC; NaT when absent), baseline (ABLFL = Y),
+    term_low / grade_low (ATOXDSCL / ATOXGRL), term_high / grade_high (ATOXDSCH / ATOXGRH).
+
+    Without ATOXGRL/ATOXGRH the signed ATOXGR is split (ADaM convention: "-2" = grade 2 low, "3" = grade 3 high,
+    "0" = normal both ways). Derived records (DTYPE not empty, e.g. LOV, MAXIMUM) are dropped: they repeat observed
+    values. An empty or non-numeric grade stays NA (ignored by the tables, like an ungraded observation).
+    """
+    for needed in ("USUBJID", "PARAMCD"):
+        if pick(adlb, needed) is None:
+            raise ValueError(f"ADLB: missing column {needed}")
+    if pick(adlb, "ATOXGRL", "ATOXGRH", "ATOXGR") is None:
+        raise ValueError("ADLB: no toxicity grade column (ATOXGRL / ATOXGRH or ATOXGR)")
+    frame = adlb
+    dtype = pick(frame, "DTYPE")
+    if dtype is not None:
+        frame = frame.loc[frame[dtype].astype("string").str.strip().fillna("").eq("")]
+    date_col = pick(frame, "ADT", "ADTM", "LBDTC")
+    base_col = pick(frame, "ABLFL")
+    out = pd.DataFrame(
+        {
+            "usubjid": frame[pick(frame, "USUBJID")].astype("string").str.strip(),
+            "testcd": frame[pick(frame, "PARAMCD")].astype("string").str.strip().str.upper(),
+            "adt": as_date(frame[date_col]) if date_col else pd.Series(pd.NaT, index=frame.index),
+            "baseline": (frame[base_col].astype("string").str.strip().str.upper().eq("Y").fillna(False)
+                         if base_col else pd.Series(False, index=frame.index)),
+        },
+        index=frame.index,
+    )
+    signed = _grade_text(frame[pick(frame, "ATOXGR")]) if pick(frame, "ATOXGR") else None
+    for direction, suffix, sign in (("low", "L", -1), ("high", "H", 1)):
+        term_col = pick(frame, f"ATOXDSC{suffix}")
+        grade_col = pick(frame, f"ATOXGR{suffix}")
+        out[f"term_{direction}"] = frame[term_col].astype("string").str.strip() if term_col else pd.NA
+        if grade_col is not None:
+            grade = _grade_text(frame[grade_col])
+        elif signed is not None:
+            grade = (signed * sign).clip(lower=0)  # the other direction's abnormal value means this one is 0
+        else:
+            grade = pd.Series(pd.NA, index=frame.index, dtype="Float64")
+        out[f"grade_{direction}"] = grade.round().astype("Int64")
+    return out.reset_index(drop=True)
+
+
+def _as_graded(labs: pd.DataFrame) -> pd.DataFrame:
+    """The graded-observations frame as given, or converted from an ADaM ADLB carrying sponsor grades."""
+    if {"term_low", "grade_low", "term_high", "grade_high"} <= set(labs.columns):
+        return labs
+    if pick(labs, "PARAMCD") is not None and pick(labs, "ATOXGRL", "ATOXGRH", "ATOXGR") is not None:
+        return graded_from_adlb(labs)
+    raise ValueError("labs: expected the graded-observations frame (term_low/grade_low/term_high/grade_high) or an "
+                     "ADaM ADLB with PARAMCD and ATOXGR / ATOXGRL / ATOXGRH")
+
+
 def _lab_long(graded: pd.DataFrame) -> pd.DataFrame:
     """Graded observations stacked by direction: usubjid, testcd, adt, baseline, direction, term, grade."""
+    graded = _as_graded(graded)
     parts = []
     for direction in ("low", "high"):
         part = graded[["usubjid", "testcd", "adt", "baseline"]].copy()
@@ -141,7 +201,8 @@ def lab_shift_table(
 ) -> pd.DataFrame:
     """Baseline CTCAE grade vs worst post-baseline grade per lab term and direction (``LBT14``).
 
-    Input: the graded-observations frame (grading.grade_labs contract). Post-baseline = not the baseline record
+    Input: the graded-observations frame (grading.grade_labs contract) or an ADaM ADLB with sponsor grades
+    (:func:`graded_from_adlb`). Post-baseline = not the baseline record
     and dated after it; ungraded rows (grade NA) are ignored. When ``population`` carries ``infdt`` (the frame of
     :func:`ctcae_engine.endpoints.safety_population`), post-baseline records must also lie in the treatment-emergent
     window: on/after the infusion (or the start of lymphodepletion, per ``config``) and at most

@@ -197,6 +197,38 @@ def test_pfs_undated_new_therapy_is_noted_not_used():
     assert pfs.loc["D", "event"] and pd.isna(pfs.loc["D", "nact_day"])  # prior therapy is not a new one
 
 
+def adrs(numeric_dates: bool = False) -> pd.DataFrame:
+    """The crafted SDTM RS above as an ADaM ADRS: PARAMCD OVR, AVALC, ADT (ISO text or SAS day numbers), ANL01FL,
+    with a duplicate non-analysis record and the sponsor's BOR rows (which the OVR route must not read)."""
+    sdtm = rs()
+    frame = pd.DataFrame({"USUBJID": sdtm["USUBJID"], "PARAMCD": "OVR", "AVALC": sdtm["RSSTRESC"],
+                          "ADT": sdtm["RSDTC"], "RSEVAL": sdtm["RSEVAL"], "ANL01FL": "Y"})
+    if numeric_dates:
+        frame["ADT"] = (pd.to_datetime(frame["ADT"]) - pd.Timestamp("1960-01-01")).dt.days.astype(float)
+    extra = frame.iloc[[0]].assign(AVALC="PD", ANL01FL="")  # not flagged for analysis: ignored
+    bor = frame.drop_duplicates("USUBJID").assign(PARAMCD="BOR", AVALC="CR")
+    return pd.concat([frame, extra, bor], ignore_index=True)
+
+
+@pytest.mark.parametrize("numeric_dates", [False, True], ids=["ADT-iso-text", "ADT-sas-numeric"])
+def test_adrs_ovr_gives_the_same_orr_and_pfs_as_sdtm_rs(population, numeric_dates):
+    sdtm_bor = best_overall_response(rs(), population, CFG)
+    adam_bor = best_overall_response(adrs(numeric_dates), population, CFG)
+    pd.testing.assert_frame_equal(adam_bor, sdtm_bor)
+    assert orr_table(adam_bor).iloc[0][["n", "N"]].tolist() == [2, 5]  # P01 PR, P04 PR (as by hand above)
+    pd.testing.assert_frame_equal(pfs_data(adrs(numeric_dates), population, CFG), pfs_data(rs(), population, CFG))
+
+
+def test_adrs_with_only_bor_is_taken_as_given(population):
+    only_bor = adrs().query("PARAMCD == 'BOR'").assign(AVALC=["PR", "SD", "PD", "CR", "NE", "CR"])
+    bor = best_overall_response(only_bor, population, CFG).set_index("usubjid")
+    assert bor["bor"].to_dict() == {"P01": "PR", "P02": "SD", "P03": "PD", "P04": "CR", "P05": "NE"}
+    assert bor.loc["P01", "reason"].startswith("BOR as derived in ADRS")
+    assert orr_table(bor.reset_index()).iloc[0][["n", "N"]].tolist() == [2, 5]
+    with pytest.raises(ValueError, match="PFS needs the dated assessments"):
+        pfs_data(only_bor, population, CFG)
+
+
 def test_pfs_kaplan_meier_by_hand():
     pfs = pd.DataFrame({"usubjid": list("ABCDEF"), "time_days": [30, 60, 100, 200, 250, 300],
                         "event": [True, False, True, False, True, False]})

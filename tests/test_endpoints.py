@@ -30,11 +30,13 @@ from ctcae_engine.tables import (
     ae_soc_pt_table,
     crs_icans_incidence,
     crs_icans_timing,
+    graded_from_adlb,
     lab_grade3_table,
     lab_shift_table,
 )
 
 PHARMAVERSE = Path(__file__).resolve().parents[2] / "shared" / "pharmaverse"
+PEER_ADLB = Path(__file__).resolve().parents[2] / "shared" / "peer" / "admiral_adlb_ctcv4.csv"
 CFG = load_config()
 INF = "ANTI-ALPP CAR-T CELLS"
 GEN = "General disorders and administration site conditions"
@@ -269,6 +271,63 @@ def test_lab_grade3_day_400_grade4_is_not_counted(trial):
     assert table.attrs["n_outside_window"] == 2
     without_population = lab_grade3_table(labs)  # no infusion dates: no window (every post-baseline record)
     assert without_population.iloc[0][["n_grade3plus", "n_grade4"]].tolist() == [1, 1]
+
+
+def adlb(signed_only: bool = False) -> pd.DataFrame:
+    """ADaM ADLB graded by the sponsor (admiral layout): platelets of P01 (infusion 2021-03-10) and P02.
+    P01: baseline G1 (day -9), G3 day 14, G4 day 400 (outside the 1-year window), derived MINIMUM record G4;
+    P02: baseline G0, G2 day 28 with an undated ALT G1 in the high direction."""
+    rows = [
+        ("P01", "PLAT", "2021-03-01", "Y", "", "Platelet count decreased", "1", "", ""),
+        ("P01", "PLAT", "2021-03-24", "", "", "Platelet count decreased", "3", "", ""),
+        ("P01", "PLAT", "2022-04-14", "", "", "Platelet count decreased", "4", "", ""),
+        ("P01", "PLAT", "", "", "MINIMUM", "Platelet count decreased", "4", "", ""),
+        ("P02", "PLAT", "2021-03-01", "Y", "", "Platelet count decreased", "0", "", ""),
+        ("P02", "PLAT", "2021-04-07", "", "", "Platelet count decreased", "2", "", ""),
+        ("P02", "ALT", "2021-03-01", "Y", "", "", "", "Alanine aminotransferase increased", "0"),
+        ("P02", "ALT", "", "", "", "", "", "Alanine aminotransferase increased", "1"),
+    ]
+    cols = ["USUBJID", "PARAMCD", "ADT", "ABLFL", "DTYPE", "ATOXDSCL", "ATOXGRL", "ATOXDSCH", "ATOXGRH"]
+    frame = pd.DataFrame(rows, columns=cols)
+    if signed_only:  # ADaM combined grade: low direction negative
+        low = pd.to_numeric(frame["ATOXGRL"], errors="coerce")
+        high = pd.to_numeric(frame["ATOXGRH"], errors="coerce")
+        frame["ATOXGR"] = (-low).where(low.gt(0), high.fillna(low)).astype("Int64").astype("string").fillna("")
+        frame = frame.drop(columns=["ATOXGRL", "ATOXGRH"])
+    return frame
+
+
+@pytest.mark.parametrize("signed_only", [False, True], ids=["ADLB-ATOXGRL-ATOXGRH", "ADLB-signed-ATOXGR"])
+def test_lab_shift_from_adam_adlb(trial, signed_only):
+    shift = lab_shift_table(adlb(signed_only), trial[3])
+    counts = shift.set_index(["term", "baseline_grade", "worst_grade"])["n"].to_dict()
+    # P01: baseline 1 -> worst 3 (day 400 G4 outside the window, derived MINIMUM record dropped); P02: 0 -> 2;
+    # ALT: the undated G1 is kept (conservative)
+    assert counts == {("Platelet count decreased", "1", "3"): 1, ("Platelet count decreased", "0", "2"): 1,
+                      ("Alanine aminotransferase increased", "0", "1"): 1}
+    assert shift.attrs["n_outside_window"] == 1
+    g3 = lab_grade3_table(adlb(signed_only), trial[3]).set_index("term").loc["Platelet count decreased"]
+    assert (g3["n_grade3plus"], g3["n_grade4"], g3["n_worsened"]) == (1, 0, 1)
+
+
+def test_adlb_without_grades_is_a_clear_error():
+    with pytest.raises(ValueError, match="ATOXGR"):
+        lab_shift_table(adlb().drop(columns=["ATOXGRL", "ATOXGRH"]))
+
+
+@pytest.mark.skipif(not PEER_ADLB.is_file(), reason="../shared/peer not present")
+def test_signed_atoxgr_split_equals_admiral_direction_grades():
+    """admiral's pharmaverseadam ADLB: splitting the signed ATOXGR gives admiral's own ATOXGRL / ATOXGRH on every
+    observed record where a direction has a term and ATOXGR is given."""
+    peer = pd.read_csv(PEER_ADLB, dtype=str, keep_default_na=False)
+    both = graded_from_adlb(peer)
+    signed = graded_from_adlb(peer.drop(columns=["ATOXGRL", "ATOXGRH"]))
+    assert len(both) == (peer["DTYPE"] == "").sum() == 32650  # derived LOV / MAXIMUM / MINIMUM rows dropped
+    given = peer.loc[peer["DTYPE"].eq(""), "ATOXGR"].ne("").to_numpy()
+    for direction in ("low", "high"):
+        termed = given & both[f"term_{direction}"].fillna("").ne("").to_numpy()
+        assert termed.sum() > 10_000
+        assert both.loc[termed, f"grade_{direction}"].tolist() == signed.loc[termed, f"grade_{direction}"].tolist()
 
 
 def episodes():
