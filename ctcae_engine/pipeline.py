@@ -141,7 +141,8 @@ def run_study(
     _adverse_events(runner, domains, cfg)
     _cart_toxicity(runner, domains)
     _reconcile(runner)
-    _summary_tables(runner)
+    _summary_tables(runner, cfg)
+    _vitals_ecg(runner, cfg)
     _eligibility(runner, domains, cfg)
     _efficacy(runner, domains, cfg)
     _figures(runner, cfg)
@@ -347,7 +348,7 @@ def _store(results: StudyResults, table_id: str, table: pd.DataFrame | None) -> 
         results.tables[table_id] = table
 
 
-def _summary_tables(runner: _Runner) -> None:
+def _summary_tables(runner: _Runner, cfg: Any) -> None:
     """SOC/PT tables and lab shift tables of ctcae_engine.tables."""
     results = runner.results
     if results.ae is not None and results.population is not None:
@@ -358,11 +359,57 @@ def _summary_tables(runner: _Runner) -> None:
                 results.tables[table_id] = table
     if results.labs is not None:
         for table_id, build in (("LBT14", tables.lab_shift_table), ("LBT07", tables.lab_grade3_table)):
-            table = runner.call(table_id, build, results.labs, results.population)
-            if table is not None:
-                results.tables[table_id] = table
+            _store(results, table_id, runner.call(table_id, build, results.labs, results.population, cfg))
     else:
         results.unavailable.setdefault("LBT14", results.unavailable.get("labs", "labs were not graded"))
+
+
+def _vitals_ecg(runner: _Runner, cfg: Any) -> None:
+    """VSEG01: participants by worst post-baseline CTCAE grade per vital-sign / ECG term (from the shift table of
+    ``tables.lab_shift_table``, same baseline and treatment-emergent window as the labs); VSEG02: the worst
+    record of each participant and term at grade >= 2."""
+    results = runner.results
+    graded = [(d, f) for d, f in (("VS", results.vitals), ("EG", results.ecg)) if f is not None]
+    if not graded:
+        results.unavailable["VSEG"] = "no graded VS or EG domain"
+        return
+    both = pd.concat([f for _, f in graded], ignore_index=True)
+    shift = runner.call("VSEG01", tables.lab_shift_table, both, results.population, cfg)
+    if shift is not None:
+        counts = shift.pivot_table(index=["term", "direction"], columns="worst_grade", values="n", aggfunc="sum",
+                                   fill_value=0, observed=True)
+        counts.columns = [f"Worst {c}" for c in counts.columns]
+        counts.insert(0, "Participants", counts.sum(axis=1))
+        high = [c for c in counts.columns if c in ("Worst 3", "Worst 4", "Worst 5")]
+        counts["Grade >= 3"] = counts[high].sum(axis=1) if high else 0
+        counts = counts.reset_index().rename(columns={"term": "CTCAE term", "direction": "Direction"})
+        counts.attrs.update(empty="No graded vital-sign or ECG record after baseline.",
+                            note="Participants counted once per term at their worst post-baseline grade in the "
+                                 "treatment-emergent window (baseline as for the labs). Fever, Hypertension, Weight "
+                                 "loss/gain and Hypoxia from VS; QTc prolonged from EG.")
+        results.tables["VSEG01"] = counts
+    parts = []
+    for domain, frame in graded:
+        for direction in ("low", "high"):
+            part = pd.DataFrame({"Participant": frame["usubjid"], "Source": domain,
+                                 "CTCAE term": frame[f"term_{direction}"], "Grade": frame[f"grade_{direction}"],
+                                 "adt": frame["adt"], "Test": frame["testcd"], "Value": frame["value_si"],
+                                 "Unit": frame["unit_si"], "Rule": frame["rule"]})
+            parts.append(part[part["Grade"].ge(2).fillna(False).to_numpy(dtype=bool)
+                              & ~frame["baseline"].fillna(False).to_numpy(dtype=bool)])
+    worst = pd.concat(parts, ignore_index=True)
+    pop = results.population
+    if pop is not None and "infdt" in pop.columns and len(worst):
+        infdt = worst["Participant"].map(pop.set_index("usubjid")["infdt"])
+        days = (worst["adt"] - infdt).dt.days
+        worst = worst[days.between(0, cfg.treatment_emergent.window_days).to_numpy(dtype=bool)]
+    worst = worst.sort_values(["Participant", "CTCAE term", "Grade", "adt"], ascending=[True, True, False, True],
+                              kind="stable").drop_duplicates(["Participant", "CTCAE term"])
+    worst.insert(4, "Date", worst.pop("adt").dt.strftime("%Y-%m-%d"))
+    worst = worst.reset_index(drop=True)
+    worst.attrs.update(empty="No vital-sign or ECG grade >= 2 after baseline in the treatment-emergent window.",
+                       note="One row per participant and term: the worst post-baseline record (earliest if tied).")
+    results.tables["VSEG02"] = worst
 
 
 def _text(frame: pd.DataFrame, *names: str) -> pd.Series:

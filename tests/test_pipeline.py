@@ -174,3 +174,28 @@ def test_demo_reconciliation_covers_every_domain_without_noise(demo_results):
     assert set(found["type"]) <= {"GRADE_UNDER_REPORTED", "MISSING_AE", "CRS_ASTCT_VS_AE"}
     assert set(found["domain"]) <= {"LB", "VS", "EG", "XC"}
     assert demo_results.vitals is not None and demo_results.ecg is not None
+
+
+def _worst_post_infusion(path: Path, testcd: str, cuts: list[float]) -> dict[int, int]:
+    """Participants by worst grade of one test after infusion (VSDY/EGDY 0..365), thresholds written out here."""
+    frame = pd.read_csv(path, dtype=str)
+    prefix = frame["DOMAIN"].iloc[0]
+    rows = frame[(frame[f"{prefix}TESTCD"] == testcd) & pd.to_numeric(frame[f"{prefix}DY"]).between(0, 365)]
+    value = pd.to_numeric(rows[f"{prefix}STRESN"])
+    grade = sum((value >= cut).astype(int) for cut in cuts)
+    return grade.groupby(rows["USUBJID"]).max().value_counts().to_dict()
+
+
+@pytest.mark.parametrize(("domain", "testcd", "term", "cuts"), [
+    pytest.param("vs", "TEMP", "Fever", [38.0, 39.05, 40.05], id="Fever G1 38.0-39.0 C; G2 >39.0-40.0; G3 >40.0"),
+    pytest.param("eg", "QTCF", "Electrocardiogram QT corrected interval prolonged", [450.5, 480.5, 500.5],
+                 id="QTc G1 450-480 ms; G2 481-500 ms; G3 >=501 ms"),
+])
+def test_demo_vitals_ecg_worst_grades_match_raw_data(demo_results, domain, testcd, term, cuts):
+    expected = _worst_post_infusion(DEMO / f"{domain}.csv", testcd, cuts)
+    row = demo_results.tables["VSEG01"].set_index("CTCAE term").loc[term]
+    got = {g: int(row[f"Worst {g}"]) for g in range(5) if f"Worst {g}" in row.index and row[f"Worst {g}"] > 0}
+    assert got == expected
+    assert row["Participants"] == sum(expected.values())
+    listed = demo_results.tables["VSEG02"]
+    assert (listed["CTCAE term"] == term).sum() == sum(n for g, n in expected.items() if g >= 2)

@@ -50,6 +50,8 @@ LAYOUT: dict[str, list[tuple[str, str, str]]] = {
         ("table", "LBT14*", "Shift from baseline to worst post-baseline CTCAE grade"),
         ("table", "LBT07", "Participants with a worst post-baseline lab grade >= 3"),
         ("figure", "lab_*", "Laboratory trajectories (ANC, platelets, hemoglobin, ALT) with CTCAE grade bands"),
+        ("table", "VSEG01", "Vital signs and ECG: participants by worst post-baseline CTCAE grade"),
+        ("table", "VSEG02", "Vital signs and ECG: worst record per participant and term, CTCAE grade >= 2"),
     ],
     "efficacy": [
         ("table", "ORR01", "Objective response rate"),
