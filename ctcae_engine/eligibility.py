@@ -17,6 +17,7 @@ from ctcae_engine.config import StudyConfig
 from ctcae_engine.endpoints import as_date, join_issues, pick
 
 _OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
+DECIMALS = 9  # compared values are rounded to 9 decimals first; no screening threshold is finer than that
 
 
 def _canonical_labs(labs: pd.DataFrame) -> pd.DataFrame:
@@ -37,7 +38,7 @@ def _canonical_labs(labs: pd.DataFrame) -> pd.DataFrame:
             "usubjid": labs[pick(labs, "usubjid", "USUBJID")].astype("string").str.strip(),
             "testcd": labs["testcd" if graded else pick(labs, "LBTESTCD", "PARAMCD")].astype("string").str.upper(),
             "value": pd.to_numeric(labs[value_col], errors="coerce"),
-            "text": labs[given_col].astype("string"),
+            "text": labs[given_col].astype("string").str.strip().replace("", pd.NA),
             "unit": labs[unit_col].astype("string").str.strip() if unit_col else pd.Series(pd.NA, index=labs.index),
             "uln": pd.to_numeric(labs[uln_col], errors="coerce") if uln_col else np.full(n, np.nan),
             "adt": as_date(labs[date_col]) if date_col else pd.NaT,
@@ -88,7 +89,7 @@ def eligibility_screen(
         measured = rec["text"].notna().to_numpy() | ~np.isnan(value)
         if crit.relative_to_uln:
             uln = rec["uln"].to_numpy(dtype=float)
-            shown = value / uln
+            shown = np.divide(value, uln, out=np.full(len(value), np.nan), where=uln > 0)
             threshold = f"{crit.operator} {crit.limit:g} x ULN"
             reason[measured & ~np.isnan(value) & ~(uln > 0)] = "no upper limit of normal to compare with"
         else:
@@ -97,6 +98,7 @@ def eligibility_screen(
             threshold = f"{crit.operator} {crit.limit:g} {crit.unit}"
             bad_unit = measured & ~np.isnan(value) & np.isnan(factor)
             reason[bad_unit] = "unit '" + unit[bad_unit].fillna("").to_numpy() + f"' not convertible to {crit.unit}"
+        shown = np.round(shown, DECIMALS)  # float noise (1.05 / 0.7 = 1.5000000000000002) must not move a boundary
         passed = _OPS[crit.operator](shown, crit.limit) & ~np.isnan(shown)
         reason[measured & np.isnan(value)] = "non-numeric result '" + rec["text"].fillna("").to_numpy()[
             measured & np.isnan(value)] + "'"

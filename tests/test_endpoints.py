@@ -16,7 +16,6 @@ import pandas as pd
 import pytest
 
 from ctcae_engine.config import config_from_dict, load_config
-from ctcae_engine.eligibility import eligibility_screen, eligibility_summary
 from ctcae_engine.endpoints import (
     ae_overview,
     exact_ci,
@@ -355,53 +354,6 @@ def test_crs_icans_timing(trial):
     assert (duration["median"], duration["max"]) == (5.0, 5.0)
 
 
-def screening_lb():
-    good = [("WBC", "5.0", "10^9/L", None), ("HGB", "120", "g/L", None), ("PLAT", "200", "GI/L", None),
-            ("ALT", "30", "U/L", "40"), ("AST", "30", "U/L", "40"), ("BILI", "10", "umol/L", "21"),
-            ("ALB", "40", "g/L", None)]
-    rows = [("P01", *g, "SCREENING") for g in good]
-    p02 = {"HGB": ("HGB", "8.5", "g/dL", None), "ALT": ("ALT", "210", "U/L", "40"),
-           "PLAT": ("PLAT", "<10", "GI/L", None)}
-    rows += [("P02", *p02.get(g[0], g), "SCREENING") for g in good if g[0] != "ALB"]
-    rows.append(("P02", "WBC", "1.0", "10^9/L", None, "DAY 7"))  # not a screening record
-    rows += [("P03", *(("WBC", "3500", "/uL", None) if g[0] == "WBC" else g), "SCREENING") for g in good]
-    rows.append(("P05", "BILI", "32", "umol/L", "21", "SCREENING"))  # 1.52 x ULN
-    frame = pd.DataFrame(rows, columns=["USUBJID", "LBTESTCD", "LBSTRESC", "LBSTRESU", "LBSTNRHI", "VISIT"])
-    frame["LBSTRESN"] = pd.to_numeric(frame["LBSTRESC"], errors="coerce")
-    frame["LBDTC"] = "2021-02-20"
-    return frame
-
-
-@pytest.mark.parametrize(
-    "usubjid, criterion, passed, reason",
-    [
-        ("P01", "Hemoglobin > 90 g/L", True, ""),
-        ("P02", "Hemoglobin > 90 g/L", False, "85 not > 90 g/L"),  # 8.5 g/dL = 85 g/L
-        ("P02", "ALT <= 5 x ULN", False, "5.25 not <= 5 x ULN"),  # 210 / 40
-        ("P02", "Albumin >= 35 g/L", False, "not measured"),
-        ("P02", "Platelets > 75 x 10^9/L", False, "non-numeric result '<10'"),
-        ("P02", "WBC > 3.5 x 10^9/L", True, ""),  # the day-7 value is not a screening value
-        ("P03", "WBC > 3.5 x 10^9/L", False, "unit '/UL' not convertible to 10^9/L"),
-        ("P05", "Total bilirubin <= 1.5 x ULN", False, "1.524 not <= 1.5 x ULN"),
-        ("P04", "WBC > 3.5 x 10^9/L", False, "not measured"),
-    ],
-    ids=["Hb>90-pass", "Hb-in-g/dL-fails", "ALT>5xULN", "albumin-missing", "PLT-non-numeric", "screening-visit-only",
-         "unit-not-convertible", "bilirubin>1.5xULN", "no-labs-at-all"],
-)
-def test_eligibility_screen(usubjid, criterion, passed, reason):
-    screen = eligibility_screen(screening_lb(), CFG, participants=pd.Series(["P01", "P02", "P03", "P04", "P05"]))
-    row = screen.set_index(["usubjid", "criterion"]).loc[(usubjid, criterion)]
-    assert (row["passed"], row["reason"]) == (passed, reason)
-
-
-def test_eligibility_summary():
-    screen = eligibility_screen(screening_lb(), CFG, participants=pd.Series(["P01", "P02", "P04"]))
-    summary = eligibility_summary(screen).set_index("usubjid")
-    assert summary["eligible"].to_dict() == {"P01": True, "P02": False, "P04": False}
-    assert summary.loc["P02", "n_failed"] == 4 and summary.loc["P04", "n_failed"] == 7
-    assert "Albumin >= 35 g/L: not measured" in summary.loc["P02", "failed"]
-
-
 @pytest.mark.skipif(not PHARMAVERSE.is_dir(), reason="../shared/pharmaverse not present")
 def test_pilot_study_treatment_emergent_matches_sponsor_flag():
     """Real SDTM (CDISC pilot): our treatment-emergent flag agrees with the sponsor's SUPPAE AETRTEM on every AE."""
@@ -446,15 +398,6 @@ def test_demo_trial_flags_and_primary_endpoint():
     aet04 = ae_soc_pt_table(flagged, pop, related=True)
     assert aet04.iloc[0]["any"] == primary.loc["Any treatment-related AE", "n"]
     assert aet04.iloc[0]["grade_3plus"] == primary.loc["Treatment-related AE grade >= 3", "n"]
-
-
-@pytest.mark.skipif(not (DEMO / "lb.csv").is_file(), reason="demo data not generated")
-def test_demo_trial_screen_failures_fail_eligibility():
-    study = read_study(DEMO)
-    pop = safety_population(study["dm"], study["ex"], CFG)
-    summary = eligibility_summary(eligibility_screen(study["lb"], CFG, study["dm"]["USUBJID"]))
-    not_infused = set(pop.loc[~pop["saffl"], "usubjid"])
-    assert set(summary.loc[~summary["eligible"], "usubjid"]) == not_infused
 
 
 def test_adam_adsl_and_adae_are_accepted():
