@@ -31,8 +31,18 @@ def parse_dtc(values: pd.Series) -> pd.DataFrame:
 
     Returns a new frame (same index) with ``date`` (datetime64, NaT unless the day is known), ``year``,
     ``month``, ``day`` (Int64, NA when not given), ``precision`` ("day", "month", "year", "missing", "invalid")
-    and ``reason`` (empty unless invalid).
+    and ``reason`` (empty unless invalid). Each distinct string is parsed once (dates repeat a lot in findings).
     """
+    codes, uniques = pd.factorize(values.astype("string"), use_na_sentinel=True)
+    if len(uniques) < len(values):
+        parsed = _parse_unique(pd.Series(uniques, dtype="string"))
+        missing_row = _parse_unique(pd.Series([pd.NA], dtype="string"))
+        table = pd.concat([parsed, missing_row], ignore_index=True)
+        return table.take(codes).set_axis(values.index)  # code -1 (missing) takes the last row
+    return _parse_unique(values).set_axis(values.index)
+
+
+def _parse_unique(values: pd.Series) -> pd.DataFrame:
     text = values.astype("string").str.strip()
     text = text.mask(text.eq(""))
     parts = text.str.extract(_ISO)

@@ -75,9 +75,16 @@ def eligibility_screen(
     for ULN-relative criteria), threshold, passed (bool) and reason ("" when passed; "not measured", the failed
     comparison, a unit that cannot be converted, no ULN). ``participants`` (default: everyone in ``labs``) lists
     who must appear even without any screening lab."""
-    canon = _canonical_labs(labs)
+    graded = {"value_si", "testcd", "usubjid"} <= set(labs.columns)
+    test_col = "testcd" if graded else pick(labs, "LBTESTCD", "PARAMCD")
+    if test_col is None:
+        raise ValueError("labs: no test code column (testcd, LBTESTCD or PARAMCD)")
+    wanted = {crit.testcd for crit in config.eligibility.criteria}
+    canon = _canonical_labs(labs.loc[labs[test_col].astype("string").str.upper().isin(wanted).fillna(False)])
     chosen = _screening_records(canon, config).set_index(["usubjid", "testcd"])
-    people = pd.Series(participants if participants is not None else canon["usubjid"].unique(), dtype="string")
+    if participants is None:
+        participants = labs[pick(labs, "usubjid", "USUBJID")].astype("string").str.strip().unique()
+    people = pd.Series(participants, dtype="string")
     people = people.dropna().drop_duplicates()
     parts = []
     for crit in config.eligibility.criteria:

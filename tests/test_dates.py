@@ -64,3 +64,14 @@ def test_impute_without_reference_gives_reason_not_silent_na():
     out = impute_start_date(pd.Series(["", "2021-05"]), pd.Series([pd.NaT, pd.NaT]))
     assert pd.isna(out["date"].iloc[0]) and "missing" in out["reason"].iloc[0]
     assert out["date"].iloc[1] == pd.Timestamp("2021-05-01") and out["imputed"].iloc[1] == "D"
+
+
+def test_repeated_values_parse_like_single_values():
+    """Distinct strings are parsed once and mapped back: same result, row by row, as parsing each value alone."""
+    values = ["2021-03-15", None, "2021-03", "2021-03-15", "bad", "", "2021-03-15T08:00", None, "2021-03", "2021"]
+    series = pd.Series(values, index=range(100, 110), dtype="object")
+    together = parse_dtc(series)
+    alone = pd.concat([parse_dtc(series.iloc[[i]]) for i in range(len(series))])
+    pd.testing.assert_frame_equal(together, alone)
+    assert together["precision"].tolist() == ["day", "missing", "month", "day", "invalid", "missing", "day",
+                                              "missing", "month", "year"]
