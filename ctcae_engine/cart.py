@@ -188,7 +188,8 @@ def grade_crs(xc: pd.DataFrame, dm: pd.DataFrame | None = None) -> pd.DataFrame:
     Grade = the most severe of fever (>= 38.0 C: grade 1), hypotension and hypoxia; hypotension or hypoxia
     without fever is not CRS, unless fever is masked: once a participant has had fever in the current
     CRS run and an assessment records FEVMASK = Y (antipyretic / tocilizumab / steroids), fever is no longer
-    required until the run ends at an assessment with no fever, no hypotension and no hypoxia (docs/cart.md).
+    required until the run ends at an assessment recording no fever, no hypotension and no hypoxia; an
+    assessment where any of the three is not recorded does not end the run (docs/cart.md).
     ``dm`` (USUBJID, RFXSTDTC = infusion) gives ``ady``, days from infusion (day 0 = infusion day).
     Returns one row per assessment: usubjid, dtc, adt, adate, ady, tempmax, fever, fevmask, fever_waived,
     hypotension, hypoxia, o2flow, grade_hypotension, grade_hypoxia, grade (Int64), drivers, reason
@@ -205,7 +206,9 @@ def grade_crs(xc: pd.DataFrame, dm: pd.DataFrame | None = None) -> pd.DataFrame:
     organ = np.fmax(hypo, oxy)
 
     is_fever = fever.fillna(False).astype(bool)
-    quiet = ~is_fever & organ.fillna(0).eq(0)
+    # a run ends only at an assessment that positively records no fever, no hypotension and no hypoxia;
+    # an assessment with any of the three unrecorded (e.g. FEVMASK alone) does not end it
+    quiet = fever.eq(False).fillna(False).astype(bool) & hypo.eq(0).fillna(False) & oxy.eq(0).fillna(False)
     run = quiet.astype(int).groupby(wide["usubjid"]).cumsum()
     keys = [wide["usubjid"], run]
     fever_seen = is_fever.groupby(keys).cummax()
@@ -332,7 +335,7 @@ def crs_vs_ctcae(crs: pd.DataFrame, ae: pd.DataFrame, dm: pd.DataFrame | None = 
     "Cytokine release syndrome" AE grade (from ``ae``, validated by :func:`ctcae_engine.ae.validate_ae` here
     if it lacks ``ctcae_term``). Participants: those in XC, in the CRS AEs, and in ``dm`` if given.
 
-    Columns: usubjid, astct_grade (0 = assessed, no CRS; NA = no XC assessment), astct_episodes,
+    Columns: usubjid, astct_grade (0 = assessed, no CRS; NA = no XC assessment or none gradable), astct_episodes,
     astct_onset_day, astct_crs_days, astct_drivers, ctcae_grade, ctcae_text (v4.03 text of that grade),
     n_crs_ae, ae_start, comparison.
     """
@@ -347,7 +350,8 @@ def crs_vs_ctcae(crs: pd.DataFrame, ae: pd.DataFrame, dm: pd.DataFrame | None = 
         ctcae_grade=("grade", "max"), n_crs_ae=("grade", "size"), ae_start=("ae_start", "first"))
 
     eps = episodes(crs)
-    assessed = crs.groupby("usubjid")["grade"].max().fillna(0)
+    assessed = crs.groupby("usubjid")["grade"].max()  # NA: in XC, but no assessment could be graded
+    in_xc = pd.Series(True, index=assessed.index)
     first = eps.drop_duplicates("usubjid").set_index("usubjid")
     worst = eps.sort_values(["usubjid", "max_grade"], ascending=[True, False]).drop_duplicates("usubjid")
     subjects = set(assessed.index) | set(ctcae.index)
@@ -358,7 +362,7 @@ def crs_vs_ctcae(crs: pd.DataFrame, ae: pd.DataFrame, dm: pd.DataFrame | None = 
     out["astct_episodes"] = eps.groupby("usubjid").size().reindex(out.index).fillna(0).astype("Int64")
     out.loc[out["astct_grade"].isna(), "astct_episodes"] = pd.NA
     out["astct_onset_day"] = first["onset_day"].reindex(out.index).astype("Int64")
-    crs_days = eps.groupby("usubjid")["duration_days"].sum().reindex(out.index)
+    crs_days = eps.groupby("usubjid")["duration_days"].sum().reindex(out.index).astype("Float64")
     out["astct_crs_days"] = crs_days.fillna(0).where(out["astct_grade"].notna()).astype("Int64")
     out["astct_drivers"] = worst.set_index("usubjid")["drivers"].reindex(out.index).fillna("")
     out["ctcae_grade"] = ctcae["ctcae_grade"].reindex(out.index).astype("Int64")
@@ -368,7 +372,9 @@ def crs_vs_ctcae(crs: pd.DataFrame, ae: pd.DataFrame, dm: pd.DataFrame | None = 
 
     a, c = out["astct_grade"], out["ctcae_grade"]
     a_pos, c_pos = a.fillna(0).gt(0), out["n_crs_ae"].gt(0)
+    xc = in_xc.reindex(out.index, fill_value=False)
     conditions = [
+        xc & a.isna(),
         a.isna() & ~c_pos,
         a.isna() & c_pos,
         ~a_pos & ~c_pos,
@@ -379,6 +385,7 @@ def crs_vs_ctcae(crs: pd.DataFrame, ae: pd.DataFrame, dm: pd.DataFrame | None = 
         a.gt(c),
     ]
     labels = [
+        "XC present but no assessment gradable (see reasons)",
         "no XC assessment, no CRS AE",
         "CRS AE reported, no XC assessment",
         "no CRS",

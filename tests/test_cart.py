@@ -118,10 +118,17 @@ def test_crs_grade_table6(assessment, grade):
             [1, 0, 3],
             id="no masking therapy yet: afebrile hypotension is not CRS; after therapy it is graded",
         ),
+        pytest.param(
+            [{"TEMPMAX": 39.0, "HYPOTEN": "NO_VASOPRESSOR", "OXYGEN": "NONE"},
+             {"FEVMASK": "Y"},
+             {"TEMPMAX": 37.2, "HYPOTEN": "ONE_VASOPRESSOR", "OXYGEN": "LOW_FLOW"}],
+            [2, None, 3],
+            id="an assessment recording only FEVMASK does not end the episode: 'fever is no longer required'",
+        ),
     ],
 )
 def test_masked_fever(assessments, grades):
-    assert crs_grades(*assessments) == grades
+    assert [None if pd.isna(g) else g for g in crs_grades(*assessments)] == grades
 
 
 def test_missing_temperature_gives_na_with_reason_and_malformed_row_is_listed():
@@ -251,3 +258,11 @@ def test_astct_tables_are_data_with_consensus_text():
     assert "vasopressin" in crs.loc[("HYPOTEN", "ONE_VASOPRESSOR"), "astct_text"]
     icans = cart.astct_table("icans")
     assert sorted(icans.loc[icans["domain"] == "ICE", "value"].astype(int)) == list(range(11))
+
+
+def test_participant_with_no_gradable_assessment_is_not_reported_as_no_crs():
+    xc = make_xc({"HYPOTEN": "NONE", "OXYGEN": "NONE"}, {"HYPOTEN": "NONE"}, subject="S9")
+    ae = pd.DataFrame(columns=["USUBJID", "AETERM", "AEDECOD", "AETOXGR", "AESTDTC"])
+    row = cart.crs_vs_ctcae(cart.grade_crs(xc), ae).set_index("usubjid").loc["S9"]
+    assert pd.isna(row["astct_grade"])
+    assert row["comparison"] == "XC present but no assessment gradable (see reasons)"
