@@ -38,6 +38,8 @@ def test_unit_spellings_normalise(spelling, unit):
         ("ALT", "ukat/L", "U/L", 60.0),
         ("FIBRINO", "mg/dL", "g/L", 0.01),
         ("INR", None, "ratio", 1.0),  # unitless targets accept a missing unit
+        ("URATE", "mmol/L", "umol/L", 1000.0),  # SI prefix, any analyte
+        ("CREAT", "umol/L", "mmol/L", 0.001),
     ],
 )
 def test_conversion_factors(analyte, unit, target, factor):
