@@ -23,6 +23,7 @@ Canonical observation columns (one row per input row, same index):
 
 from __future__ import annotations
 
+import ctypes
 import re
 
 import numpy as np
@@ -66,6 +67,24 @@ def _clean(value: object) -> str | None:
     return text or None
 
 
+def factorize(series: pd.Series) -> tuple[np.ndarray, np.ndarray | pd.Index]:
+    """``pd.factorize(series, use_na_sentinel=True)`` (codes in order of first appearance, -1 = missing), faster
+    on plain object columns: rows holding the very same Python object (what CSV readers, pyarrow and replicated
+    frames produce for repeated text) are grouped by the object's address, an integer hash, and only one row per
+    distinct object is hashed by value. Equal texts held by distinct objects still get one code."""
+    values = series.to_numpy() if isinstance(series, pd.Series) else np.asarray(series)
+    if values.dtype != object or len(values) < 4096:
+        return pd.factorize(values, use_na_sentinel=True)
+    values = np.ascontiguousarray(values)
+    # the object pointers, read (not dereferenced) while ``values`` holds the objects
+    address = np.ctypeslib.as_array((ctypes.c_ssize_t * len(values)).from_address(values.ctypes.data))
+    by_object, objects = pd.factorize(address)
+    one_row = np.empty(len(objects), dtype=np.intp)
+    one_row[by_object] = np.arange(len(values))  # any row holding the object will do
+    by_value, uniques = pd.factorize(values[one_row], use_na_sentinel=True)
+    return by_value[by_object], uniques
+
+
 def categorical(series: pd.Series | None, n: int, upper: bool = False) -> pd.Categorical:
     """Stripped text as a Categorical (blank -> missing), cleaning each distinct value once."""
     if series is None:
@@ -73,7 +92,7 @@ def categorical(series: pd.Series | None, n: int, upper: bool = False) -> pd.Cat
     if isinstance(series.dtype, pd.CategoricalDtype):  # already coded: reuse the codes
         codes, uniques = series.cat.codes.to_numpy(), series.cat.categories
     else:
-        codes, uniques = pd.factorize(series, use_na_sentinel=True)
+        codes, uniques = factorize(series)
     cleaned = [_clean(u) for u in uniques]
     if upper:
         cleaned = [c.upper() if c is not None else None for c in cleaned]
@@ -101,7 +120,7 @@ def to_float(series: pd.Series | None, n: int) -> np.ndarray:
         return np.full(n, np.nan)
     if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype):
         return series.to_numpy(dtype=np.float64, na_value=np.nan)
-    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    codes, uniques = factorize(series)
     parsed = pd.to_numeric(pd.Series(np.asarray(uniques, dtype=object)).map(_clean), errors="coerce")
     values = np.append(parsed.to_numpy(dtype=np.float64, na_value=np.nan), np.nan)
     return values[codes]
@@ -116,7 +135,7 @@ def to_date(series: pd.Series | None, n: int) -> np.ndarray:
         return np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
     if pd.api.types.is_datetime64_any_dtype(series.dtype):
         return pd.DatetimeIndex(series).tz_localize(None).normalize().to_numpy(dtype="datetime64[ns]")
-    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    codes, uniques = factorize(series)
     texts = [_clean(u) for u in uniques]
     heads = [t[:10] if t is not None and _ISO_DATE.match(t) else None for t in texts]
     parsed = pd.to_datetime(pd.Series(heads, dtype=object), format="%Y-%m-%d", errors="coerce")
@@ -133,7 +152,7 @@ def to_datetime(series: pd.Series | None, n: int) -> np.ndarray:
         return np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
     if pd.api.types.is_datetime64_any_dtype(series.dtype):
         return pd.DatetimeIndex(series).tz_localize(None).to_numpy(dtype="datetime64[ns]")
-    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    codes, uniques = factorize(series)
     texts = []
     for u in uniques:
         match = _ISO_TIME.match(_clean(u) or "")
@@ -149,11 +168,13 @@ def _unit_from_param(param: pd.Series | None, testcd: pd.Categorical, n: int) ->
     if param is None:
         return categorical(None, n)
     codes = testcd.codes
-    first = pd.Series(np.arange(n)).groupby(codes).first()
+    one_row = np.full(len(testcd.categories) + 1, -1, dtype=np.intp)
+    one_row[codes + 1] = np.arange(n)  # any row of each PARAMCD (code -1 = blank PARAMCD at slot 0)
     units = {}
-    for code, position in first.items():
-        match = re.search(r"\(([^()]*)\)\s*$", str(param.iloc[position]))
-        units[code] = match.group(1).strip() if match else None
+    for slot, position in enumerate(one_row):
+        if position >= 0:
+            match = re.search(r"\(([^()]*)\)\s*$", str(param.iloc[position]))
+            units[slot - 1] = match.group(1).strip() if match else None
     per_code = pd.Series([units.get(c) for c in range(-1, len(testcd.categories))], dtype=object)
     unit_codes, unit_names = pd.factorize(per_code, use_na_sentinel=True)
     return pd.Categorical.from_codes(unit_codes[codes + 1], categories=pd.Index(unit_names, dtype=object))
@@ -234,4 +255,5 @@ def observations(df: pd.DataFrame, result: str = "standard") -> pd.DataFrame:
             "given_terms": np.full(n, bool({"ATOXDSCL", "ATOXDSCH"} & set(df.columns))),
         },
         index=df.index,
+        copy=False,  # each column stays its own array: no consolidation copies
     )

@@ -369,11 +369,26 @@ def _grade(
         ),
         "reason": reasons.array(),
     }
-    out = df.copy(deep=False)  # a new frame; the caller's frame is never modified
+    return _assemble(df, new)
+
+
+def _assemble(df: pd.DataFrame, new: dict[str, np.ndarray | pd.api.extensions.ExtensionArray]) -> pd.DataFrame:
+    """A new frame: the input's columns (not copied) followed by the output columns (an input column of the same
+    name is replaced in place). Built in one constructor call, without per-column inserts and their copies."""
+    series = {}
     for column in OUTPUT_COLUMNS:
         values = new[column]
-        dtype = object if isinstance(values, np.ndarray) and values.dtype == object else None
-        out[column] = pd.Series(values, index=out.index, dtype=dtype, copy=False)  # no dtype inference pass
+        as_object = isinstance(values, np.ndarray) and values.dtype.kind == "O"
+        series[column] = pd.Series(values, index=df.index, copy=False, dtype=object if as_object else None)
+    if not df.columns.is_unique or isinstance(df.columns, pd.MultiIndex):
+        out = df.copy(deep=False)  # rare shapes: insert column by column
+        for column, values in series.items():
+            out[column] = values
+        return out
+    columns = {column: df[column] for column in df.columns}  # Series sharing the input's memory
+    columns.update(series)
+    out = pd.DataFrame(columns, index=df.index, copy=False)
+    out.attrs = dict(df.attrs)
     return out
 
 

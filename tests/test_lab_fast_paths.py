@@ -1,0 +1,59 @@
+"""The speed paths of lab grading change no result: text hashed by object identity, output built in one step.
+
+canonical.factorize groups rows that hold the same Python object by its address before hashing text; these tests
+check it against pandas' own factorize on the awkward cases (equal texts held by distinct objects, every kind of
+missing value) and that grade_labs gives the same frame whatever the text columns are made of.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ctcae_engine.canonical import factorize
+from ctcae_engine.grading import grade_labs
+
+PEER = Path("/work/shared/peer/admiral_adlb_ctcv4.csv")
+
+
+def _fresh(text: object) -> object:
+    """An equal string held by a new object (what a row-by-row reader would produce)."""
+    return "".join(list(text)) if isinstance(text, str) else text
+
+
+def test_factorize_matches_pandas_on_shared_and_distinct_objects_and_missing_values():
+    rng = np.random.default_rng(7)
+    pool = np.array(["ALT", "AST", " alt", "ALT", None, np.nan, pd.NA, "", "Y"], dtype=object)
+    values = pool[rng.integers(0, len(pool), 20_000)]
+    values[::3] = [_fresh(v) for v in values[::3]]  # a third of the rows hold their own copy of the text
+    codes, uniques = factorize(pd.Series(values, dtype=object))
+    expected_codes, expected_uniques = pd.factorize(values, use_na_sentinel=True)
+    np.testing.assert_array_equal(codes, expected_codes)
+    assert list(uniques) == list(expected_uniques)  # same texts, same order of first appearance
+    assert len(uniques) == 5  # "ALT" copies share one code
+    assert (codes[pd.isna(values)] == -1).all()
+
+
+def test_factorize_small_and_non_object_inputs_fall_back_to_pandas():
+    small = pd.Series(["B", "A", None, "B"], dtype=object)
+    np.testing.assert_array_equal(factorize(small)[0], [0, 1, -1, 0])
+    strings = pd.Series(["B", "A", None, "B"] * 2000, dtype="string")
+    np.testing.assert_array_equal(factorize(strings)[0][:4], [0, 1, -1, 0])
+
+
+@pytest.mark.skipif(not PEER.exists(), reason="admiral conformance data not available")
+def test_grades_do_not_depend_on_how_the_text_columns_are_held():
+    peer = pd.read_csv(PEER, dtype=str, keep_default_na=False).replace("", pd.NA).head(12_000)
+    for column in ("AVAL", "ANRLO", "ANRHI", "BASE"):
+        peer[column] = pd.to_numeric(peer[column])
+    shared = grade_labs(peer)
+    text = ["USUBJID", "PARAMCD", "PARAM", "ABLFL", "ATOXDSCL", "ATOXDSCH"]
+    distinct = peer.copy()
+    distinct[text] = distinct[text].map(_fresh)
+    as_category = peer.astype({c: "category" for c in text})
+    as_string = peer.astype({c: "string" for c in text})
+    assert shared["grade"].notna().sum() > 10_000
+    for other in (distinct, as_category, as_string):
+        out = grade_labs(other)
+        pd.testing.assert_frame_equal(out.drop(columns=text), shared.drop(columns=text))
