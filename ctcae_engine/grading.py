@@ -364,8 +364,7 @@ def _grade(
         "grade": as_int64(np.where(mapped, grade, -1)),
         "rule": rules.rule_text[crit],
         "thresholds": rules.thresholds(
-            crit, np.where(use_low, low["ref_value"], high["ref_value"]),
-            np.where(use_low, low["ref_base"], high["ref_base"]),
+            crit, *rules.references(crit, lln_si, uln_si, base_si)
         ),
         "reason": reasons.array(),
     }

@@ -22,6 +22,7 @@ from ctcae_terms.criteria import load_lab_criteria
 REL_TOL = 1e-12
 _MISSING_BITS = {"uln": 1, "lln": 2, "base": 4, "uln_or_base": 1}
 _TIME_BIT = 8
+_REFS = ("abs", "uln", "lln", "base", "uln_or_base")  # codes of ref_of_row
 _MISSING_TEXT = {1: "ULN", 2: "LLN", 4: "baseline", 8: "date/time"}
 
 
@@ -106,6 +107,9 @@ class LabRules:
                            float(r.min_count))
                 for i, r in zip(rows.index, rows.itertuples(), strict=True)
             ])
+        self.refs_of_key = [{c.ref for c in crits} for crits in self.crits]
+        self.grade_of_row = np.append(table["grade"].to_numpy(dtype=np.int8), np.int8(0))  # crit -1 -> grade 0
+        self.ref_of_row = np.append(table["ref"].map({r: i for i, r in enumerate(_REFS)}).to_numpy(np.int8), 0)
         self.needs_time = bool(table["duration_h"].notna().any() or table["min_count"].notna().any())
         self.rule_text = np.array(
             [" ".join(f"{r.term} G{r.grade}: {r.ctcae_text}".split()) for r in table.itertuples()] + [""], dtype=object
@@ -117,80 +121,93 @@ class LabRules:
         lookup = np.array([self.key_index.get(str(u).strip().casefold(), -1) for u in uniques] + [-1])
         return lookup[codes]
 
-    def _bound(self, c: _Criterion, uln: np.ndarray, lln: np.ndarray, base: np.ndarray):
-        """Bound array, evaluable mask (None = always), and whether baseline was the reference (uln_or_base)."""
+    @staticmethod
+    def _bound(c: _Criterion, uln: np.ndarray, lln: np.ndarray, base: np.ndarray):
+        """Bound (a scalar for ``abs``, else an array) and the evaluable mask (None = always)."""
         if c.ref == "abs":
-            return np.full(len(uln), c.bound), None, None
+            return c.bound, None
         if c.ref == "uln":
-            return c.bound * uln + c.offset, ~np.isnan(uln), None
+            return c.bound * uln + c.offset, ~np.isnan(uln)
         if c.ref == "lln":
-            return c.bound * lln + c.offset, ~np.isnan(lln), None
+            return c.bound * lln + c.offset, ~np.isnan(lln)
         if c.ref == "base":
-            return c.bound * base + c.offset, ~np.isnan(base), None
+            return c.bound * base + c.offset, ~np.isnan(base)
         use_base = base > uln + REL_TOL * np.abs(uln)  # baseline above ULN: measure from baseline
-        ref = np.where(use_base, base, uln)
-        return c.bound * ref + c.offset, ~np.isnan(uln), use_base
+        return c.bound * np.where(use_base, base, uln) + c.offset, ~np.isnan(uln)
 
     def grade_direction(
         self, keys: np.ndarray, value: np.ndarray, lln: np.ndarray, uln: np.ndarray, base: np.ndarray,
         group: np.ndarray | None = None, hours: np.ndarray | None = None,
     ) -> dict[str, np.ndarray]:
-        """Grade one direction. Returns int arrays: grade (-1 = NA), crit (fired row, -1), missing (bitmask),
-        ref_value (the reference the fired row used, NaN for abs) and ref_base (baseline was the reference).
+        """Grade one direction. Returns int arrays: grade (-1 = NA), crit (fired row, -1) and missing (bitmask of
+        the references a row needed and lacked); :meth:`references` gives the numbers a fired row used.
         ``group`` (participant x test codes) and ``hours`` (reading time in hours, NaN unknown) serve the rows
-        with ``duration_h`` or ``min_count``."""
+        with ``duration_h`` or ``min_count``.
+
+        Rows are sorted once by key (numpy's stable sort of small ints is a radix sort, O(n)); each key's rows
+        are gathered, per array its criteria need, and only the fired criterion row is recorded per row: the
+        grade is read from it afterwards."""
         n = len(keys)
-        if group is None:
-            group = np.zeros(n, dtype=np.int64)
-        if hours is None:
-            hours = np.full(n, np.nan)
-        grade = np.full(n, -1, dtype=np.int8)
         crit = np.full(n, -1, dtype=np.int32)
         missing = np.zeros(n, dtype=np.int8)
-        ref_value = np.full(n, np.nan)
-        ref_base = np.zeros(n, dtype=bool)
-        small = (keys + 1).astype(np.int16)  # small ints: numpy's stable sort is a radix sort, O(n)
+        small = (keys + 1).astype(np.int16)
         order = np.argsort(small, kind="stable")
         starts = np.searchsorted(small[order], np.arange(0, len(self.keys) + 2))
         for k in range(len(self.keys)):
             idx = order[starts[k + 1]:starts[k + 2]]
-            if idx.size == 0:
-                continue
-            v, lo, hi, b = value[idx], lln[idx], uln[idx], base[idx]
-            g = np.zeros(idx.size, dtype=np.int8)
-            c_out = np.full(idx.size, -1, dtype=np.int32)
-            r_out = np.full(idx.size, np.nan)
-            rb_out = np.zeros(idx.size, dtype=bool)
-            done = np.zeros(idx.size, dtype=bool)
-            miss = np.zeros(idx.size, dtype=np.int8)
-            for c in self.crits[k]:  # highest grade first; first row to fire wins
-                bound, ok, used_base = self._bound(c, hi, lo, b)
-                fired = _compare(v, bound, c.op) & ~done
-                if not (np.isnan(c.duration_h) and np.isnan(c.min_count)) and fired.any():
-                    meets, gr, hr = _compare(v, bound, c.op), group[idx], hours[idx]
-                    untimed = fired & np.isnan(hr)
-                    if not np.isnan(c.duration_h):
-                        fired &= _long_runs(meets, gr, hr, c.duration_h)
-                    else:
-                        fired &= _separate_count(meets, gr, hr) >= c.min_count
-                    miss |= np.where(untimed, _TIME_BIT, 0).astype(np.int8)
-                if ok is not None:
-                    miss |= np.where(ok, 0, _MISSING_BITS[c.ref]).astype(np.int8)
-                if fired.any():
-                    g[fired] = c.grade
-                    c_out[fired] = c.row
-                    if c.ref != "abs":
-                        src = {"uln": hi, "lln": lo, "base": b}.get(c.ref)
-                        if src is None:
-                            src = np.where(used_base, b, hi)
-                            rb_out[fired] = used_base[fired]
-                        r_out[fired] = src[fired]
-                    done |= fired
-            unknown = np.isnan(v) | (~done & (miss != 0))
-            g[unknown] = -1
-            miss[done | np.isnan(v)] = 0
-            grade[idx], crit[idx], missing[idx], ref_value[idx], ref_base[idx] = g, c_out, miss, r_out, rb_out
-        return {"grade": grade, "crit": crit, "missing": missing, "ref_value": ref_value, "ref_base": ref_base}
+            if idx.size:
+                crit[idx], missing[idx] = self._grade_key(k, idx, value, lln, uln, base, group, hours)
+        grade = self.grade_of_row[crit]
+        unknown = np.isnan(value) | ((crit < 0) & (missing != 0)) | (keys < 0)
+        grade[unknown] = -1
+        missing[(crit >= 0) | np.isnan(value)] = 0
+        return {"grade": grade, "crit": crit, "missing": missing}
+
+    def _grade_key(self, k: int, idx: np.ndarray, value: np.ndarray, lln: np.ndarray, uln: np.ndarray,
+                   base: np.ndarray, group: np.ndarray | None, hours: np.ndarray | None) -> tuple[np.ndarray, ...]:
+        """Fired criterion row (-1 none) and missing-reference bits of the rows ``idx`` of criteria key ``k``."""
+        refs = self.refs_of_key[k]
+        v = value[idx]
+        hi = uln[idx] if refs & {"uln", "uln_or_base"} else None
+        lo = lln[idx] if "lln" in refs else None
+        b = base[idx] if refs & {"base", "uln_or_base"} else None
+        crit = np.full(idx.size, -1, dtype=np.int32)
+        miss = np.zeros(idx.size, dtype=np.int8)
+        for c in self.crits[k]:  # highest grade first; first row to fire wins
+            bound, ok = self._bound(c, hi, lo, b)
+            fired = _compare(v, bound, c.op) & (crit < 0)
+            if not (np.isnan(c.duration_h) and np.isnan(c.min_count)) and fired.any():
+                meets = _compare(v, bound, c.op)
+                gr = np.zeros(idx.size, dtype=np.int64) if group is None else group[idx]
+                hr = np.full(idx.size, np.nan) if hours is None else hours[idx]
+                untimed = fired & np.isnan(hr)
+                if not np.isnan(c.duration_h):
+                    fired &= _long_runs(meets, gr, hr, c.duration_h)
+                else:
+                    fired &= _separate_count(meets, gr, hr) >= c.min_count
+                miss[untimed] |= _TIME_BIT
+            if ok is not None:
+                miss[~ok] |= _MISSING_BITS[c.ref]
+            crit[fired] = c.row
+        return crit, miss
+
+    def references(self, crit: np.ndarray, lln: np.ndarray, uln: np.ndarray,
+                   base: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The reference value each fired row used (NaN for absolute bounds and where nothing fired) and whether the
+        baseline was that reference (``uln_or_base`` rows with a baseline above the ULN)."""
+        kind = self.ref_of_row[crit]
+        ref_value = np.full(len(crit), np.nan)
+        for code, source in ((1, uln), (2, lln), (3, base)):
+            rows = kind == code
+            ref_value[rows] = source[rows]
+        either = kind == 4
+        ref_base = np.zeros(len(crit), dtype=bool)
+        if either.any():
+            hi, b = uln[either], base[either]
+            use_base = b > hi + REL_TOL * np.abs(hi)
+            ref_value[either] = np.where(use_base, b, hi)
+            ref_base[either] = use_base
+        return ref_value, ref_base
 
     def thresholds(self, crit: np.ndarray, ref_value: np.ndarray, ref_base: np.ndarray) -> np.ndarray:
         """Text of the numbers a fired row used, e.g. '> 200 U/L (5 x ULN 40)'; '' where nothing fired.
