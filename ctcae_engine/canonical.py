@@ -88,7 +88,8 @@ def factorize(series: pd.Series) -> tuple[np.ndarray, np.ndarray | pd.Index]:
 def categorical(series: pd.Series | None, n: int, upper: bool = False) -> pd.Categorical:
     """Stripped text as a Categorical (blank -> missing), cleaning each distinct value once."""
     if series is None:
-        return pd.Categorical.from_codes(np.full(n, -1), categories=pd.Index([], dtype=object))
+        return pd.Categorical.from_codes(np.full(n, -1, dtype=np.int8), categories=pd.Index([], dtype=object),
+                                         validate=False)
     if isinstance(series.dtype, pd.CategoricalDtype):  # already coded: reuse the codes
         codes, uniques = series.cat.codes.to_numpy(), series.cat.categories
     else:
@@ -97,7 +98,8 @@ def categorical(series: pd.Series | None, n: int, upper: bool = False) -> pd.Cat
     if upper:
         cleaned = [c.upper() if c is not None else None for c in cleaned]
     cat_codes, cats = pd.factorize(pd.Series(cleaned, dtype=object), use_na_sentinel=True)
-    return pd.Categorical.from_codes(np.append(cat_codes, -1)[codes], categories=pd.Index(cats, dtype=object))
+    return pd.Categorical.from_codes(np.append(cat_codes, -1)[codes], categories=pd.Index(cats, dtype=object),
+                                     validate=False)  # codes are in range by construction
 
 
 def _object(series: pd.Series | None, n: int) -> np.ndarray:
@@ -109,9 +111,9 @@ def _flag(series: pd.Series | None, n: int, test) -> np.ndarray:
     """Boolean per row: ``test`` applied to each distinct stripped upper-case value."""
     if series is None:
         return np.zeros(n, dtype=bool)
-    cat = categorical(series, n, upper=True)
-    hits = np.array([bool(test(c)) for c in cat.categories] + [False])
-    return hits[cat.codes]
+    codes, uniques = factorize(series)
+    hits = np.array([bool(test(c.upper())) if c is not None else False for c in map(_clean, uniques)] + [False])
+    return hits[codes]
 
 
 def to_float(series: pd.Series | None, n: int) -> np.ndarray:

@@ -64,17 +64,15 @@ def _lookup_map(obs: pd.DataFrame, table: pd.DataFrame) -> np.ndarray:
     triples = table[["testcd", "specimen", "fasting"]].itertuples(index=False, name=None)
     exact = {triple: i for i, triple in enumerate(triples)}
     testcd = obs["testcd"].array
-    context = np.where(obs["urine"].to_numpy(), 1, np.where(obs["at_rest"].to_numpy(), 2, 0))
+    context = obs["at_rest"].to_numpy().astype(np.int64) * 2  # 0 blood, 1 urine, 2 at rest
+    context[obs["urine"].to_numpy()] = 1
     combined = ((testcd.codes.astype(np.int64) + 1) * 3 + context) * 2 + obs["fasting"].to_numpy()
-    codes, uniques = pd.factorize(combined)
-    names = np.append(np.asarray(testcd.categories, dtype=object), None)
-    rows = []
-    for value in uniques:
-        rest, fasting = divmod(int(value), 2)
-        t, ctx = divmod(rest, 3)
-        name, spec, fast = names[t - 1], ("", "URINE", "REST")[ctx], "Y" if fasting else ""
-        rows.append(exact.get((name, spec, fast), exact.get((name, spec, ""), -1)))
-    return np.array(rows, dtype=np.int64)[codes] if len(codes) else np.empty(0, dtype=np.int64)
+    names = [None, *testcd.categories]  # slot 0: blank test code
+    rows = [  # one look-up per (test code, context, fasting), in the order of ``combined``
+        exact.get((name, spec, fast), exact.get((name, spec, ""), -1))
+        for name in names for spec in ("", "URINE", "REST") for fast in ("", "Y")
+    ]
+    return np.array(rows, dtype=np.int64)[combined]
 
 
 class _Reasons:
@@ -93,8 +91,8 @@ class _Reasons:
         rows = rows & self.none
         if not rows.any():
             return
-        codes, uniques = pd.factorize(pd.Series(np.asarray(labels, dtype=object)[rows], dtype=object),
-                                      use_na_sentinel=False)
+        picked = np.asarray(labels)[rows]  # only the rows concerned become Python objects
+        codes, uniques = pd.factorize(pd.Series(picked, dtype=object), use_na_sentinel=False)
         first = len(self.texts)
         self.texts.extend(make(u) for u in uniques)
         self.code[rows] = first + codes
@@ -269,7 +267,7 @@ def _grade(
             codes = np.append(rules.code(pd.Series(names.categories, dtype=object)), -1)[names.codes]
             keys[given] = codes[given]
             bad = given & ~names.isna() & (codes < 0)
-            reasons.add(bad, np.asarray(names, dtype=object), lambda u: f"no lab criteria for term '{u}'")
+            reasons.add(bad, names.codes, lambda u, names=names: f"no lab criteria for term '{names.categories[u]}'")
     mapped = (key_low >= 0) | (key_high >= 0)
     reasons.add(~mapped & given, testcd_of_row, lambda u: f"test {u}: no CTCAE term in ATOXDSCL/ATOXDSCH")
     by_context = table.groupby("specimen")["testcd"].agg(set)
@@ -360,7 +358,7 @@ def _grade(
         "grade_low": as_int64(np.where(has_low, low["grade"], -1)),
         "term_high": terms[key_high],
         "grade_high": as_int64(np.where(has_high, high["grade"], -1)),
-        "term": np.where(use_low, terms[key_low], terms[key_high]),
+        "term": terms[np.where(use_low, key_low, key_high)],
         "grade": as_int64(np.where(mapped, grade, -1)),
         "rule": rules.rule_text[crit],
         "thresholds": rules.thresholds(

@@ -196,10 +196,7 @@ class LabRules:
         """The reference value each fired row used (NaN for absolute bounds and where nothing fired) and whether the
         baseline was that reference (``uln_or_base`` rows with a baseline above the ULN)."""
         kind = self.ref_of_row[crit]
-        ref_value = np.full(len(crit), np.nan)
-        for code, source in ((1, uln), (2, lln), (3, base)):
-            rows = kind == code
-            ref_value[rows] = source[rows]
+        ref_value = np.choose(kind, (np.nan, uln, lln, base, uln))  # codes of _REFS; uln_or_base fixed below
         either = kind == 4
         ref_base = np.zeros(len(crit), dtype=bool)
         if either.any():
