@@ -525,6 +525,12 @@ def _exposure(ex: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _first_of(values: pd.Series, k: int) -> str:
+    """Up to ``k`` distinct values, sorted, joined; '...' when there are more."""
+    distinct = sorted(set(values.dropna()))
+    return ", ".join(distinct[:k]) + (f" ... ({len(distinct)} distinct)" if len(distinct) > k else "")
+
+
 def _data_quality(results: StudyResults) -> dict[str, pd.DataFrame]:
     tables: dict[str, pd.DataFrame] = {}
     parts = []
@@ -543,15 +549,16 @@ def _data_quality(results: StudyResults) -> dict[str, pd.DataFrame]:
         ungraded["Reason"] = ungraded["Reason"].replace("", pd.NA).fillna("no reason given by the grader")
         counts = ungraded.groupby(["Domain", "Reason"], sort=True).size().rename("Rows").reset_index()
         counts.attrs["empty"] = "Every lab, vital-sign and ECG row was graded."
-        keys = ["Domain", "Participant", "Test", "Reason"]
-        grouped = ungraded.fillna({"Date": ""}).groupby(keys, sort=True, dropna=False).agg(
-            Rows=("Result", "size"), First=("Date", "min"), Last=("Date", "max"),
-            Results=("Result", lambda r: ", ".join(sorted(set(r))[:3]) + (" ..." if r.nunique() > 3 else "")),
+        keys = ["Domain", "Test", "Reason"]
+        grouped = ungraded.fillna({"Date": "", "Participant": ""}).groupby(keys, sort=True, dropna=False).agg(
+            Rows=("Result", "size"), Participants=("Participant", "nunique"),
+            **{"Participant IDs": ("Participant", lambda p: _first_of(p, 3))},
+            First=("Date", "min"), Last=("Date", "max"), Results=("Result", lambda r: _first_of(r, 3)),
         ).reset_index()
         grouped.attrs.update(empty="Every lab, vital-sign and ECG row was graded.",
-                             note="Rows sharing participant, test and reason are grouped (count, first and last "
-                                  "date, up to 3 distinct results); every row is in ungraded_rows.csv next to "
-                                  "the report.")
+                             note="Rows sharing domain, test and reason are grouped (rows, participants, first and "
+                                  "last date, up to 3 participants and 3 distinct results); every row, with its "
+                                  "reason, is in ungraded_rows.csv next to the report.")
         tables["DQ01"], tables["DQ02"], tables["DQ02_ROWS"] = counts, grouped, ungraded
     ae = results.ae
     if ae is not None and "valid" in ae.columns:

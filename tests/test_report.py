@@ -210,3 +210,32 @@ def test_demo_html_is_byte_identical_on_rerun(demo_report, tmp_path):
 
     again = build_report(DEMO, None, tmp_path, pdf=False)
     assert again["html"].read_bytes() == demo_report["html"].read_bytes()
+
+
+def test_long_listing_is_cut_with_a_note_and_written_whole_to_csv(tmp_path):
+    results = small_results()
+    n = 250
+    results.tables["AEL_G3"] = pd.DataFrame({"Participant": [f"TOY-1-{i:03d}" for i in range(n)],
+                                             "Term": "Anemia", "Grade": 3, "Start": "2024-01-02"})
+    paths = write_report(results, tmp_path, pdf=False)
+    html = paths["html"].read_text()
+    table = html[html.index('id="tbl-AEL_G3"'):]
+    table = table[:table.index("</table>")]
+    assert table.count("<tr>") == 1 + 200  # header + the first 200 rows
+    assert "TOY-1-199" in table and "TOY-1-200" not in table
+    assert "first 200 of 250 rows; full listing in AEL_G3.csv" in html
+    full = pd.read_csv(paths["AEL_G3"], dtype=str)
+    assert len(full) == n and full["Participant"].iloc[-1] == "TOY-1-249"
+    # summary tables are never cut, however long
+    results.tables["AET04_TRAE"] = pd.concat([results.tables["AET04_TRAE"]] * 150, ignore_index=True)
+    context = build_context(results)
+    block = next(b for b in context["sections"]["ae_tables"]["blocks"] if b.get("code") == "AET04_TRAE")
+    assert len(block["rows"]) == 300 and block["truncated"] is None
+
+
+@pytest.mark.parametrize(("value", "text"), [
+    ({"n": 3, "pct": 42.857}, "3 (42.9%)"), ({"n": None, "pct": None}, "\u2014"),
+    ({"low": 19.41, "high": 99.37}, "19.4 - 99.4"), ({"low": None, "high": 5.0}, "\u2014"),
+])
+def test_merged_count_cells(value, text):
+    assert fmt_value(value) == text

@@ -109,8 +109,13 @@ def write_report(
     before = _read_previous(previous)
     current = summary_dict(results)
     whats_new = compare_summaries(before, current) if before is not None else None
-    html = render_html(build_context(results, whats_new=whats_new))
+    context = build_context(results, whats_new=whats_new)
+    html = render_html(context)
     paths = {"html": out_dir / HTML_NAME, "summary": out_dir / SUMMARY_NAME}
+    for name, frame in context["full_listings"].items():  # listings the report shows in part
+        paths[Path(name).stem] = out_dir / name
+        frame.drop(columns="row_type", errors="ignore").to_csv(paths[Path(name).stem], index=False,
+                                                               lineterminator="\n")
     paths["html"].write_text(html, encoding="utf-8")
     paths["summary"].write_text(json.dumps(current, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     rows = results.tables.get("DQ02_ROWS")

@@ -75,6 +75,12 @@ LAYOUT: dict[str, list[tuple[str, str, str]]] = {
     ],
 }
 
+# listings grow with the number of participants: in the report they show at most MAX_ROWS rows, with a note, and
+# every row goes to <ID>.csv next to the report. Summary tables (bounded by terms and grades) are never cut.
+MAX_ROWS = 200
+LISTINGS = frozenset({"AEL_G3", "AEL_SAE", "DTHL01", "CRS01", "ICANS_EPISODES", "VSEG02", "ELIG01", "DQ02", "DQ03",
+                      "DQ04", "DQ05"})
+
 HEADLINE = (
     ("teae", "Treatment-emergent AEs (TEAE), any grade"),
     ("trae", "Treatment-related AEs (TRAE), any grade"),
@@ -143,9 +149,41 @@ def _shift(frame: pd.DataFrame) -> pd.DataFrame:
     return wide
 
 
+def _n_pct(n: pd.Series, other: pd.Series, key: str) -> list[dict[str, Any]]:
+    """Cells rendered as 'n (x.x%)' by the templates: {"n", "N"} or {"n", "pct"}."""
+    return [{"n": plain(a), key: plain(b)} for a, b in zip(n, other, strict=True)]
+
+
+def _merge_counts(frame: pd.DataFrame) -> pd.DataFrame:
+    """n, N, pct, ci_low, ci_high -> N, 'n (%)', '95% CI (%)'; AET04 any/any_pct and grade_3plus/_pct -> 'n (%)'.
+
+    Fewer, standard cells (a safety table shows 'n (%)'); the values stay raw, the templates format them.
+    """
+    cols = set(frame.columns)
+    out = frame
+    if {"n", "N", "pct", "ci_low", "ci_high"} <= cols:
+        at = list(frame.columns).index("n")
+        out = frame.drop(columns=["n", "pct", "ci_low", "ci_high"])
+        out.insert(at, "n (%)", _n_pct(frame["n"], frame["N"], "N"))
+        out.insert(at + 1, "95% CI (%)", [{"low": plain(a), "high": plain(b)}
+                                          for a, b in zip(frame["ci_low"], frame["ci_high"], strict=True)])
+    for count, pct, label in (("any", "any_pct", "Any grade n (%)"),
+                              ("grade_3plus", "grade_3plus_pct", "Grade >= 3 n (%)")):
+        if {count, pct} <= cols:
+            at = list(out.columns).index(count)
+            merged = _n_pct(frame[count], frame[pct], "pct")
+            out = out.drop(columns=[count, pct])
+            out.insert(at, label, merged)
+    if "grade_missing" in cols and not frame["grade_missing"].fillna(0).astype(bool).any():
+        out = out.drop(columns="grade_missing")
+    return out
+
+
 def present(key: str, frame: pd.DataFrame) -> pd.DataFrame:
-    """Reshape an engine table for reading (labels, SOC/PT rows, shift cross-tab); values are not formatted."""
+    """Reshape an engine table for reading (labels, SOC/PT rows, shift cross-tab, 'n (%)' cells); values are not
+    formatted."""
     attrs = dict(frame.attrs)
+    frame = _merge_counts(frame)
     if {"level", "soc", "term"} <= set(frame.columns):
         frame = _soc_pt(frame)
     elif key.startswith("LBT14") and {"baseline_grade", "worst_grade", "n"} <= set(frame.columns):
@@ -159,19 +197,26 @@ def present(key: str, frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def table_block(key: str, frame: pd.DataFrame, title: str) -> dict[str, Any]:
+def table_block(key: str, frame: pd.DataFrame, title: str, max_rows: int | None = None) -> dict[str, Any]:
     """A DataFrame as a table block: columns, rows of plain values, numeric columns, optional SOC/PT row classes.
 
     Frame attrs may carry ``title``, ``note`` and ``empty`` (the text shown when there are no rows). A
-    ``row_type`` column (e.g. "soc"/"pt") becomes the CSS class of each row and is not shown.
+    ``row_type`` column (e.g. "soc"/"pt") becomes the CSS class of each row and is not shown. A listing (``key`` in
+    :data:`LISTINGS`) longer than ``max_rows`` shows its first ``max_rows`` rows and says so in ``truncated``
+    (shown, total, csv: the file next to the report that holds every row).
     """
     frame = frame.reset_index(drop=True)
     row_class = None
     if "row_type" in frame.columns:
         row_class = [str(x) for x in frame["row_type"].fillna("")]
         frame = frame.drop(columns="row_type")
-    numeric = [str(c) for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])
-               and not pd.api.types.is_bool_dtype(frame[c])]
+    numeric = [str(c) for c in frame.columns if (pd.api.types.is_numeric_dtype(frame[c])
+               and not pd.api.types.is_bool_dtype(frame[c])) or (len(frame) and isinstance(frame[c].iloc[0], dict))]
+    total = len(frame)
+    truncated = None
+    if max_rows is not None and key in LISTINGS and total > max_rows:
+        truncated = {"shown": max_rows, "total": total, "csv": f"{key}.csv"}
+        frame = frame.iloc[:max_rows]
     rows = [[plain(v) for v in row] for row in frame.itertuples(index=False, name=None)]
     return {
         "kind": "table",
@@ -184,6 +229,7 @@ def table_block(key: str, frame: pd.DataFrame, title: str) -> dict[str, Any]:
         "row_class": row_class,
         "note": frame.attrs.get("note", ""),
         "empty": frame.attrs.get("empty", "No rows."),
+        "truncated": truncated,
     }
 
 
@@ -199,7 +245,8 @@ def _matching(mapping: Mapping[str, Any], key: str) -> list[str]:
     return [key] if key in mapping else []
 
 
-def _section(name: str, results: Any, texts: Mapping[str, str]) -> dict[str, Any]:
+def _section(name: str, results: Any, texts: Mapping[str, str], max_rows: int | None,
+             full: dict[str, pd.DataFrame]) -> dict[str, Any]:
     blocks: list[dict[str, Any]] = []
     for kind, key, title in LAYOUT[name]:
         if kind == "text":
@@ -210,7 +257,10 @@ def _section(name: str, results: Any, texts: Mapping[str, str]) -> dict[str, Any
         keys = _matching(source, key)
         for k in keys:
             if kind == "table":
-                blocks.append(table_block(k, present(k, source[k]), title))
+                shown = present(k, source[k])
+                blocks.append(table_block(k, shown, title, max_rows))
+                if blocks[-1]["truncated"]:
+                    full[blocks[-1]["truncated"]["csv"]] = shown
             else:
                 blocks.append(figure_block(k, source[k], title))
         if not keys:
@@ -242,9 +292,11 @@ def _summary(results: Any, whats_new: Mapping[str, Any] | None) -> dict[str, Any
 
 
 def build_context(
-    results: Any, texts: Mapping[str, str] | None = None, whats_new: Mapping[str, Any] | None = None
+    results: Any, texts: Mapping[str, str] | None = None, whats_new: Mapping[str, Any] | None = None,
+    max_rows: int | None = MAX_ROWS,
 ) -> dict[str, Any]:
-    """The plain dict the templates need: ``meta``, ``section_order`` and ``sections``.
+    """The plain dict the templates need: ``meta``, ``section_order``, ``sections``, and ``full_listings`` (CSV
+    file name -> the whole listing, for every listing cut to ``max_rows`` rows; None: no cut).
 
     ``texts`` holds free text blocks by key (e.g. ``methods_text``); ``whats_new`` the comparison with a previous
     report (see :func:`ctcae_engine.report.compare_summaries`).
@@ -255,6 +307,7 @@ def build_context(
     meta["stage_errors"] = [{"stage": s, "message": m} for s, m in results.stage_errors]
     meta["previous"] = whats_new.get("previous_cutoff") if whats_new else None
     sections: dict[str, Any] = {"summary": _summary(results, whats_new)}
+    full: dict[str, pd.DataFrame] = {}
     for name in LAYOUT:
-        sections[name] = _section(name, results, texts)
-    return {"meta": meta, "section_order": list(SECTION_ORDER), "sections": sections}
+        sections[name] = _section(name, results, texts, max_rows, full)
+    return {"meta": meta, "section_order": list(SECTION_ORDER), "sections": sections, "full_listings": full}

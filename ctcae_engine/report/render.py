@@ -34,9 +34,15 @@ def _is_missing(value: Any) -> bool:
 
 
 def fmt_value(value: Any, digits: int = 1) -> str:
-    """Display text of one table cell: integers as such, floats to ``digits`` decimals, dates ISO, missing as a dash."""
+    """Display text of one table cell: integers as such, floats to ``digits`` decimals, dates ISO, missing as a dash;
+    {"n", "N"} or {"n", "pct"} as 'n (x.x%)', {"low", "high"} as 'low - high'."""
+    if isinstance(value, Mapping) and "pct" in value:
+        return MISSING if _is_missing(value["n"]) else f"{int(value['n'])} ({fmt_pct(value['pct'], digits)})"
     if isinstance(value, Mapping) and "n" in value:
         return fmt_n_pct(value["n"], value.get("N"))
+    if isinstance(value, Mapping) and "low" in value:
+        low, high = value["low"], value.get("high")
+        return MISSING if _is_missing(low) or _is_missing(high) else f"{low:.{digits}f} - {high:.{digits}f}"
     if _is_missing(value):
         return MISSING
     if isinstance(value, bool):
