@@ -338,8 +338,9 @@ def _grade(
     has_low, has_high = key_low >= 0, key_high >= 0
     grade = combine(low["grade"], high["grade"], has_low, has_high)
     use_low = has_low & (((low["grade"] > 0) & (low["grade"] >= high["grade"])) | ~has_high)
-    missing = rules.missing_text(key_low, low["missing"], key_high, high["missing"])
-    reasons.add(gradable & (missing != ""), missing, lambda u: u)
+    missing, missing_texts = rules.missing_reasons(key_low, low["missing"], key_high, high["missing"])
+    has_text = np.append(missing_texts != "", False).astype(bool)  # code -1 (no reason) -> False
+    reasons.add(gradable & has_text[missing], missing, lambda j: missing_texts[j])
 
     crit = np.where(use_low, low["crit"], high["crit"])
     terms = np.append(rules.term, "")
@@ -355,9 +356,9 @@ def _grade(
         "base_si": base_si,
         "baseline": baseline,
         "term_low": terms[key_low],
-        "grade_low": as_int64(np.where(has_low, low["grade"], -1)),
+        "grade_low": as_int64(low["grade"]),  # -1 (NA) where the direction has no term
         "term_high": terms[key_high],
-        "grade_high": as_int64(np.where(has_high, high["grade"], -1)),
+        "grade_high": as_int64(high["grade"]),
         "term": terms[np.where(use_low, key_low, key_high)],
         "grade": as_int64(np.where(mapped, grade, -1)),
         "rule": rules.rule_text[crit],

@@ -92,6 +92,7 @@ class LabRules:
             if column not in table.columns:
                 table[column] = np.nan
         self.table = table
+        self._records = table[["unit", "ref", "op", "bound", "offset"]].to_dict("records")  # threshold texts
         self.keys: list[str] = list(dict.fromkeys(table["key"]))
         self.key_index = {k.casefold(): i for i, k in enumerate(self.keys)}
         first = table.drop_duplicates("key").set_index("key")
@@ -150,7 +151,7 @@ class LabRules:
         n = len(keys)
         crit = np.full(n, -1, dtype=np.int32)
         missing = np.zeros(n, dtype=np.int8)
-        small = (keys + 1).astype(np.int16)
+        small = (keys + 1).astype(np.int8 if len(self.keys) < 127 else np.int16)
         order = np.argsort(small, kind="stable")
         starts = np.searchsorted(small[order], np.arange(0, len(self.keys) + 2))
         for k in range(len(self.keys)):
@@ -196,7 +197,9 @@ class LabRules:
         """The reference value each fired row used (NaN for absolute bounds and where nothing fired) and whether the
         baseline was that reference (``uln_or_base`` rows with a baseline above the ULN)."""
         kind = self.ref_of_row[crit]
-        ref_value = np.choose(kind, (np.nan, uln, lln, base, uln))  # codes of _REFS; uln_or_base fixed below
+        ref_value = np.where(kind == 2, lln, uln)  # codes of _REFS: 1 uln, 2 lln, 3 base, 4 uln_or_base (below)
+        ref_value = np.where(kind == 3, base, ref_value)
+        ref_value[kind == 0] = np.nan
         either = kind == 4
         ref_base = np.zeros(len(crit), dtype=bool)
         if either.any():
@@ -208,27 +211,25 @@ class LabRules:
 
     def thresholds(self, crit: np.ndarray, ref_value: np.ndarray, ref_base: np.ndarray) -> np.ndarray:
         """Text of the numbers a fired row used, e.g. '> 200 U/L (5 x ULN 40)'; '' where nothing fired.
-        Formatted once per distinct (criterion, reference value)."""
-        out = np.full(len(crit), "", dtype=object)
-        fired = np.flatnonzero(crit >= 0)
-        if fired.size == 0:
-            return out
-        ref_codes, _ = pd.factorize(ref_value[fired], use_na_sentinel=False)
+        Formatted once per distinct (criterion, reference value), from that combination's first row."""
+        n = len(crit)
+        if n == 0:
+            return np.empty(0, dtype=object)
+        ref_codes, _ = pd.factorize(ref_value, use_na_sentinel=False)
         nref = int(ref_codes.max()) + 1
-        combined = (crit[fired].astype(np.int64) * 2 + ref_base[fired]) * nref + ref_codes
+        combined = ((crit.astype(np.int64) + 1) * 2 + ref_base) * nref + ref_codes
         codes, uniques = pd.factorize(combined)
         first = np.zeros(len(uniques), dtype=np.int64)
-        first[codes[::-1]] = fired[::-1]
+        first[codes[::-1]] = np.arange(n - 1, -1, -1)
         texts = np.array(
             [self._threshold_text(int(crit[p]), float(ref_value[p]), bool(ref_base[p])) for p in first], dtype=object
         )
-        out[fired] = texts[codes]
-        return out
+        return texts[codes]
 
     def _threshold_text(self, row: int, ref: float, used_base: bool) -> str:
         if row < 0:
             return ""
-        r = self.table.loc[row]
+        r = self._records[row]
         unit = r["unit"]
         if r["ref"] == "abs":
             return f"{r['op']} {_fmt(r['bound'])} {unit}"
@@ -239,15 +240,15 @@ class LabRules:
             how += f" + {_fmt(r['offset'])}"
         return f"{r['op']} {_fmt(bound)} {unit} ({how})"
 
-    def missing_text(self, key_low: np.ndarray, miss_low: np.ndarray, key_high: np.ndarray,
-                     miss_high: np.ndarray) -> np.ndarray:
-        """Reason text for rows whose grade needs a missing limit or baseline, e.g. 'no ULN to grade
-        Hyperkalemia'; '' elsewhere. Built once per distinct (keys, missing) combination."""
+    def missing_reasons(self, key_low: np.ndarray, miss_low: np.ndarray, key_high: np.ndarray,
+                        miss_high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Reasons for rows whose grade needs a missing limit or baseline, e.g. 'no ULN to grade Hyperkalemia':
+        a code per row (-1 = none) into an array of texts, built once per distinct (keys, missing) combination."""
         nk = len(self.keys) + 1
-        out = np.full(len(key_low), "", dtype=object)
+        out = np.full(len(key_low), -1, dtype=np.int64)
         rows = np.flatnonzero((miss_low != 0) | (miss_high != 0))
         if rows.size == 0:
-            return out
+            return out, np.empty(0, dtype=object)
         combined = (((key_low[rows].astype(np.int64) + 1) * 8 + miss_low[rows]) * nk + key_high[rows] + 1) * 8 + \
             miss_high[rows]
         codes, uniques = pd.factorize(combined)
@@ -261,8 +262,8 @@ class LabRules:
                 for k, bits in ((k_low, bits_low), (k_high, bits_high)) if bits and k > 0
             ]
             texts[j] = "; ".join(parts)
-        out[rows] = texts[codes]
-        return out
+        out[rows] = codes
+        return out, texts
 
 
 def combine(grade_low: np.ndarray, grade_high: np.ndarray, has_low: np.ndarray, has_high: np.ndarray) -> np.ndarray:
