@@ -67,20 +67,22 @@ def _clean(value: object) -> str | None:
     return text or None
 
 
-def factorize(series: pd.Series) -> tuple[np.ndarray, np.ndarray | pd.Index]:
+def factorize(series: pd.Series) -> tuple[np.ndarray, np.ndarray | pd.Index | pd.api.extensions.ExtensionArray]:
     """``pd.factorize(series, use_na_sentinel=True)`` (codes in order of first appearance, -1 = missing), faster
     on plain object columns: rows holding the very same Python object (what CSV readers, pyarrow and replicated
     frames produce for repeated text) are grouped by the object's address, an integer hash, and only one row per
     distinct object is hashed by value. Equal texts held by distinct objects still get one code."""
-    values = series.to_numpy() if isinstance(series, pd.Series) else np.asarray(series)
-    if values.dtype != object or len(values) < 4096:
-        return pd.factorize(values, use_na_sentinel=True)
-    values = np.ascontiguousarray(values)
+    if series.dtype != object or len(series) < 4096:  # numbers, small inputs, extension arrays (their own codes)
+        return pd.factorize(series, use_na_sentinel=True)
+    values = np.ascontiguousarray(series.to_numpy())
     # the object pointers, read (not dereferenced) while ``values`` holds the objects
     address = np.ctypeslib.as_array((ctypes.c_ssize_t * len(values)).from_address(values.ctypes.data))
     by_object, objects = pd.factorize(address)
+    if len(objects) > len(values) // 4:  # mostly distinct objects (texts built row by row): hash the values
+        return pd.factorize(values, use_na_sentinel=True)
+    runs = np.flatnonzero(np.r_[True, by_object[1:] != by_object[:-1]])  # each object starts at least one run
     one_row = np.empty(len(objects), dtype=np.intp)
-    one_row[by_object] = np.arange(len(values))  # any row holding the object will do
+    one_row[by_object[runs]] = runs  # any row holding the object will do
     by_value, uniques = pd.factorize(values[one_row], use_na_sentinel=True)
     return by_value[by_object], uniques
 

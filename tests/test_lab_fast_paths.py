@@ -22,11 +22,12 @@ def _fresh(text: object) -> object:
     return "".join(list(text)) if isinstance(text, str) else text
 
 
-def test_factorize_matches_pandas_on_shared_and_distinct_objects_and_missing_values():
+@pytest.mark.parametrize("every", [10, 1], ids=["one-row-in-10-holds-its-own-copy", "every-row-holds-its-own-copy"])
+def test_factorize_matches_pandas_on_shared_and_distinct_objects_and_missing_values(every):
     rng = np.random.default_rng(7)
     pool = np.array(["ALT", "AST", " alt", "ALT", None, np.nan, pd.NA, "", "Y"], dtype=object)
     values = pool[rng.integers(0, len(pool), 20_000)]
-    values[::3] = [_fresh(v) for v in values[::3]]  # a third of the rows hold their own copy of the text
+    values[::every] = [_fresh(v) for v in values[::every]]
     codes, uniques = factorize(pd.Series(values, dtype=object))
     expected_codes, expected_uniques = pd.factorize(values, use_na_sentinel=True)
     np.testing.assert_array_equal(codes, expected_codes)
@@ -51,9 +52,11 @@ def test_grades_do_not_depend_on_how_the_text_columns_are_held():
     text = ["USUBJID", "PARAMCD", "PARAM", "ABLFL", "ATOXDSCL", "ATOXDSCH"]
     distinct = peer.copy()
     distinct[text] = distinct[text].map(_fresh)
+    some_distinct = peer.copy()
+    some_distinct.loc[::10, text] = some_distinct.loc[::10, text].map(_fresh)
     as_category = peer.astype({c: "category" for c in text})
     as_string = peer.astype({c: "string" for c in text})
     assert shared["grade"].notna().sum() > 10_000
-    for other in (distinct, as_category, as_string):
+    for other in (distinct, some_distinct, as_category, as_string):
         out = grade_labs(other)
         pd.testing.assert_frame_equal(out.drop(columns=text), shared.drop(columns=text))
