@@ -63,7 +63,7 @@ LAYOUT: dict[str, list[tuple[str, str, str]]] = {
     ],
     "data_quality": [
         ("table", "DQ01", "Rows that could not be graded, by domain and reason"),
-        ("table", "DQ02", "Ungraded rows with their reason, by participant and test"),
+        ("table", "DQ02", "Ungraded rows with their reason, by domain, test and reason"),
         ("table", "DQ03", "Invalid AE terms and grades"),
         ("table", "DQ04", "Reported versus derived discrepancies"),
         ("table", "DQ05", "AE records that needed an assumption (imputed onset date, unmapped relationship)"),
@@ -124,7 +124,11 @@ COLUMN_LABELS = {
     "duration_days": "Duration (days)", "max_grade": "Max grade", "drivers": "Drivers",
     "n_assessments": "Assessments", "resolved": "Resolved", "n_missing": "n missing", "median": "Median",
     "q1": "Q1", "q3": "Q3", "min": "Min", "max": "Max", "n_grade3plus": "n grade >= 3",
-    "pct_grade3plus": "% grade >= 3", "measure": "Measure",
+    "pct_grade3plus": "% grade >= 3", "measure": "Measure", "events": "Events", "median_days": "Median (days)",
+    "median_ci": "Median 95% CI (days)", "rate_days": "Rate at day", "rate_pct": "Rate (%)",
+    "rate_ci": "Rate 95% CI (%)", "at_risk_at_rate_day": "At risk at that day", "timepoint_day": "Day",
+    "n_detectable": "n detectable", "n_grade3": "Grade 3", "n_grade4": "Grade 4",
+    "n_worsened": "Worsened to >= 3",
 }
 
 
@@ -173,6 +177,13 @@ def _merge_counts(frame: pd.DataFrame) -> pd.DataFrame:
             at = list(out.columns).index(count)
             merged = _n_pct(frame[count], frame[pct], "pct")
             out = out.drop(columns=[count, pct])
+            out.insert(at, label, merged)
+    for low, high, label in (("median_ci_low", "median_ci_high", "median_ci"), ("rate_ci_low", "rate_ci_high",
+                                                                                 "rate_ci")):
+        if {low, high} <= cols:
+            at = list(out.columns).index(low)
+            merged = [{"low": plain(a), "high": plain(b)} for a, b in zip(frame[low], frame[high], strict=True)]
+            out = out.drop(columns=[low, high])
             out.insert(at, label, merged)
     if "grade_missing" in cols and not frame["grade_missing"].fillna(0).astype(bool).any():
         out = out.drop(columns="grade_missing")
