@@ -34,6 +34,8 @@ def _report(folder: Path, config: Path | None, out: Path, previous: Path | None,
     for row in (results.primary.to_dict("records") if results.primary is not None else []):
         typer.echo(f"{row.get('label', 'Primary endpoint')}: {row['n']}/{row['N']} "
                    f"({row['pct']:.1f}%, 95% CI {row['ci_low']:.1f}-{row['ci_high']:.1f})")
+    typer.echo(f"records after the data cut-off {results.meta['data_cutoff']} (excluded, listed): "
+               f"{results.meta.get('n_after_cutoff', 0)}")
     for kind, path in paths.items():
         typer.echo(f"{kind}: {path}")
     for stage, message in results.stage_errors:
