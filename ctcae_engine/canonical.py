@@ -77,9 +77,10 @@ def factorize(series: pd.Series) -> tuple[np.ndarray, np.ndarray | pd.Index | pd
     values = np.ascontiguousarray(series.to_numpy())
     # the object pointers, read (not dereferenced) while ``values`` holds the objects
     address = np.ctypeslib.as_array((ctypes.c_ssize_t * len(values)).from_address(values.ctypes.data))
-    by_object, objects = pd.factorize(address)
-    if len(objects) > len(values) // 4:  # mostly distinct objects (texts built row by row): hash the values
+    sample = address[:: len(values) // 2048]
+    if len(pd.unique(sample)) > len(sample) // 4:  # mostly distinct objects (texts built row by row): hash values
         return pd.factorize(values, use_na_sentinel=True)
+    by_object, objects = pd.factorize(address)
     runs = np.flatnonzero(np.r_[True, by_object[1:] != by_object[:-1]])  # each object starts at least one run
     one_row = np.empty(len(objects), dtype=np.intp)
     one_row[by_object[runs]] = runs  # any row holding the object will do
