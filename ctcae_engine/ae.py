@@ -57,17 +57,18 @@ def _match_terms(ae: pd.DataFrame, version: str) -> tuple[pd.Series, pd.Series]:
 
 def _parse_grade(ae: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
     """Grade (Int64), its source, and a blocking problem text per row."""
-    raw = _text(ae, "AETOXGR")
+    column = "AETOXGR" if "AETOXGR" in ae.columns or "ATOXGR" not in ae.columns else "ATOXGR"  # SDTM, else ADaM
+    raw = _text(ae, column)
     parsed = raw.str.extract(r"^(?:GRADE\s*)?(\d+)(?:\.0+)?$", flags=re.IGNORECASE)[0]
     toxgr = pd.to_numeric(parsed, errors="coerce").astype("Int64")
     sev = _text(ae, "AESEV").str.upper()
     sev_grade = sev.map(SEVERITY_GRADE).astype("Int64")
     use_sev = raw.isna()
     grade = toxgr.where(~use_sev, sev_grade)
-    source = pd.Series(np.where(raw.notna(), "AETOXGR", np.where(sev_grade.notna(), "AESEV", "")), index=ae.index)
+    source = pd.Series(np.where(raw.notna(), column, np.where(sev_grade.notna(), "AESEV", "")), index=ae.index)
     problem = pd.Series("", index=ae.index, dtype="string")
-    problem = problem.mask(raw.notna() & toxgr.isna(), "AETOXGR '" + raw.fillna("") + "' is not a grade")
-    problem = problem.mask(toxgr.notna() & ~toxgr.between(1, 5), "AETOXGR " + raw.fillna("") + " is outside 1-5")
+    problem = problem.mask(raw.notna() & toxgr.isna(), f"{column} '" + raw.fillna("") + "' is not a grade")
+    problem = problem.mask(toxgr.notna() & ~toxgr.between(1, 5), f"{column} " + raw.fillna("") + " is outside 1-5")
     problem = problem.mask(use_sev & sev.notna() & sev_grade.isna(),
                            "no AETOXGR and AESEV '" + sev.fillna("") + "' is not MILD/MODERATE/SEVERE")
     problem = problem.mask(use_sev & sev.isna(), "grade missing (no AETOXGR, no AESEV)")
@@ -92,8 +93,9 @@ def validate_ae(ae: pd.DataFrame, version: str = DEFAULT_VERSION) -> pd.DataFram
     Returns a copy of ``ae`` (same index and order, no row dropped) plus ``ctcae_term`` (matched by AEDECOD,
     then AETERM, then MedDRA code AELLTCD / AEPTCD, then the synonym table on AEDECOD / AETERM),
     ``term_source``, ``meddra_code`` (Int64), ``grade`` (Int64 from AETOXGR, else AESEV MILD/MODERATE/SEVERE
-    -> 1/2/3), ``grade_source`` ("AETOXGR", "AESEV", ""), ``suggestions`` (nearest catalog terms for an
-    unknown term), ``valid`` (term known, grade present, in 1-5 and defined for the term) and ``issue``
+    -> 1/2/3; ADaM ATOXGR when there is no AETOXGR column), ``grade_source`` ("AETOXGR", "ATOXGR", "AESEV",
+    ""), ``suggestions`` (nearest catalog terms for an unknown term), ``valid`` (term known, grade present,
+    in 1-5 and defined for the term) and ``issue``
     (every finding, "; "-separated: the reasons a record is invalid and the notes on valid ones).
     """
     if not any(column in ae.columns for column in NAME_COLUMNS + CODE_COLUMNS):

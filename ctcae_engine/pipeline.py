@@ -103,6 +103,19 @@ def _as_date(value: Any) -> date | None:
     return date.fromisoformat(str(value)[:10])
 
 
+ADAM_TO_SDTM = {"adsl": "dm", "adae": "ae", "adlb": "lb", "advs": "vs", "adeg": "eg", "adrs": "rs", "adpc": "pc"}
+"""An ADaM dataset stands in for its SDTM source when the folder has no SDTM file of that domain; every
+stage reads both shapes (e.g. ADSL TRTSDT / SAFFL, ADAE ASTDT / ATOXGR, ADLB PARAMCD / AVAL, ADRS AVALC / ADT)."""
+
+
+def _sdtm_names(domains: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    out = dict(domains)
+    for adam, sdtm in ADAM_TO_SDTM.items():
+        if adam in out and sdtm not in out:
+            out[sdtm] = out.pop(adam)
+    return out
+
+
 def run_study(
     folder: str | Path,
     config: Any = None,
@@ -116,7 +129,7 @@ def run_study(
     """
     folder = Path(folder)
     cfg = _load_config(config)
-    raw = read_study(folder)
+    raw = _sdtm_names(read_study(folder))
     cutoff = _as_date(getattr(cfg.study, "data_cutoff", None))
     domains, excluded = apply_cutoff(raw, cutoff)
     results = StudyResults(config=cfg, domains=domains, files=_file_table(folder, raw), excluded=excluded)

@@ -199,3 +199,40 @@ def test_demo_vitals_ecg_worst_grades_match_raw_data(demo_results, domain, testc
     assert row["Participants"] == sum(expected.values())
     listed = demo_results.tables["VSEG02"]
     assert (listed["CTCAE term"] == term).sum() == sum(n for g, n in expected.items() if g >= 2)
+
+
+def _demo_as_adam(folder: Path) -> None:
+    """The demo trial re-expressed as ADaM (ADSL, ADAE, ADLB, ADRS) plus its SDTM EX/XC/PC, written to ``folder``."""
+    from ctcae_engine.demo import DATA_DIR
+
+    sdtm = read_study(DATA_DIR)
+    dm, ex = sdtm["dm"], sdtm["ex"]
+    infused = ex.loc[ex["EXTRT"] == "ANTI-ALPP CAR-T CELLS", "USUBJID"]
+    adsl = pd.DataFrame({"USUBJID": dm["USUBJID"], "SAFFL": dm["USUBJID"].isin(infused).map({True: "Y", False: "N"}),
+                         "TRTSDT": dm["RFXSTDTC"].str[:10], "DTHDT": dm.get("DTHDTC"), "DTHFL": dm.get("DTHFL")})
+    ae = sdtm["ae"]
+    adae = ae.drop(columns=["AETOXGR"]).assign(ATOXGR=ae["AETOXGR"])
+    lb = sdtm["lb"]
+    adlb = pd.DataFrame({"USUBJID": lb["USUBJID"], "PARAMCD": lb["LBTESTCD"],
+                         "PARAM": lb["LBTEST"] + " (" + lb["LBSTRESU"].fillna("") + ")", "AVAL": lb["LBSTRESN"],
+                         "AVALC": lb["LBSTRESC"], "ANRLO": lb["LBSTNRLO"], "ANRHI": lb["LBSTNRHI"],
+                         "ADT": lb["LBDTC"].str[:10], "ABLFL": lb["LBBLFL"], "VISIT": lb["VISIT"]})
+    rs = sdtm["rs"]
+    adrs = pd.DataFrame({"USUBJID": rs["USUBJID"], "PARAMCD": "OVR", "AVALC": rs["RSSTRESC"],
+                         "ADT": rs["RSDTC"].str[:10], "RSEVAL": rs.get("RSEVAL")})
+    for name, frame in {"adsl": adsl, "adae": adae, "adlb": adlb, "adrs": adrs, "ex": ex, "xc": sdtm["xc"],
+                        "pc": sdtm["pc"], "suppae": sdtm["suppae"]}.items():
+        frame.to_csv(folder / f"{name}.csv", index=False)
+
+
+def test_adam_study_folder_gives_the_sdtm_headline_numbers(demo_results, tmp_path):
+    _demo_as_adam(tmp_path)
+    adam = run_study(tmp_path, strict=True)
+    for key in ("teae", "trae", "trae_g3", "sae", "crs"):
+        sdtm_row = demo_results.summary.set_index("key").loc[key]
+        adam_row = adam.summary.set_index("key").loc[key]
+        assert (adam_row["n"], adam_row["N"]) == (sdtm_row["n"], sdtm_row["N"]), key
+    assert adam.primary.iloc[0]["n"] == demo_results.primary.iloc[0]["n"]
+    assert adam.tables["ORR01"].iloc[0]["n"] == demo_results.tables["ORR01"].iloc[0]["n"]
+    pd.testing.assert_frame_equal(adam.tables["LBT14"].reset_index(drop=True),
+                                  demo_results.tables["LBT14"].reset_index(drop=True))
