@@ -68,10 +68,14 @@ def _lookup_map(obs: pd.DataFrame, table: pd.DataFrame) -> np.ndarray:
     context[obs["urine"].to_numpy()] = 1
     combined = ((testcd.codes.astype(np.int64) + 1) * 3 + context) * 2 + obs["fasting"].to_numpy()
     names = [None, *testcd.categories]  # slot 0: blank test code
-    rows = [  # one look-up per (test code, context, fasting), in the order of ``combined``
-        exact.get((name, spec, fast), exact.get((name, spec, ""), -1))
-        for name in names for spec in ("", "URINE", "REST") for fast in ("", "Y")
-    ]
+    def row(name: str | None, spec: str, fast: str) -> int:
+        found = exact.get((name, spec, fast), exact.get((name, spec, ""), -1))
+        if found < 0 and spec == "REST":  # "at rest" narrows a test only where the map says so (SpO2)
+            found = exact.get((name, "", fast), exact.get((name, "", ""), -1))
+        return found
+
+    # one look-up per (test code, context, fasting), in the order of ``combined``
+    rows = [row(name, spec, fast) for name in names for spec in ("", "URINE", "REST") for fast in ("", "Y")]
     return np.array(rows, dtype=np.int64)[combined]
 
 

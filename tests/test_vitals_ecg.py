@@ -199,3 +199,13 @@ def test_real_vs_graded_the_same_from_original_and_standard_units():
     assert both.sum() > 20000
     assert (std.loc[both, "grade"] == orig.loc[both, "grade"]).mean() > 0.999
     assert set(std.loc[std["grade"].notna(), "term"]) == {"Fever", "Hypertension", "Weight loss", "Weight gain"}
+
+
+def test_readings_taken_at_rest_are_graded_like_any_other():
+    """Hypertension G3 'Stage 2 hypertension (systolic BP >=160 mm Hg or diastolic BP >=100 mm Hg)' whatever the
+    position; QTc G3 '>=501 ms on at least two separate ECGs' also when the ECGs are taken after rest."""
+    bp = grade_vitals(vs([("P1", "SYSBP", 165, "mmHg", "2024-01-01T08:00")], VSTPT=["AFTER 5 MIN REST"]))
+    assert (bp["term"].iloc[0], bp["grade"].iloc[0]) == ("Hypertension", 3)
+    ecgs = eg([("P1", "QTCF", 520, "ms", "2024-01-01T08:00"), ("P1", "QTCF", 515, "ms", "2024-01-02T08:00")])
+    qtc = grade_ecg(ecgs.assign(EGTPT="AFTER 10 MINUTES REST"))
+    assert qtc["grade"].tolist() == [3, 3]
