@@ -11,6 +11,7 @@ import re
 import numpy as np
 import pandas as pd
 
+from ctcae_engine.columns import text
 from ctcae_terms import DEFAULT_VERSION, load_catalog, suggest_terms
 from ctcae_terms.catalog import GRADE_COLUMNS, normalise_term, synonyms
 
@@ -20,16 +21,9 @@ NAME_COLUMNS = ("AEDECOD", "AETERM")
 CODE_COLUMNS = ("AELLTCD", "AEPTCD")
 
 
-def _text(frame: pd.DataFrame, column: str) -> pd.Series:
-    if column not in frame.columns:
-        return pd.Series(pd.NA, index=frame.index, dtype="string")
-    text = frame[column].astype("string").str.strip()
-    return text.mask(text == "")
-
-
 def _code_text(frame: pd.DataFrame, column: str) -> pd.Series:
     """MedDRA code as digits ('10028813', also from a float read from XPT: '10028813.0')."""
-    return _text(frame, column).str.replace(r"\.0+$", "", regex=True)
+    return text(frame, column).str.replace(r"\.0+$", "", regex=True)
 
 
 def _match_terms(ae: pd.DataFrame, version: str) -> tuple[pd.Series, pd.Series]:
@@ -42,10 +36,10 @@ def _match_terms(ae: pd.DataFrame, version: str) -> tuple[pd.Series, pd.Series]:
     by_synonym = dict(zip(syn["key"], syn["ctcae_term"], strict=True))
     term = pd.Series(pd.NA, index=ae.index, dtype="string")
     source = pd.Series("", index=ae.index, dtype="string")
-    candidates = [(column, _text(ae, column).map(normalise_term, na_action="ignore"), by_name)
+    candidates = [(column, text(ae, column).map(normalise_term, na_action="ignore"), by_name)
                   for column in NAME_COLUMNS]
     candidates += [(column, _code_text(ae, column), by_code) for column in CODE_COLUMNS]
-    candidates += [(f"{column} via synonym", _text(ae, column).map(normalise_term, na_action="ignore"), by_synonym)
+    candidates += [(f"{column} via synonym", text(ae, column).map(normalise_term, na_action="ignore"), by_synonym)
                    for column in NAME_COLUMNS]
     for label, keys, lookup in candidates:
         found = keys.map(lookup).astype("string")
@@ -58,10 +52,10 @@ def _match_terms(ae: pd.DataFrame, version: str) -> tuple[pd.Series, pd.Series]:
 def _parse_grade(ae: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
     """Grade (Int64), its source, and a blocking problem text per row."""
     column = "AETOXGR" if "AETOXGR" in ae.columns or "ATOXGR" not in ae.columns else "ATOXGR"  # SDTM, else ADaM
-    raw = _text(ae, column)
+    raw = text(ae, column)
     parsed = raw.str.extract(r"^(?:GRADE\s*)?(\d+)(?:\.0+)?$", flags=re.IGNORECASE)[0]
     toxgr = pd.to_numeric(parsed, errors="coerce").astype("Int64")
-    sev = _text(ae, "AESEV").str.upper()
+    sev = text(ae, "AESEV").str.upper()
     sev_grade = sev.map(SEVERITY_GRADE).astype("Int64")
     use_sev = raw.isna()
     grade = toxgr.where(~use_sev, sev_grade)
@@ -110,7 +104,7 @@ def validate_ae(ae: pd.DataFrame, version: str = DEFAULT_VERSION) -> pd.DataFram
     out["grade"] = grade
     out["grade_source"] = grade_source
 
-    name = _text(ae, "AEDECOD").fillna(_text(ae, "AETERM"))
+    name = text(ae, "AEDECOD").fillna(text(ae, "AETERM"))
     unknown = term.isna()
     wanted = name[unknown].dropna().unique()
     nearest = {value: ", ".join(suggest_terms(value, version)) for value in wanted}
@@ -129,8 +123,8 @@ def validate_ae(ae: pd.DataFrame, version: str = DEFAULT_VERSION) -> pd.DataFram
     not_allowed_text = ("grade " + grade.astype("string").fillna("") + " not defined for " + term.fillna("")
                         + " (allowed: " + allowed_text.fillna("") + ")")
 
-    sev = _text(ae, "AESEV").str.upper().fillna("")
-    death = _text(ae, "AESDTH").str.upper()
+    sev = text(ae, "AESEV").str.upper().fillna("")
+    death = text(ae, "AESDTH").str.upper()
     parts = [
         pd.Series(np.where(unknown, unknown_text, ""), index=ae.index),
         grade_problem.fillna(""),
@@ -165,10 +159,10 @@ def _ae_dates(ae: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     """AE start and end for the window: full dates as given; a partial start widens to the first day of its month
     (year), a partial end to the last day; a missing end means ongoing (open window). ``astdt`` wins if present."""
     def parse(column: str, end: bool) -> pd.Series:
-        text = _text(ae, column).str.slice(0, 10)
-        full = pd.to_datetime(text.where(text.str.match(r"^\d{4}-\d{2}-\d{2}$")), format="%Y-%m-%d", errors="coerce")
-        month = pd.to_datetime(text.where(text.str.match(r"^\d{4}-\d{2}$")), format="%Y-%m", errors="coerce")
-        year = pd.to_datetime(text.where(text.str.match(r"^\d{4}$")), format="%Y", errors="coerce")
+        given = text(ae, column).str.slice(0, 10)
+        full = pd.to_datetime(given.where(given.str.match(r"^\d{4}-\d{2}-\d{2}$")), format="%Y-%m-%d", errors="coerce")
+        month = pd.to_datetime(given.where(given.str.match(r"^\d{4}-\d{2}$")), format="%Y-%m", errors="coerce")
+        year = pd.to_datetime(given.where(given.str.match(r"^\d{4}$")), format="%Y", errors="coerce")
         if end:
             month = month + pd.offsets.MonthEnd(0)
             year = year + pd.offsets.YearEnd(0)
@@ -226,7 +220,7 @@ def reconcile(ae_validated: pd.DataFrame, graded_obs: pd.DataFrame, window_days:
     gradable = set(obs["term"].unique())
     start, end = _ae_dates(ae_validated)
     ae = pd.DataFrame({
-        "usubjid": _text(ae_validated, "USUBJID"), "term": ae_validated["ctcae_term"].astype("string"),
+        "usubjid": text(ae_validated, "USUBJID"), "term": ae_validated["ctcae_term"].astype("string"),
         "reported_grade": pd.to_numeric(ae_validated["grade"], errors="coerce"),
         "ae_start": start, "ae_end": end, "ae_row": ae_validated.index,
     })

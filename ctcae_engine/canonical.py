@@ -23,11 +23,12 @@ Canonical observation columns (one row per input row, same index):
 
 from __future__ import annotations
 
-import ctypes
 import re
 
 import numpy as np
 import pandas as pd
+
+from ctcae_engine.columns import clean, factorize, first
 
 # source column per canonical field, in order of preference, per input kind
 _LB_STANDARD = {"result": ["LBSTRESN", "LBSTRESC"], "unit": ["LBSTRESU"], "lln": ["LBSTNRLO"], "uln": ["LBSTNRHI"]}
@@ -53,41 +54,6 @@ def detect_kind(df: pd.DataFrame) -> str:
     )
 
 
-def _first(df: pd.DataFrame, names: list[str]) -> pd.Series | None:
-    for name in names:
-        if name in df.columns:
-            return df[name]
-    return None
-
-
-def _clean(value: object) -> str | None:
-    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
-        return None
-    text = str(value).strip()
-    return text or None
-
-
-def factorize(series: pd.Series) -> tuple[np.ndarray, np.ndarray | pd.Index | pd.api.extensions.ExtensionArray]:
-    """``pd.factorize(series, use_na_sentinel=True)`` (codes in order of first appearance, -1 = missing), faster
-    on plain object columns: rows holding the very same Python object (what CSV readers, pyarrow and replicated
-    frames produce for repeated text) are grouped by the object's address, an integer hash, and only one row per
-    distinct object is hashed by value. Equal texts held by distinct objects still get one code."""
-    if series.dtype != object or len(series) < 4096:  # numbers, small inputs, extension arrays (their own codes)
-        return pd.factorize(series, use_na_sentinel=True)
-    values = np.ascontiguousarray(series.to_numpy())
-    # the object pointers, read (not dereferenced) while ``values`` holds the objects
-    address = np.ctypeslib.as_array((ctypes.c_ssize_t * len(values)).from_address(values.ctypes.data))
-    sample = address[:: len(values) // 2048]
-    if len(pd.unique(sample)) > len(sample) // 4:  # mostly distinct objects (texts built row by row): hash values
-        return pd.factorize(values, use_na_sentinel=True)
-    by_object, objects = pd.factorize(address)
-    runs = np.flatnonzero(np.r_[True, by_object[1:] != by_object[:-1]])  # each object starts at least one run
-    one_row = np.empty(len(objects), dtype=np.intp)
-    one_row[by_object[runs]] = runs  # any row holding the object will do
-    by_value, uniques = pd.factorize(values[one_row], use_na_sentinel=True)
-    return by_value[by_object], uniques
-
-
 def categorical(series: pd.Series | None, n: int, upper: bool = False) -> pd.Categorical:
     """Stripped text as a Categorical (blank -> missing), cleaning each distinct value once."""
     if series is None:
@@ -97,7 +63,7 @@ def categorical(series: pd.Series | None, n: int, upper: bool = False) -> pd.Cat
         codes, uniques = series.cat.codes.to_numpy(), series.cat.categories
     else:
         codes, uniques = factorize(series)
-    cleaned = [_clean(u) for u in uniques]
+    cleaned = [clean(u) for u in uniques]
     if upper:
         cleaned = [c.upper() if c is not None else None for c in cleaned]
     cat_codes, cats = pd.factorize(pd.Series(cleaned, dtype=object), use_na_sentinel=True)
@@ -115,7 +81,7 @@ def _flag(series: pd.Series | None, n: int, test) -> np.ndarray:
     if series is None:
         return np.zeros(n, dtype=bool)
     codes, uniques = factorize(series)
-    hits = np.array([bool(test(c.upper())) if c is not None else False for c in map(_clean, uniques)] + [False])
+    hits = np.array([bool(test(c.upper())) if c is not None else False for c in map(clean, uniques)] + [False])
     return hits[codes]
 
 
@@ -126,7 +92,7 @@ def to_float(series: pd.Series | None, n: int) -> np.ndarray:
     if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype):
         return series.to_numpy(dtype=np.float64, na_value=np.nan)
     codes, uniques = factorize(series)
-    parsed = pd.to_numeric(pd.Series(np.asarray(uniques, dtype=object)).map(_clean), errors="coerce")
+    parsed = pd.to_numeric(pd.Series(np.asarray(uniques, dtype=object)).map(clean), errors="coerce")
     values = np.append(parsed.to_numpy(dtype=np.float64, na_value=np.nan), np.nan)
     return values[codes]
 
@@ -141,7 +107,7 @@ def to_date(series: pd.Series | None, n: int) -> np.ndarray:
     if pd.api.types.is_datetime64_any_dtype(series.dtype):
         return pd.DatetimeIndex(series).tz_localize(None).normalize().to_numpy(dtype="datetime64[ns]")
     codes, uniques = factorize(series)
-    texts = [_clean(u) for u in uniques]
+    texts = [clean(u) for u in uniques]
     heads = [t[:10] if t is not None and _ISO_DATE.match(t) else None for t in texts]
     parsed = pd.to_datetime(pd.Series(heads, dtype=object), format="%Y-%m-%d", errors="coerce")
     values = np.append(parsed.to_numpy(dtype="datetime64[ns]"), np.datetime64("NaT"))
@@ -160,7 +126,7 @@ def to_datetime(series: pd.Series | None, n: int) -> np.ndarray:
     codes, uniques = factorize(series)
     texts = []
     for u in uniques:
-        match = _ISO_TIME.match(_clean(u) or "")
+        match = _ISO_TIME.match(clean(u) or "")
         texts.append(None if match is None else f"{match.group(1)}T{match.group(2) or '00'}:{match.group(3) or '00'}:"
                      f"{match.group(4) or '00'}")
     parsed = pd.to_datetime(pd.Series(texts, dtype=object), format="%Y-%m-%dT%H:%M:%S", errors="coerce")
@@ -198,33 +164,33 @@ def observations(df: pd.DataFrame, result: str = "standard") -> pd.DataFrame:
     n = len(df)
     if kind == "ADAM":
         cols, testcd = _ADLB, df["PARAMCD"]
-        dtc = _first(df, ["ADTM", "ADT", "LBDTC", "VSDTC", "EGDTC"])
-        blfl, fasting = _first(df, ["ABLFL"]), _first(df, ["LBFAST"])
-        category, specimen = _first(df, ["LBCAT", "PARCAT1"]), _first(df, ["LBSPEC"])
-        rest_cols = [_first(df, ["ATPT"]), _first(df, ["VSPOS", "EGPOS"])]
+        dtc = first(df, "ADTM", "ADT", "LBDTC", "VSDTC", "EGDTC")
+        blfl, fasting = first(df, "ABLFL"), first(df, "LBFAST")
+        category, specimen = first(df, "LBCAT", "PARCAT1"), first(df, "LBSPEC")
+        rest_cols = [first(df, "ATPT"), first(df, "VSPOS", "EGPOS")]
     else:
         p = kind
         table = {"LB": (_LB_STANDARD, _LB_ORIGINAL), "VS": (_VS_STANDARD, _VS_ORIGINAL),
                  "EG": (_EG_STANDARD, _EG_ORIGINAL)}[kind]
         cols = table[0] if result == "standard" else table[1]
-        testcd, dtc = df[f"{p}TESTCD"], _first(df, [f"{p}DTC"])
-        blfl, fasting = _first(df, [f"{p}BLFL"]), _first(df, [f"{p}FAST"])
-        category, specimen = _first(df, [f"{p}CAT"]), _first(df, [f"{p}SPEC"])
-        rest_cols = [_first(df, [f"{p}TPT"]), _first(df, [f"{p}POS"])]
-    raw = _first(df, cols["result"][:1])
+        testcd, dtc = df[f"{p}TESTCD"], first(df, f"{p}DTC")
+        blfl, fasting = first(df, f"{p}BLFL"), first(df, f"{p}FAST")
+        category, specimen = first(df, f"{p}CAT"), first(df, f"{p}SPEC")
+        rest_cols = [first(df, f"{p}TPT"), first(df, f"{p}POS")]
+    raw = first(df, *cols["result"][:1])
     value = to_float(raw, n)
     shown = raw.to_numpy() if raw is not None else np.full(n, None, dtype=object)
     if len(cols["result"]) > 1:  # fall back to the character result (e.g. "<0.5") where the numeric one is empty
-        alt_col = _first(df, cols["result"][1:])
+        alt_col = first(df, *cols["result"][1:])
         if alt_col is not None:
             use_alt = np.isnan(value) & ~categorical(alt_col, n).isna()
             if use_alt.any():
                 value = np.where(use_alt, to_float(alt_col, n), value)
                 shown = np.where(use_alt, alt_col.to_numpy(dtype=object), shown.astype(object))
-    unit = categorical(_first(df, cols["unit"]), n)
+    unit = categorical(first(df, *cols["unit"]), n)
     test_cat = categorical(testcd, n, upper=True)
     if kind == "ADAM" and unit.isna().any():
-        from_param = _unit_from_param(_first(df, ["PARAM"]), test_cat, n)
+        from_param = _unit_from_param(first(df, "PARAM"), test_cat, n)
         if unit.isna().all():
             unit = from_param
         else:
@@ -240,23 +206,23 @@ def observations(df: pd.DataFrame, result: str = "standard") -> pd.DataFrame:
         dtc_text = categorical(dtc, n)
     return pd.DataFrame(
         {
-            "usubjid": _object(_first(df, ["USUBJID"]), n),
+            "usubjid": _object(first(df, "USUBJID"), n),
             "testcd": test_cat,
             "dtc": dtc_text,
             "adt": to_date(dtc, n),
             "result": shown,
             "value": value,
             "unit": unit,
-            "lln": to_float(_first(df, cols["lln"]), n),
-            "uln": to_float(_first(df, cols["uln"]), n),
-            "base": to_float(_first(df, cols.get("base", [])), n),
+            "lln": to_float(first(df, *cols["lln"]), n),
+            "uln": to_float(first(df, *cols["uln"]), n),
+            "base": to_float(first(df, *cols.get("base", [])), n),
             "baseline_flag": _flag(blfl, n, lambda c: c == "Y"),
             "fasting": _flag(fasting, n, lambda c: c == "Y"),
             "urine": urine,
             "at_rest": at_rest,
             "adtm": to_datetime(dtc, n),
-            "term_low_given": categorical(_first(df, ["ATOXDSCL"]), n),
-            "term_high_given": categorical(_first(df, ["ATOXDSCH"]), n),
+            "term_low_given": categorical(first(df, "ATOXDSCL"), n),
+            "term_high_given": categorical(first(df, "ATOXDSCH"), n),
             "given_terms": np.full(n, bool({"ATOXDSCL", "ATOXDSCH"} & set(df.columns))),
         },
         index=df.index,

@@ -20,6 +20,7 @@ from importlib.resources import files
 import numpy as np
 import pandas as pd
 
+from ctcae_engine.columns import as_text
 from ctcae_terms import lookup_term
 
 FEVER_C = 38.0
@@ -67,13 +68,9 @@ def _category_names(domain: str) -> dict[int, str]:
     return dict(zip(rows["grade"], rows["value"], strict=True))
 
 
-def _text(series: pd.Series) -> pd.Series:
-    return series.astype("string").str.strip()
-
-
 def _full_date(dtc: pd.Series) -> pd.Series:
     """ISO 8601 date or datetime -> Timestamp; partial or malformed -> NaT."""
-    text = _text(dtc).fillna("")
+    text = as_text(dtc, blank_is_missing=False).fillna("")
     full = text.str.match(r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$")
     parsed = pd.to_datetime(text.where(full), format="ISO8601", errors="coerce")
     return parsed.astype("datetime64[ns]")
@@ -88,12 +85,13 @@ def check_xc(xc: pd.DataFrame) -> pd.DataFrame:
     if missing:
         raise ValueError(f"XC frame lacks required column(s) {', '.join(missing)} (see docs/ARCHITECTURE.md, XC)")
     out = pd.DataFrame(index=xc.index)
-    out["usubjid"] = _text(xc["USUBJID"])
-    out["dtc"] = _text(xc["XCDTC"])
+    out["usubjid"] = as_text(xc["USUBJID"], blank_is_missing=False)
+    out["dtc"] = as_text(xc["XCDTC"], blank_is_missing=False)
     out["adt"] = _full_date(xc["XCDTC"])
-    out["testcd"] = _text(xc["XCTESTCD"]).str.upper()
-    out["value"] = _text(xc["XCORRES"]).str.upper()
-    unit = _text(xc["XCORRESU"]) if "XCORRESU" in xc.columns else pd.Series(pd.NA, index=xc.index, dtype="string")
+    out["testcd"] = as_text(xc["XCTESTCD"], upper=True, blank_is_missing=False)
+    out["value"] = as_text(xc["XCORRES"], upper=True, blank_is_missing=False)
+    unit = (as_text(xc["XCORRESU"], blank_is_missing=False) if "XCORRESU" in xc.columns
+            else pd.Series(pd.NA, index=xc.index, dtype="string"))
     out["unit"] = unit
     unit_key = unit.fillna("").str.upper().str.replace(r"\s+", " ", regex=True)
 
@@ -163,8 +161,9 @@ def _add_days(frame: pd.DataFrame, dm: pd.DataFrame | None) -> pd.DataFrame:
     if dm is None or "RFXSTDTC" not in dm.columns:
         frame["ady"] = pd.array([pd.NA] * len(frame), dtype="Int64")
         return frame
-    infusion = _full_date(_text(dm["RFXSTDTC"]).str.slice(0, 10)).dt.normalize()
-    day0 = pd.Series(infusion.to_numpy(), index=_text(dm["USUBJID"])).groupby(level=0).min()
+    infusion = _full_date(as_text(dm["RFXSTDTC"], blank_is_missing=False).str.slice(0, 10)).dt.normalize()
+    subjects = as_text(dm["USUBJID"], blank_is_missing=False)
+    day0 = pd.Series(infusion.to_numpy(), index=subjects).groupby(level=0).min()
     start = frame["usubjid"].map(day0)
     frame["ady"] = ((frame["adate"] - start).dt.days).astype("Int64")
     return frame
@@ -343,8 +342,9 @@ def crs_vs_ctcae(crs: pd.DataFrame, ae: pd.DataFrame, dm: pd.DataFrame | None = 
 
     validated = ae if "ctcae_term" in ae.columns else validate_ae(ae)
     crs_ae = validated[validated["ctcae_term"] == CRS_TERM].copy()
-    crs_ae["usubjid"] = _text(crs_ae["USUBJID"])
-    start = _text(crs_ae["AESTDTC"]) if "AESTDTC" in crs_ae.columns else pd.Series(pd.NA, index=crs_ae.index)
+    crs_ae["usubjid"] = as_text(crs_ae["USUBJID"], blank_is_missing=False)
+    start = (as_text(crs_ae["AESTDTC"], blank_is_missing=False) if "AESTDTC" in crs_ae.columns
+             else pd.Series(pd.NA, index=crs_ae.index))
     crs_ae["ae_start"] = start
     ctcae = crs_ae.sort_values("ae_start", kind="stable").groupby("usubjid").agg(
         ctcae_grade=("grade", "max"), n_crs_ae=("grade", "size"), ae_start=("ae_start", "first"))
@@ -356,7 +356,7 @@ def crs_vs_ctcae(crs: pd.DataFrame, ae: pd.DataFrame, dm: pd.DataFrame | None = 
     worst = eps.sort_values(["usubjid", "max_grade"], ascending=[True, False]).drop_duplicates("usubjid")
     subjects = set(assessed.index) | set(ctcae.index)
     if dm is not None:
-        subjects |= set(_text(dm["USUBJID"]).dropna())
+        subjects |= set(as_text(dm["USUBJID"], blank_is_missing=False).dropna())
     out = pd.DataFrame(index=pd.Index(sorted(subjects), name="usubjid"))
     out["astct_grade"] = assessed.reindex(out.index).astype("Int64")
     out["astct_episodes"] = eps.groupby("usubjid").size().reindex(out.index).fillna(0).astype("Int64")

@@ -13,8 +13,9 @@ import pandas as pd
 from lifelines import KaplanMeierFitter
 from lifelines.utils import median_survival_times
 
+from ctcae_engine.columns import pick
 from ctcae_engine.config import StudyConfig
-from ctcae_engine.endpoints import as_date, pick, proportion
+from ctcae_engine.endpoints import as_date, proportion
 
 RESPONSES = ("CR", "PR", "SD", "PD", "NE")
 _RANK = {"NE": 1, "PD": 2, "SD": 3, "PR": 4, "CR": 5}

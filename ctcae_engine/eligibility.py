@@ -13,8 +13,9 @@ import operator
 import numpy as np
 import pandas as pd
 
+from ctcae_engine.columns import pick
 from ctcae_engine.config import StudyConfig
-from ctcae_engine.endpoints import as_date, join_issues, pick
+from ctcae_engine.endpoints import as_date, join_issues
 
 _OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
 DECIMALS = 9  # compared values are rounded to 9 decimals first; no screening threshold is finer than that

@@ -12,19 +12,11 @@ import numpy as np
 import pandas as pd
 from scipy.stats import binomtest
 
+from ctcae_engine.columns import pick, text
 from ctcae_engine.config import StudyConfig
 from ctcae_engine.dates import impute_start_date, to_date
 
 POPULATION_COLUMNS = ["usubjid", "saffl", "infdt", "ldstdt", "dthdt", "reason"]
-
-
-def pick(frame: pd.DataFrame, *names: str) -> str | None:
-    """The first of ``names`` that is a column of ``frame`` (exact, then upper-case), or None."""
-    for name in names:
-        for candidate in (name, name.upper()):
-            if candidate in frame.columns:
-                return candidate
-    return None
 
 
 def as_date(values: pd.Series) -> pd.Series:
@@ -51,12 +43,6 @@ def proportion(label: str, n: int, total: int) -> dict[str, object]:
     return {"label": label, "n": int(n), "N": int(total), "pct": pct, "ci_low": 100 * low, "ci_high": 100 * high}
 
 
-def _text(frame: pd.DataFrame, column: str | None) -> pd.Series:
-    if column is None:
-        return pd.Series(pd.NA, index=frame.index, dtype="string")
-    return frame[column].astype("string").str.strip().str.upper().replace("", pd.NA)
-
-
 def safety_population(dm: pd.DataFrame, ex: pd.DataFrame | None, config: StudyConfig) -> pd.DataFrame:
     """One row per participant: ``saffl`` (received the CAR-T infusion), infusion date ``infdt`` (day 0), start of
     lymphodepletion ``ldstdt``, death date ``dthdt`` and ``reason`` (why not in the population / no date).
@@ -75,7 +61,7 @@ def safety_population(dm: pd.DataFrame, ex: pd.DataFrame | None, config: StudyCo
     dth = pick(first, "DTHDTC", "DTHDT")
     out["dthdt"] = as_date(first[dth]) if dth else pd.NaT
     if ex is not None and pick(ex, "EXTRT") is not None:
-        trt = _text(ex, pick(ex, "EXTRT"))
+        trt = text(ex, "EXTRT", upper=True)
         start = as_date(ex[pick(ex, "EXSTDTC", "ASTDT")])
         subj = ex[pick(ex, "USUBJID")].astype("string").str.strip()
         inf = trt.isin(config.treatment.infusion_extrt)
@@ -88,7 +74,7 @@ def safety_population(dm: pd.DataFrame, ex: pd.DataFrame | None, config: StudyCo
         out["reason"] = np.where(out["saffl"], "", "no CAR-T infusion record in EX")
     else:
         saf = pick(first, "SAFFL")
-        flag = _text(first, saf).eq("Y").fillna(False) if saf else fallback.notna()
+        flag = text(first, "SAFFL", upper=True).eq("Y").fillna(False) if saf else fallback.notna()
         out["saffl"] = flag.reindex(out.index).to_numpy(dtype=bool)
         out["infdt"] = fallback.reindex(out.index).where(out["saffl"])
         out["ldstdt"] = pd.NaT
@@ -148,7 +134,7 @@ def flag_ae(ae: pd.DataFrame, dm: pd.DataFrame, ex: pd.DataFrame | None, config:
     if start_col is None and pick(out, "ASTDT") is not None:  # ADaM: analysis date already imputed
         out["astdt"] = as_date(out[pick(out, "ASTDT")])
         flag_col = pick(out, "ASTDTF")
-        out["astdt_imputed"] = _text(out, flag_col).fillna("").astype(str) if flag_col else ""
+        out["astdt_imputed"] = text(out, "ASTDTF", upper=True).fillna("").astype(str) if flag_col else ""
         date_issue = pd.Series("", index=out.index, dtype="object")
         date_issue[out["astdt"].isna()] = "analysis start date ASTDT missing"
     else:
@@ -168,7 +154,7 @@ def flag_ae(ae: pd.DataFrame, dm: pd.DataFrame, ex: pd.DataFrame | None, config:
     out["trtemfl"] = (
         saffl & (out["astdt"] >= window_start).fillna(False) & out["ady"].le(config.treatment_emergent.window_days)
     ).fillna(False).astype(bool)
-    out["related_cart"], cart_issue = _related(_text(out, pick(out, "AEREL", "AREL")), config)
+    out["related_cart"], cart_issue = _related(text(out, "AEREL", "AREL", upper=True), config)
     ld_col = pick(out, "AERELLD")
     if ld_col is None:
         out["related_ld"] = False
@@ -176,7 +162,7 @@ def flag_ae(ae: pd.DataFrame, dm: pd.DataFrame, ex: pd.DataFrame | None, config:
         if config.relationship.attribution == "lymphodepletion":
             ld_issue[:] = "AERELLD (relationship to lymphodepletion) not collected"
     else:
-        out["related_ld"], ld_issue = _related(_text(out, ld_col), config)
+        out["related_ld"], ld_issue = _related(text(out, "AERELLD", upper=True), config)
     attribution = config.relationship.attribution
     out["related"] = {
         "cart": out["related_cart"],
@@ -197,9 +183,9 @@ def participant_ae_flags(flagged: pd.DataFrame, population: pd.DataFrame) -> pd.
     ae = flagged.loc[flagged["trtemfl"]]
     subj = ae[pick(ae, "usubjid", "USUBJID")].astype("string").str.strip()
     grade = ae_grade(ae)
-    serious = _text(ae, pick(ae, "AESER")).eq("Y").fillna(False)
-    fatal = grade.eq(5).fillna(False) | _text(ae, pick(ae, "AESDTH")).eq("Y").fillna(False) | _text(
-        ae, pick(ae, "AEOUT")).eq("FATAL").fillna(False)
+    serious = text(ae, "AESER", upper=True).eq("Y").fillna(False)
+    fatal = (grade.eq(5).fillna(False) | text(ae, "AESDTH", upper=True).eq("Y").fillna(False)
+             | text(ae, "AEOUT", upper=True).eq("FATAL").fillna(False))
     facts = pd.DataFrame(
         {
             "usubjid": subj,

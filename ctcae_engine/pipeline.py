@@ -16,7 +16,18 @@ from typing import Any
 
 import pandas as pd
 
-from ctcae_engine import CTCAE_VERSION, __version__, cart, efficacy, eligibility, endpoints, figures, grading, tables
+from ctcae_engine import (
+    CTCAE_VERSION,
+    __version__,
+    cart,
+    columns,
+    efficacy,
+    eligibility,
+    endpoints,
+    figures,
+    grading,
+    tables,
+)
 from ctcae_engine import ae as ae_checks
 from ctcae_engine.config import load_config
 from ctcae_engine.cutoff import apply_cutoff, cutoff_summary
@@ -328,7 +339,7 @@ def _figures(runner: _Runner, cfg: Any) -> None:
 
     te_ae = None
     if ae is not None and "ctcae_term" in ae.columns:
-        te_ae = ae.loc[ae["trtemfl"].astype(bool)].assign(usubjid=_raw(ae, "USUBJID").str.strip())
+        te_ae = ae.loc[ae["trtemfl"].astype(bool)].assign(usubjid=columns.raw(ae, "USUBJID").str.strip())
         add("ae_heatmap", figures.ae_heatmap, te_ae)
     if pop is not None:
         saf = pop.loc[pop["saffl"].astype(bool) & pop["infdt"].notna()].copy()
@@ -425,42 +436,26 @@ def _vitals_ecg(runner: _Runner, cfg: Any) -> None:
     results.tables["VSEG02"] = worst
 
 
-def _text(frame: pd.DataFrame, *names: str) -> pd.Series:
-    """First existing column of ``names`` as stripped upper-case text (NA where empty or absent)."""
-    for name in names:
-        if name in frame.columns:
-            return frame[name].astype("string").str.strip().str.upper().replace("", pd.NA)
-    return pd.Series(pd.NA, index=frame.index, dtype="string")
-
-
-def _raw(frame: pd.DataFrame, *names: str) -> pd.Series:
-    """First existing column of ``names`` as text as given (NA where absent)."""
-    for name in names:
-        if name in frame.columns:
-            return frame[name].astype("string")
-    return pd.Series(pd.NA, index=frame.index, dtype="string")
-
-
 def _ae_view(ae: pd.DataFrame) -> pd.DataFrame:
     """The flagged AE frame reduced to the columns listings need, with readable names."""
-    grade = ae["grade"] if "grade" in ae.columns else pd.to_numeric(_raw(ae, "AETOXGR"), errors="coerce")
-    term = _raw(ae, "ctcae_term").fillna(_raw(ae, "AEDECOD")).fillna(_raw(ae, "AETERM"))
+    grade = ae["grade"] if "grade" in ae.columns else pd.to_numeric(columns.raw(ae, "AETOXGR"), errors="coerce")
+    term = columns.raw(ae, "ctcae_term").fillna(columns.raw(ae, "AEDECOD")).fillna(columns.raw(ae, "AETERM"))
     onset = ae["astdt"].dt.strftime("%Y-%m-%d").astype("string")
     imputed = ae["astdt_imputed"].astype("string").fillna("")
     onset = onset.where(imputed.eq(""), onset + " (imputed " + imputed + ")")
     return pd.DataFrame(
         {
-            "Participant": _raw(ae, "USUBJID", "usubjid"),
+            "Participant": columns.raw(ae, "USUBJID", "usubjid"),
             "CTCAE term": term,
             "Grade": pd.array(grade, dtype="Int64"),
             "Onset": onset,
             "Day": ae["ady"].astype("Int64"),
-            "SOC": _raw(ae, "AEBODSYS"),
-            "Serious": _text(ae, "AESER"),
+            "SOC": columns.raw(ae, "AEBODSYS"),
+            "Serious": columns.text(ae, "AESER", upper=True),
             "Related CAR-T": ae["related_cart"].astype(bool),
             "Related LD": ae["related_ld"].astype(bool),
-            "Outcome": _raw(ae, "AEOUT"),
-            "Verbatim": _raw(ae, "AETERM"),
+            "Outcome": columns.raw(ae, "AEOUT"),
+            "Verbatim": columns.raw(ae, "AETERM"),
         },
         index=ae.index,
     )
@@ -486,8 +481,9 @@ def _deaths(population: pd.DataFrame, ae: pd.DataFrame | None) -> pd.DataFrame:
     fatal = pd.DataFrame(columns=["usubjid", "cause", "related"])
     if ae is not None:
         view = _ae_view(ae)
-        is_fatal = (view["Grade"].eq(5).fillna(False) | _text(ae, "AESDTH").eq("Y").fillna(False)
-                    | _text(ae, "AEOUT").eq("FATAL").fillna(False))
+        is_fatal = (view["Grade"].eq(5).fillna(False)
+                    | columns.text(ae, "AESDTH", upper=True).eq("Y").fillna(False)
+                    | columns.text(ae, "AEOUT", upper=True).eq("FATAL").fillna(False))
         rows = view[is_fatal.to_numpy(dtype=bool)]
         related = ae.loc[rows.index, "related"].astype(bool)
         fatal = pd.DataFrame({"usubjid": rows["Participant"].str.strip(), "cause": rows["CTCAE term"].fillna("?"),
@@ -526,9 +522,9 @@ def _disposition(population: pd.DataFrame) -> pd.DataFrame:
 
 
 def _exposure(ex: pd.DataFrame) -> pd.DataFrame:
-    dose = pd.to_numeric(_raw(ex, "EXDOSE").str.strip(), errors="coerce")
-    frame = pd.DataFrame({"Treatment": _text(ex, "EXTRT"), "usubjid": _raw(ex, "USUBJID"), "dose": dose,
-                          "Unit": _raw(ex, "EXDOSU")})
+    dose = pd.to_numeric(columns.raw(ex, "EXDOSE").str.strip(), errors="coerce")
+    frame = pd.DataFrame({"Treatment": columns.text(ex, "EXTRT", upper=True), "usubjid": columns.raw(ex, "USUBJID"),
+                          "dose": dose, "Unit": columns.raw(ex, "EXDOSU")})
     out = frame.groupby("Treatment", dropna=False, sort=True).agg(
         Participants=("usubjid", "nunique"), Administrations=("usubjid", "size"), **{
             "Median dose": ("dose", "median"), "Min dose": ("dose", "min"), "Max dose": ("dose", "max")},
@@ -551,8 +547,8 @@ def _data_quality(results: StudyResults) -> dict[str, pd.DataFrame]:
         if frame is None or "grade" not in frame.columns:
             continue
         bad = frame[frame["grade"].isna()]
-        value = _raw(bad, f"{domain}ORRES", f"{domain}STRESC").fillna("")
-        unit = _raw(bad, f"{domain}ORRESU", f"{domain}STRESU").fillna("")
+        value = columns.raw(bad, f"{domain}ORRES", f"{domain}STRESC").fillna("")
+        unit = columns.raw(bad, f"{domain}ORRESU", f"{domain}STRESU").fillna("")
         parts.append(pd.DataFrame({"Domain": domain, "Participant": bad["usubjid"].astype("string"),
                                    "Test": bad["testcd"].astype("string"), "Date": bad["dtc"].astype("string"),
                                    "Result": (value + " " + unit).str.strip(),
@@ -576,16 +572,17 @@ def _data_quality(results: StudyResults) -> dict[str, pd.DataFrame]:
     ae = results.ae
     if ae is not None and "valid" in ae.columns:
         bad = ae[~ae["valid"].fillna(False).astype(bool)]
-        invalid = pd.DataFrame({"Participant": _raw(bad, "USUBJID"), "Reported term": _raw(bad, "AEDECOD"),
-                                "Verbatim": _raw(bad, "AETERM"), "Reported grade": _raw(bad, "AETOXGR"),
-                                "Issue": _raw(bad, "issue")}).reset_index(drop=True)
+        invalid = pd.DataFrame({"Participant": columns.raw(bad, "USUBJID"),
+                                "Reported term": columns.raw(bad, "AEDECOD"), "Verbatim": columns.raw(bad, "AETERM"),
+                                "Reported grade": columns.raw(bad, "AETOXGR"),
+                                "Issue": columns.raw(bad, "issue")}).reset_index(drop=True)
         invalid.attrs["empty"] = "Every AE term and grade is valid CTCAE v4.03."
         tables["DQ03"] = invalid
     if ae is not None and "flag_issue" in ae.columns:
         issue = ae["flag_issue"].astype("string").fillna("")
         rows = ae[issue.ne("")]
-        assumed = pd.DataFrame({"Participant": _raw(rows, "USUBJID"), "Term": _raw(rows, "AEDECOD"),
-                                "Onset as given": _raw(rows, "AESTDTC"), "Assumption": issue[issue.ne("")]})
+        assumed = pd.DataFrame({"Participant": columns.raw(rows, "USUBJID"), "Term": columns.raw(rows, "AEDECOD"),
+                                "Onset as given": columns.raw(rows, "AESTDTC"), "Assumption": issue[issue.ne("")]})
         assumed = assumed.reset_index(drop=True)
         assumed.attrs["empty"] = "No AE needed an assumption (all dates complete, relationships mapped)."
         tables["DQ05"] = assumed
@@ -667,9 +664,9 @@ def headline(results: StudyResults) -> pd.DataFrame:
         total = len(facts)
         te = ae["trtemfl"].astype(bool)
         rel = te & ae["related"].astype(bool)
-        grade = ae["grade"] if "grade" in ae.columns else pd.to_numeric(_raw(ae, "AETOXGR"), errors="coerce")
+        grade = ae["grade"] if "grade" in ae.columns else pd.to_numeric(columns.raw(ae, "AETOXGR"), errors="coerce")
         g3 = pd.Series(grade, index=ae.index).ge(3).fillna(False).astype(bool)
-        serious = _text(ae, "AESER").eq("Y").fillna(False).astype(bool)
+        serious = columns.text(ae, "AESER", upper=True).eq("Y").fillna(False).astype(bool)
         for key, flag, events, note in (
             ("teae", "teae", te, ""),
             ("trae", "trae", rel, ""),

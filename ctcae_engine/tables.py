@@ -11,8 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ctcae_engine.columns import pick
 from ctcae_engine.config import StudyConfig, TreatmentEmergent
-from ctcae_engine.endpoints import ae_grade, as_date, pick, proportion
+from ctcae_engine.endpoints import ae_grade, as_date, proportion
 
 GRADE_COLUMNS = ["grade_1", "grade_2", "grade_3", "grade_4", "grade_5", "grade_missing"]
 

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ctcae_engine.canonical import factorize
+from ctcae_engine.columns import factorize
 from ctcae_engine.grading import grade_labs
 
 PEER = Path("/work/shared/peer/admiral_adlb_ctcv4.csv")
