@@ -7,8 +7,10 @@ All data values go through jinja2 autoescape. WeasyPrint fetches nothing but ``d
 
 from __future__ import annotations
 
+import gc
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import date, datetime
 from importlib.resources import files
 from pathlib import Path
@@ -128,12 +130,29 @@ class AssetOnlyFetcher:
         return self._inner.fetch(url)
 
 
+@contextmanager
+def fewer_gc_pauses(threshold: int = 50_000) -> Iterator[None]:
+    """Run a block with the cyclic garbage collector's first-generation threshold raised, then restore it.
+
+    WeasyPrint allocates millions of short-lived objects while laying out a report; with the default threshold
+    (700) the collector runs thousands of times: about a fifth of the PDF time of the demo report. Memory is still
+    collected, only less often.
+    """
+    old = gc.get_threshold()
+    gc.set_threshold(max(threshold, old[0]), *old[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
+
+
 def render_pdf(html: str, path: str | Path, fetcher: AssetOnlyFetcher | None = None) -> Path:
     """Write the HTML as an A4 PDF with WeasyPrint; only the report's own assets can be loaded."""
     import weasyprint
 
     fetcher = fetcher or AssetOnlyFetcher()
     path = Path(path)
-    document = weasyprint.HTML(string=html, base_url=template_dir().as_uri() + "/", url_fetcher=fetcher)
-    document.write_pdf(path)
+    with fewer_gc_pauses():
+        document = weasyprint.HTML(string=html, base_url=template_dir().as_uri() + "/", url_fetcher=fetcher)
+        document.write_pdf(path)
     return path
