@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ctcae_engine.columns import text
+from ctcae_engine.dates import dtc_bounds
 from ctcae_terms import DEFAULT_VERSION, load_catalog, suggest_terms
 from ctcae_terms.catalog import GRADE_COLUMNS, normalise_term, synonyms
 
@@ -158,20 +159,10 @@ DISCREPANCY_TYPES = {
 def _ae_dates(ae: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     """AE start and end for the window: full dates as given; a partial start widens to the first day of its month
     (year), a partial end to the last day; a missing end means ongoing (open window). ``astdt`` wins if present."""
-    def parse(column: str, end: bool) -> pd.Series:
-        given = text(ae, column).str.slice(0, 10)
-        full = pd.to_datetime(given.where(given.str.match(r"^\d{4}-\d{2}-\d{2}$")), format="%Y-%m-%d", errors="coerce")
-        month = pd.to_datetime(given.where(given.str.match(r"^\d{4}-\d{2}$")), format="%Y-%m", errors="coerce")
-        year = pd.to_datetime(given.where(given.str.match(r"^\d{4}$")), format="%Y", errors="coerce")
-        if end:
-            month = month + pd.offsets.MonthEnd(0)
-            year = year + pd.offsets.YearEnd(0)
-        return full.fillna(month).fillna(year).astype("datetime64[ns]")
-
-    start = parse("AESTDTC", end=False)
+    start = dtc_bounds(text(ae, "AESTDTC"))["earliest"]
     if "astdt" in ae.columns:
         start = pd.to_datetime(ae["astdt"], errors="coerce").astype("datetime64[ns]").fillna(start)
-    return start, parse("AEENDTC", end=True)
+    return start, dtc_bounds(text(ae, "AEENDTC"))["latest"]
 
 
 def _long_obs(graded: pd.DataFrame) -> pd.DataFrame:

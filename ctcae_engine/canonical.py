@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from ctcae_engine.columns import clean, factorize, first
+from ctcae_engine.dates import to_date, to_datetime
 
 # source column per canonical field, in order of preference, per input kind
 _LB_STANDARD = {"result": ["LBSTRESN", "LBSTRESC"], "unit": ["LBSTRESU"], "lln": ["LBSTNRLO"], "uln": ["LBSTNRHI"]}
@@ -95,42 +96,6 @@ def to_float(series: pd.Series | None, n: int) -> np.ndarray:
     parsed = pd.to_numeric(pd.Series(np.asarray(uniques, dtype=object)).map(clean), errors="coerce")
     values = np.append(parsed.to_numpy(dtype=np.float64, na_value=np.nan), np.nan)
     return values[codes]
-
-
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
-
-
-def to_date(series: pd.Series | None, n: int) -> np.ndarray:
-    """datetime64[ns] date part of ISO 8601 text or datetimes; NaT when missing or partial (e.g. '2014-01')."""
-    if series is None:
-        return np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
-    if pd.api.types.is_datetime64_any_dtype(series.dtype):
-        return pd.DatetimeIndex(series).tz_localize(None).normalize().to_numpy(dtype="datetime64[ns]")
-    codes, uniques = factorize(series)
-    texts = [clean(u) for u in uniques]
-    heads = [t[:10] if t is not None and _ISO_DATE.match(t) else None for t in texts]
-    parsed = pd.to_datetime(pd.Series(heads, dtype=object), format="%Y-%m-%d", errors="coerce")
-    values = np.append(parsed.to_numpy(dtype="datetime64[ns]"), np.datetime64("NaT"))
-    return values[codes]
-
-
-_ISO_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2}))?)?")
-
-
-def to_datetime(series: pd.Series | None, n: int) -> np.ndarray:
-    """datetime64[ns] of ISO 8601 text (to the minute or second; date-only -> midnight); NaT when partial."""
-    if series is None:
-        return np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
-    if pd.api.types.is_datetime64_any_dtype(series.dtype):
-        return pd.DatetimeIndex(series).tz_localize(None).to_numpy(dtype="datetime64[ns]")
-    codes, uniques = factorize(series)
-    texts = []
-    for u in uniques:
-        match = _ISO_TIME.match(clean(u) or "")
-        texts.append(None if match is None else f"{match.group(1)}T{match.group(2) or '00'}:{match.group(3) or '00'}:"
-                     f"{match.group(4) or '00'}")
-    parsed = pd.to_datetime(pd.Series(texts, dtype=object), format="%Y-%m-%dT%H:%M:%S", errors="coerce")
-    return np.append(parsed.to_numpy(dtype="datetime64[ns]"), np.datetime64("NaT"))[codes]
 
 
 def _unit_from_param(param: pd.Series | None, testcd: pd.Categorical, n: int) -> pd.Categorical:
@@ -204,12 +169,13 @@ def observations(df: pd.DataFrame, result: str = "standard") -> pd.DataFrame:
         dtc_text = categorical(dtc.dt.strftime("%Y-%m-%dT%H:%M:%S"), n)
     else:
         dtc_text = categorical(dtc, n)
+    no_date = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
     return pd.DataFrame(
         {
             "usubjid": _object(first(df, "USUBJID"), n),
             "testcd": test_cat,
             "dtc": dtc_text,
-            "adt": to_date(dtc, n),
+            "adt": to_date(dtc).to_numpy() if dtc is not None else no_date,
             "result": shown,
             "value": value,
             "unit": unit,
@@ -220,7 +186,7 @@ def observations(df: pd.DataFrame, result: str = "standard") -> pd.DataFrame:
             "fasting": _flag(fasting, n, lambda c: c == "Y"),
             "urine": urine,
             "at_rest": at_rest,
-            "adtm": to_datetime(dtc, n),
+            "adtm": to_datetime(dtc).to_numpy() if dtc is not None else no_date,
             "term_low_given": categorical(first(df, "ATOXDSCL"), n),
             "term_high_given": categorical(first(df, "ATOXDSCH"), n),
             "given_terms": np.full(n, bool({"ATOXDSCL", "ATOXDSCH"} & set(df.columns))),

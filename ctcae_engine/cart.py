@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ctcae_engine.columns import as_text
+from ctcae_engine.dates import to_date, to_datetime
 from ctcae_terms import lookup_term
 
 FEVER_C = 38.0
@@ -68,14 +69,6 @@ def _category_names(domain: str) -> dict[int, str]:
     return dict(zip(rows["grade"], rows["value"], strict=True))
 
 
-def _full_date(dtc: pd.Series) -> pd.Series:
-    """ISO 8601 date or datetime -> Timestamp; partial or malformed -> NaT."""
-    text = as_text(dtc, blank_is_missing=False).fillna("")
-    full = text.str.match(r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$")
-    parsed = pd.to_datetime(text.where(full), format="ISO8601", errors="coerce")
-    return parsed.astype("datetime64[ns]")
-
-
 def check_xc(xc: pd.DataFrame) -> pd.DataFrame:
     """Parse the XC domain: one row per input row (same index and order) with ``usubjid``, ``dtc``, ``adt``,
     ``testcd``, ``value`` (upper-case text), ``unit``, ``num`` (number used for grading: temperature in C,
@@ -87,7 +80,7 @@ def check_xc(xc: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame(index=xc.index)
     out["usubjid"] = as_text(xc["USUBJID"], blank_is_missing=False)
     out["dtc"] = as_text(xc["XCDTC"], blank_is_missing=False)
-    out["adt"] = _full_date(xc["XCDTC"])
+    out["adt"] = to_datetime(xc["XCDTC"], exact=True)
     out["testcd"] = as_text(xc["XCTESTCD"], upper=True, blank_is_missing=False)
     out["value"] = as_text(xc["XCORRES"], upper=True, blank_is_missing=False)
     unit = (as_text(xc["XCORRESU"], blank_is_missing=False) if "XCORRESU" in xc.columns
@@ -161,7 +154,7 @@ def _add_days(frame: pd.DataFrame, dm: pd.DataFrame | None) -> pd.DataFrame:
     if dm is None or "RFXSTDTC" not in dm.columns:
         frame["ady"] = pd.array([pd.NA] * len(frame), dtype="Int64")
         return frame
-    infusion = _full_date(as_text(dm["RFXSTDTC"], blank_is_missing=False).str.slice(0, 10)).dt.normalize()
+    infusion = to_date(dm["RFXSTDTC"])
     subjects = as_text(dm["USUBJID"], blank_is_missing=False)
     day0 = pd.Series(infusion.to_numpy(), index=subjects).groupby(level=0).min()
     start = frame["usubjid"].map(day0)

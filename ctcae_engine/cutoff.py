@@ -19,7 +19,7 @@ DM      DTHDTC (ADaM ADSL DTHDT)     the participant stays; DTHDTC and DTHFL are
 A date is "after" the cut-off only when its earliest possible day is: ``2025-07`` is after 2025-06-30, but
 ``2025-06`` and ``2025`` are kept because they may fall on or before it. A time part is ignored (a record on the
 cut-off day is kept). Missing or malformed dates are kept: the module that reads them grades the row or lists it
-with the reason. ISO 8601 dates compare as text, so the test is a vectorised string comparison.
+with the reason. Dates are read by :mod:`ctcae_engine.dates` (``dtc_bounds``), as every other module reads them.
 """
 
 from __future__ import annotations
@@ -27,6 +27,9 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import pandas as pd
+
+from ctcae_engine.columns import pick
+from ctcae_engine.dates import as_day, dtc_bounds
 
 # domain -> candidate date columns (first present wins); the row is removed when that date is after the cut-off
 ROW_DATES: dict[str, tuple[str, ...]] = {
@@ -51,22 +54,6 @@ DEATH_DATES: dict[str, tuple[str, tuple[str, ...]]] = {
     "adsl": ("DTHDT", ("DTHDT", "DTHDTC", "DTHFL")),
 }
 EXCLUDED_COLUMNS = ["domain", "USUBJID", "date", "column", "row", "reason"]
-# ISO 8601 start: year, then optionally a valid month and day ("-" for an unknown part, as in "2025---15")
-_END = r"(?:$|[T\s])"
-_DAY = rf"(?:0[1-9]|[12]\d|3[01]){_END}"
-_MONTH = rf"(?:0[1-9]|1[0-2])(?:{_END}|-(?:{_DAY}|-))"
-_ISO_START = rf"^\d{{4}}(?:{_END}|-(?:{_MONTH}|-))"
-
-
-def _iso(cutoff: date | datetime | str) -> str:
-    if isinstance(cutoff, datetime):
-        return cutoff.date().isoformat()
-    if isinstance(cutoff, date):
-        return cutoff.isoformat()
-    try:
-        return date.fromisoformat(str(cutoff).strip()[:10]).isoformat()
-    except ValueError as exc:
-        raise ValueError(f"data cut-off must be an ISO 8601 date YYYY-MM-DD, got {cutoff!r}") from exc
 
 
 def after_cutoff(values: pd.Series, cutoff: date | datetime | str) -> pd.Series:
@@ -74,14 +61,8 @@ def after_cutoff(values: pd.Series, cutoff: date | datetime | str) -> pd.Series:
 
     Partial dates count as their earliest possible day; missing or malformed values are False (kept).
     """
-    text = values.astype("string").str.strip()
-    valid = text.str.match(_ISO_START).fillna(False)
-    later = text.str.slice(0, 10).gt(_iso(cutoff)).fillna(False)
-    return (valid & later).astype(bool)
-
-
-def _column(frame: pd.DataFrame, names: tuple[str, ...]) -> str | None:
-    return next((name for name in names if name in frame.columns), None)
+    day = pd.Timestamp(as_day(cutoff, "data cut-off"))
+    return dtc_bounds(values)["earliest"].gt(day).fillna(False).astype(bool)
 
 
 def _listed(domain: str, frame: pd.DataFrame, column: str, reason: str) -> pd.DataFrame:
@@ -106,10 +87,10 @@ def apply_cutoff(
     listed: list[pd.DataFrame] = []
     if cutoff is None:
         return kept, pd.DataFrame(columns=EXCLUDED_COLUMNS)
-    day = _iso(cutoff)
+    day = as_day(cutoff, "data cut-off").isoformat()
     reason = f"after data cut-off {day}"
     for name, frame in domains.items():
-        column = _column(frame, ROW_DATES.get(name, ()))
+        column = pick(frame, *ROW_DATES.get(name, ()))
         if column is not None:
             late = after_cutoff(frame[column], day)
             if late.any():

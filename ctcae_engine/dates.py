@@ -17,11 +17,23 @@ missing        the reference date (the AE is counted as treatment-emergent)     
 
 An imputed date is never later than a complete end date of the same record (an AE that ended before the
 infusion stays before it). A malformed value ("2021-13-45", "unknown") is treated as missing and the reason is kept.
+
+Every module reads dates through this one: :func:`to_date` / :func:`to_datetime` (a complete date at the start of
+the text, each distinct text parsed once: the findings hot path), :func:`parse_dtc` (the parts and precision of
+a possibly partial date), :func:`dtc_bounds` (earliest and latest day a partial date can mean: data cut-off,
+AE windows) and :func:`as_day` (one configured date such as the data cut-off).
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+from datetime import date, datetime
+
+import numpy as np
 import pandas as pd
+
+from ctcae_engine.columns import clean, factorize
 
 _ISO = r"^(?P<year>\d{4})(?:-(?P<month>\d{2}|-)(?:-(?P<day>\d{2}|-))?)?(?:T[0-9:.+\-Z]*)?$"
 
@@ -78,9 +90,89 @@ def _parse_unique(values: pd.Series) -> pd.DataFrame:
     )
 
 
-def to_date(values: pd.Series) -> pd.Series:
-    """Complete ISO 8601 dates as datetime64 (day resolution); partial, missing or malformed values become NaT."""
-    return parse_dtc(values)["date"]
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+_DATE_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?)?")
+
+
+def _per_distinct(values: pd.Series, text_of: Callable[[str | None], str | None], fmt: str) -> pd.Series:
+    """Parse each distinct cell once: ``text_of`` turns a cleaned cell (str or None) into the text to parse with
+    ``fmt`` (None -> NaT); the parsed values are mapped back to every row."""
+    codes, uniques = factorize(values)
+    texts = [text_of(clean(u)) for u in uniques]
+    parsed = pd.to_datetime(pd.Series(texts, dtype=object), format=fmt, errors="coerce")
+    out = np.append(parsed.to_numpy(dtype="datetime64[ns]"), np.datetime64("NaT"))[codes]  # code -1 -> NaT
+    return pd.Series(out, index=values.index, name=values.name, copy=False)
+
+
+def _naive(values: pd.Series) -> pd.DatetimeIndex:
+    return pd.DatetimeIndex(values).tz_localize(None)
+
+
+def to_date(values: pd.Series, *, sas_days: bool = False) -> pd.Series:
+    """Dates (datetime64[ns], day resolution, same index) from ISO 8601 text: the complete date at the start of
+    the text, whatever follows it (a time, a zone); partial, missing or malformed values become NaT.
+
+    datetime64 input is normalised to the day (a time zone dropped). Numbers are SAS dates (days since
+    1960-01-01, as ADaM *DT variables from XPT) when ``sas_days``, else NaT.
+    """
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+        days = _naive(values).normalize().to_numpy(dtype="datetime64[ns]")
+        return pd.Series(days, index=values.index, name=values.name, copy=False)
+    if sas_days and pd.api.types.is_numeric_dtype(values.dtype):
+        return pd.to_datetime(values, unit="D", origin="1960-01-01").dt.normalize()
+    return _per_distinct(values, lambda t: t[:10] if t is not None and _DATE.match(t) else None, "%Y-%m-%d")
+
+
+def to_datetime(values: pd.Series, *, exact: bool = False) -> pd.Series:
+    """Date and time (datetime64[ns], same index) from ISO 8601 text ``YYYY-MM-DD[THH:MM[:SS[.f]]]``; a date
+    alone is midnight; partial, missing or malformed values become NaT. By default anything after the part read
+    is ignored (a zone, text); ``exact``: the whole text must be such a date or date-time, else NaT.
+    datetime64 input is kept (a time zone dropped).
+    """
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+        return pd.Series(_naive(values).to_numpy(dtype="datetime64[ns]"), index=values.index, name=values.name,
+                         copy=False)
+
+    def text_of(cell: str | None) -> str | None:
+        match = _DATE_TIME.match(cell or "")
+        if match is None or (exact and match.end() != len(cell)):
+            return None
+        day, hour, minute, second, fraction = match.groups()
+        return f"{day}T{hour or '00'}:{minute or '00'}:{second or '00'}{fraction or ''}"
+
+    return _per_distinct(values, text_of, "ISO8601")
+
+
+def dtc_bounds(values: pd.Series) -> pd.DataFrame:
+    """The earliest and latest day an ISO 8601 date can mean (new frame, same index, datetime64[ns]): a complete
+    date (see :func:`to_date`) is both; a partial one spans its month ("2021-03": 1st to 31st) or its year
+    ("2021", "2021---15": 1 January to 31 December); missing or malformed: NaT."""
+    full = to_date(values)
+    parts = parse_dtc(values)
+    month = parts["month"].where(parts["precision"].eq("month"))
+    year = parts["year"].where(parts["precision"].isin(["month", "year"]))
+    month_start = pd.to_datetime(pd.DataFrame({"year": year, "month": month, "day": 1}).astype("float"),
+                                 errors="coerce")
+    year_start = pd.to_datetime(pd.DataFrame({"year": year, "month": 1, "day": 1}).astype("float"), errors="coerce")
+    earliest = full.fillna(month_start).fillna(year_start)
+    latest = full.fillna(month_start + pd.offsets.MonthEnd(0)).fillna(year_start + pd.offsets.YearEnd(0))
+    return pd.DataFrame({"earliest": earliest.astype("datetime64[ns]"), "latest": latest.astype("datetime64[ns]")},
+                        index=values.index)
+
+
+def as_day(value: date | datetime | str | None, what: str = "date") -> date | None:
+    """One date given in a configuration or on the command line (a date, a datetime, or text starting with
+    YYYY-MM-DD; None stays None). ``what`` names it in the error raised for anything else."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value).strip()[:10])
+    except ValueError as exc:
+        raise ValueError(f"{what} must be an ISO 8601 date YYYY-MM-DD, got {value!r}") from exc
 
 
 def impute_start_date(

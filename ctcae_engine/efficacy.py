@@ -15,7 +15,8 @@ from lifelines.utils import median_survival_times
 
 from ctcae_engine.columns import pick
 from ctcae_engine.config import StudyConfig
-from ctcae_engine.endpoints import as_date, proportion
+from ctcae_engine.dates import to_date
+from ctcae_engine.endpoints import proportion
 
 RESPONSES = ("CR", "PR", "SD", "PD", "NE")
 _RANK = {"NE": 1, "PD": 2, "SD": 3, "PR": 4, "CR": 5}
@@ -41,7 +42,7 @@ def response_assessments(rs: pd.DataFrame, population: pd.DataFrame, evaluator: 
     out = pd.DataFrame(
         {
             "usubjid": subj,
-            "adt": as_date(frame[pick(frame, "RSDTC", "ADT")]),
+            "adt": to_date(frame[pick(frame, "RSDTC", "ADT")], sas_days=True),
             "resp": frame[pick(frame, "RSSTRESC", "AVALC")].astype("string").str.upper().str.strip(),
         }
     )
@@ -140,7 +141,7 @@ def _new_therapy_day(new_therapy: pd.DataFrame | None, infdt: pd.Series) -> tupl
     if date_col is None or subj_col is None:
         raise ValueError("new_therapy: needs USUBJID and a start date column (NACTDT, CMSTDTC, PRSTDTC or ASTDT)")
     subj = new_therapy[subj_col].astype("string").str.strip()
-    start = as_date(new_therapy[date_col])
+    start = to_date(new_therapy[date_col], sas_days=True)
     days = (start - subj.map(infdt).astype("datetime64[ns]")).dt.days
     after = days.gt(0).fillna(False)  # therapy before or on the infusion day is not a *new* therapy
     day.update(days[after].groupby(subj[after]).min().astype(float))
@@ -212,7 +213,7 @@ def pfs_data(
     reason[late] = (pd.Series(what, index=pop.index)[late] + " after " + missed[late].astype(str)
                     + " missed scheduled assessment(s): censored at the last adequate assessment")
     if cfg.require_baseline_assessment:
-        dates = as_date(rs[pick(rs, "RSDTC", "ADT")])
+        dates = to_date(rs[pick(rs, "RSDTC", "ADT")], sas_days=True)
         subj = rs[pick(rs, "usubjid", "USUBJID")].astype("string").str.strip()
         baseline = (dates <= subj.map(pop["infdt"]).astype("datetime64[ns]")).fillna(False)
         no_base = ~pop.index.isin(subj[baseline].unique())
@@ -281,7 +282,8 @@ def cart_samples(pc: pd.DataFrame, population: pd.DataFrame, config: StudyConfig
     blq = blq_text.fillna(False) | value.lt(lloq).fillna(False)
     infdt = population.loc[population["saffl"]].set_index("usubjid")["infdt"]
     subj = frame[pick(frame, "usubjid", "USUBJID")].astype("string").str.strip()
-    out = pd.DataFrame({"usubjid": subj, "adt": as_date(frame[pick(frame, "PCDTC", "ADT")]), "value": value})
+    adt = to_date(frame[pick(frame, "PCDTC", "ADT")], sas_days=True)
+    out = pd.DataFrame({"usubjid": subj, "adt": adt, "value": value})
     out["blq"] = blq
     out["value"] = out["value"].where(~out["blq"])
     out["detectable"] = out["value"].notna()

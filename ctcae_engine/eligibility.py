@@ -15,7 +15,8 @@ import pandas as pd
 
 from ctcae_engine.columns import pick
 from ctcae_engine.config import StudyConfig
-from ctcae_engine.endpoints import as_date, join_issues
+from ctcae_engine.dates import to_date
+from ctcae_engine.endpoints import join_issues
 
 _OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
 DECIMALS = 9  # compared values are rounded to 9 decimals first; no screening threshold is finer than that
@@ -42,7 +43,7 @@ def _canonical_labs(labs: pd.DataFrame) -> pd.DataFrame:
             "text": labs[given_col].astype("string").str.strip().replace("", pd.NA),
             "unit": labs[unit_col].astype("string").str.strip() if unit_col else pd.Series(pd.NA, index=labs.index),
             "uln": pd.to_numeric(labs[uln_col], errors="coerce") if uln_col else np.full(n, np.nan),
-            "adt": as_date(labs[date_col]) if date_col else pd.NaT,
+            "adt": to_date(labs[date_col], sas_days=True) if date_col else pd.NaT,
             "visit": labs[visit_col].astype("string") if visit_col else pd.Series(pd.NA, index=labs.index),
         },
         index=labs.index,

@@ -19,15 +19,6 @@ from ctcae_engine.dates import impute_start_date, to_date
 POPULATION_COLUMNS = ["usubjid", "saffl", "infdt", "ldstdt", "dthdt", "reason"]
 
 
-def as_date(values: pd.Series) -> pd.Series:
-    """Dates from ISO 8601 text, datetime64 or SAS numeric dates (days since 1960-01-01), normalised to the day."""
-    if pd.api.types.is_datetime64_any_dtype(values):
-        return values.dt.tz_localize(None).dt.normalize() if values.dt.tz is not None else values.dt.normalize()
-    if pd.api.types.is_numeric_dtype(values):
-        return pd.to_datetime(values, unit="D", origin="1960-01-01").dt.normalize()
-    return to_date(values)
-
-
 def exact_ci(n: int, total: int, level: float = 0.95) -> tuple[float, float]:
     """Exact (Clopper-Pearson) confidence interval of n / total, as proportions; (nan, nan) when total is 0."""
     if total <= 0:
@@ -57,12 +48,13 @@ def safety_population(dm: pd.DataFrame, ex: pd.DataFrame | None, config: StudyCo
     out = out.set_index("usubjid", drop=False)
     first = dm.drop_duplicates(usub).set_index(dm[usub].drop_duplicates().astype("string").str.strip())
     rfx = pick(first, "RFXSTDTC", "TRTSDT", "TRTSDTM")
-    fallback = as_date(first[rfx]) if rfx else pd.Series(pd.NaT, index=first.index, dtype="datetime64[ns]")
+    fallback = (to_date(first[rfx], sas_days=True) if rfx
+                else pd.Series(pd.NaT, index=first.index, dtype="datetime64[ns]"))
     dth = pick(first, "DTHDTC", "DTHDT")
-    out["dthdt"] = as_date(first[dth]) if dth else pd.NaT
+    out["dthdt"] = to_date(first[dth], sas_days=True) if dth else pd.NaT
     if ex is not None and pick(ex, "EXTRT") is not None:
         trt = text(ex, "EXTRT", upper=True)
-        start = as_date(ex[pick(ex, "EXSTDTC", "ASTDT")])
+        start = to_date(ex[pick(ex, "EXSTDTC", "ASTDT")], sas_days=True)
         subj = ex[pick(ex, "USUBJID")].astype("string").str.strip()
         inf = trt.isin(config.treatment.infusion_extrt)
         ld = trt.isin(config.treatment.lymphodepletion_extrt)
@@ -132,7 +124,7 @@ def flag_ae(ae: pd.DataFrame, dm: pd.DataFrame, ex: pd.DataFrame | None, config:
     start_col = pick(out, "AESTDTC", "ASTDTC")
     end_col = pick(out, "AEENDTC", "AENDTC")
     if start_col is None and pick(out, "ASTDT") is not None:  # ADaM: analysis date already imputed
-        out["astdt"] = as_date(out[pick(out, "ASTDT")])
+        out["astdt"] = to_date(out[pick(out, "ASTDT")], sas_days=True)
         flag_col = pick(out, "ASTDTF")
         out["astdt_imputed"] = text(out, "ASTDTF", upper=True).fillna("").astype(str) if flag_col else ""
         date_issue = pd.Series("", index=out.index, dtype="object")

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ctcae_engine import canonical, units
+from ctcae_engine.dates import to_date
 from ctcae_engine.rules import LabRules, as_int64, combine
 from ctcae_terms.criteria import load_clinical_criteria, load_clinical_test_map, load_lab_test_map
 
@@ -121,8 +122,8 @@ def _first_dose_dates(first_dose: object) -> dict[str, np.datetime64]:
         series = pd.Series(dict(first_dose), dtype=object)
     else:
         raise TypeError("first_dose must be a mapping, a Series indexed by USUBJID, or a DM/ADSL DataFrame")
-    dates = canonical.to_date(pd.Series(series.to_numpy(), dtype=object)
-                              if not pd.api.types.is_datetime64_any_dtype(series.dtype) else series, len(series))
+    dates = to_date(pd.Series(series.to_numpy(), dtype=object)
+                    if not pd.api.types.is_datetime64_any_dtype(series.dtype) else series).to_numpy()
     return {str(k).strip(): d for k, d in zip(series.index, dates, strict=True) if not np.isnat(d)}
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ from ctcae_engine import (
 from ctcae_engine import ae as ae_checks
 from ctcae_engine.config import load_config
 from ctcae_engine.cutoff import apply_cutoff, cutoff_summary
+from ctcae_engine.dates import as_day, dtc_bounds
 from ctcae_engine.io import file_hashes, read_study
 
 
@@ -104,16 +105,6 @@ def _file_table(folder: Path, domains: dict[str, pd.DataFrame]) -> pd.DataFrame:
     )
 
 
-def _as_date(value: Any) -> date | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value)[:10])
-
-
 ADAM_TO_SDTM = {"adsl": "dm", "adae": "ae", "adlb": "lb", "advs": "vs", "adeg": "eg", "adrs": "rs", "adpc": "pc"}
 """An ADaM dataset stands in for its SDTM source when the folder has no SDTM file of that domain; every
 stage reads both shapes (e.g. ADSL TRTSDT / SAFFL, ADAE ASTDT / ATOXGR, ADLB PARAMCD / AVAL, ADRS AVALC / ADT)."""
@@ -141,7 +132,7 @@ def run_study(
     folder = Path(folder)
     cfg = _load_config(config)
     raw = _sdtm_names(read_study(folder))
-    cutoff = _as_date(getattr(cfg.study, "data_cutoff", None))
+    cutoff = as_day(getattr(cfg.study, "data_cutoff", None), "data cut-off")
     domains, excluded = apply_cutoff(raw, cutoff)
     results = StudyResults(config=cfg, domains=domains, files=_file_table(folder, raw), excluded=excluded)
     if run_time is None:
@@ -270,7 +261,7 @@ def _reconcile(runner: _Runner) -> None:
         parts.append(pd.DataFrame({
             "type": "CRS_ASTCT_VS_AE", "usubjid": differ["usubjid"], "term": "Cytokine release syndrome",
             "reported_grade": differ["ctcae_grade"], "derived_grade": differ["astct_grade"],
-            "ae_start": pd.to_datetime(differ["ae_start"].str[:10], errors="coerce"),
+            "ae_start": dtc_bounds(differ["ae_start"])["earliest"],
             "evidence": ("ASTCT 2019 grade " + differ["astct_grade"].astype("string").fillna("not assessed") + " ("
                          + differ["astct_drivers"].astype("string").fillna("") + "): " + differ["comparison"]),
             "detail": differ["comparison"], "domain": "XC"}))

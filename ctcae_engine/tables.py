@@ -13,7 +13,8 @@ import pandas as pd
 
 from ctcae_engine.columns import pick
 from ctcae_engine.config import StudyConfig, TreatmentEmergent
-from ctcae_engine.endpoints import ae_grade, as_date, proportion
+from ctcae_engine.dates import to_date
+from ctcae_engine.endpoints import ae_grade, proportion
 
 GRADE_COLUMNS = ["grade_1", "grade_2", "grade_3", "grade_4", "grade_5", "grade_missing"]
 
@@ -111,7 +112,7 @@ def graded_from_adlb(adlb: pd.DataFrame) -> pd.DataFrame:
         {
             "usubjid": frame[pick(frame, "USUBJID")].astype("string").str.strip(),
             "testcd": frame[pick(frame, "PARAMCD")].astype("string").str.strip().str.upper(),
-            "adt": as_date(frame[date_col]) if date_col else pd.Series(pd.NaT, index=frame.index),
+            "adt": to_date(frame[date_col], sas_days=True) if date_col else pd.Series(pd.NaT, index=frame.index),
             "baseline": (frame[base_col].astype("string").str.strip().str.upper().eq("Y").fillna(False)
                          if base_col else pd.Series(False, index=frame.index)),
         },
