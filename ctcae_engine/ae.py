@@ -11,7 +11,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from ctcae_engine.columns import text
+from ctcae_engine.columns import join_texts, text
 from ctcae_engine.dates import dtc_bounds
 from ctcae_terms import DEFAULT_VERSION, load_catalog, suggest_terms
 from ctcae_terms.catalog import GRADE_COLUMNS, normalise_term, synonyms
@@ -137,10 +137,7 @@ def validate_ae(ae: pd.DataFrame, version: str = DEFAULT_VERSION) -> pd.DataFram
         pd.Series(np.where(death.eq("Y").fillna(False) & grade.lt(5).fillna(False),
                            "AESDTH = Y but grade " + grade.astype("string").fillna(""), ""), index=ae.index),
     ]
-    issue = parts[0].astype(str)
-    for part in parts[1:]:
-        issue = issue + "|" + part.astype(str)
-    out["issue"] = issue.str.replace(r"\|+", "; ", regex=True).str.strip("; ")
+    out["issue"] = join_texts(*parts)
     out["valid"] = (~unknown & grade.notna() & ~not_allowed).astype(bool)
     return out
 

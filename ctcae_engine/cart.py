@@ -20,7 +20,7 @@ from importlib.resources import files
 import numpy as np
 import pandas as pd
 
-from ctcae_engine.columns import as_text
+from ctcae_engine.columns import as_text, join_texts
 from ctcae_engine.dates import to_date, to_datetime
 from ctcae_terms import lookup_term
 
@@ -162,14 +162,6 @@ def _add_days(frame: pd.DataFrame, dm: pd.DataFrame | None) -> pd.DataFrame:
     return frame
 
 
-def _join(parts: list[pd.Series]) -> pd.Series:
-    """Join string Series row-wise with ", ", skipping empty strings (vectorised)."""
-    text = parts[0].astype(str)
-    for part in parts[1:]:
-        text = text + "|" + part.astype(str)
-    return text.str.replace(r"\|+", ", ", regex=True).str.strip(", ")
-
-
 def _label(flag: pd.Series, text: pd.Series | str) -> pd.Series:
     return pd.Series(np.where(flag.fillna(False).astype(bool), text, ""), index=flag.index)
 
@@ -223,18 +215,20 @@ def grade_crs(xc: pd.DataFrame, dm: pd.DataFrame | None = None) -> pd.DataFrame:
     out["grade_hypotension"] = hypo.astype("Int64")
     out["grade_hypoxia"] = oxy.astype("Int64")
     out["grade"] = grade.astype("Int64")
-    out["drivers"] = _join([
+    out["drivers"] = join_texts(
         _label(is_fever, "fever " + temp.round(1).astype(str) + " C"),
         _label(waived & organ.gt(0), "fever not required (masked by FEVMASK after CRS fever)"),
         _label(hypo.gt(0), "hypotension " + out["hypotension"].fillna("")),
         _label(oxy.gt(0), "hypoxia " + out["hypoxia"].fillna("")),
-    ])
+        sep=", ",
+    )
     out.loc[out["grade"].eq(0), "drivers"] = ""
-    out["reason"] = _join([
+    out["reason"] = join_texts(
         _label(grade.isna() & temp.isna(), "TEMPMAX missing: fever (required for CRS) unknown"),
         _label(grade.isna() & temp.notna(), "hypotension and hypoxia not recorded after masked fever"),
-    ])
-    out["note"] = _join([
+        sep=", ",
+    )
+    out["note"] = join_texts(
         _label(fever.eq(False).fillna(False).astype(bool) & ~waived & organ.gt(0),
                "hypotension/hypoxia without fever and no masking: not CRS by ASTCT"),
         _label(wide["oxygen"].eq(0) & flow.gt(0), "O2FLOW > 0 with OXYGEN NONE: graded from the flow"),
@@ -242,7 +236,8 @@ def grade_crs(xc: pd.DataFrame, dm: pd.DataFrame | None = None) -> pd.DataFrame:
         _label(grade.notna() & hypo.isna(), "HYPOTEN not recorded"),
         _label(grade.notna() & oxy.isna(), "OXYGEN not recorded"),
         wide["input_issue"],
-    ])
+        sep=", ",
+    )
     return _add_days(out, dm).reset_index(drop=True)
 
 
@@ -268,19 +263,21 @@ def grade_icans(xc: pd.DataFrame, dm: pd.DataFrame | None = None) -> pd.DataFram
         out[f"grade_{name}"] = values.astype("Int64")
     grade = pd.concat(domains, axis=1).max(axis=1, skipna=True)
     out["grade"] = grade.astype("Int64")
-    out["drivers"] = _join([
+    out["drivers"] = join_texts(
         _label(ice_grade.gt(0), "ICE " + out["ice"].astype(str)),
         _label(wide["loc"].gt(0), "consciousness " + out["loc"].fillna("")),
         _label(wide["seizure"].gt(0), "seizure " + out["seizure"].fillna("")),
         _label(wide["motor"].gt(0), "motor " + out["motor"].fillna("")),
         _label(wide["icpedema"].gt(0), "ICP/edema " + out["icpedema"].fillna("")),
-    ])
+        sep=", ",
+    )
     out["reason"] = ""
-    out["note"] = _join([
+    out["note"] = join_texts(
         _label(wide["ice"].eq(0) & wide["loc"].isna(), "ICE 0 without LOC: graded 3; grade 4 needs LOC UNAROUSABLE"),
         _label(wide["ice"].gt(0) & wide["loc"].eq(4), "ICE > 0 recorded while LOC UNAROUSABLE: check the record"),
         wide["input_issue"],
-    ])
+        sep=", ",
+    )
     return _add_days(out, dm).reset_index(drop=True)
 
 

@@ -8,6 +8,7 @@ everywhere:
 - :func:`text` a column as stripped text, blank -> missing (optionally upper case), all missing when absent;
 - :func:`raw` a column as text exactly as given (for listings that show the data as the sponsor wrote it);
 - :func:`as_text` the same for a Series already in hand;
+- :func:`join_texts` row-wise join of reason / note columns, skipping empty ones;
 - :func:`clean` one cell as stripped text or None; :func:`factorize` codes per distinct value (fast on object
   columns whose equal texts share one Python object, as CSV readers and pyarrow produce).
 """
@@ -59,6 +60,15 @@ def raw(frame: pd.DataFrame, *names: str) -> pd.Series:
     if column is None:
         return pd.Series(pd.NA, index=frame.index, dtype="string")
     return frame[column].astype("string")
+
+
+def join_texts(*parts: pd.Series, sep: str = "; ") -> pd.Series:
+    """Join aligned text Series row-wise with ``sep``, skipping empty or missing ones (texts kept as they are)."""
+    joined = parts[0].fillna("").astype(str)
+    for more in parts[1:]:
+        more = more.fillna("").astype(str)
+        joined = joined.where(more.eq(""), joined.where(joined.eq(""), joined + sep) + more)
+    return joined
 
 
 def clean(value: object) -> str | None:

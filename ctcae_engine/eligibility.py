@@ -13,10 +13,9 @@ import operator
 import numpy as np
 import pandas as pd
 
-from ctcae_engine.columns import pick
+from ctcae_engine.columns import join_texts, pick
 from ctcae_engine.config import StudyConfig
 from ctcae_engine.dates import to_date
-from ctcae_engine.endpoints import join_issues
 
 _OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
 DECIMALS = 9  # compared values are rounded to 9 decimals first; no screening threshold is finer than that
@@ -134,7 +133,7 @@ def eligibility_summary(screen: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame({"usubjid": screen["usubjid"].drop_duplicates()})
     out["n_failed"] = out["usubjid"].map(failed.groupby("usubjid").size()).fillna(0).astype(int)
     out["eligible"] = out["n_failed"].eq(0)
-    out["failed"] = join_issues(out["usubjid"].map(text).fillna(""))
+    out["failed"] = join_texts(out["usubjid"].map(text).fillna(""))
     out = out.reset_index(drop=True)
     out.attrs["table_id"] = "ELIG_SUMMARY"
     return out

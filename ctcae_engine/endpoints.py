@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import binomtest
 
-from ctcae_engine.columns import pick, text
+from ctcae_engine.columns import join_texts, pick, text
 from ctcae_engine.config import StudyConfig
 from ctcae_engine.dates import impute_start_date, to_date
 
@@ -78,15 +78,6 @@ def safety_population(dm: pd.DataFrame, ex: pd.DataFrame | None, config: StudyCo
     return out[POPULATION_COLUMNS].reset_index(drop=True)
 
 
-def join_issues(*issues: pd.Series) -> pd.Series:
-    """Join aligned text Series of reasons with "; ", skipping empty ones."""
-    joined = issues[0].fillna("").astype(str)
-    for more in issues[1:]:
-        more = more.fillna("").astype(str)
-        joined = joined.where(more.eq(""), joined.where(joined.eq(""), joined + "; ") + more)
-    return joined
-
-
 def _related(values: pd.Series, config: StudyConfig) -> tuple[pd.Series, pd.Series]:
     """(related bool, issue text) for a relationship column under the configured mapping."""
     rel = config.relationship
@@ -138,7 +129,7 @@ def flag_ae(ae: pd.DataFrame, dm: pd.DataFrame, ex: pd.DataFrame | None, config:
         out["astdt_imputed"] = imputed["imputed"]
         unknown = pd.Series("", index=out.index, dtype="object")
         unknown[imputed["imputed"].eq("Y")] = "onset date unknown: imputed to the infusion date (treatment-emergent)"
-        date_issue = join_issues(imputed["reason"], unknown)
+        date_issue = join_texts(imputed["reason"], unknown)
     out["ady"] = (out["astdt"] - infdt).dt.days.astype("Int64")
     window_start = infdt
     if config.treatment_emergent.start == "lymphodepletion":
@@ -164,7 +155,7 @@ def flag_ae(ae: pd.DataFrame, dm: pd.DataFrame, ex: pd.DataFrame | None, config:
     pop_issue = pd.Series("", index=out.index, dtype="object")
     pop_issue[~saffl] = "participant not in the safety population (no CAR-T infusion)"
     pop_issue[saffl & infdt.isna()] = "infusion date unknown: cannot place the AE in the treatment window"
-    out["flag_issue"] = join_issues(date_issue, cart_issue, ld_issue, pop_issue)
+    out["flag_issue"] = join_texts(date_issue, cart_issue, ld_issue, pop_issue)
     return out
 
 
