@@ -9,7 +9,7 @@ process's maximum resident set size (ru_maxrss) for the whole run including the 
 
 ``--text``: how the input's text cells are held. ``shared`` (default): as read from CSV, equal texts share one
 Python object (what pandas' CSV reader and pyarrow produce); ``distinct``: every cell its own str object (the
-slow path of canonical.factorize); ``category``: text columns as pandas Categoricals.
+slow path of columns.factorize); ``category``: text columns as pandas Categoricals.
 """
 
 from __future__ import annotations

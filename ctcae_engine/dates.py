@@ -91,7 +91,8 @@ def _parse_unique(values: pd.Series) -> pd.DataFrame:
 
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
-_DATE_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?)?")
+# ISO 8601 as SDTM allows it: the time may stop at the hour ("T10"); a space instead of "T" is read too
+_DATE_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2})(?::(\d{2})(?::(\d{2})(\.\d+)?)?)?)?")
 
 
 def _per_distinct(values: pd.Series, text_of: Callable[[str | None], str | None], fmt: str) -> pd.Series:
@@ -124,7 +125,7 @@ def to_date(values: pd.Series, *, sas_days: bool = False) -> pd.Series:
 
 
 def to_datetime(values: pd.Series, *, exact: bool = False) -> pd.Series:
-    """Date and time (datetime64[ns], same index) from ISO 8601 text ``YYYY-MM-DD[THH:MM[:SS[.f]]]``; a date
+    """Date and time (datetime64[ns], same index) from ISO 8601 text ``YYYY-MM-DD[THH[:MM[:SS[.f]]]]``; a date
     alone is midnight; partial, missing or malformed values become NaT. By default anything after the part read
     is ignored (a zone, text); ``exact``: the whole text must be such a date or date-time, else NaT.
     datetime64 input is kept (a time zone dropped).

@@ -1,6 +1,6 @@
 """The speed paths of lab grading change no result: text hashed by object identity, output built in one step.
 
-canonical.factorize groups rows that hold the same Python object by its address before hashing text; these tests
+columns.factorize groups rows that hold the same Python object by its address before hashing text; these tests
 check it against pandas' own factorize on the awkward cases (equal texts held by distinct objects, every kind of
 missing value) and that grade_labs gives the same frame whatever the text columns are made of.
 """
