@@ -39,3 +39,20 @@ def test_unsupported_file_type_is_a_clear_error(tmp_path):
     path.write_text("x")
     with pytest.raises(ValueError, match="unsupported file type"):
         read_domain(path)
+
+
+def test_xpt_dates_arrive_as_dates_and_blanks_as_missing(tmp_path):
+    import datetime as dt
+
+    import pyreadstat
+
+    from ctcae_engine.dates import to_date, to_datetime
+
+    adsl = pd.DataFrame({"USUBJID": ["A", "B"], "TRTSDT": [dt.date(2024, 1, 2), None],
+                         "TRTSDTM": [dt.datetime(2024, 1, 2, 10, 30), None], "SAFFL": ["Y", ""]})
+    path = tmp_path / "adsl.xpt"
+    pyreadstat.write_xport(adsl, str(path), table_name="ADSL", file_format_version=5)
+    back = read_domain(path)
+    assert to_date(back["TRTSDT"]).tolist()[0] == pd.Timestamp("2024-01-02")
+    assert to_datetime(back["TRTSDTM"]).tolist()[0] == pd.Timestamp("2024-01-02 10:30")
+    assert pd.isna(back["SAFFL"].iloc[1]) and pd.isna(to_date(back["TRTSDT"]).iloc[1])
