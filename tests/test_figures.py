@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import xml.etree.ElementTree as ET
 
 import numpy as np
@@ -160,3 +161,40 @@ def test_many_participants_are_summarised_not_drawn_one_by_one(demo: dict[str, p
     assert "Neutrophils (10^9/L)" in _texts(few)
     cart = _texts(figures.cart_persistence(demo["pc"], max_lines=5))
     assert "median" in cart and "10th-90th percentile" in cart
+
+
+def _embedded_pngs(svg: str) -> list[tuple[bytes, float, float]]:
+    """(PNG bytes, width, height in pt) of every raster image embedded in an SVG."""
+    root = ET.fromstring(svg)
+    out = []
+    for node in root.iter(f"{SVG}image"):
+        href = node.get("{http://www.w3.org/1999/xlink}href") or node.get("href") or ""
+        assert href.startswith("data:image/png;base64,")  # embedded, nothing fetched
+        out.append((base64.b64decode(href.split(",", 1)[1]), float(node.get("width")), float(node.get("height"))))
+    return out
+
+
+@pytest.mark.parametrize("name, most_images", [
+    pytest.param("labs", 4, id="labs-one-raster-layer-per-panel"),
+    pytest.param("cart", 1, id="cart-one-raster-layer"),
+    pytest.param("swimmer", 1, id="swimmer-bars-and-markers-one-layer"),
+])
+def test_dense_layers_are_rasterized_text_stays_vector(demo: dict[str, pd.DataFrame], name: str,
+                                                       most_images: int) -> None:
+    svg = _calls(demo)[name]()
+    images = _embedded_pngs(svg)
+    assert 1 <= len(images) <= most_images  # points and lines merged into one image per axes
+    for png, width_pt, _height_pt in images:
+        assert png[:8] == b"\x89PNG\r\n\x1a\n"
+        assert b"tIME" not in png and b"tEXt" not in png  # no time stamp or text chunk: same input, same bytes
+        pixels = int.from_bytes(png[16:20], "big")  # IHDR width
+        assert pixels / (width_pt / 72.0) == pytest.approx(figures.RASTER_DPI, rel=0.05)
+    assert "dc:date" not in svg
+    assert len(_texts(svg)) > 10  # titles, tick labels and legends are still text
+
+
+def test_lab_points_are_not_vector_markers(demo: dict[str, pd.DataFrame]) -> None:
+    svg = _calls(demo)["labs"]()
+    n_points = int(demo["obs"]["testcd"].isin(["NEUT", "PLAT", "HGB", "ALT"]).sum())
+    assert n_points > 500
+    assert svg.count("<use") < 200  # tick marks only: the points are in the raster layer
