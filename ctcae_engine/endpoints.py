@@ -78,15 +78,16 @@ def safety_population(dm: pd.DataFrame, ex: pd.DataFrame | None, config: StudyCo
     return out[POPULATION_COLUMNS].reset_index(drop=True)
 
 
-def _related(values: pd.Series, config: StudyConfig) -> tuple[pd.Series, pd.Series]:
-    """(related bool, issue text) for a relationship column under the configured mapping."""
+def _related(values: pd.Series, config: StudyConfig, what: str) -> tuple[pd.Series, pd.Series]:
+    """(related bool, issue text) for a relationship column under the configured mapping; ``what`` names it."""
     rel = config.relationship
     related = pd.Series(True, index=values.index)
     related[values.isin(rel.not_related).fillna(False)] = False
     related[values.isna()] = rel.missing_is_related
     unknown = values.notna() & ~values.isin(rel.related) & ~values.isin(rel.not_related)
     issue = pd.Series("", index=values.index, dtype="object")
-    issue[unknown] = "relationship '" + values[unknown].astype(str) + "' not in the mapping: counted as related"
+    issue[unknown] = f"{what} '" + values[unknown].astype(str) + "' not in the mapping: counted as related"
+    issue[values.isna()] = f"{what} missing: counted as {'related' if rel.missing_is_related else 'not related'}"
     return related.astype(bool), issue
 
 
@@ -127,9 +128,13 @@ def flag_ae(ae: pd.DataFrame, dm: pd.DataFrame, ex: pd.DataFrame | None, config:
         imputed = impute_start_date(out[start_col], infdt, end)
         out["astdt"] = imputed["date"]
         out["astdt_imputed"] = imputed["imputed"]
-        unknown = pd.Series("", index=out.index, dtype="object")
-        unknown[imputed["imputed"].eq("Y")] = "onset date unknown: imputed to the infusion date (treatment-emergent)"
-        date_issue = join_texts(imputed["reason"], unknown)
+        flag = imputed["imputed"]
+        told = pd.Series("", index=out.index, dtype="object")
+        day = imputed["date"].dt.strftime("%Y-%m-%d")
+        told[flag.eq("D")] = "onset day missing: imputed to " + day[flag.eq("D")]
+        told[flag.eq("M")] = "onset month and day missing: imputed to " + day[flag.eq("M")]
+        told[flag.eq("Y")] = "onset date unknown: imputed to the infusion date (treatment-emergent)"
+        date_issue = join_texts(imputed["reason"], told)
     out["ady"] = (out["astdt"] - infdt).dt.days.astype("Int64")
     window_start = infdt
     if config.treatment_emergent.start == "lymphodepletion":
@@ -137,7 +142,8 @@ def flag_ae(ae: pd.DataFrame, dm: pd.DataFrame, ex: pd.DataFrame | None, config:
     out["trtemfl"] = (
         saffl & (out["astdt"] >= window_start).fillna(False) & out["ady"].le(config.treatment_emergent.window_days)
     ).fillna(False).astype(bool)
-    out["related_cart"], cart_issue = _related(text(out, "AEREL", "AREL", upper=True), config)
+    out["related_cart"], cart_issue = _related(text(out, "AEREL", "AREL", upper=True), config,
+                                               "relationship to CAR-T (AEREL)")
     ld_col = pick(out, "AERELLD")
     if ld_col is None:
         out["related_ld"] = False
@@ -145,7 +151,8 @@ def flag_ae(ae: pd.DataFrame, dm: pd.DataFrame, ex: pd.DataFrame | None, config:
         if config.relationship.attribution == "lymphodepletion":
             ld_issue[:] = "AERELLD (relationship to lymphodepletion) not collected"
     else:
-        out["related_ld"], ld_issue = _related(text(out, "AERELLD", upper=True), config)
+        out["related_ld"], ld_issue = _related(text(out, "AERELLD", upper=True), config,
+                                               "relationship to lymphodepletion (AERELLD)")
     attribution = config.relationship.attribution
     out["related"] = {
         "cart": out["related_cart"],
