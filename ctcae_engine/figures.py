@@ -15,11 +15,14 @@ from html import escape
 import matplotlib
 import numpy as np
 import pandas as pd
+from matplotlib.axis import Axis
 from matplotlib.collections import LineCollection
 from matplotlib.colors import BoundaryNorm, ListedColormap
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
+from matplotlib.textpath import text_to_path
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 GRADE_COLORS = {0: "#e8e8e8", 1: "#fee08b", 2: "#fdae61", 3: "#f46d43", 4: "#a50026", 5: "#1a1a1a"}
@@ -66,7 +69,48 @@ def _styled(function: Callable[..., str]) -> Callable[..., str]:
 
 
 def _new_figure(width: float, height: float) -> Figure:
-    return Figure(figsize=(width, height), layout="constrained")
+    return Figure(figsize=(width, height))  # axes placed by _place: fixed margins, no layout engine
+
+
+# Fixed layout. matplotlib's constrained layout measures every tick label's extent (twice) before drawing: about
+# half of the figures' time. The margins are computed instead from what goes in them: the widest label, measured
+# with the report font, and one text line per title / axis label (sizes from _RC, pads from matplotlib defaults).
+_PT = 1 / 72  # inches per point
+EDGE = 0.06  # blank edge around each figure, inches
+TICKS = (3.5 + 3.5) * _PT  # tick length + tick label pad
+
+
+def _line(size: float, pad: float = 0.0) -> float:
+    """Inches taken by one line of text of ``size`` points plus ``pad`` points of padding."""
+    return (1.2 * size + pad) * _PT
+
+
+TITLE = _line(_RC["axes.titlesize"], 6.0)  # axes title + titlepad
+XAXIS = TICKS + _line(_RC["xtick.labelsize"]) + _line(_RC["axes.labelsize"], 4.0)  # tick labels + axis label
+
+
+def _text_width(texts: Sequence[object], size: float) -> float:
+    """Width in inches of the widest of ``texts`` at ``size`` points in the report font (0 for none)."""
+    prop = FontProperties(family=_RC["font.family"], size=size)
+    widths = [text_to_path.get_text_width_height_descent(str(t), prop, ismath=False)[0] for t in texts]
+    return max(widths, default=0.0) * _PT
+
+
+def _tick_label_width(axis: Axis) -> float:
+    """Width in inches of the widest major tick label that will be drawn on a numeric axis (limits already set)."""
+    low, high = sorted(axis.get_view_interval())
+    locs = [loc for loc in axis.get_majorticklocs() if low <= loc <= high]
+    return _text_width(axis.get_major_formatter().format_ticks(locs), _RC["ytick.labelsize"])
+
+
+def _place(fig: Figure, left: float, right: float, bottom: float, top: float, wspace: float = 0.0,
+           hspace: float = 0.0, ncols: int = 1, nrows: int = 1) -> None:
+    """Margins and the gaps between a grid's axes in inches (subplots_adjust takes fractions)."""
+    width, height = fig.get_size_inches()
+    axes_w = (width - left - right - (ncols - 1) * wspace) / ncols
+    axes_h = (height - top - bottom - (nrows - 1) * hspace) / nrows
+    fig.subplots_adjust(left=left / width, right=1 - right / width, bottom=bottom / height, top=1 - top / height,
+                        wspace=wspace / axes_w, hspace=hspace / axes_h)
 
 
 def _to_svg(fig: Figure) -> str:
@@ -173,6 +217,10 @@ def swimmer_plot(participants: pd.DataFrame, ae: pd.DataFrame | None = None,
     ax.grid(axis="x", color="#dddddd", linewidth=0.5, zorder=0)
     ax.set_axisbelow(True)
     ax.legend(handles=handles, loc="lower right", frameon=True, framealpha=0.9)
+    names = TICKS + _text_width(p["usubjid"], _RC["ytick.labelsize"]) if len(p) <= max_labels else _line(
+        _RC["axes.labelsize"], 4.0)
+    _place(fig, left=EDGE + names, right=EDGE + _tick_label_width(ax.xaxis) / 2, bottom=EDGE + XAXIS,
+           top=EDGE + TITLE)
     return _to_svg(fig)
 
 
@@ -216,6 +264,20 @@ def ae_heatmap(ae: pd.DataFrame, max_terms: int = 30, max_labels: int = 60) -> s
               bbox_to_anchor=(1.01, 1.0), frameon=False, title="worst grade")
     extra = f" (top {max_terms} of {len(counts)} terms)" if len(counts) > max_terms else ""
     ax.set_title(f"Worst CTCAE grade per participant and term{extra}")
+    size = _RC["xtick.labelsize"]
+    names = TICKS + _text_width(worst.index, size) if n_rows <= max_labels else _line(_RC["axes.labelsize"], 4.0)
+    fontsize = _RC["legend.fontsize"] * _PT
+    legend = 0.8 * fontsize + max(2.8 * fontsize + _text_width([f"grade {g}" for g in shown], _RC["legend.fontsize"]),
+                                  _text_width(["worst grade"], _RC["font.size"]))
+    right = EDGE + 0.5 * fontsize + 0.02 * fig.get_figwidth() + legend
+    # term names are rotated by 60 degrees and end under their column: a long name of an early column reaches
+    # left of the axes
+    sin, cos = np.sin(np.radians(60)), np.cos(np.radians(60))
+    widths = np.array([_text_width([t], size) for t in terms])
+    cell = (fig.get_figwidth() - EDGE - names - right) / n_cols
+    reach = float(np.max(widths * cos - (np.arange(n_cols) + 0.5) * cell))
+    _place(fig, left=EDGE + max(names, reach), right=right, bottom=EDGE + TICKS + widths.max() * sin
+           + _line(size) * cos, top=EDGE + TITLE)
     return _to_svg(fig)
 
 
@@ -311,7 +373,12 @@ def lab_trajectories(obs: pd.DataFrame, tests: Sequence[str] = ("NEUT", "PLAT", 
         ax.set_title(f"{title}: median, 10th-90th percentile" if aggregated else title)
         ax.set_xlabel("Days from CAR-T infusion")
     handles = [Patch(color=GRADE_COLORS[g], alpha=0.6, label=f"CTCAE grade {g}") for g in range(1, 5)]
-    fig.legend(handles=handles, loc="outside lower center", ncols=4, frameon=False)
+    fig.legend(handles=handles, loc="lower center", ncols=4, frameon=False)
+    labels = TICKS + max(_tick_label_width(ax.yaxis) for ax in axes[:len(panels)])
+    overhang = max(_tick_label_width(ax.xaxis) for ax in axes[:len(panels)]) / 2  # last x label, centred on the edge
+    legend_row = 3.0 * _RC["legend.fontsize"] * _PT
+    _place(fig, left=EDGE + labels, right=EDGE + overhang, bottom=EDGE + legend_row + XAXIS, top=EDGE + TITLE,
+           wspace=overhang + 0.15 + labels, hspace=XAXIS + 0.1 + TITLE, ncols=ncols, nrows=nrows)
     return _to_svg(fig)
 
 
@@ -373,6 +440,9 @@ def km_plot(fitter: object | None = None, durations: Sequence[float] | pd.Series
     table.set_title("Number at risk", loc="left", fontsize=7)
     for spine in table.spines.values():
         spine.set_visible(False)
+    _place(fig, left=EDGE + _line(_RC["axes.labelsize"], 4.0) + TICKS + _tick_label_width(ax.yaxis),
+           right=EDGE + _tick_label_width(ax.xaxis) / 2, bottom=EDGE, top=EDGE + TITLE,
+           hspace=XAXIS + 0.05 + _line(7, 6.0), nrows=2)  # x axis of the curve, then the table's title
     return _to_svg(fig)
 
 
@@ -423,4 +493,6 @@ def cart_persistence(pc: pd.DataFrame, lloq: float = 50.0, unit: str = "copies/u
     ax.set_title("CAR-T cell persistence in peripheral blood")
     ax.grid(color="#dddddd", linewidth=0.5, which="major")
     ax.legend(loc="upper right", frameon=False)
+    _place(fig, left=EDGE + _line(_RC["axes.labelsize"], 4.0) + TICKS + _tick_label_width(ax.yaxis),
+           right=EDGE + _tick_label_width(ax.xaxis) / 2, bottom=EDGE + XAXIS, top=EDGE + TITLE)
     return _to_svg(fig)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import io
 import xml.etree.ElementTree as ET
 
 import numpy as np
@@ -198,3 +199,44 @@ def test_lab_points_are_not_vector_markers(demo: dict[str, pd.DataFrame]) -> Non
     n_points = int(demo["obs"]["testcd"].isin(["NEUT", "PLAT", "HGB", "ALT"]).sum())
     assert n_points > 500
     assert svg.count("<use") < 200  # tick marks only: the points are in the raster layer
+
+
+def _drawn(call: object, monkeypatch: pytest.MonkeyPatch) -> object:
+    """The matplotlib Figure a figure function saved (captured on its way to SVG)."""
+    saved = []
+    to_svg = figures._to_svg
+    monkeypatch.setattr(figures, "_to_svg", lambda fig: saved.append(fig) or to_svg(fig))
+    call()
+    return saved[0]
+
+
+@pytest.mark.parametrize("name", ["swimmer", "heatmap", "labs", "km", "cart"])
+@pytest.mark.parametrize("many", [False, True], ids=["labelled", "many-participants"])
+def test_fixed_layout_keeps_every_label_inside_and_apart(demo: dict[str, pd.DataFrame], name: str, many: bool,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Margins come from the measured label widths (no layout engine): nothing is cut at the figure's edges, the
+    panels' labels do not run into each other, and the plotting area keeps most of the figure."""
+    from matplotlib.backends.backend_svg import RendererSVG
+
+    calls = _calls(demo)
+    if many:  # no participant names on the axes: an axis label instead
+        calls = {**calls,
+                 "swimmer": lambda: figures.swimmer_plot(demo["participants"], demo["ae"], demo["rs"], max_labels=5),
+                 "heatmap": lambda: figures.ae_heatmap(demo["ae"], max_labels=5),
+                 "labs": lambda: figures.lab_trajectories(demo["obs"], day0=demo["day0"], max_lines=5),
+                 "cart": lambda: figures.cart_persistence(demo["pc"], max_lines=5)}
+    fig = _drawn(calls[name], monkeypatch)
+    width, height = fig.get_size_inches()
+    fig.set_dpi(72)  # as savefig does for SVG: one unit = one point
+    renderer = RendererSVG(width * 72, height * 72, io.StringIO())  # the text metrics of the SVG the report embeds
+    content = fig.get_tightbbox(renderer)  # inches, what is drawn, with the SVG text metrics
+    assert content.x0 >= 0 and content.y0 >= 0, (content, width, height)
+    assert content.x1 <= width and content.y1 <= height, (content, width, height)
+    boxes = [ax.get_tightbbox(renderer) for ax in fig.axes if ax.get_visible()]
+    for i, first in enumerate(boxes):
+        for second in boxes[i + 1:]:
+            overlap_w = min(first.x1, second.x1) - max(first.x0, second.x0)
+            overlap_h = min(first.y1, second.y1) - max(first.y0, second.y0)
+            assert overlap_w <= 0 or overlap_h <= 0, "labels of two panels overlap"
+    plot = fig.axes[0].get_position()  # figure fraction
+    assert plot.width > 0.35 and plot.height > (0.1 if name == "km" else 0.3)
