@@ -26,6 +26,7 @@ AE windows) and :func:`as_day` (one configured date such as the data cut-off).
 
 from __future__ import annotations
 
+import calendar
 import re
 from collections.abc import Callable
 from datetime import date, datetime
@@ -35,7 +36,35 @@ import pandas as pd
 
 from ctcae_engine.columns import clean, factorize
 
-_ISO = r"^(?P<year>\d{4})(?:-(?P<month>\d{2}|-)(?:-(?P<day>\d{2}|-))?)?(?:T[0-9:.+\-Z]*)?$"
+_ISO = re.compile(r"^(?P<year>\d{4})(?:-(?P<month>\d{2}|-)(?:-(?P<day>\d{2}|-))?)?(?:T[0-9:.+\-Z]*)?$")
+# the days a datetime64[ns] can hold: a date outside them cannot be used (read as malformed, like pandas does)
+_FIRST_DAY, _LAST_DAY = date(1677, 9, 22), date(2262, 4, 11)
+
+
+def _day(year: int, month: int, day: int) -> date | None:
+    """The date, or None when there is no such day (or it is outside the datetime64[ns] range)."""
+    try:
+        found = date(year, month, day)
+    except ValueError:
+        return None
+    return found if _FIRST_DAY <= found <= _LAST_DAY else None
+
+
+def _dtc_parts(text: str | None) -> tuple[int | None, int | None, int | None, str, str]:
+    """``(year, month, day, precision, reason)`` of one stripped ISO 8601 text (None = missing)."""
+    if text is None:
+        return None, None, None, "missing", ""
+    match = _ISO.match(text)
+    if match is not None:
+        year, month, day = (int(v) if v and v != "-" else None for v in match.group("year", "month", "day"))
+        if month is None:
+            day = None  # "2021---15": a day without a month is not usable
+        if month is None or 1 <= month <= 12:
+            if day is None:
+                return year, month, None, "year" if month is None else "month", ""
+            if _day(year, month, day) is not None:
+                return year, month, day, "day", ""
+    return None, None, None, "invalid", f"malformed date '{text}'"
 
 
 def parse_dtc(values: pd.Series) -> pd.DataFrame:
@@ -46,45 +75,18 @@ def parse_dtc(values: pd.Series) -> pd.DataFrame:
     and ``reason`` (empty unless invalid). Each distinct string is parsed once (dates repeat a lot in findings).
     """
     codes, uniques = pd.factorize(values.astype("string"), use_na_sentinel=True)
-    if len(uniques) < len(values):
-        parsed = _parse_unique(pd.Series(uniques, dtype="string"))
-        missing_row = _parse_unique(pd.Series([pd.NA], dtype="string"))
-        table = pd.concat([parsed, missing_row], ignore_index=True)
-        return table.take(codes).set_axis(values.index)  # code -1 (missing) takes the last row
-    return _parse_unique(values).set_axis(values.index)
-
-
-def _parse_unique(values: pd.Series) -> pd.DataFrame:
-    text = values.astype("string").str.strip()
-    text = text.mask(text.eq(""))
-    parts = text.str.extract(_ISO)
-    year = pd.to_numeric(parts["year"], errors="coerce").astype("Int64")
-    month = pd.to_numeric(parts["month"], errors="coerce").astype("Int64")
-    day = pd.to_numeric(parts["day"], errors="coerce").astype("Int64")
-    month_ok = month.isna() | month.between(1, 12)
-    day = day.where(month.notna())  # "2021---15": a day without a month is not usable
-    full = pd.to_datetime(
-        pd.DataFrame({"year": year, "month": month, "day": day}).where(day.notna()).astype("float"),
-        errors="coerce",
-    )
-    missing = text.isna()
-    invalid = ~missing & (year.isna() | ~month_ok.fillna(False) | (day.notna() & full.isna()))
-    precision = pd.Series("year", index=values.index, dtype="object")
-    precision[month.notna()] = "month"
-    precision[day.notna()] = "day"
-    precision[missing] = "missing"
-    precision[invalid] = "invalid"
-    reason = pd.Series("", index=values.index, dtype="object")
-    reason[invalid] = "malformed date '" + text[invalid].astype(str) + "'"
-    keep = ~invalid
+    parts = [_dtc_parts(clean(u)) for u in uniques] + [_dtc_parts(None)]  # code -1 (missing) takes the last
+    year, month, day, precision, reason = (list(column) for column in zip(*parts, strict=True))
+    days = [np.datetime64(_day(y, m, d), "ns") if d is not None else np.datetime64("NaT", "ns")
+            for y, m, d in zip(year, month, day, strict=True)]
     return pd.DataFrame(
         {
-            "date": full.where(keep & day.notna()),
-            "year": year.where(keep),
-            "month": month.where(keep),
-            "day": day.where(keep),
-            "precision": precision,
-            "reason": reason,
+            "date": np.array(days, dtype="datetime64[ns]")[codes],
+            "year": pd.array(year, dtype="Int64")[codes],
+            "month": pd.array(month, dtype="Int64")[codes],
+            "day": pd.array(day, dtype="Int64")[codes],
+            "precision": np.array(precision, dtype=object)[codes],
+            "reason": np.array(reason, dtype=object)[codes],
         },
         index=values.index,
     )
@@ -144,21 +146,31 @@ def to_datetime(values: pd.Series, *, exact: bool = False) -> pd.Series:
     return _per_distinct(values, text_of, "ISO8601")
 
 
+def _span(text: str | None) -> tuple[np.datetime64, np.datetime64]:
+    """First and last day of a partial date ("2021-03": the month, "2021": the year); NaT for anything else."""
+    year, month, _, precision, _ = _dtc_parts(text)
+    first = last = None
+    if precision == "month":
+        first, last = _day(year, month, 1), _day(year, month, calendar.monthrange(year, month)[1])
+    elif precision == "year":
+        first, last = _day(year, 1, 1), _day(year, 12, 31)
+    if first is None or last is None:  # also a span reaching outside the datetime64[ns] days
+        return np.datetime64("NaT", "ns"), np.datetime64("NaT", "ns")
+    return np.datetime64(first, "ns"), np.datetime64(last, "ns")
+
+
 def dtc_bounds(values: pd.Series) -> pd.DataFrame:
     """The earliest and latest day an ISO 8601 date can mean (new frame, same index, datetime64[ns]): a complete
     date (see :func:`to_date`) is both; a partial one spans its month ("2021-03": 1st to 31st) or its year
     ("2021", "2021---15": 1 January to 31 December); missing or malformed: NaT."""
-    full = to_date(values)
-    parts = parse_dtc(values)
-    month = parts["month"].where(parts["precision"].eq("month"))
-    year = parts["year"].where(parts["precision"].isin(["month", "year"]))
-    month_start = pd.to_datetime(pd.DataFrame({"year": year, "month": month, "day": 1}).astype("float"),
-                                 errors="coerce")
-    year_start = pd.to_datetime(pd.DataFrame({"year": year, "month": 1, "day": 1}).astype("float"), errors="coerce")
-    earliest = full.fillna(month_start).fillna(year_start)
-    latest = full.fillna(month_start + pd.offsets.MonthEnd(0)).fillna(year_start + pd.offsets.YearEnd(0))
-    return pd.DataFrame({"earliest": earliest.astype("datetime64[ns]"), "latest": latest.astype("datetime64[ns]")},
-                        index=values.index)
+    full = to_date(values).to_numpy()
+    earliest, latest = full.copy(), full.copy()
+    partial = np.isnat(full) & values.notna().to_numpy()
+    if partial.any() and not pd.api.types.is_datetime64_any_dtype(values.dtype):
+        codes, uniques = factorize(values[partial])
+        spans = np.array([_span(clean(u)) for u in uniques] + [_span(None)], dtype="datetime64[ns]").reshape(-1, 2)
+        earliest[partial], latest[partial] = spans[codes, 0], spans[codes, 1]
+    return pd.DataFrame({"earliest": earliest, "latest": latest}, index=values.index)
 
 
 def as_day(value: date | datetime | str | None, what: str = "date") -> date | None:

@@ -101,6 +101,7 @@ def test_many_rows_are_parsed_like_few():
         pytest.param("2021---15", "2021-01-01", "2021-12-31", id="day without month: the year"),
         pytest.param("2021-13", None, None, id="no such month"),
         pytest.param("", None, None, id="missing"),
+        pytest.param("2262-04", None, None, id="month reaching past the datetime64 days: none, no crash"),
     ],
 )
 def test_dtc_bounds(given, earliest, latest):
