@@ -41,8 +41,11 @@ LAB_BANDS: dict[str, tuple[str, str, list[tuple[int, str | float, str | float]]]
     "ALT": ("ALT", "log", [(1, "1ULN", "3ULN"), (2, "3ULN", "5ULN"), (3, "5ULN", "20ULN"), (4, "20ULN", np.inf)]),
 }
 
+# axes.titley fixed: matplotlib would otherwise measure every tick label at each draw to see whether the title must
+# move up (it never must here: no axis has ticks on top)
 _RC = {"svg.hashsalt": "ctcae-engine", "svg.fonttype": "none", "font.family": "DejaVu Sans", "font.size": 8,
-       "axes.titlesize": 9, "axes.labelsize": 8, "legend.fontsize": 7, "xtick.labelsize": 7, "ytick.labelsize": 7}
+       "axes.titlesize": 9, "axes.titley": 1.0, "axes.labelsize": 8, "legend.fontsize": 7, "xtick.labelsize": 7,
+       "ytick.labelsize": 7}
 
 
 # --------------------------------------------------------------------------------------------------- plumbing
