@@ -179,14 +179,23 @@ def _long_obs(graded: pd.DataFrame) -> pd.DataFrame:
         parts.append(part)
     long = pd.concat(parts, ignore_index=True)
     long = long[long["term"].notna() & long["grade"].notna() & long["adt"].notna()]
-    pieces = [graded[c].astype("string").fillna("") if c in graded.columns else pd.Series("", index=graded.index)
-              for c in ("testcd", "dtc", "value_si", "unit_si", "rule")]
-    testcd, dtc, value, unit, rule = pieces
-    evidence = (testcd + " " + dtc + ": " + value + " " + unit).str.strip()
-    evidence = evidence + np.where(rule != "", " -> " + rule, "")
-    long["evidence"] = long["obs_row"].map(evidence).astype(str)
     long["grade"] = long["grade"].astype("int64")
     return long.drop_duplicates(["obs_row", "term"], keep="first")
+
+
+def _evidence(graded: pd.DataFrame, obs_row: pd.Series) -> pd.Series:
+    """'TESTCD DTC: value unit -> rule' of the observations named by ``obs_row`` (index labels of ``graded``;
+    "" where there is none). Built for the discrepancy rows only, not for every observation."""
+    named = obs_row.notna().to_numpy()
+    rows = graded.iloc[graded.index.get_indexer(obs_row[named])]
+    testcd, dtc, value, unit, rule = (
+        rows[c].astype("string").fillna("") if c in rows.columns else pd.Series("", index=rows.index, dtype="string")
+        for c in ("testcd", "dtc", "value_si", "unit_si", "rule"))
+    text = (testcd + " " + dtc + ": " + value + " " + unit).str.strip()
+    text = text + np.where(rule != "", " -> " + rule, "")
+    out = np.full(len(obs_row), "", dtype=object)
+    out[named] = text.to_numpy(dtype=object)
+    return pd.Series(out, index=obs_row.index)
 
 
 def reconcile(ae_validated: pd.DataFrame, graded_obs: pd.DataFrame, window_days: int = 3,
@@ -226,7 +235,7 @@ def reconcile(ae_validated: pd.DataFrame, graded_obs: pd.DataFrame, window_days:
     worst = pairs.sort_values(["ae_row", "grade", "adt"], ascending=[True, False, True], kind="stable")
     worst = worst.drop_duplicates("ae_row")
     span = pairs.groupby("ae_row").agg(obs_first=("adt", "min"), obs_last=("adt", "max"), n_obs=("adt", "size"))
-    compared = dated.merge(worst[["ae_row", "grade", "evidence", "obs_row"]], on="ae_row", how="left")
+    compared = dated.merge(worst[["ae_row", "grade", "obs_row"]], on="ae_row", how="left")
     compared = compared.merge(span, left_on="ae_row", right_index=True, how="left")
     compared = compared.rename(columns={"grade": "derived_grade"})
     reported = pd.to_numeric(compared["reported_grade"], errors="coerce").astype("float64")
@@ -261,7 +270,7 @@ def reconcile(ae_validated: pd.DataFrame, graded_obs: pd.DataFrame, window_days:
         out[column] = pd.to_numeric(out[column], errors="coerce").astype("Int64")
     for column in ("ae_start", "ae_end", "obs_first", "obs_last"):
         out[column] = pd.to_datetime(out[column], errors="coerce")
-    out["evidence"] = out["evidence"].fillna("").astype(str)
+    out["evidence"] = _evidence(graded_obs, out["obs_row"])
     for column, source in (("ae_row", ae_validated), ("obs_row", graded_obs)):
         if pd.api.types.is_integer_dtype(source.index):
             out[column] = pd.to_numeric(out[column]).astype("Int64")
