@@ -15,6 +15,7 @@ from ctcae_engine.columns import join_texts, text
 from ctcae_engine.dates import dtc_bounds
 from ctcae_terms import DEFAULT_VERSION, load_catalog, suggest_terms
 from ctcae_terms.catalog import GRADE_COLUMNS, normalise_term, synonyms
+from ctcae_terms.criteria import value_fits_from
 
 SEVERITY_GRADE = {"MILD": 1, "MODERATE": 2, "SEVERE": 3}
 """AESEV fallback when AETOXGR is missing (always flagged in ``grade_source`` and ``issue``)."""
@@ -147,6 +148,8 @@ RECONCILE_COLUMNS = ["type", "usubjid", "term", "reported_grade", "derived_grade
 DISCREPANCY_TYPES = {
     "GRADE_UNDER_REPORTED": "observations in the AE window show a higher grade than reported",
     "GRADE_OVER_REPORTED": "reported grade is higher than any observation in the AE window",
+    "GRADE_NEEDS_CONTEXT": "observations grade higher only by a worst-case reading; the value alone also fits the "
+                           "reported grade (the difference is clinical context, e.g. symptoms): for review",
     "NO_OBS_IN_WINDOW": "term is graded from observations but none fall in the AE window",
     "MISSING_AE": "observations reach the grade threshold with no AE of that term reported",
     "AE_DATE_UNUSABLE": "AE start date missing or not a date: cannot be compared with observations",
@@ -198,6 +201,15 @@ def _evidence(graded: pd.DataFrame, obs_row: pd.Series) -> pd.Series:
     return pd.Series(out, index=obs_row.index)
 
 
+def _lowest_fitting(term: pd.Series, grade: pd.Series) -> pd.Series:
+    """The lowest grade an observation's value alone fits: its grade, or less where the grade comes from a
+    worst-case criterion (``value_fits_from`` in the criteria tables, e.g. Hypokalemia G2 also fits G1)."""
+    table = value_fits_from()
+    keys = pd.Series(list(zip(term.astype("string"), pd.to_numeric(grade, errors="coerce"), strict=True)),
+                     index=term.index, dtype=object)
+    return pd.to_numeric(keys.map(table), errors="coerce").fillna(pd.to_numeric(grade, errors="coerce"))
+
+
 def reconcile(ae_validated: pd.DataFrame, graded_obs: pd.DataFrame, window_days: int = 3,
               min_grade: int = 3) -> pd.DataFrame:
     """Discrepancies between investigator AEs (output of :func:`validate_ae`, optionally flagged by
@@ -206,10 +218,12 @@ def reconcile(ae_validated: pd.DataFrame, graded_obs: pd.DataFrame, window_days:
 
     Only terms that the observations grade are compared. An AE's window runs from its start minus
     ``window_days`` to its end plus ``window_days`` (no end = ongoing). One row per discrepancy:
-    GRADE_UNDER_REPORTED, GRADE_OVER_REPORTED (reported grade 5 is never flagged: death is not an observation),
-    NO_OBS_IN_WINDOW, AE_DATE_UNUSABLE, and MISSING_AE (observations with grade >= ``min_grade`` outside every
-    window of an AE of that term; consecutive ones closer than ``window_days`` form one row). ``evidence`` names
-    the worst observation (earliest if tied); ``ae_row`` / ``obs_row`` are the index labels in the inputs.
+    GRADE_UNDER_REPORTED, GRADE_NEEDS_CONTEXT (higher only by a worst-case reading: the value alone also fits the
+    reported grade), GRADE_OVER_REPORTED (reported grade 5 is never flagged: death is not an observation),
+    NO_OBS_IN_WINDOW, AE_DATE_UNUSABLE, and MISSING_AE (observations whose value alone reaches ``min_grade``,
+    outside every window of an AE of that term; consecutive ones closer than ``window_days`` form one row).
+    ``evidence`` names the worst observation (earliest if tied); ``ae_row`` / ``obs_row`` are the index labels in
+    the inputs.
     """
     if "ctcae_term" not in ae_validated.columns or "grade" not in ae_validated.columns:
         raise ValueError("reconcile needs validated AEs (ctcae_term, grade): call validate_ae first")
@@ -240,14 +254,15 @@ def reconcile(ae_validated: pd.DataFrame, graded_obs: pd.DataFrame, window_days:
     compared = compared.rename(columns={"grade": "derived_grade"})
     reported = pd.to_numeric(compared["reported_grade"], errors="coerce").astype("float64")
     derived = pd.to_numeric(compared["derived_grade"], errors="coerce").astype("float64")
+    fits = _lowest_fitting(compared["term"], derived)
     compared["type"] = np.select(
-        [derived.isna().to_numpy(), (derived > reported).to_numpy(),
-         ((derived < reported) & (reported < 5)).to_numpy()],
-        ["NO_OBS_IN_WINDOW", "GRADE_UNDER_REPORTED", "GRADE_OVER_REPORTED"], default="")
+        [derived.isna().to_numpy(), ((derived > reported) & (reported >= fits)).to_numpy(),
+         (derived > reported).to_numpy(), ((derived < reported) & (reported < 5)).to_numpy()],
+        ["NO_OBS_IN_WINDOW", "GRADE_NEEDS_CONTEXT", "GRADE_UNDER_REPORTED", "GRADE_OVER_REPORTED"], default="")
     compared.loc[reported.isna() & derived.notna(), "type"] = ""  # ungraded AEs are listed by validate_ae
     found.append(compared[compared["type"] != ""])
 
-    high = obs[obs["grade"] >= min_grade]
+    high = obs[_lowest_fitting(obs["term"], obs["grade"]) >= min_grade]  # the value alone reaches min_grade
     cover = high.merge(dated[["usubjid", "term", "lo", "hi"]], on=["usubjid", "term"], how="left")
     cover["inside"] = (cover["adt"] >= cover["lo"]) & (cover["adt"] <= cover["hi"])
     covered = cover.groupby("obs_row")["inside"].any()

@@ -131,8 +131,8 @@ def test_on_the_demo_trial_every_discrepancy_points_at_real_evidence():
     study = read_study(folder)
     labs = grading.grade_labs(study["lb"])
     out = reconcile(validate_ae(study["ae"]), labs)
-    assert not out.empty and set(out["type"]) <= {"GRADE_UNDER_REPORTED", "GRADE_OVER_REPORTED", "NO_OBS_IN_WINDOW",
-                                                  "MISSING_AE", "AE_DATE_UNUSABLE"}
+    assert not out.empty and set(out["type"]) <= {"GRADE_UNDER_REPORTED", "GRADE_NEEDS_CONTEXT", "GRADE_OVER_REPORTED",
+                                                  "NO_OBS_IN_WINDOW", "MISSING_AE", "AE_DATE_UNUSABLE"}
     with_obs = out[out["obs_row"].notna()]
     cited = labs.loc[with_obs["obs_row"].astype(int)]
     # the cited observation carries the derived grade for that term, in one of its two directions
@@ -143,3 +143,17 @@ def test_on_the_demo_trial_every_discrepancy_points_at_real_evidence():
     assert same.all()
     assert (out.loc[out["type"] == "MISSING_AE", "derived_grade"] >= 3).all()
     assert with_obs["evidence"].str.len().gt(0).all()
+
+
+def test_worst_case_grade_is_for_review_not_under_reported():
+    """v4.03 Hypokalemia G1 '<LLN - 3.0 mmol/L' and G2 '<LLN - 3.0 mmol/L; symptomatic; intervention indicated'
+    share the value range: the engine's worst-case G2 does not make a reported G1 under-reported, but
+    G3 '<3.0 - 2.5 mmol/L; hospitalization indicated' is set by the value and does."""
+    ae = aes(("S1", "Hypokalemia", "1", "2021-03-05", "2021-03-09"), ("S2", "Hypokalemia", "1", "2021-03-05",
+                                                                       "2021-03-09"))
+    obs = graded(("S1", "2021-03-06", "K", 3.3, "Hypokalemia", 2), ("S2", "2021-03-06", "K", 2.8, "Hypokalemia", 3),
+                 ("S3", "2021-03-06", "K", 3.3, "Hypokalemia", 2))
+    out = reconcile(ae, obs, min_grade=2).set_index("usubjid")
+    assert out.loc["S1", "type"] == "GRADE_NEEDS_CONTEXT"
+    assert out.loc["S2", "type"] == "GRADE_UNDER_REPORTED"
+    assert "S3" not in out.index  # a worst-case G2 alone does not reach min_grade 2 by its value: no MISSING_AE

@@ -9,6 +9,9 @@ ULN, else the ULN). Several rows for one grade are alternatives (any of them fir
 Optional ``duration_h``: the row fires only for a run of the participant's consecutive readings meeting it that
 spans more than that many hours (Fever G4). Optional ``min_count``: only when at least that many separate
 (distinct date/time) readings of the participant meet it (QTc G3 "on at least two separate ECGs").
+Optional ``value_fits_from``: on a worst-case row (CTCAE separates the grades only by clinical context, e.g.
+Hypokalemia G1 and G2 share "<LLN - 3.0 mmol/L"), the lowest grade the value alone also fits; reconciliation
+does not call a reported grade in that range under-reported.
 
 ``lab_test_map.csv``: LBTESTCD / PARAMCD -> criteria keys for the low and high direction, by specimen
 (blank = any blood specimen, URINE; REST = recorded at rest) and fasting flag (blank = any, Y).
@@ -35,7 +38,7 @@ def _read(name: str) -> pd.DataFrame:
 def _criteria(name: str) -> pd.DataFrame:
     table = _read(name)
     table["grade"] = table["grade"].astype("int64")
-    for column in ("bound", "offset", "duration_h", "min_count"):
+    for column in ("bound", "offset", "duration_h", "min_count", "value_fits_from"):
         table[column] = pd.to_numeric(table[column].replace("", None), errors="raise").astype("float64")
     bad = table[~table["ref"].isin(REFS) | ~table["op"].isin(OPS) | ~table["direction"].isin(("low", "high"))]
     if not bad.empty:
@@ -66,3 +69,13 @@ def load_lab_test_map() -> pd.DataFrame:
 def load_clinical_test_map() -> pd.DataFrame:
     """The default VS/EG test code -> criteria key map as a new DataFrame (empty string = none)."""
     return _test_map("clinical_test_map.csv").copy()
+
+
+def value_fits_from() -> dict[tuple[str, int], int]:
+    """(term, grade) -> lowest grade the value alone also fits, for grades whose every criterion row is a
+    worst-case reading (``value_fits_from`` set); lab and clinical tables together."""
+    table = pd.concat([_criteria("lab_criteria_v4.03.csv"), _criteria("clinical_criteria_v4.03.csv")])
+    fits = table.groupby(["term", "grade"])["value_fits_from"]
+    every = fits.apply(lambda column: column.notna().all())
+    lowest = fits.min()[every]
+    return {(term, int(grade)): int(low) for (term, grade), low in lowest.items()}
