@@ -612,10 +612,11 @@ def _discrepancies(found: pd.DataFrame) -> pd.DataFrame:
     out.attrs.update(
         empty="No discrepancy between the reported AE grades and the grades derived from the observations.",
         note=f"{legend + '. ' if legend else ''}Reported AEs against grades derived from labs (LB), vital signs "
-             "(VS) and ECG (EG) in the AE window +/- 3 days; MISSING_AE needs grade >= 3. XC: the CRS AE grade "
-             "against ASTCT 2019 (the AE form's CTCAE v4.03 CRS grade is a different scale: a query, not an "
-             "error). CTCAE grades that need clinical information (e.g. Hypokalemia grade 2, symptomatic) are "
-             "derived as the worse grade, so under-reporting there asks whether the criterion was met.")
+             "(VS) and ECG (EG) in the AE window +/- 3 days; MISSING_AE needs a value that alone reaches grade "
+             ">= 3. XC: the CRS AE grade against ASTCT 2019 (the AE form's CTCAE v4.03 CRS grade is a different "
+             "scale: a query, not an error). CTCAE grades that need clinical information (e.g. Hypokalemia grade "
+             "2, symptomatic) are derived as the worse grade; a reported grade the value alone also fits is "
+             "GRADE_NEEDS_CONTEXT: it asks whether the clinical criterion was met.")
     return out
 
 
