@@ -168,7 +168,8 @@ def flag_ae(ae: pd.DataFrame, dm: pd.DataFrame, ex: pd.DataFrame | None, config:
 
 def participant_ae_flags(flagged: pd.DataFrame, population: pd.DataFrame) -> pd.DataFrame:
     """One row per safety-population participant: worst TEAE/TRAE grade and whether they had any TEAE, TRAE,
-    grade >= 3, serious or fatal event (treatment-emergent; the ``trae_*`` columns also related)."""
+    grade >= 3, serious or fatal event (treatment-emergent; the ``trae_*`` columns also related per the configured
+    attribution; ``trae_cart`` / ``trae_ld``: any TEAE related to the CAR-T product / to lymphodepletion)."""
     pop = population.loc[population["saffl"], ["usubjid"]].reset_index(drop=True)
     ae = flagged.loc[flagged["trtemfl"]]
     subj = ae[pick(ae, "usubjid", "USUBJID")].astype("string").str.strip()
@@ -189,6 +190,8 @@ def participant_ae_flags(flagged: pd.DataFrame, population: pd.DataFrame) -> pd.
     rel = ae["related"].astype(bool)
     for name in ("", "_g3", "_serious", "_fatal"):
         facts[f"trae{name}"] = facts[f"teae{name}"].astype(bool) & rel
+    facts["trae_cart"] = ae["related_cart"].astype(bool)  # by attribution, whatever the configured choice
+    facts["trae_ld"] = ae["related_ld"].astype(bool)
     facts["trae_worst"] = facts["teae_worst"].where(rel)
     agg = {c: "max" for c in facts.columns if c != "usubjid"}
     per = facts.groupby("usubjid").agg(agg)
@@ -202,7 +205,8 @@ def participant_ae_flags(flagged: pd.DataFrame, population: pd.DataFrame) -> pd.
 
 def primary_endpoint(flagged: pd.DataFrame, population: pd.DataFrame) -> pd.DataFrame:
     """Primary endpoint (table id ``PRIMARY``): participants with >= 1 treatment-related AE within the window, n / N,
-    %, exact Clopper-Pearson 95% CI; the same for grade >= 3, serious and fatal TRAEs. N = safety population."""
+    %, exact Clopper-Pearson 95% CI; the same for grade >= 3, serious and fatal TRAEs, and by attribution (CAR-T
+    product, lymphodepletion) whatever the configured attribution. N = safety population."""
     facts = participant_ae_flags(flagged, population)
     total = len(facts)
     rows = [
@@ -210,6 +214,8 @@ def primary_endpoint(flagged: pd.DataFrame, population: pd.DataFrame) -> pd.Data
         proportion("Treatment-related AE grade >= 3", facts["trae_g3"].sum(), total),
         proportion("Serious treatment-related AE", facts["trae_serious"].sum(), total),
         proportion("Fatal treatment-related AE", facts["trae_fatal"].sum(), total),
+        proportion("AE related to the CAR-T product", facts["trae_cart"].sum(), total),
+        proportion("AE related to lymphodepletion", facts["trae_ld"].sum(), total),
     ]
     table = pd.DataFrame(rows)
     table.attrs["table_id"] = "PRIMARY"

@@ -139,7 +139,8 @@ def test_primary_endpoint_by_hand(trial):
     pop, flagged = trial[3], trial[4]
     table = primary_endpoint(flagged, pop).set_index("label")
     # TRAE: P01, P03, P04, P05 -> 4/5; grade >= 3: P01 (G4), P03 (G5), P04 (G3) -> 3/5; serious, fatal: P03 -> 1/5
-    assert table["n"].tolist() == [4, 3, 1, 1] and (table["N"] == 5).all()
+    # by attribution: CAR-T (AEREL) the same 4; lymphodepletion 0 (AERELLD not collected in this trial)
+    assert table["n"].tolist() == [4, 3, 1, 1, 4, 0] and (table["N"] == 5).all()
     assert table.loc["Any treatment-related AE", "pct"] == 80.0
     # Clopper-Pearson 4/5: beta(0.025; 4, 2) = 0.28358, beta(0.975; 5, 1) = 0.99495
     assert table.loc["Any treatment-related AE", "ci_low"] == pytest.approx(28.358, abs=1e-3)

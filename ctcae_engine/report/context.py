@@ -29,6 +29,8 @@ LAYOUT: dict[str, list[tuple[str, str, str]]] = {
         ("figure", "swimmer", "Swimmer plot: time on study, grade >= 3 AEs, CRS, response, progression, death"),
     ],
     "ae_tables": [
+        ("table", "PRIMARY", "Primary endpoint: participants with treatment-related AEs within the window, overall "
+                             "and by attribution (exact Clopper-Pearson 95% CI)"),
         ("table", "AET01", "Overview of adverse events"),
         ("table", "AET04_TRAE", "Treatment-related AEs by SOC, PT and worst CTCAE grade"),
         ("table", "AET04_TEAE", "Treatment-emergent AEs by SOC, PT and worst CTCAE grade"),
