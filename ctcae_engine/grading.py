@@ -376,19 +376,21 @@ def _grade(
 
 
 def _assemble(df: pd.DataFrame, new: dict[str, np.ndarray | pd.api.extensions.ExtensionArray]) -> pd.DataFrame:
-    """A new frame: the input's columns (not copied) followed by the output columns (an input column of the same
-    name is replaced in place). Built in one constructor call, without per-column inserts and their copies."""
+    """A new frame: copies of the input's columns followed by the output columns (an input column of the same
+    name is replaced in place). Built in one constructor call, without per-column inserts and their copies. The
+    input columns are copied so that changing the result never changes the caller's frame (pandas without
+    copy-on-write would otherwise share their memory)."""
     series = {}
     for column in OUTPUT_COLUMNS:
         values = new[column]
         as_object = isinstance(values, np.ndarray) and values.dtype.kind == "O"
         series[column] = pd.Series(values, index=df.index, copy=False, dtype=object if as_object else None)
     if not df.columns.is_unique or isinstance(df.columns, pd.MultiIndex):
-        out = df.copy(deep=False)  # rare shapes: insert column by column
+        out = df.copy()  # rare shapes: insert column by column
         for column, values in series.items():
             out[column] = values
         return out
-    columns = {column: df[column] for column in df.columns}  # Series sharing the input's memory
+    columns = {column: df[column].copy() for column in df.columns}
     columns.update(series)
     out = pd.DataFrame(columns, index=df.index, copy=False)
     out.attrs = dict(df.attrs)

@@ -187,6 +187,16 @@ def test_input_frame_untouched_and_accessor_is_the_same_function():
     assert out["adt"].iloc[0] == pd.Timestamp("2024-01-05")
 
 
+def test_changing_the_result_never_changes_the_callers_frame():
+    frame = lb([("P1", "ALT", "130", "U/L", "0", "40", "2024-01-05")])
+    frame["LBSTRESN"] = frame["LBSTRESN"].astype(float)
+    before = frame.copy()
+    out = grade_labs(frame)
+    out.loc[0, "LBSTRESN"] = 999.0
+    out["LBSTRESN"] *= 0
+    pd.testing.assert_frame_equal(frame, before)
+
+
 def test_adam_unit_comes_from_param_when_no_avalu():
     adlb = pd.DataFrame({"USUBJID": ["P1"], "PARAMCD": ["HGB"], "PARAM": ["Hemoglobin (g/dL)"], "AVAL": [7.5],
                          "ANRLO": [12.0], "ANRHI": [16.0]})
