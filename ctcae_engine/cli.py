@@ -94,7 +94,10 @@ def grade_labs_command(
 def term(name: str = typer.Argument(..., help="CTCAE term or MedDRA code"),
          version: str = typer.Option("4.03", help="CTCAE version: 4.03 (v4) or 5.0")) -> None:
     """Look a CTCAE term up: its grades, or the closest terms when it is not in the catalog."""
-    row = lookup_term(name, version)
+    try:
+        row = lookup_term(name, version)
+    except ValueError as exc:  # unknown CTCAE version
+        _fail(str(exc))
     if row is None:
         hints = ", ".join(suggest_terms(name, version)) or "none"
         _fail(f"not a CTCAE v{version} term: {name!r}; closest: {hints}")
@@ -106,7 +109,10 @@ def term(name: str = typer.Argument(..., help="CTCAE term or MedDRA code"),
 @app.command()
 def catalog(version: str = typer.Option("4.03", help="CTCAE version: 4.03 (v4) or 5.0")) -> None:
     """Print the number of terms per SOC in a packaged CTCAE catalog."""
-    frame = load_catalog(version)
+    try:
+        frame = load_catalog(version)
+    except ValueError as exc:
+        _fail(str(exc))
     typer.echo(frame.groupby("soc").size().to_string())
     typer.echo(f"{len(frame)} terms in {frame['soc'].nunique()} SOCs (CTCAE v{version})")
 

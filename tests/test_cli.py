@@ -48,3 +48,9 @@ def test_report_with_missing_config_exits_2(tmp_path):
     result = runner.invoke(app, ["report", str(tmp_path), "--config", str(tmp_path / "nope.toml")])
     assert result.exit_code == 2
     assert "error:" in result.output
+
+
+def test_unknown_ctcae_version_exits_2_with_the_known_ones():
+    result = runner.invoke(app, ["term", "Nausea", "--version", "6"])
+    assert result.exit_code == 2
+    assert "unknown CTCAE version '6'" in result.output and "4.03" in result.output
