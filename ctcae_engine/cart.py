@@ -15,7 +15,6 @@ Interpretation choices are written up in docs/cart.md.
 from __future__ import annotations
 
 from functools import cache
-from importlib.resources import files
 
 import numpy as np
 import pandas as pd
@@ -23,6 +22,7 @@ import pandas as pd
 from ctcae_engine.columns import as_text, join_texts
 from ctcae_engine.dates import to_date, to_datetime
 from ctcae_terms import lookup_term
+from ctcae_terms.criteria import load_astct
 
 FEVER_C = 38.0
 """Lee 2019 Table 6: "Fever is defined as temperature >= 38 degrees C"."""
@@ -40,31 +40,23 @@ _CELSIUS = {"C", "°C", "DEGC", "DEG C", "CELSIUS", ""}
 _FLOW_UNITS = {"L/MIN", "LPM", "L/MINUTE", ""}
 
 
+astct_table = load_astct  # the ASTCT 2019 tables as data live with the other criteria (ctcae_terms.criteria)
+
+
 @cache
-def _table(name: str) -> pd.DataFrame:
-    path = files("ctcae_terms").joinpath(f"criteria/astct_{name}.csv")
-    with path.open("r", encoding="utf-8") as handle:
-        frame = pd.read_csv(handle, dtype=str, keep_default_na=False)
-    frame["grade"] = frame["grade"].astype("int64")
-    return frame
-
-
-def astct_table(name: str) -> pd.DataFrame:
-    """The ASTCT 2019 grading table as data: ``"crs"`` (Table 6) or ``"icans"`` (Table 8, adults)."""
-    if name not in ("crs", "icans"):
-        raise ValueError(f"unknown ASTCT table {name!r}; expected 'crs' or 'icans'")
-    return _table(name).copy()
+def _astct_tables() -> pd.DataFrame:
+    return pd.concat([load_astct("crs"), load_astct("icans")], ignore_index=True)
 
 
 def _category_grades() -> dict[str, int]:
     """'DOMAIN|VALUE' -> ASTCT grade for the categorical XC tests."""
-    tables = pd.concat([_table("crs"), _table("icans")])
+    tables = _astct_tables()
     categorical = tables[tables["domain"].isin(["HYPOTEN", "OXYGEN", "LOC", "SEIZURE", "MOTOR", "ICPEDEMA"])]
     return dict(zip(categorical["domain"] + "|" + categorical["value"], categorical["grade"], strict=True))
 
 
 def _category_names(domain: str) -> dict[int, str]:
-    table = pd.concat([_table("crs"), _table("icans")])
+    table = _astct_tables()
     rows = table[table["domain"] == domain]
     return dict(zip(rows["grade"], rows["value"], strict=True))
 
@@ -251,7 +243,8 @@ def grade_icans(xc: pd.DataFrame, dm: pd.DataFrame | None = None) -> pd.DataFram
     grade_ice, grade_loc, grade_seizure, grade_motor, grade_icpedema, grade (Int64), drivers, reason, note.
     """
     wide = _wide(check_xc(xc), ICANS_TESTS).sort_values(["usubjid", "adt"], kind="stable")
-    ice_table = _table("icans")[_table("icans")["domain"] == "ICE"]
+    icans = load_astct("icans")
+    ice_table = icans[icans["domain"] == "ICE"]
     ice_grade = wide["ice"].map(pd.Series(ice_table["grade"].to_numpy(float), index=ice_table["value"].astype(float)))
     out = pd.DataFrame({"usubjid": wide["usubjid"], "dtc": wide["dtc"], "adt": wide["adt"]})
     out["ice"] = wide["ice"].astype("Int64")

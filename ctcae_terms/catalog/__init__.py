@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import re
 from functools import cache
-from importlib.resources import files
 
 import pandas as pd
 from rapidfuzz import fuzz, process
+
+from ctcae_terms._files import read_table
 
 DEFAULT_VERSION = "4.03"
 _FILES = {"4.03": "ctcae_v4.03.csv", "5.0": "ctcae_v5.0.csv"}
@@ -35,9 +36,7 @@ def normalise_term(name: str) -> str:
 
 @cache
 def _catalog(version: str) -> pd.DataFrame:
-    path = files(__package__).joinpath(_FILES[version])
-    with path.open("r", encoding="utf-8") as handle:
-        frame = pd.read_csv(handle, dtype=str, keep_default_na=False)
+    frame = read_table(__package__, _FILES[version])
     frame["meddra_code"] = frame["meddra_code"].astype("int64")
     for column in frame.columns.drop("meddra_code"):
         frame[column] = frame[column].replace("", pd.NA)
@@ -73,8 +72,7 @@ def allowed_grades(name_or_code: str | int, version: str = DEFAULT_VERSION) -> l
 
 @cache
 def _synonyms() -> pd.DataFrame:
-    with files(__package__).joinpath("synonyms.csv").open("r", encoding="utf-8") as handle:
-        frame = pd.read_csv(handle, dtype=str, keep_default_na=False)
+    frame = read_table(__package__, "synonyms.csv")
     frame["key"] = frame["synonym"].map(normalise_term)
     return frame
 

@@ -21,17 +21,17 @@ does not call a reported grade in that range under-reported.
 from __future__ import annotations
 
 from functools import cache
-from importlib.resources import files
 
 import pandas as pd
+
+from ctcae_terms._files import read_table
 
 REFS = ("abs", "uln", "lln", "base", "uln_or_base")
 OPS = ("<", "<=", ">", ">=")
 
 
 def _read(name: str) -> pd.DataFrame:
-    with files(__package__).joinpath(name).open("r", encoding="utf-8") as handle:
-        return pd.read_csv(handle, dtype=str, keep_default_na=False)
+    return read_table(__package__, name)
 
 
 @cache
@@ -79,3 +79,18 @@ def value_fits_from() -> dict[tuple[str, int], int]:
     every = fits.apply(lambda column: column.notna().all())
     lowest = fits.min()[every]
     return {(term, int(grade)): int(low) for (term, grade), low in lowest.items()}
+
+
+@cache
+def _astct(name: str) -> pd.DataFrame:
+    table = _read(f"astct_{name}.csv")
+    table["grade"] = table["grade"].astype("int64")
+    return table
+
+
+def load_astct(name: str) -> pd.DataFrame:
+    """The ASTCT 2019 grading table as data (new frame): ``"crs"`` (Lee 2019 Table 6) or ``"icans"`` (Table 8,
+    adults)."""
+    if name not in ("crs", "icans"):
+        raise ValueError(f"unknown ASTCT table {name!r}; expected 'crs' or 'icans'")
+    return _astct(name).copy()

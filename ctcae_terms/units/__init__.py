@@ -8,14 +8,14 @@ analyte; offset is 0 except for temperatures); the engine also uses each row in 
 from __future__ import annotations
 
 from functools import cache
-from importlib.resources import files
 
 import pandas as pd
 
+from ctcae_terms._files import read_table
+
 
 def _read(name: str) -> pd.DataFrame:
-    with files(__package__).joinpath(name).open("r", encoding="utf-8") as handle:
-        return pd.read_csv(handle, dtype=str, keep_default_na=False)
+    return read_table(__package__, name)
 
 
 @cache
