@@ -36,31 +36,62 @@ def read_domain(path: str | Path) -> pd.DataFrame:
     return frame
 
 
+def _key(values: pd.Series) -> pd.Series:
+    """A join key as text: stripped, a numeric ``--SEQ`` read as 1.0 (XPT, Parquet) written as "1"."""
+    return values.astype("string").str.strip().str.replace(r"^(-?\d+)\.0+$", r"\1", regex=True)
+
+
 def merge_supp(parent: pd.DataFrame, supp: pd.DataFrame) -> pd.DataFrame:
     """Merge a SUPP-- domain into its parent: each QNAM becomes a column, matched on USUBJID + IDVAR/IDVARVAL.
 
-    Parent rows without a supplemental value get <NA>; the parent's rows and order are kept.
+    Keys are compared as stripped text with a trailing ".0" dropped (a numeric AESEQ 1.0 matches IDVARVAL "1").
+    Parent rows without a supplemental value get <NA>; the parent's rows and order are kept. Supplemental rows
+    that match no parent row are listed by :func:`supp_unmatched`.
     """
     out = parent.copy()
     if supp.empty:
         return out
+    subject = _key(out["USUBJID"])
     for (idvar, qnam), rows in supp.groupby([supp["IDVAR"].fillna(""), "QNAM"], sort=True):
         if qnam in out.columns:
             raise ValueError(f"supplemental qualifier {qnam} clashes with a column of the parent domain")
-        values = rows.drop_duplicates(["USUBJID", "IDVARVAL"], keep="last")
+        values = rows.assign(USUBJID=_key(rows["USUBJID"]), IDVARVAL=_key(rows["IDVARVAL"]))
+        values = values.drop_duplicates(["USUBJID", "IDVARVAL"], keep="last")
         if idvar:
-            key = out[idvar].astype("string").str.strip()
-            lookup = values.set_index(["USUBJID", values["IDVARVAL"].astype("string").str.strip()])["QVAL"]
-            out[qnam] = pd.MultiIndex.from_arrays([out["USUBJID"], key]).map(lookup.to_dict()).astype("string")
+            lookup = values.set_index(["USUBJID", "IDVARVAL"])["QVAL"].to_dict()
+            out[qnam] = pd.MultiIndex.from_arrays([subject, _key(out[idvar])]).map(lookup).astype("string")
         else:
-            out[qnam] = out["USUBJID"].map(values.set_index("USUBJID")["QVAL"]).astype("string")
+            out[qnam] = subject.map(values.set_index("USUBJID")["QVAL"]).astype("string")
     return out
+
+
+def supp_unmatched(parent: pd.DataFrame, supp: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a SUPP-- domain that match no parent row (keys compared as in :func:`merge_supp`), with a
+    ``reason``; an empty frame when every row found its parent record."""
+    if supp.empty:
+        return supp.assign(reason=pd.Series(dtype="string"))
+    subject, idvar = _key(supp["USUBJID"]), supp["IDVAR"].astype("string").str.strip().fillna("")
+    value = _key(supp["IDVARVAL"]).fillna("") if "IDVARVAL" in supp.columns else pd.Series("", index=supp.index)
+    reason = pd.Series(pd.NA, index=supp.index, dtype="string")
+    people = set(_key(parent["USUBJID"]).dropna())
+    reason = reason.mask(~subject.isin(people).fillna(False), "USUBJID not in the parent domain")
+    for name in idvar[idvar.ne("")].unique():
+        rows = idvar.eq(name) & reason.isna()
+        if name not in parent.columns:
+            reason = reason.mask(rows, f"IDVAR {name} is not a column of the parent domain")
+            continue
+        keys = pd.MultiIndex.from_arrays([_key(parent["USUBJID"]), _key(parent[name])])
+        found = pd.MultiIndex.from_arrays([subject, value]).isin(keys)
+        reason = reason.mask(rows & ~found, f"no parent record with {name} = " + value)
+    return supp[reason.notna()].assign(reason=reason[reason.notna()])
 
 
 def read_study(folder: str | Path) -> dict[str, pd.DataFrame]:
     """Read every domain file in a folder, keyed by lower-case domain name (file stem), e.g. {"dm": ..., "lb": ...}.
 
-    A ``suppXX`` file is merged into ``XX`` (see :func:`merge_supp`) and kept under its own key too.
+    A ``suppXX`` file is merged into ``XX`` (see :func:`merge_supp`) and kept under its own key too. Supplemental
+    rows that match no parent record are listed under ``"supp_unmatched"`` (columns of SUPP--, ``domain`` and
+    ``reason``), present only when there is at least one.
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -69,8 +100,14 @@ def read_study(folder: str | Path) -> dict[str, pd.DataFrame]:
     for path in sorted(folder.iterdir()):
         if path.suffix.lower() in SUFFIXES:
             domains[path.stem.lower()] = read_domain(path)
+    unmatched = []
     for name in [n for n in domains if n.startswith("supp") and n[4:] in domains]:
         domains[name[4:]] = merge_supp(domains[name[4:]], domains[name])
+        lost = supp_unmatched(domains[name[4:]], domains[name])
+        if len(lost):
+            unmatched.append(lost.assign(domain=name.upper()))
+    if unmatched:
+        domains["supp_unmatched"] = pd.concat(unmatched, ignore_index=True)
     return domains
 
 

@@ -131,10 +131,13 @@ def run_study(
     """
     folder = Path(folder)
     cfg = _load_config(config)
-    raw = _sdtm_names(read_study(folder))
+    read = read_study(folder)
+    supp_lost = read.pop("supp_unmatched", None)
+    raw = _sdtm_names(read)
     cutoff = as_day(getattr(cfg.study, "data_cutoff", None), "data cut-off")
     domains, excluded = apply_cutoff(raw, cutoff)
     results = StudyResults(config=cfg, domains=domains, files=_file_table(folder, raw), excluded=excluded)
+    results.tables["DQ07"] = _supp_unmatched(supp_lost)
     if run_time is None:
         run_time = cutoff.isoformat() if cutoff else "not given"
     elif isinstance(run_time, datetime):
@@ -164,6 +167,19 @@ def run_study(
     results.tables.update(_own_tables(results, cfg))
     results.summary = headline(results)
     return results
+
+
+def _supp_unmatched(lost: pd.DataFrame | None) -> pd.DataFrame:
+    """DQ07: supplemental qualifier rows (SUPP--) that match no parent record, so their value reached no row."""
+    lost = lost if lost is not None else pd.DataFrame()
+    out = pd.DataFrame({"Domain": columns.raw(lost, "domain"), "Participant": columns.raw(lost, "USUBJID"),
+                        "IDVAR": columns.raw(lost, "IDVAR"), "IDVARVAL": columns.raw(lost, "IDVARVAL"),
+                        "QNAM": columns.raw(lost, "QNAM"), "QVAL": columns.raw(lost, "QVAL"),
+                        "Reason": columns.raw(lost, "reason")}).reset_index(drop=True)
+    out.attrs.update(empty="Every supplemental qualifier row (SUPP--) matched a record of its parent domain.",
+                     note="These qualifiers (e.g. AERELLD) reached no record: the record they belong to reads them "
+                          "as missing. Keys are compared as text, a numeric sequence number 1.0 as 1.")
+    return out
 
 
 def _grade(runner: _Runner, domains: dict[str, pd.DataFrame]) -> None:

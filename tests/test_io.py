@@ -56,3 +56,31 @@ def test_xpt_dates_arrive_as_dates_and_blanks_as_missing(tmp_path):
     assert to_date(back["TRTSDT"]).tolist()[0] == pd.Timestamp("2024-01-02")
     assert to_datetime(back["TRTSDTM"]).tolist()[0] == pd.Timestamp("2024-01-02 10:30")
     assert pd.isna(back["SAFFL"].iloc[1]) and pd.isna(to_date(back["TRTSDT"]).iloc[1])
+
+
+@pytest.mark.parametrize("suffix", ["xpt", "parquet"])
+def test_numeric_seq_matches_text_idvarval_and_unmatched_supp_rows_are_listed(tmp_path, suffix):
+    # SAS XPT has only float numerics: AESEQ 1 is read back as 1.0, IDVARVAL stays the text "1"
+    import pyreadstat
+
+    ae = pd.DataFrame({"USUBJID": ["S1", "S1"], "AESEQ": [1.0, 2.0], "AETERM": ["Fever", "Rash"]})
+    if suffix == "xpt":
+        pyreadstat.write_xport(ae, str(tmp_path / "ae.xpt"), table_name="AE", file_format_version=5)
+    else:
+        ae.to_parquet(tmp_path / "ae.parquet")
+    pd.DataFrame({"USUBJID": ["S1", "S1", "S9"], "IDVAR": ["AESEQ"] * 3, "IDVARVAL": [" 1", "7", "1"],
+                  "QNAM": ["AERELLD"] * 3, "QVAL": ["NOT RELATED", "RELATED", "RELATED"]}).to_csv(
+        tmp_path / "suppae.csv", index=False)
+    study = read_study(tmp_path)
+    assert study["ae"]["AERELLD"].tolist()[0] == "NOT RELATED"  # was <NA>: "1.0" never equalled "1"
+    assert pd.isna(study["ae"]["AERELLD"].iloc[1])
+    lost = study["supp_unmatched"]
+    assert lost[["domain", "USUBJID", "IDVARVAL", "reason"]].values.tolist() == [
+        ["SUPPAE", "S1", "7", "no parent record with AESEQ = 7"],
+        ["SUPPAE", "S9", "1", "USUBJID not in the parent domain"]]
+
+
+def test_no_unmatched_key_when_every_supp_row_matches(tmp_path):
+    (tmp_path / "ae.csv").write_text("USUBJID,AESEQ\nS1,1\n")
+    (tmp_path / "suppae.csv").write_text("USUBJID,IDVAR,IDVARVAL,QNAM,QVAL\nS1,AESEQ,1,AERELLD,RELATED\n")
+    assert "supp_unmatched" not in read_study(tmp_path)

@@ -239,3 +239,15 @@ def test_adam_study_folder_gives_the_sdtm_headline_numbers(demo_results, tmp_pat
     assert adam.tables["ORR01"].iloc[0]["n"] == demo_results.tables["ORR01"].iloc[0]["n"]
     pd.testing.assert_frame_equal(adam.tables["LBT14"].reset_index(drop=True),
                                   demo_results.tables["LBT14"].reset_index(drop=True))
+
+
+def test_supp_rows_matching_no_ae_are_listed_in_data_quality(toy, tmp_path):
+    for path in toy.iterdir():
+        shutil.copy(path, tmp_path / path.name)
+    (tmp_path / "suppae.csv").write_text("USUBJID,IDVAR,IDVARVAL,QNAM,QVAL\nTOY-001,AESEQ,1.0,AERELLD,RELATED\n"
+                                         "TOY-001,AESEQ,9,AERELLD,RELATED\n")
+    results = run_study(tmp_path, load_config(), strict=True)
+    assert results.domains["ae"]["AERELLD"].notna().sum() == 1
+    assert results.tables["DQ07"][["Participant", "IDVARVAL", "Reason"]].values.tolist() == [
+        ["TOY-001", "9", "no parent record with AESEQ = 9"]]
+    assert "supp_unmatched" not in results.domains

@@ -70,6 +70,7 @@ LAYOUT: dict[str, list[tuple[str, str, str]]] = {
         ("table", "DQ04", "Reported versus derived discrepancies"),
         ("table", "DQ05", "AE records that needed an assumption (imputed onset date, unmapped relationship)"),
         ("table", "DQ06", "Records dated after the data cut-off, excluded from the analysis"),
+        ("table", "DQ07", "Supplemental qualifier rows (SUPP--) that match no parent record"),
     ],
     "methods": [
         ("text", "methods_text", ""),
@@ -81,7 +82,7 @@ LAYOUT: dict[str, list[tuple[str, str, str]]] = {
 # every row goes to <ID>.csv next to the report. Summary tables (bounded by terms and grades) are never cut.
 MAX_ROWS = 200
 LISTINGS = frozenset({"AEL_G3", "AEL_SAE", "DTHL01", "CRS01", "ICANS_EPISODES", "VSEG02", "ELIG01", "DQ02", "DQ03",
-                      "DQ04", "DQ05"})
+                      "DQ04", "DQ05", "DQ07"})
 
 HEADLINE = (
     ("teae", "Treatment-emergent AEs (TEAE), any grade"),
