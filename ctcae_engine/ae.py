@@ -11,7 +11,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from ctcae_engine.columns import join_texts, text
+from ctcae_engine.columns import as_text, join_texts, text
 from ctcae_engine.dates import dtc_bounds
 from ctcae_terms import DEFAULT_VERSION, load_catalog, suggest_terms
 from ctcae_terms.catalog import GRADE_COLUMNS, normalise_term, synonyms
@@ -51,12 +51,20 @@ def _match_terms(ae: pd.DataFrame, version: str) -> tuple[pd.Series, pd.Series]:
     return term, source
 
 
+def parse_grade(values: pd.Series) -> pd.Series:
+    """The grade number written in a grade column (Int64, same index): "3", "3.0", "Grade 3", "GRADE3", 3.0;
+    NA when the value is missing or not a whole number (range checks are the caller's: 1-5 for CTCAE).
+    The one reader of AETOXGR / ATOXGR / ``grade`` texts (ae.validate_ae and endpoints.ae_grade use it)."""
+    raw = as_text(values)
+    parsed = raw.str.extract(r"^(?:GRADE\s*)?(\d+)(?:\.0+)?$", flags=re.IGNORECASE)[0]
+    return pd.to_numeric(parsed, errors="coerce").astype("Int64")
+
+
 def _parse_grade(ae: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
     """Grade (Int64), its source, and a blocking problem text per row."""
     column = "AETOXGR" if "AETOXGR" in ae.columns or "ATOXGR" not in ae.columns else "ATOXGR"  # SDTM, else ADaM
     raw = text(ae, column)
-    parsed = raw.str.extract(r"^(?:GRADE\s*)?(\d+)(?:\.0+)?$", flags=re.IGNORECASE)[0]
-    toxgr = pd.to_numeric(parsed, errors="coerce").astype("Int64")
+    toxgr = parse_grade(raw)
     sev = text(ae, "AESEV").str.upper()
     sev_grade = sev.map(SEVERITY_GRADE).astype("Int64")
     use_sev = raw.isna()

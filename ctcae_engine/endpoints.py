@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import binomtest
 
+from ctcae_engine.ae import parse_grade
 from ctcae_engine.columns import join_texts, pick, text
 from ctcae_engine.config import StudyConfig
 from ctcae_engine.dates import impute_start_date, to_date
@@ -96,8 +97,14 @@ def ae_grade(ae: pd.DataFrame) -> pd.Series:
     col = pick(ae, "grade", "ATOXGR", "AETOXGR")
     if col is None:
         return pd.Series(pd.NA, index=ae.index, dtype="Int64")
-    grade = pd.to_numeric(ae[col].astype("string").str.strip().str.removeprefix("GRADE "), errors="coerce")
-    return grade.where(grade.isin([1, 2, 3, 4, 5])).astype("Int64")
+    grade = parse_grade(ae[col])
+    return grade.where(grade.between(1, 5)).astype("Int64")
+
+
+def is_fatal(ae: pd.DataFrame) -> pd.Series:
+    """Bool per AE record (same index): fatal = CTCAE grade 5, AESDTH = "Y" or AEOUT = "FATAL"."""
+    return (ae_grade(ae).eq(5).fillna(False) | text(ae, "AESDTH", upper=True).eq("Y").fillna(False)
+            | text(ae, "AEOUT", upper=True).eq("FATAL").fillna(False)).astype(bool)
 
 
 def flag_ae(ae: pd.DataFrame, dm: pd.DataFrame, ex: pd.DataFrame | None, config: StudyConfig) -> pd.DataFrame:
@@ -175,8 +182,7 @@ def participant_ae_flags(flagged: pd.DataFrame, population: pd.DataFrame) -> pd.
     subj = ae[pick(ae, "usubjid", "USUBJID")].astype("string").str.strip()
     grade = ae_grade(ae)
     serious = text(ae, "AESER", upper=True).eq("Y").fillna(False)
-    fatal = (grade.eq(5).fillna(False) | text(ae, "AESDTH", upper=True).eq("Y").fillna(False)
-             | text(ae, "AEOUT", upper=True).eq("FATAL").fillna(False))
+    fatal = is_fatal(ae)
     facts = pd.DataFrame(
         {
             "usubjid": subj,

@@ -418,3 +418,30 @@ def test_adam_adsl_and_adae_are_accepted():
     assert flagged["trtemfl"].tolist() == [True, False, True, False]
     table = primary_endpoint(flagged, pop).set_index("label")
     assert table.loc["Treatment-related AE grade >= 3", ["n", "N"]].tolist() == [1, 2]
+
+
+@pytest.mark.parametrize("given", ["Grade 3", "GRADE 3", "grade3", "3", " 3 ", "3.0"], ids=lambda g: repr(g))
+def test_ae_grade_reads_the_same_texts_as_validate_ae(given):
+    """CTCAE v4.03 grades are 1-5; 'Grade 3' written out is the same grade 3 for the endpoints and validate_ae."""
+    from ctcae_engine.ae import parse_grade
+    from ctcae_engine.endpoints import ae_grade
+
+    ae = pd.DataFrame({"AETOXGR": [given, "6", "severe"]})
+    assert parse_grade(ae["AETOXGR"]).tolist()[0] == 3
+    assert ae_grade(ae).tolist()[0] == 3
+    assert ae_grade(ae).isna().tolist()[1:] == [True, True]  # 6 is outside CTCAE 1-5; text is not a grade
+
+
+@pytest.mark.parametrize(
+    ("grade", "aesdth", "aeout", "fatal"),
+    [("5", "N", "RECOVERED/RESOLVED", True), ("Grade 5", None, None, True), ("3", "Y", None, True),
+     ("3", None, "fatal", True), ("4", "N", "NOT RECOVERED/NOT RESOLVED", False), (None, None, None, False)],
+    ids=["CTCAE G5 death related to AE", "G5 written out", "AESDTH=Y", "AEOUT=FATAL", "G4 alive", "blank"],
+)
+def test_is_fatal(grade, aesdth, aeout, fatal):
+    from ctcae_engine.endpoints import is_fatal
+
+    ae = pd.DataFrame({"AETOXGR": [grade], "AESDTH": [aesdth], "AEOUT": [aeout]}, index=[7])
+    out = is_fatal(ae)
+    assert out.index.tolist() == [7] and out.dtype == bool
+    assert bool(out.iloc[0]) is fatal
