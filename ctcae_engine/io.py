@@ -1,9 +1,9 @@
 """Read SDTM / ADaM domains from CSV, Parquet or SAS XPT into DataFrames, values untouched.
 
 CSV is read as text so a result such as "<0.5" or a partial date "2021-03" reaches the engine as written;
-empty cells become <NA>. SAS XPT is read with pyreadstat, so variables with a SAS date or datetime format
-(ADaM ADT, TRTSDT, TRTSDTM...) arrive as dates, not as day or second counts. Numeric conversion happens
-later, where each failure can be given a reason.
+empty cells become <NA>, and so does empty text in Parquet and XPT. SAS XPT is read with pyreadstat, so
+variables with a SAS date or datetime format (ADaM ADT, TRTSDT, TRTSDTM...) arrive as dates, not as day or second
+counts. Numeric conversion happens later, where each failure can be given a reason.
 """
 
 from __future__ import annotations
@@ -24,12 +24,13 @@ def read_domain(path: str | Path) -> pd.DataFrame:
     if suffix == ".csv":
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
         frame = frame.replace("", pd.NA)
-    elif suffix == ".parquet":
-        frame = pd.read_parquet(path)
-    elif suffix == ".xpt":
-        frame, _ = pyreadstat.read_xport(str(path))  # SAS DATE/DATETIME formats become dates, not day counts
-        text = frame.select_dtypes(include="object").columns
-        frame[text] = frame[text].replace("", pd.NA)
+    elif suffix in (".parquet", ".xpt"):
+        if suffix == ".parquet":
+            frame = pd.read_parquet(path)
+        else:
+            frame, _ = pyreadstat.read_xport(str(path))  # SAS DATE/DATETIME formats become dates, not day counts
+        text = frame.select_dtypes(include=["object", "string"]).columns
+        frame[text] = frame[text].replace("", pd.NA)  # blank text is missing, as in CSV
     else:
         raise ValueError(f"{path}: unsupported file type {suffix!r}; expected one of {', '.join(SUFFIXES)}")
     frame.columns = [str(c).strip().upper() for c in frame.columns]

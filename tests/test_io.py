@@ -84,3 +84,12 @@ def test_no_unmatched_key_when_every_supp_row_matches(tmp_path):
     (tmp_path / "ae.csv").write_text("USUBJID,AESEQ\nS1,1\n")
     (tmp_path / "suppae.csv").write_text("USUBJID,IDVAR,IDVARVAL,QNAM,QVAL\nS1,AESEQ,1,AERELLD,RELATED\n")
     assert "supp_unmatched" not in read_study(tmp_path)
+
+
+def test_parquet_empty_text_is_missing_like_csv(tmp_path):
+    frame = pd.DataFrame({"USUBJID": ["S1", "S2"], "AEREL": ["RELATED", ""]})
+    frame.to_parquet(tmp_path / "ae.parquet")
+    frame.to_csv(tmp_path / "ae2.csv", index=False)
+    parquet, csv = read_domain(tmp_path / "ae.parquet"), read_domain(tmp_path / "ae2.csv")
+    assert pd.isna(parquet["AEREL"].iloc[1]) and pd.isna(csv["AEREL"].iloc[1])
+    assert parquet["AEREL"].iloc[0] == "RELATED"
