@@ -136,7 +136,7 @@ def run_study(
     raw = _sdtm_names(read)
     cutoff = as_day(getattr(cfg.study, "data_cutoff", None), "data cut-off")
     domains, excluded = apply_cutoff(raw, cutoff)
-    results = StudyResults(config=cfg, domains=domains, files=_file_table(folder, raw), excluded=excluded)
+    results = StudyResults(config=cfg, domains=domains, files=_file_table(folder, read), excluded=excluded)
     results.tables["DQ07"] = _supp_unmatched(supp_lost)
     if run_time is None:
         run_time = cutoff.isoformat() if cutoff else "not given"

@@ -251,3 +251,10 @@ def test_supp_rows_matching_no_ae_are_listed_in_data_quality(toy, tmp_path):
     assert results.tables["DQ07"][["Participant", "IDVARVAL", "Reason"]].values.tolist() == [
         ["TOY-001", "9", "no parent record with AESEQ = 9"]]
     assert "supp_unmatched" not in results.domains
+
+
+def test_provenance_counts_rows_of_adam_files(toy, tmp_path):
+    for path in toy.iterdir():
+        shutil.copy(path, tmp_path / ("adsl.csv" if path.name == "dm.csv" else path.name))
+    files = run_study(tmp_path, load_config(), strict=True).files.set_index("name")["rows"]
+    assert files.to_dict() == {"adsl.csv": 4, "ae.csv": 6, "ex.csv": 6}  # adsl was <NA> once renamed to dm
