@@ -13,7 +13,7 @@ import pandas as pd
 from lifelines import KaplanMeierFitter
 from lifelines.utils import median_survival_times
 
-from ctcae_engine.columns import pick
+from ctcae_engine.columns import join_texts, pick
 from ctcae_engine.config import StudyConfig
 from ctcae_engine.dates import to_date
 from ctcae_engine.endpoints import proportion
@@ -189,6 +189,11 @@ def pfs_data(
     valid = valid.loc[valid["ady"].le(valid["usubjid"].map(nact_day).fillna(np.inf))]
     pd_day = valid.loc[valid["resp"].eq("PD")].groupby("usubjid")["ady"].min().reindex(pop.index)
     dth_day = (pop["dthdt"] - pop["infdt"]).dt.days.where(pop["dthdt"].le(cutoff)).astype(float)
+    # a death without a usable date (population dthfl, dthdt NaT) is still an event: at the last known alive day
+    undated_death = (pop["dthfl"].astype(bool) if "dthfl" in pop.columns else pd.Series(False, index=pop.index))
+    undated_death &= pop["dthdt"].isna()
+    last_seen = valid.groupby("usubjid")["ady"].max().reindex(pop.index).fillna(0).astype(float)
+    dth_day = dth_day.where(~undated_death, last_seen)
     dth_day = dth_day.where(~dth_day.gt(nact_day))  # a death after a new anticancer therapy is censored
     event_day = pd.concat([pd_day, dth_day], axis=1).min(axis=1)
     adequate = valid.loc[valid["resp"].isin(["CR", "PR", "SD", "PD"])]
@@ -222,7 +227,9 @@ def pfs_data(
     out["censor_reason"] = reason
     out["missed_assessments"] = missed.astype(int)
     out["nact_day"] = nact_day
-    out["note"] = note
+    out["note"] = join_texts(note, pd.Series(np.where(
+        undated_death, "death with no usable date: counted on day " + last_seen.astype(int).astype(str)
+        + " (last assessment, the earliest it can have happened)", ""), index=pop.index))
     bad_inf = pop["infdt"].isna()
     out.loc[bad_inf, ["event", "time_days", "event_type", "censor_reason"]] = [
         False, np.nan, "censored", "infusion date unknown: not analysable"]

@@ -15,9 +15,10 @@ from scipy.stats import binomtest
 from ctcae_engine.ae import parse_grade
 from ctcae_engine.columns import join_texts, pick, text
 from ctcae_engine.config import StudyConfig
-from ctcae_engine.dates import impute_start_date, to_date
+from ctcae_engine.dates import dtc_bounds, impute_start_date, parse_dtc, to_date
 
 POPULATION_COLUMNS = ["usubjid", "saffl", "infdt", "ldstdt", "dthdt", "reason"]
+DEATH_COLUMNS = ["dthfl", "dthdt_imputed", "dth_reason"]
 
 
 def exact_ci(n: int, total: int, level: float = 0.95) -> tuple[float, float]:
@@ -37,7 +38,9 @@ def proportion(label: str, n: int, total: int) -> dict[str, object]:
 
 def safety_population(dm: pd.DataFrame, ex: pd.DataFrame | None, config: StudyConfig) -> pd.DataFrame:
     """One row per participant: ``saffl`` (received the CAR-T infusion), infusion date ``infdt`` (day 0), start of
-    lymphodepletion ``ldstdt``, death date ``dthdt`` and ``reason`` (why not in the population / no date).
+    lymphodepletion ``ldstdt``, death date ``dthdt`` and ``reason`` (why not in the population / no date); also
+    ``dthfl`` (died: DTHFL = Y or a death date given), ``dthdt_imputed`` ("" as given, "D"/"M" partial date imputed,
+    "Y" no usable death date: dthdt NaT) and ``dth_reason`` (what was imputed or why there is no date).
 
     SDTM: infusion = first EXSTDTC of an EXTRT named in ``treatment.infusion_extrt`` (DM.RFXSTDTC when EXSTDTC
     is not a complete date). ADaM ADSL without EX: SAFFL and TRTSDT (taken as the infusion date).
@@ -51,8 +54,6 @@ def safety_population(dm: pd.DataFrame, ex: pd.DataFrame | None, config: StudyCo
     rfx = pick(first, "RFXSTDTC", "TRTSDT", "TRTSDTM")
     fallback = (to_date(first[rfx], sas_days=True) if rfx
                 else pd.Series(pd.NaT, index=first.index, dtype="datetime64[ns]"))
-    dth = pick(first, "DTHDTC", "DTHDT")
-    out["dthdt"] = to_date(first[dth], sas_days=True) if dth else pd.NaT
     if ex is not None and pick(ex, "EXTRT") is not None:
         trt = text(ex, "EXTRT", upper=True)
         start = to_date(ex[pick(ex, "EXSTDTC", "ASTDT")], sas_days=True)
@@ -76,7 +77,55 @@ def safety_population(dm: pd.DataFrame, ex: pd.DataFrame | None, config: StudyCo
     out["ldstdt"] = pd.to_datetime(out["ldstdt"])
     no_date = out["saffl"] & out["infdt"].isna()
     out.loc[no_date, "reason"] = "infused but infusion date unknown (EXSTDTC and RFXSTDTC incomplete)"
-    return out[POPULATION_COLUMNS].reset_index(drop=True)
+    alive = [out["infdt"]]  # last known alive: infusion, last dose (EX), DM RFXENDTC
+    if pick(first, "RFXENDTC") is not None:
+        alive.append(to_date(first[pick(first, "RFXENDTC")], sas_days=True).reindex(out.index))
+    if ex is not None and pick(ex, "USUBJID") is not None:
+        subj = ex[pick(ex, "USUBJID")].astype("string").str.strip()
+        for column in ("EXSTDTC", "EXENDTC", "ASTDT", "AENDT"):
+            if pick(ex, column) is not None:
+                alive.append(to_date(ex[pick(ex, column)], sas_days=True).groupby(subj).max().reindex(out.index))
+    last_alive = pd.concat(alive, axis=1).max(axis=1)
+    death = _death_dates(first.reindex(out.index), last_alive)
+    out[["dthdt", *DEATH_COLUMNS]] = death[["dthdt", *DEATH_COLUMNS]]
+    return out[POPULATION_COLUMNS + DEATH_COLUMNS].reset_index(drop=True)
+
+
+def _death_dates(first: pd.DataFrame, last_alive: pd.Series) -> pd.DataFrame:
+    """dthdt, dthfl, dthdt_imputed, dth_reason per row of ``first`` (DM/ADSL, one row per participant).
+
+    A death counts when DTHFL = Y or a death date is given. A partial DTHDTC ("2025-03", "2025") is imputed to the
+    earliest day it can mean that is not before ``last_alive`` (the last date the participant is known alive:
+    infusion, last dose); flag "D" (day imputed) or "M" (month and day). A death with no usable date keeps
+    dthdt NaT, flag "Y" and a reason (the analyses treat it as a death, see efficacy.pfs_data)."""
+    index = first.index
+    dth = pick(first, "DTHDTC", "DTHDT")
+    values = first[dth] if dth else pd.Series(pd.NA, index=index, dtype="string")
+    full = to_date(values, sas_days=True)
+    given = text(first, dth).notna() if dth else pd.Series(False, index=index)
+    dthfl = (text(first, "DTHFL", upper=True).eq("Y").fillna(False) | given).astype(bool)
+    out = pd.DataFrame({"dthdt": full, "dthfl": dthfl, "dthdt_imputed": "", "dth_reason": ""}, index=index)
+    shown = values.astype("string").fillna("")
+    if dth and not pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_datetime64_any_dtype(
+            values.dtype):
+        bounds = dtc_bounds(values.astype("string"))
+        precision = parse_dtc(values.astype("string"))["precision"]
+        partial = full.isna() & bounds["earliest"].notna()
+        floor = pd.to_datetime(last_alive).reindex(index)
+        imputed = bounds["earliest"].where(~(floor > bounds["earliest"]), floor)
+        imputed = imputed.where(~(floor > bounds["latest"]), bounds["latest"])  # inconsistent: keep inside the span
+        out.loc[partial, "dthdt"] = imputed[partial]
+        out.loc[partial, "dthdt_imputed"] = np.where(precision[partial].eq("year"), "M", "D")
+        day = imputed.dt.strftime("%Y-%m-%d")
+        out.loc[partial, "dth_reason"] = ("death date '" + shown[partial] + "' partial: imputed to " + day[partial]
+                                          + " (earliest possible day, not before the last known alive date)")
+    unusable = dthfl & out["dthdt"].isna()
+    out.loc[unusable, "dthdt_imputed"] = "Y"
+    out.loc[unusable, "dth_reason"] = np.where(
+        given[unusable], "death recorded but the death date '" + shown[unusable] + "' is not a usable date",
+        "death recorded (DTHFL = Y) without a death date")
+    out["dthdt"] = pd.to_datetime(out["dthdt"])
+    return out
 
 
 def _related(values: pd.Series, config: StudyConfig, what: str) -> tuple[pd.Series, pd.Series]:

@@ -303,3 +303,34 @@ def test_demo_trial_orr_week8():
     assert (orr["n"], orr["N"]) == (5, 20)
     pfs = pfs_data(study["rs"], pop, CFG)
     assert len(pfs) == 20 and pfs["time_days"].notna().all()
+
+
+def _dm_ex(dthdtc: list[str | None], dthfl: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    ids = ["P01", "P02", "P03", "P04", "P05"]
+    dm = pd.DataFrame({"USUBJID": ids, "RFXSTDTC": on(0), "DTHDTC": dthdtc, "DTHFL": dthfl})
+    ex = pd.DataFrame({"USUBJID": ids, "EXTRT": CFG.treatment.infusion_extrt[0], "EXSTDTC": on(0)})
+    return dm, ex
+
+
+def test_pfs_death_with_partial_date_is_an_event_not_a_censor():
+    """DM.DTHDTC '2021-05' (partial): the death is imputed to the earliest day it can mean, not before the
+    last known alive date, and stays a PFS event; DTHFL = Y with no date at all is an event too, with a note."""
+    dm, ex = _dm_ex([None, "2021-05", on(23), None, None], ["", "Y", "Y", "Y", ""])
+    pop = safety_population(dm, ex, CFG)
+    assert pop["dthfl"].tolist() == [False, True, True, True, False]
+    assert pop["dthdt"].iloc[1] == pd.Timestamp("2021-05-01") and pop["dthdt_imputed"].iloc[1] == "D"
+    assert pop["dthdt_imputed"].iloc[3] == "Y" and "without a death date" in pop["dth_reason"].iloc[3]
+    pfs = pfs_data(rs(), pop, CFG).set_index("usubjid")
+    # P02: SD day 28 and 56, died 2021-05-01 = day 52 -> death event on day 52
+    assert (pfs.at["P02", "event"], pfs.at["P02", "event_type"], pfs.at["P02", "time_days"]) == (True, "death", 52)
+    # P04: PR day 56, SD day 120, died on an unknown date -> death event at the last assessment (day 120)
+    assert (pfs.at["P04", "event"], pfs.at["P04", "event_type"], pfs.at["P04", "time_days"]) == (True, "death", 120)
+    assert "no usable date" in pfs.at["P04", "note"]
+
+
+def test_partial_death_date_not_before_the_infusion():
+    """A death in the infusion month ('2021-03') cannot be before the infusion (2021-03-10): imputed to day 0."""
+    dm, ex = _dm_ex(["2021-03", "2021", None, None, None], ["Y", "Y", "", "", ""])
+    pop = safety_population(dm, ex, CFG)
+    assert pop["dthdt"].iloc[0] == DAY0 and pop["dthdt_imputed"].iloc[0] == "D"
+    assert pop["dthdt"].iloc[1] == DAY0 and pop["dthdt_imputed"].iloc[1] == "M"
