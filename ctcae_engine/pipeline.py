@@ -1,9 +1,11 @@
 """Run the whole chain for one study folder: read -> grade -> flag -> endpoints and tables.
 
 ``run_study(folder, config)`` returns a :class:`StudyResults`, a dataclass of DataFrames that the report (and a
-pandas user) reads. Each stage calls the public function of the module that owns it. A stage whose module is not
-absent domain is recorded in ``unavailable`` (the report says "not available in this run"); a stage that fails on
-the data is recorded in ``stage_errors`` with its message, unless ``strict=True``, when the error is raised.
+pandas user) reads. Each stage calls the public function of the module that owns it. A stage whose input domain
+is absent is recorded in ``unavailable`` with the reason, and :data:`STAGE_OUTPUTS` passes that reason on to every
+table and figure of the stage (the report shows it in their place); a stage that fails on the data is recorded in
+``stage_errors`` with its message (and in ``unavailable`` the same way), unless ``strict=True``, when the error is
+raised.
 """
 
 from __future__ import annotations
@@ -166,7 +168,38 @@ def run_study(
     _figures(runner, cfg)
     results.tables.update(_own_tables(results, cfg))
     results.summary = headline(results)
+    _spread_unavailable(results)
     return results
+
+
+STAGE_OUTPUTS: dict[str, tuple[str, ...]] = {
+    "population": ("DISP01", "DTHL01", "PRIMARY", "AET01", "AET04_TEAE", "AET04_TRAE", "swimmer", "CRST01",
+                   "CRST02", "ORR01", "PFS01", "km_pfs", "PERS01", "PERS02", "persistence", "primary", "teae",
+                   "trae", "trae_g3", "sae", "deaths"),
+    "ae": ("PRIMARY", "AET01", "AET04_TEAE", "AET04_TRAE", "ae_heatmap", "AEL_G3", "AEL_SAE", "DQ03", "DQ04",
+           "DQ05", "primary", "teae", "trae", "trae_g3", "sae"),
+    "xc": ("CRST01", "CRST02", "CRS01", "ICANS_EPISODES", "DQ08", "crs", "crs_g3", "icans", "icans_g3"),
+    "crs": ("CRST01", "CRST02", "CRS01", "crs", "crs_g3"),
+    "icans": ("CRST01", "CRST02", "ICANS_EPISODES", "icans", "icans_g3"),
+    "labs": ("LBT14", "LBT07", "lab_"),
+    "grading": ("DQ01", "DQ02", "METH01"),
+    "vseg": ("VSEG01", "VSEG02"),
+    "rs": ("ORR01", "PFS01", "km_pfs"),
+    "pc": ("PERS01", "PERS02", "persistence"),
+    "PERS01": ("PERS02", "persistence"),
+}
+"""Stage -> the table, figure and headline IDs the report reads that it produces: a stage in ``unavailable`` (no
+domain, or it failed) gives its reason to each of those outputs that is missing."""
+
+
+def _spread_unavailable(results: StudyResults) -> None:
+    produced = set(results.tables) | set(results.figures) | set(results.summary["key"] if results.summary is not
+                                                                   None else ())
+    produced |= {"lab_"} if any(k.startswith("lab_") for k in results.figures) else set()
+    for stage, reason in list(results.unavailable.items()):
+        for key in STAGE_OUTPUTS.get(stage, ()):
+            if key not in produced:
+                results.unavailable.setdefault(key, reason)
 
 
 def _supp_unmatched(lost: pd.DataFrame | None) -> pd.DataFrame:
@@ -191,6 +224,8 @@ def _grade(runner: _Runner, domains: dict[str, pd.DataFrame]) -> None:
             results.unavailable[attr] = f"no {domain.upper()} domain in the study folder"
             continue
         setattr(results, attr, runner.call(attr, grade, domains[domain], first_dose=first_dose))
+    if not {"lb", "vs", "eg"} & set(domains):
+        results.unavailable["grading"] = "no LB, VS or EG domain in the study folder"
 
 
 def _adverse_events(runner: _Runner, domains: dict[str, pd.DataFrame], cfg: Any) -> None:
@@ -227,9 +262,11 @@ def _adverse_events(runner: _Runner, domains: dict[str, pd.DataFrame], cfg: Any)
 def _cart_toxicity(runner: _Runner, domains: dict[str, pd.DataFrame]) -> None:
     results = runner.results
     if "xc" not in domains:
-        for key in ("crs", "icans", "CRS01", "ICANS01", "CRST01"):
-            results.unavailable[key] = "no XC (CAR-T toxicity observations) domain in the study folder"
+        results.unavailable["xc"] = "no XC (CAR-T toxicity observations) domain in the study folder"
         return
+    checked = runner.call("DQ08", cart.check_xc, domains["xc"])
+    if checked is not None:
+        results.tables["DQ08"] = _xc_unusable(checked)
     dm = domains.get("dm")
     results.crs = runner.call("crs", cart.grade_crs, domains["xc"], dm)
     results.icans = runner.call("icans", cart.grade_icans, domains["xc"], dm)
@@ -252,6 +289,17 @@ def _cart_toxicity(runner: _Runner, domains: dict[str, pd.DataFrame]) -> None:
             table = runner.call(table_id, build, eps, results.population)
             if table is not None:
                 results.tables[table_id] = table
+
+
+def _xc_unusable(checked: pd.DataFrame) -> pd.DataFrame:
+    """DQ08: the XC rows ``cart.check_xc`` found unusable (not a full date and time, no participant, unknown test)."""
+    bad = checked[~checked["valid"].fillna(False).astype(bool)]
+    out = pd.DataFrame({"Participant": bad["usubjid"], "Date": bad["dtc"], "Test": bad["testcd"],
+                        "Value": columns.join_texts(bad["value"], bad["unit"].astype("string"), sep=" "),
+                        "Reason": bad["reason"].astype("string")}).reset_index(drop=True)
+    out.attrs.update(empty="Every XC (CRS / ICANS) row could be used for ASTCT 2019 grading.",
+                     note="These rows were left out of the CRS and ICANS grading, each with the reason.")
+    return out
 
 
 # CRS01 comparisons that are not a discrepancy (nothing to reconcile)
@@ -325,13 +373,13 @@ def _efficacy(runner: _Runner, domains: dict[str, pd.DataFrame], cfg: Any) -> No
         if results.pfs is not None:
             _store(results, "PFS01", runner.call("PFS01", efficacy.pfs_summary, results.pfs, cfg))
     else:
-        results.unavailable["ORR01"] = results.unavailable["PFS01"] = "no RS domain in the study folder"
+        results.unavailable["rs"] = "no RS domain in the study folder"
     if "pc" in domains:
         results.cart_levels = runner.call("PERS01", efficacy.cart_samples, domains["pc"], pop, cfg)
         _store(results, "PERS01", runner.call("PERS01", efficacy.persistence_at_target, domains["pc"], pop, cfg))
         _store(results, "PERS02", runner.call("PERS02", efficacy.persistence_over_time, domains["pc"], pop, cfg))
     else:
-        results.unavailable["PERS01"] = "no PC (CAR-T cellular kinetics) domain in the study folder"
+        results.unavailable["pc"] = "no PC (CAR-T cellular kinetics) domain in the study folder"
 
 
 def _figures(runner: _Runner, cfg: Any) -> None:
@@ -391,8 +439,6 @@ def _summary_tables(runner: _Runner, cfg: Any) -> None:
     if results.labs is not None:
         for table_id, build in (("LBT14", tables.lab_shift_table), ("LBT07", tables.lab_grade3_table)):
             _store(results, table_id, runner.call(table_id, build, results.labs, results.population, cfg))
-    else:
-        results.unavailable.setdefault("LBT14", results.unavailable.get("labs", "labs were not graded"))
 
 
 def _vitals_ecg(runner: _Runner, cfg: Any) -> None:
@@ -402,7 +448,7 @@ def _vitals_ecg(runner: _Runner, cfg: Any) -> None:
     results = runner.results
     graded = [(d, f) for d, f in (("VS", results.vitals), ("EG", results.ecg)) if f is not None]
     if not graded:
-        results.unavailable["VSEG"] = "no graded VS or EG domain"
+        results.unavailable["vseg"] = "no graded VS or EG domain"
         return
     both = pd.concat([f for _, f in graded], ignore_index=True)
     shift = runner.call("VSEG01", tables.lab_shift_table, both, results.population, cfg)

@@ -258,3 +258,38 @@ def test_provenance_counts_rows_of_adam_files(toy, tmp_path):
         shutil.copy(path, tmp_path / ("adsl.csv" if path.name == "dm.csv" else path.name))
     files = run_study(tmp_path, load_config(), strict=True).files.set_index("name")["rows"]
     assert files.to_dict() == {"adsl.csv": 4, "ae.csv": 6, "ex.csv": 6}  # adsl was <NA> once renamed to dm
+
+
+def test_missing_xc_vs_eg_pc_give_their_reason_in_each_section(toy, tmp_path):
+    # toy has DM, EX and AE only: every CAR-T toxicity, vital-sign/ECG and persistence block says which domain is
+    # missing instead of "not produced by this run"
+    from ctcae_engine.report.context import build_context
+
+    results = run_study(toy, load_config(), strict=True)
+    context = build_context(results)
+    blocks = {name: [b["text"] for b in section["blocks"] if b["kind"] == "unavailable"]
+              for name, section in context["sections"].items() if name != "summary"}
+    for section, title, reason in (
+            ("cart", "CRS and ICANS: time to onset", "no XC"), ("cart", "ICANS episodes", "no XC"),
+            ("cart", "side by side", "no XC"), ("labs", "Vital signs and ECG: participants", "no graded VS or EG"),
+            ("labs", "Vital signs and ECG: worst record", "no graded VS or EG"), ("labs", "Laboratory", "no LB"),
+            ("efficacy", "CAR-T levels by nominal day", "no PC"), ("efficacy", "CAR-T levels over time", "no PC"),
+            ("efficacy", "Kaplan-Meier", "no RS"), ("data_quality", "(XC) rows", "no XC")):
+        assert any(title in text and f": {reason}" in text for text in blocks[section]), (title, blocks[section])
+    assert not [t for texts in blocks.values() for t in texts if "not produced by this run" in t]
+    headline = {h["key"]: h["note"] for h in context["sections"]["summary"]["headline"]}
+    assert headline["crs_g3"].startswith("no XC") and headline["icans"].startswith("no XC")
+
+
+def test_unusable_xc_rows_are_listed_with_their_reason(toy, tmp_path):
+    for path in toy.iterdir():
+        shutil.copy(path, tmp_path / path.name)
+    (tmp_path / "xc.csv").write_text(
+        "USUBJID,XCDTC,XCTESTCD,XCORRES,XCORRESU\n"
+        "TOY-001,2024-01-11T08:00,TEMPMAX,38.9,C\n"
+        "TOY-001,2024-01,TEMPMAX,39.2,C\n"  # not a full date: cannot be placed in an episode
+        ",2024-01-11T09:00,TEMPMAX,38.5,C\n"  # no participant
+        "TOY-001,2024-01-11T10:00,PULSEOX,91,%\n")  # not an XC test code of the contract
+    dq = run_study(tmp_path, load_config(), strict=True).tables["DQ08"]
+    assert dq["Date"].tolist() == ["2024-01", "2024-01-11T09:00", "2024-01-11T10:00"]
+    assert dq["Reason"].fillna("").ne("").all()

@@ -1,7 +1,8 @@
 """StudyResults -> the plain context dict the templates render (no jinja, no HTML, no number formatting here).
 
 The layout below says which table or figure goes in which section, in which order. A table or figure that the
-run did not produce becomes an "unavailable" block carrying the reason, so a missing module never breaks the report.
+run did not produce becomes an "unavailable" block carrying the reason the pipeline recorded for it (a missing
+domain, a stage that failed), so a missing input never breaks the report.
 Values stay raw (ints, floats, strings, None); the templates format them.
 """
 
@@ -71,6 +72,7 @@ LAYOUT: dict[str, list[tuple[str, str, str]]] = {
         ("table", "DQ05", "AE records that needed an assumption (imputed onset date, unmapped relationship)"),
         ("table", "DQ06", "Records dated after the data cut-off, excluded from the analysis"),
         ("table", "DQ07", "Supplemental qualifier rows (SUPP--) that match no parent record"),
+        ("table", "DQ08", "CAR-T toxicity (XC) rows that could not be used for ASTCT 2019 grading"),
     ],
     "methods": [
         ("text", "methods_text", ""),
@@ -82,7 +84,7 @@ LAYOUT: dict[str, list[tuple[str, str, str]]] = {
 # every row goes to <ID>.csv next to the report. Summary tables (bounded by terms and grades) are never cut.
 MAX_ROWS = 200
 LISTINGS = frozenset({"AEL_G3", "AEL_SAE", "DTHL01", "CRS01", "ICANS_EPISODES", "VSEG02", "ELIG01", "DQ02", "DQ03",
-                      "DQ04", "DQ05", "DQ07"})
+                      "DQ04", "DQ05", "DQ07", "DQ08"})
 
 HEADLINE = (
     ("teae", "Treatment-emergent AEs (TEAE), any grade"),
