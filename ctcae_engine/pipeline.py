@@ -476,13 +476,15 @@ def _vitals_ecg(runner: _Runner, cfg: Any) -> None:
                               & ~frame["baseline"].fillna(False).to_numpy(dtype=bool)])
     worst = pd.concat(parts, ignore_index=True)
     pop = results.population
-    if pop is not None and "infdt" in pop.columns and len(worst):
-        infdt = worst["Participant"].map(pop.set_index("usubjid")["infdt"])
-        days = (worst["adt"] - infdt).dt.days
-        worst = worst[days.between(0, cfg.treatment_emergent.window_days).to_numpy(dtype=bool)]
+    bounds = tables._window_bounds(pop, cfg) if pop is not None else None
+    if bounds is not None and len(worst):  # the window of VSEG01 (and the labs): undated rows are kept
+        win = worst[["Participant"]].join(bounds, on="Participant")
+        inside = worst["adt"].isna() | (worst["adt"].ge(win["win_start"]) & worst["adt"].le(win["win_end"])).fillna(
+            False)
+        worst = worst[inside.to_numpy(dtype=bool)]
     worst = worst.sort_values(["Participant", "CTCAE term", "Grade", "adt"], ascending=[True, True, False, True],
                               kind="stable").drop_duplicates(["Participant", "CTCAE term"])
-    worst.insert(4, "Date", worst.pop("adt").dt.strftime("%Y-%m-%d"))
+    worst.insert(4, "Date", worst.pop("adt").dt.strftime("%Y-%m-%d").astype("string").fillna("not dated"))
     worst = worst.reset_index(drop=True)
     worst.attrs.update(empty="No vital-sign or ECG grade >= 2 after baseline in the treatment-emergent window.",
                        note="One row per participant and term: the worst post-baseline record (earliest if tied).")

@@ -293,3 +293,25 @@ def test_unusable_xc_rows_are_listed_with_their_reason(toy, tmp_path):
     dq = run_study(tmp_path, load_config(), strict=True).tables["DQ08"]
     assert dq["Date"].tolist() == ["2024-01", "2024-01-11T09:00", "2024-01-11T10:00"]
     assert dq["Reason"].fillna("").ne("").all()
+
+
+@pytest.mark.parametrize(("start", "first"), [
+    pytest.param("lymphodepletion", "2024-01-07", id="window from lymphodepletion: Fever G2 >39.0-40.0 C on day -3"),
+    pytest.param("infusion", "2024-01-12", id="window from infusion: Fever G2 >39.0-40.0 C on day 2"),
+])
+def test_vseg02_uses_the_window_of_vseg01(toy, tmp_path, start, first):
+    import dataclasses
+
+    for path in toy.iterdir():
+        shutil.copy(path, tmp_path / path.name)
+    (tmp_path / "vs.csv").write_text(
+        "USUBJID,VSTESTCD,VSORRES,VSORRESU,VSSTRESC,VSSTRESN,VSSTRESU,VSBLFL,VSDTC\n"
+        "TOY-001,TEMP,36.8,C,36.8,36.8,C,Y,2024-01-04\n"
+        "TOY-001,TEMP,39.5,C,39.5,39.5,C,,2024-01-07\n"  # after cyclophosphamide (01-05), before infusion (01-10)
+        "TOY-001,TEMP,39.6,C,39.6,39.6,C,,2024-01-12\n")
+    cfg = load_config()
+    cfg = dataclasses.replace(cfg, treatment_emergent=dataclasses.replace(cfg.treatment_emergent, start=start))
+    results = run_study(tmp_path, cfg, strict=True)
+    fever = results.tables["VSEG02"].set_index("CTCAE term").loc["Fever"]
+    assert (fever["Grade"], fever["Date"]) == (2, first)
+    assert results.tables["VSEG01"].set_index("CTCAE term").loc["Fever", "Worst 2"] == 1
