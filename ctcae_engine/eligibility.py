@@ -2,8 +2,9 @@
 
 Input: the graded-observations frame (value_si, unit_si, uln_si, testcd, usubjid, adt) when available, else SDTM
 LB (LBTESTCD, LBSTRESN, LBSTRESU, LBSTNRHI, LBDTC, VISIT, LBBLFL) or ADaM ADLB (PARAMCD, AVAL, AVALU, ANRHI, ADT,
-AVISIT, ABLFL). Screening records: VISIT containing ``eligibility.screening_visit``; else baseline-flagged records;
-else each participant's earliest record of the test. The latest screening value of each test is used.
+AVISIT, ABLFL); graded rows without value_si (test not mapped, unit not convertible) are read from LBSTRESN/AVAL.
+Per participant and test: the latest record of a VISIT containing ``eligibility.screening_visit``; else the latest
+baseline-flagged record; else the earliest record of the test.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ def _canonical_labs(labs: pd.DataFrame) -> pd.DataFrame:
     """usubjid, testcd, value, unit, uln, adt, visit, baseline, text (the result as given) from any accepted input."""
     graded = {"value_si", "testcd", "usubjid"} <= set(labs.columns)
     value_col = "value_si" if graded else pick(labs, "LBSTRESN", "AVAL")
+    raw_value, raw_unit, raw_uln = pick(labs, "LBSTRESN", "AVAL"), pick(labs, "LBSTRESU", "AVALU"), pick(
+        labs, "LBSTNRHI", "ANRHI")
     given_col = pick(labs, "LBSTRESC", "LBORRES", "AVALC") or value_col
     if value_col is None:
         raise ValueError("labs: no numeric result column (value_si, LBSTRESN or AVAL)")
@@ -47,6 +50,12 @@ def _canonical_labs(labs: pd.DataFrame) -> pd.DataFrame:
         },
         index=labs.index,
     )
+    if graded and raw_value is not None:  # not converted by the grader (test not mapped, unit unknown): as given
+        as_given = out["value"].isna()
+        out.loc[as_given, "value"] = pd.to_numeric(labs.loc[as_given, raw_value], errors="coerce")
+        out["unit"] = out["unit"].mask(as_given, labs[raw_unit].astype("string").str.strip() if raw_unit else pd.NA)
+        if raw_uln is not None:
+            out["uln"] = out["uln"].mask(as_given, pd.to_numeric(labs[raw_uln], errors="coerce"))
     if base_col is None:
         out["baseline"] = False
     elif graded:
@@ -57,16 +66,17 @@ def _canonical_labs(labs: pd.DataFrame) -> pd.DataFrame:
 
 
 def _screening_records(labs: pd.DataFrame, config: StudyConfig) -> pd.DataFrame:
+    """One record per (usubjid, testcd), chosen per participant and test: the latest screening-visit record, else
+    the latest baseline-flagged record, else the earliest record (undated records last in each tier)."""
     screen = labs["visit"].str.upper().str.contains(config.eligibility.screening_visit.upper(), regex=False)
-    screen = screen.fillna(False).astype(bool)
-    if screen.any():
-        chosen = labs.loc[screen].sort_values("adt", na_position="first").groupby(["usubjid", "testcd"]).tail(1)
-    elif labs["baseline"].any():
-        chosen = labs.loc[labs["baseline"]].sort_values("adt", na_position="first")
-        chosen = chosen.groupby(["usubjid", "testcd"]).tail(1)
-    else:
-        chosen = labs.sort_values("adt", na_position="last").groupby(["usubjid", "testcd"]).head(1)
-    return chosen
+    screen = screen.fillna(False).to_numpy(dtype=bool)
+    tier = np.where(screen, 0, np.where(labs["baseline"].to_numpy(dtype=bool), 1, 2))
+    when = pd.to_datetime(labs["adt"]).to_numpy(dtype="datetime64[ns]").astype("int64").astype(float)
+    when[np.isnat(pd.to_datetime(labs["adt"]).to_numpy(dtype="datetime64[ns]"))] = np.nan
+    order = np.where(tier < 2, -when, when)  # latest first in tiers 0-1, earliest first in tier 2
+    ranked = labs.assign(_tier=tier, _order=np.nan_to_num(order, nan=np.inf))
+    ranked = ranked.sort_values(["_tier", "_order"], kind="stable")
+    return ranked.drop_duplicates(["usubjid", "testcd"]).drop(columns=["_tier", "_order"])
 
 
 def eligibility_screen(

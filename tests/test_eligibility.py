@@ -186,3 +186,37 @@ def test_demo_trial_screen_failures_fail_eligibility():
     summary = eligibility_summary(eligibility_screen(study["lb"], CFG, study["dm"]["USUBJID"]))
     not_infused = set(pop.loc[~pop["saffl"], "usubjid"])
     assert set(summary.loc[~summary["eligible"], "usubjid"]) == not_infused
+
+
+def test_graded_frame_falls_back_to_lbstresn_where_the_grader_left_value_si_empty():
+    """Creatinine clearance has no CTCAE v4.03 lab rule, so the grader leaves value_si NaN ('test not mapped'); the
+    screen reads LBSTRESN / LBSTRESU / LBSTNRHI as given instead of calling '85' non-numeric."""
+    import dataclasses
+
+    from ctcae_engine.config import EligibilityCriterion
+
+    crcl = EligibilityCriterion("CrCl >= 60 mL/min", "CRCL", ">=", 60.0, "mL/min", unit_factors={"ML/MIN": 1.0})
+    cfg = dataclasses.replace(CFG, eligibility=dataclasses.replace(CFG.eligibility, criteria=(crcl,)))
+    graded = pd.DataFrame({"usubjid": ["S1", "S2"], "testcd": ["CRCL", "CRCL"], "value_si": [float("nan")] * 2,
+                           "unit_si": [None, None], "uln_si": [float("nan")] * 2, "LBSTRESC": ["85", "45"],
+                           "LBSTRESN": [85.0, 45.0], "LBSTRESU": ["mL/min", "mL/min"], "VISIT": ["SCREENING"] * 2,
+                           "adt": pd.to_datetime(["2021-02-20"] * 2), "baseline": False,
+                           "reason": ["test not mapped"] * 2})
+    out = eligibility_screen(graded, cfg).set_index("usubjid")
+    assert out.loc["S1", ["value", "passed", "reason"]].tolist() == [85.0, True, ""]
+    assert out.loc["S2", ["value", "passed", "reason"]].tolist() == [45.0, False, "45 not >= 60 mL/min"]
+
+
+def test_screening_record_is_chosen_per_participant_and_test():
+    """P01 has a SCREENING visit; P02 only a baseline-flagged record; P03 neither (earliest record). One
+    participant's screening visit must not turn the others' baseline records into 'not measured'."""
+    lb = pd.DataFrame({
+        "USUBJID": ["P01", "P01", "P02", "P02", "P03", "P03"], "LBTESTCD": ["WBC"] * 6,
+        "LBSTRESC": ["4.0", "2.0", "5.0", "1.0", "6.0", "1.5"], "LBSTRESN": [4.0, 2.0, 5.0, 1.0, 6.0, 1.5],
+        "LBSTRESU": ["10^9/L"] * 6, "LBSTNRHI": [None] * 6,
+        "VISIT": ["SCREENING", "DAY 1", "BASELINE", "DAY 7", "DAY 1", "DAY 7"],
+        "LBBLFL": ["", "", "Y", "", "", ""],
+        "LBDTC": ["2021-02-20", "2021-03-11", "2021-03-01", "2021-03-17", "2021-03-01", "2021-03-17"]})
+    out = eligibility_screen(lb, CFG).query("testcd == 'WBC'").set_index("usubjid")
+    assert out.loc[["P01", "P02", "P03"], "value"].tolist() == [4.0, 5.0, 6.0]
+    assert out["passed"].all()
