@@ -493,7 +493,7 @@ def _vitals_ecg(runner: _Runner, cfg: Any) -> None:
 
 def _ae_view(ae: pd.DataFrame) -> pd.DataFrame:
     """The flagged AE frame reduced to the columns listings need, with readable names."""
-    grade = ae["grade"] if "grade" in ae.columns else pd.to_numeric(columns.raw(ae, "AETOXGR"), errors="coerce")
+    grade = endpoints.ae_grade(ae)
     term = columns.raw(ae, "ctcae_term").fillna(columns.raw(ae, "AEDECOD")).fillna(columns.raw(ae, "AETERM"))
     onset = ae["astdt"].dt.strftime("%Y-%m-%d").astype("string")
     imputed = ae["astdt_imputed"].astype("string").fillna("")
@@ -536,10 +536,7 @@ def _deaths(population: pd.DataFrame, ae: pd.DataFrame | None) -> pd.DataFrame:
     fatal = pd.DataFrame(columns=["usubjid", "cause", "related"])
     if ae is not None:
         view = _ae_view(ae)
-        is_fatal = (view["Grade"].eq(5).fillna(False)
-                    | columns.text(ae, "AESDTH", upper=True).eq("Y").fillna(False)
-                    | columns.text(ae, "AEOUT", upper=True).eq("FATAL").fillna(False))
-        rows = view[is_fatal.to_numpy(dtype=bool)]
+        rows = view[endpoints.is_fatal(ae).to_numpy(dtype=bool)]
         related = ae.loc[rows.index, "related"].astype(bool)
         fatal = pd.DataFrame({"usubjid": rows["Participant"].str.strip(), "cause": rows["CTCAE term"].fillna("?"),
                               "related": related}).groupby("usubjid", as_index=False).agg(
@@ -720,8 +717,7 @@ def headline(results: StudyResults) -> pd.DataFrame:
         total = len(facts)
         te = ae["trtemfl"].astype(bool)
         rel = te & ae["related"].astype(bool)
-        grade = ae["grade"] if "grade" in ae.columns else pd.to_numeric(columns.raw(ae, "AETOXGR"), errors="coerce")
-        g3 = pd.Series(grade, index=ae.index).ge(3).fillna(False).astype(bool)
+        g3 = endpoints.ae_grade(ae).ge(3).fillna(False).astype(bool)
         serious = columns.text(ae, "AESER", upper=True).eq("Y").fillna(False).astype(bool)
         for key, flag, events, note in (
             ("teae", "teae", te, ""),

@@ -315,3 +315,13 @@ def test_vseg02_uses_the_window_of_vseg01(toy, tmp_path, start, first):
     fever = results.tables["VSEG02"].set_index("CTCAE term").loc["Fever"]
     assert (fever["Grade"], fever["Date"]) == (2, first)
     assert results.tables["VSEG01"].set_index("CTCAE term").loc["Fever", "Worst 2"] == 1
+
+
+def test_listings_read_grade_text_like_the_endpoints_when_terms_were_not_validated(toy_results):
+    # without ae.validate_ae's `grade` column the grade comes from AETOXGR as written: "Grade 5" is grade 5
+    # (CTCAE v4.03: "Grade 5 Death related to AE"), so the death is listed with its fatal AE
+    ae = toy_results.ae.drop(columns="grade").assign(AETOXGR="Grade " + toy_results.ae["AETOXGR"].astype(str),
+                                                     AESDTH="N", AEOUT="")
+    assert pipeline._ae_view(ae)["Grade"].tolist() == [2, 4, 1, 3, 5, 2]
+    deaths = pipeline._deaths(toy_results.population, ae)
+    assert deaths["Fatal AE (CTCAE term)"].tolist() == ["Sepsis"]
