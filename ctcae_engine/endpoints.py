@@ -48,15 +48,20 @@ def safety_population(dm: pd.DataFrame, ex: pd.DataFrame | None, config: StudyCo
     usub = pick(dm, "USUBJID")
     if usub is None:
         raise ValueError("DM/ADSL has no USUBJID column")
-    out = pd.DataFrame({"usubjid": dm[usub].astype("string").str.strip()}).drop_duplicates("usubjid")
+    ids = dm[usub].astype("string").str.strip()  # stripped once: "P01" and "P01 " are one participant
+    out = pd.DataFrame({"usubjid": ids}).drop_duplicates("usubjid")
     out = out.set_index("usubjid", drop=False)
-    first = dm.drop_duplicates(usub).set_index(dm[usub].drop_duplicates().astype("string").str.strip())
+    first = dm.loc[~ids.duplicated().to_numpy()].set_index(ids[~ids.duplicated()])
     rfx = pick(first, "RFXSTDTC", "TRTSDT", "TRTSDTM")
     fallback = (to_date(first[rfx], sas_days=True) if rfx
                 else pd.Series(pd.NaT, index=first.index, dtype="datetime64[ns]"))
     if ex is not None and pick(ex, "EXTRT") is not None:
         trt = text(ex, "EXTRT", upper=True)
-        start = to_date(ex[pick(ex, "EXSTDTC", "ASTDT")], sas_days=True)
+        start_col = pick(ex, "EXSTDTC", "ASTDT")  # without one: the infusion date falls back to DM.RFXSTDTC
+        start = (to_date(ex[start_col], sas_days=True) if start_col is not None
+                 else pd.Series(pd.NaT, index=ex.index, dtype="datetime64[ns]"))
+        if pick(ex, "USUBJID") is None:
+            raise ValueError("EX has no USUBJID column")
         subj = ex[pick(ex, "USUBJID")].astype("string").str.strip()
         inf = trt.isin(config.treatment.infusion_extrt)
         ld = trt.isin(config.treatment.lymphodepletion_extrt)

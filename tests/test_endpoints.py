@@ -445,3 +445,14 @@ def test_is_fatal(grade, aesdth, aeout, fatal):
     out = is_fatal(ae)
     assert out.index.tolist() == [7] and out.dtype == bool
     assert bool(out.iloc[0]) is fatal
+
+
+def test_safety_population_strips_usubjid_once_and_survives_ex_without_exstdtc():
+    """'P01' and 'P01 ' are one participant (no duplicate-label crash); EX without EXSTDTC takes DM.RFXSTDTC."""
+    dm = pd.DataFrame({"USUBJID": ["P01", "P01 ", "P02"], "RFXSTDTC": ["2021-03-10", "2021-03-10", "2021-03-12"],
+                       "DTHDTC": [None, None, "2021-04"]})
+    ex = pd.DataFrame({"USUBJID": ["P01", " P02"], "EXTRT": [INF, INF]})
+    pop = safety_population(dm, ex, CFG)
+    assert pop["usubjid"].tolist() == ["P01", "P02"] and pop["saffl"].all()
+    assert pop["infdt"].tolist() == [pd.Timestamp("2021-03-10"), pd.Timestamp("2021-03-12")]
+    assert pop["dthdt"].tolist()[1] == pd.Timestamp("2021-04-01")
