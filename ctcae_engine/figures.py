@@ -455,12 +455,15 @@ def cart_persistence(pc: pd.DataFrame, lloq: float = 50.0, unit: str = "copies/u
     """CAR-T transgene level over time per participant (log scale) with the LLOQ line.
 
     pc: ``usubjid``, ``ady`` (days from infusion), ``value`` (number; empty for results below the LLOQ) and
-    optional ``blq`` (bool). Results below the LLOQ are drawn as open markers at LLOQ / 2. With more than
+    optional ``blq`` (bool) and ``reason`` (rows with a reason are not plotted: see efficacy.cart_samples). Results
+    below the LLOQ are drawn as open markers at LLOQ / 2. With more than
     ``max_lines`` participants the median and 10th-90th percentile band per day replace the individual lines.
     """
     problem = _require(pc, ["usubjid", "ady", "value"], "CAR-T persistence plot")
     if problem:
         return placeholder_svg(problem)
+    if "reason" in pc.columns:  # a sample with a reason (non-numeric result, no date) is not below the LLOQ
+        pc = pc[pc["reason"].astype("string").fillna("").eq("").to_numpy(dtype=bool)]
     d = pc.assign(ady=pd.to_numeric(pc["ady"], errors="coerce"), value=pd.to_numeric(pc["value"], errors="coerce"))
     blq = d["blq"].fillna(False).astype(bool) if "blq" in d.columns else pd.Series(False, index=d.index)
     blq = blq | d["value"].isna() | (d["value"] < lloq)
@@ -480,8 +483,9 @@ def cart_persistence(pc: pd.DataFrame, lloq: float = 50.0, unit: str = "copies/u
         q = d[~d["blq"]]
         b = d[d["blq"]]
         ax.scatter(q["ady"], q["plotted"], s=9, color="#6a51a3", zorder=2.2, label="quantified", rasterized=True)
-        ax.scatter(b["ady"], b["plotted"], s=11, facecolors="white", edgecolors="#6a51a3", linewidths=0.7,
-                   zorder=2.2, label="< LLOQ (drawn at LLOQ/2)", rasterized=True)
+        if len(b):  # the legend names only what is drawn
+            ax.scatter(b["ady"], b["plotted"], s=11, facecolors="white", edgecolors="#6a51a3", linewidths=0.7,
+                       zorder=2.2, label="< LLOQ (drawn at LLOQ/2)", rasterized=True)
         median = d.groupby("ady")["plotted"].median()
         if len(median) > 1:
             ax.plot(median.index, median.to_numpy(), color="#3f007d", linewidth=1.8, zorder=2.3,

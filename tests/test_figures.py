@@ -240,3 +240,12 @@ def test_fixed_layout_keeps_every_label_inside_and_apart(demo: dict[str, pd.Data
             assert overlap_w <= 0 or overlap_h <= 0, "labels of two panels overlap"
     plot = fig.axes[0].get_position()  # figure fraction
     assert plot.width > 0.35 and plot.height > (0.1 if name == "km" else 0.3)
+
+
+def test_cart_persistence_does_not_draw_an_unreadable_result_as_below_lloq() -> None:
+    # efficacy.cart_samples: a HEMOLYZED sample has value NaN and reason "non-numeric result"; it is no < LLOQ result
+    pc = pd.DataFrame({"usubjid": ["P1"] * 3, "ady": [7, 14, 28], "value": [1000.0, 500.0, float("nan")],
+                       "blq": [False, False, False], "reason": ["", "", "non-numeric result"]})
+    assert "< LLOQ (drawn at LLOQ/2)" not in _texts(figures.cart_persistence(pc, lloq=50.0))
+    below = pc.assign(blq=[False, False, True], reason="")
+    assert "< LLOQ (drawn at LLOQ/2)" in _texts(figures.cart_persistence(below, lloq=50.0))
