@@ -173,40 +173,54 @@ def _ae_dates(ae: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     return start, dtc_bounds(text(ae, "AEENDTC"))["latest"]
 
 
-def _long_obs(graded: pd.DataFrame) -> pd.DataFrame:
-    """One row per observation x direction with a term and a grade (both directions when the frame has them)."""
-    pairs = [("term_low", "grade_low"), ("term_high", "grade_high")]
-    if not all(column in graded.columns for pair in pairs for column in pair):
-        pairs = [("term", "grade")]
+def stack_directions(graded: pd.DataFrame) -> pd.DataFrame:
+    """Graded observations stacked by direction (a new frame): usubjid, testcd, adt, baseline, direction ("low",
+    "high"; "" when the frame has only ``term``/``grade``), term, grade (Float64, NA = not graded) and obs_pos (the
+    row's position in ``graded``: labels may repeat). Rows without a term in a direction are left out. The one
+    stacking of the graded-observations contract (reconcile here, the lab tables in :mod:`ctcae_engine.tables`)."""
+    pairs = [("low", "term_low", "grade_low"), ("high", "term_high", "grade_high")]
+    if not all(column in graded.columns for pair in pairs for column in pair[1:]):
+        pairs = [("", "term", "grade")]
+    n = len(graded)
+    common = {
+        "usubjid": graded["usubjid"].astype("string").str.strip().to_numpy(),
+        "testcd": (graded["testcd"].astype("string").to_numpy() if "testcd" in graded.columns
+                   else pd.array([pd.NA] * n, dtype="string")),
+        "adt": pd.to_datetime(graded["adt"], errors="coerce").to_numpy(dtype="datetime64[ns]"),
+        "baseline": (graded["baseline"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+                     if "baseline" in graded.columns else np.zeros(n, dtype=bool)),
+    }
     parts = []
-    for term_column, grade_column in pairs:
-        part = pd.DataFrame({
-            "usubjid": graded["usubjid"].astype("string").str.strip(),
-            "adt": pd.to_datetime(graded["adt"], errors="coerce").dt.normalize(),
-            "term": graded[term_column].astype("string"),
-            "grade": pd.to_numeric(graded[grade_column], errors="coerce"),
-            "obs_row": graded.index,
-        })
-        parts.append(part)
-    long = pd.concat(parts, ignore_index=True)
-    long = long[long["term"].notna() & long["grade"].notna() & long["adt"].notna()]
-    long["grade"] = long["grade"].astype("int64")
-    return long.drop_duplicates(["obs_row", "term"], keep="first")
+    for direction, term_column, grade_column in pairs:
+        term = graded[term_column].astype("string").str.strip()
+        part = pd.DataFrame({**common, "direction": direction, "term": term.to_numpy(),
+                             "grade": pd.to_numeric(graded[grade_column], errors="coerce").astype("Float64").to_numpy(),
+                             "obs_pos": np.arange(n)})
+        parts.append(part.loc[term.notna().to_numpy() & term.ne("").fillna(False).to_numpy()])
+    return pd.concat(parts, ignore_index=True)
 
 
-def _evidence(graded: pd.DataFrame, obs_row: pd.Series) -> pd.Series:
-    """'TESTCD DTC: value unit -> rule' of the observations named by ``obs_row`` (index labels of ``graded``;
-    "" where there is none). Built for the discrepancy rows only, not for every observation."""
-    named = obs_row.notna().to_numpy()
-    rows = graded.iloc[graded.index.get_indexer(obs_row[named])]
+def _long_obs(graded: pd.DataFrame) -> pd.DataFrame:
+    """Dated, graded observations x direction for reconcile: usubjid, adt (day), term, grade (int), obs_pos."""
+    long = stack_directions(graded)
+    long = long.loc[long["grade"].notna() & long["adt"].notna(), ["usubjid", "adt", "term", "grade", "obs_pos"]]
+    long = long.assign(adt=long["adt"].dt.normalize(), grade=long["grade"].round().astype("int64"))
+    return long.drop_duplicates(["obs_pos", "term"], keep="first")
+
+
+def _evidence(graded: pd.DataFrame, obs_pos: pd.Series) -> pd.Series:
+    """'TESTCD DTC: value unit -> rule' of the observations at positions ``obs_pos`` in ``graded`` ("" where there
+    is none). Built for the discrepancy rows only, not for every observation."""
+    named = obs_pos.notna().to_numpy()
+    rows = graded.iloc[obs_pos[named].astype("int64").to_numpy()]
     testcd, dtc, value, unit, rule = (
         rows[c].astype("string").fillna("") if c in rows.columns else pd.Series("", index=rows.index, dtype="string")
         for c in ("testcd", "dtc", "value_si", "unit_si", "rule"))
     text = (testcd + " " + dtc + ": " + value + " " + unit).str.strip()
     text = text + np.where(rule != "", " -> " + rule, "")
-    out = np.full(len(obs_row), "", dtype=object)
+    out = np.full(len(obs_pos), "", dtype=object)
     out[named] = text.to_numpy(dtype=object)
-    return pd.Series(out, index=obs_row.index)
+    return pd.Series(out, index=obs_pos.index)
 
 
 def _lowest_fitting(term: pd.Series, grade: pd.Series) -> pd.Series:
@@ -241,7 +255,7 @@ def reconcile(ae_validated: pd.DataFrame, graded_obs: pd.DataFrame, window_days:
     ae = pd.DataFrame({
         "usubjid": text(ae_validated, "USUBJID"), "term": ae_validated["ctcae_term"].astype("string"),
         "reported_grade": pd.to_numeric(ae_validated["grade"], errors="coerce"),
-        "ae_start": start, "ae_end": end, "ae_row": ae_validated.index,
+        "ae_start": start, "ae_end": end, "ae_row": np.arange(len(ae_validated)),  # positions: labels may repeat
     })
     ae = ae[ae["term"].isin(gradable)]
     lo = ae["ae_start"] - pd.Timedelta(days=window_days)
@@ -257,7 +271,7 @@ def reconcile(ae_validated: pd.DataFrame, graded_obs: pd.DataFrame, window_days:
     worst = pairs.sort_values(["ae_row", "grade", "adt"], ascending=[True, False, True], kind="stable")
     worst = worst.drop_duplicates("ae_row")
     span = pairs.groupby("ae_row").agg(obs_first=("adt", "min"), obs_last=("adt", "max"), n_obs=("adt", "size"))
-    compared = dated.merge(worst[["ae_row", "grade", "obs_row"]], on="ae_row", how="left")
+    compared = dated.merge(worst[["ae_row", "grade", "obs_pos"]], on="ae_row", how="left")
     compared = compared.merge(span, left_on="ae_row", right_index=True, how="left")
     compared = compared.rename(columns={"grade": "derived_grade"})
     reported = pd.to_numeric(compared["reported_grade"], errors="coerce").astype("float64")
@@ -273,8 +287,8 @@ def reconcile(ae_validated: pd.DataFrame, graded_obs: pd.DataFrame, window_days:
     high = obs[_lowest_fitting(obs["term"], obs["grade"]) >= min_grade]  # the value alone reaches min_grade
     cover = high.merge(dated[["usubjid", "term", "lo", "hi"]], on=["usubjid", "term"], how="left")
     cover["inside"] = (cover["adt"] >= cover["lo"]) & (cover["adt"] <= cover["hi"])
-    covered = cover.groupby("obs_row")["inside"].any()
-    missing = high[~high["obs_row"].map(covered).fillna(False).astype(bool)]
+    covered = cover.groupby("obs_pos")["inside"].any()
+    missing = high[~high["obs_pos"].map(covered).fillna(False).astype(bool)]
     missing = missing.sort_values(["usubjid", "term", "adt"], kind="stable")
     gap = missing.groupby(["usubjid", "term"])["adt"].diff().dt.days
     missing = missing.assign(run=(gap.isna() | (gap > window_days)).astype(int).cumsum())
@@ -288,15 +302,22 @@ def reconcile(ae_validated: pd.DataFrame, graded_obs: pd.DataFrame, window_days:
 
     out = pd.concat([frame for frame in found if not frame.empty], ignore_index=True) if any(
         not frame.empty for frame in found) else pd.DataFrame(columns=RECONCILE_COLUMNS)
-    out = out.reindex(columns=RECONCILE_COLUMNS)
+    out = out.reindex(columns=[*RECONCILE_COLUMNS, "obs_pos"])
+    out["obs_row"] = out["obs_pos"]
     for column in ("reported_grade", "derived_grade", "n_obs"):
         out[column] = pd.to_numeric(out[column], errors="coerce").astype("Int64")
     for column in ("ae_start", "ae_end", "obs_first", "obs_last"):
         out[column] = pd.to_datetime(out[column], errors="coerce")
-    out["evidence"] = _evidence(graded_obs, out["obs_row"])
-    for column, source in (("ae_row", ae_validated), ("obs_row", graded_obs)):
+    out["evidence"] = _evidence(graded_obs, out["obs_pos"])
+    for column, source in (("ae_row", ae_validated), ("obs_row", graded_obs)):  # positions -> the inputs' labels
+        pos = pd.to_numeric(out[column], errors="coerce")
+        known = pos.notna().to_numpy()
+        labels = np.full(len(out), None, dtype=object)
+        labels[known] = source.index.to_numpy(dtype=object)[pos[known].astype("int64").to_numpy()]
+        out[column] = labels
         if pd.api.types.is_integer_dtype(source.index):
             out[column] = pd.to_numeric(out[column]).astype("Int64")
+    out = out.drop(columns="obs_pos")
     out["detail"] = out["type"].map(DISCREPANCY_TYPES)
     order = {name: rank for rank, name in enumerate(DISCREPANCY_TYPES)}
     out = out.assign(_rank=out["type"].map(order), _date=out["ae_start"].fillna(out["obs_first"]))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ctcae_engine.ae import stack_directions
 from ctcae_engine.columns import pick
 from ctcae_engine.config import StudyConfig, TreatmentEmergent
 from ctcae_engine.dates import to_date
@@ -144,18 +145,10 @@ def _as_graded(labs: pd.DataFrame) -> pd.DataFrame:
 
 
 def _lab_long(graded: pd.DataFrame) -> pd.DataFrame:
-    """Graded observations stacked by direction: usubjid, testcd, adt, baseline, direction, term, grade."""
-    graded = _as_graded(graded)
-    parts = []
-    for direction in ("low", "high"):
-        part = graded[["usubjid", "testcd", "adt", "baseline"]].copy()
-        part["direction"] = direction
-        part["term"] = graded[f"term_{direction}"].astype("string")
-        part["grade"] = pd.to_numeric(graded[f"grade_{direction}"], errors="coerce").astype("Float64")
-        parts.append(part.loc[part["term"].notna() & part["term"].ne("")])
-    long = pd.concat(parts, ignore_index=True)
-    long["baseline"] = long["baseline"].fillna(False).astype(bool)
-    return long
+    """Graded observations stacked by direction (:func:`ctcae_engine.ae.stack_directions`): usubjid, testcd, adt,
+    baseline, direction, term, grade."""
+    long = stack_directions(_as_graded(graded))
+    return long[["usubjid", "testcd", "adt", "baseline", "direction", "term", "grade"]]
 
 
 def _window_bounds(population: pd.DataFrame, config: StudyConfig | None) -> pd.DataFrame | None:

@@ -157,3 +157,32 @@ def test_worst_case_grade_is_for_review_not_under_reported():
     assert out.loc["S1", "type"] == "GRADE_NEEDS_CONTEXT"
     assert out.loc["S2", "type"] == "GRADE_UNDER_REPORTED"
     assert "S3" not in out.index  # a worst-case G2 alone does not reach min_grade 2 by its value: no MISSING_AE
+
+
+def test_duplicate_index_labels_are_kept_apart():
+    """Graded observations concatenated from two sources repeat index labels: reconcile must neither crash nor
+    merge distinct observations that share a label (CTCAE v4.03 Neutrophil count decreased G4: <500/mm3)."""
+    ae = aes(("S1", ANC, "2", "2021-03-05", "2021-03-12"), ("S2", ANC, "4", "2021-03-05", "2021-03-12"))
+    ae.index = [0, 0]
+    first = graded(("S1", "2021-03-06", "NEUT", 1.2, ANC, 2))
+    second = graded(("S1", "2021-03-08", "NEUT", 0.3, ANC, 4), ("S2", "2021-03-08", "NEUT", 0.3, ANC, 4))
+    obs = pd.concat([first, second])  # labels 0, 0, 1
+    out = reconcile(ae, obs)
+    assert out["type"].tolist() == ["GRADE_UNDER_REPORTED"]
+    row = out.iloc[0]
+    assert (row["usubjid"], row["derived_grade"], row["ae_row"], row["obs_row"]) == ("S1", 4, 0, 0)
+    assert row["evidence"].startswith("NEUT 2021-03-08: 0.3 10^9/L")  # the second label-0 row, not the first
+
+
+def test_one_stacking_of_graded_observations_for_reconcile_and_lab_tables():
+    from ctcae_engine.ae import stack_directions
+    from ctcae_engine.tables import _lab_long
+
+    obs = pd.DataFrame({"usubjid": [" S1", "S2"], "testcd": ["K", "K"], "adt": pd.to_datetime(["2021-03-01"] * 2),
+                        "baseline": [True, False], "term_low": ["Hypokalemia", "Hypokalemia"],
+                        "grade_low": [0, 3], "term_high": ["Hyperkalemia", ""], "grade_high": [1, pd.NA]},
+                       index=[5, 5])
+    long = stack_directions(obs)
+    assert long[["usubjid", "direction", "term", "obs_pos"]].values.tolist() == [
+        ["S1", "low", "Hypokalemia", 0], ["S2", "low", "Hypokalemia", 1], ["S1", "high", "Hyperkalemia", 0]]
+    pd.testing.assert_frame_equal(_lab_long(obs), long.drop(columns="obs_pos"))
