@@ -90,7 +90,8 @@ def supp_unmatched(parent: pd.DataFrame, supp: pd.DataFrame) -> pd.DataFrame:
 def read_study(folder: str | Path) -> dict[str, pd.DataFrame]:
     """Read every domain file in a folder, keyed by lower-case domain name (file stem), e.g. {"dm": ..., "lb": ...}.
 
-    A ``suppXX`` file is merged into ``XX`` (see :func:`merge_supp`) and kept under its own key too. Supplemental
+    A ``suppXX`` file is merged into ``XX`` (or, without it, ``adXX``; see :func:`merge_supp`) and kept under its
+    own key too. Supplemental
     rows that match no parent record are listed under ``"supp_unmatched"`` (columns of SUPP--, ``domain`` and
     ``reason``), present only when there is at least one.
     """
@@ -102,9 +103,14 @@ def read_study(folder: str | Path) -> dict[str, pd.DataFrame]:
         if path.suffix.lower() in SUFFIXES:
             domains[path.stem.lower()] = read_domain(path)
     unmatched = []
-    for name in [n for n in domains if n.startswith("supp") and n[4:] in domains]:
-        domains[name[4:]] = merge_supp(domains[name[4:]], domains[name])
-        lost = supp_unmatched(domains[name[4:]], domains[name])
+    for name in [n for n in domains if n.startswith("supp")]:
+        supp = domains[name]
+        parent = next((p for p in (name[4:], f"ad{name[4:]}") if p in domains), None)  # SDTM, else its ADaM
+        if parent is None:
+            unmatched.append(supp.assign(domain=name.upper(), reason=f"no {name[4:].upper()} domain in the folder"))
+            continue
+        domains[parent] = merge_supp(domains[parent], supp)
+        lost = supp_unmatched(domains[parent], supp)
         if len(lost):
             unmatched.append(lost.assign(domain=name.upper()))
     if unmatched:

@@ -93,3 +93,15 @@ def test_parquet_empty_text_is_missing_like_csv(tmp_path):
     parquet, csv = read_domain(tmp_path / "ae.parquet"), read_domain(tmp_path / "ae2.csv")
     assert pd.isna(parquet["AEREL"].iloc[1]) and pd.isna(csv["AEREL"].iloc[1])
     assert parquet["AEREL"].iloc[0] == "RELATED"
+
+
+def test_suppae_merges_into_adae_and_an_orphan_supp_is_listed(tmp_path):
+    pd.DataFrame({"USUBJID": ["S1"], "AESEQ": ["1"], "AETERM": ["A"]}).to_csv(tmp_path / "adae.csv", index=False)
+    supp = pd.DataFrame({"USUBJID": ["S1"], "IDVAR": ["AESEQ"], "IDVARVAL": ["1"], "QNAM": ["AERELLD"],
+                         "QVAL": ["RELATED"]})
+    supp.to_csv(tmp_path / "suppae.csv", index=False)
+    supp.to_csv(tmp_path / "suppcm.csv", index=False)
+    study = read_study(tmp_path)
+    assert study["adae"]["AERELLD"].tolist() == ["RELATED"]
+    orphan = study["supp_unmatched"]
+    assert orphan["domain"].tolist() == ["SUPPCM"] and orphan["reason"].iloc[0] == "no CM domain in the folder"

@@ -223,8 +223,9 @@ def _demo_as_adam(folder: Path) -> None:
     rs = sdtm["rs"]
     adrs = pd.DataFrame({"USUBJID": rs["USUBJID"], "PARAMCD": "OVR", "AVALC": rs["RSSTRESC"],
                          "ADT": rs["RSDTC"].str[:10], "RSEVAL": rs.get("RSEVAL")})
+    # ADAE already carries SUPPAE's AERELLD (read_study merged it), as an ADaM dataset does: no SUPPAE file
     for name, frame in {"adsl": adsl, "adae": adae, "adlb": adlb, "adrs": adrs, "ex": ex, "xc": sdtm["xc"],
-                        "pc": sdtm["pc"], "suppae": sdtm["suppae"]}.items():
+                        "pc": sdtm["pc"]}.items():
         frame.to_csv(folder / f"{name}.csv", index=False)
 
 
