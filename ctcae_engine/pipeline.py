@@ -284,7 +284,8 @@ def _cart_toxicity(runner: _Runner, domains: dict[str, pd.DataFrame]) -> None:
         if side is not None:
             results.tables["CRS01"] = side
     if found and results.population is not None:
-        eps = pd.concat(found, ignore_index=True)
+        kept = [frame for frame in found if not frame.empty]  # an empty episode frame adds no row
+        eps = pd.concat(kept, ignore_index=True) if kept else found[0]
         for table_id, build in (("CRST01", tables.crs_icans_incidence), ("CRST02", tables.crs_icans_timing)):
             table = runner.call(table_id, build, eps, results.population)
             if table is not None:
