@@ -242,9 +242,15 @@ def pfs_summary(pfs: pd.DataFrame, config: StudyConfig, level: float = 0.95) -> 
     ``pfs.rate_days`` PFS rate (%) with its CI (lifelines' exponential Greenwood interval); the rate is NaN when
     everyone still event-free was censored before that day."""
     data = pfs.dropna(subset=["time_days"])
+    at = config.pfs.rate_days
+    if data.empty:  # nobody analysable: a table that says so, not a lifelines error
+        table = pd.DataFrame([{"n": 0, "events": 0, "median_days": np.nan, "median_ci_low": np.nan,
+                               "median_ci_high": np.nan, "rate_days": at, "rate_pct": np.nan, "rate_ci_low": np.nan,
+                               "rate_ci_high": np.nan, "at_risk_at_rate_day": 0}])
+        table.attrs.update(table_id="TTET01", note="No participant with an analysable PFS time.")
+        return table
     kmf = KaplanMeierFitter(alpha=1 - level).fit(data["time_days"], data["event"].astype(bool), label="PFS")
     med_ci = median_survival_times(kmf.confidence_interval_).iloc[0]
-    at = config.pfs.rate_days
     surv = kmf.survival_function_.loc[:at].iloc[-1, 0]
     ci = kmf.confidence_interval_survival_function_.loc[:at].iloc[-1]
     at_risk = int((data["time_days"] >= at).sum())

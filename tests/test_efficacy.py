@@ -334,3 +334,14 @@ def test_partial_death_date_not_before_the_infusion():
     pop = safety_population(dm, ex, CFG)
     assert pop["dthdt"].iloc[0] == DAY0 and pop["dthdt_imputed"].iloc[0] == "D"
     assert pop["dthdt"].iloc[1] == DAY0 and pop["dthdt_imputed"].iloc[1] == "M"
+
+
+def test_pfs_summary_with_no_participant_says_so(population):
+    """No infused participant (or none with a PFS time): TTET01 is one row with n = 0 and a note, not an error."""
+    pfs = pfs_data(rs(), population.assign(saffl=False), CFG)
+    assert pfs.empty
+    table = pfs_summary(pfs, CFG)
+    assert (table.at[0, "n"], table.at[0, "events"]) == (0, 0)
+    assert math.isnan(table.at[0, "median_days"]) and math.isnan(table.at[0, "rate_pct"])
+    assert "No participant" in table.attrs["note"]
+    assert table.attrs["table_id"] == "TTET01"
