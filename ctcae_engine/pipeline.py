@@ -402,7 +402,7 @@ def _figures(runner: _Runner, cfg: Any) -> None:
         cutoff = pd.Timestamp(results.meta["data_cutoff"]) if results.meta["data_cutoff"] != "not given" else None
         end = saf["dthdt"].fillna(cutoff if cutoff is not None else saf["infdt"])
         swim = pd.DataFrame({"usubjid": saf["usubjid"], "days_on_study": (end - saf["infdt"]).dt.days,
-                             "death": saf["dthdt"].notna(), "ongoing": saf["dthdt"].isna()})
+                             "death": _died(saf), "ongoing": ~_died(saf)})
         response = None
         if results.bor is not None:
             swim["best_response"] = swim["usubjid"].map(results.bor.set_index("usubjid")["bor"])
@@ -532,8 +532,15 @@ def _listings(ae: pd.DataFrame) -> dict[str, pd.DataFrame]:
     return {"AEL_G3": g3, "AEL_SAE": sae}
 
 
+def _died(population: pd.DataFrame) -> pd.Series:
+    """Participants who died: a death date, or DTHFL = Y without a usable date (endpoints.safety_population)."""
+    flag = population["dthfl"] if "dthfl" in population.columns else False
+    return (population["dthdt"].notna() | flag).astype(bool)
+
+
 def _deaths(population: pd.DataFrame, ae: pd.DataFrame | None) -> pd.DataFrame:
-    dead = population.loc[population["dthdt"].notna(), ["usubjid", "dthdt", "infdt"]]
+    cols = [c for c in ("usubjid", "dthdt", "infdt", "dthdt_imputed", "dth_reason") if c in population.columns]
+    dead = population.loc[_died(population), cols]
     fatal = pd.DataFrame(columns=["usubjid", "cause", "related"])
     if ae is not None:
         view = _ae_view(ae)
@@ -547,14 +554,17 @@ def _deaths(population: pd.DataFrame, ae: pd.DataFrame | None) -> pd.DataFrame:
         {
             "Participant": out["usubjid"],
             "Date of death": out["dthdt"].dt.strftime("%Y-%m-%d"),
+            "Date imputed": out.get("dthdt_imputed", pd.Series("", index=out.index)).fillna(""),
             "Day": (out["dthdt"] - out["infdt"]).dt.days.astype("Int64"),
             "Fatal AE (CTCAE term)": out["cause"].fillna("no fatal AE recorded"),
             "Related to treatment": out["related"].astype("boolean"),
         }
     ).sort_values("Participant", kind="stable").reset_index(drop=True)
     out.attrs.update(empty="No death in the data.",
-                     note="Deaths from DM (DTHDTC) and AEs with grade 5, AESDTH = Y or outcome FATAL. "
-                          "Day: days from CAR-T infusion.")
+                     note="Deaths from DM (DTHDTC, DTHFL) and AEs with grade 5, AESDTH = Y or outcome FATAL. "
+                          "Day: days from CAR-T infusion. Date imputed: D = day, M = month and day imputed from a "
+                          "partial DTHDTC (earliest possible day, not before the last known alive date); Y = "
+                          "DTHFL = Y without a usable date.")
     return out
 
 
@@ -567,7 +577,7 @@ def _disposition(population: pd.DataFrame) -> pd.DataFrame:
         ("Not infused (screen failure or withdrawn before infusion)", int((~infused).sum())),
         ("Lymphodepleted but not infused", int((lymphodepleted & ~infused).sum())),
         ("Infused with CAR-T cells (safety population)", int(infused.sum())),
-        ("Died", int(population["dthdt"].notna().sum())),
+        ("Died", int(_died(population).sum())),
     ]
     out = pd.DataFrame(rows, columns=["Status", "Participants"])
     out.attrs["note"] = "The safety population (denominator N of the AE tables) is every participant infused."
@@ -729,7 +739,7 @@ def headline(results: StudyResults) -> pd.DataFrame:
             rows.append({"key": key, "n": int(facts[flag].sum()), "N": total, "events": int(events.sum()),
                          "note": note})
     if results.population is not None:
-        died = int(results.population["dthdt"].notna().sum())
+        died = int(_died(results.population).sum())
         rows.append({"key": "deaths", "n": died, "N": len(results.population), "events": died,
                      "note": "any cause, all enrolled participants"})
     pop = results.population

@@ -326,3 +326,18 @@ def test_listings_read_grade_text_like_the_endpoints_when_terms_were_not_validat
     assert pipeline._ae_view(ae)["Grade"].tolist() == [2, 4, 1, 3, 5, 2]
     deaths = pipeline._deaths(toy_results.population, ae)
     assert deaths["Fatal AE (CTCAE term)"].tolist() == ["Sepsis"]
+
+
+def test_deaths_with_partial_or_no_date_are_counted_everywhere(toy, tmp_path):
+    """DTHFL = Y is a death whatever its date: a partial DTHDTC is imputed (flagged), no date at all is flagged Y."""
+    for name in ("ex", "ae"):
+        shutil.copy(toy / f"{name}.csv", tmp_path / f"{name}.csv")
+    dm = DM.replace("TOY,TOY-001,2024-01-10,,,CAR-T", "TOY,TOY-001,2024-01-10,2024-06,Y,CAR-T")
+    dm = dm.replace("TOY,TOY-002,2024-01-20,2024-04-02,Y,CAR-T", "TOY,TOY-002,2024-01-20,,Y,CAR-T")
+    (tmp_path / "dm.csv").write_text(dm)
+    results = run_study(tmp_path, load_config(), strict=True)
+    deaths = results.tables["DTHL01"].set_index("Participant")
+    assert deaths.loc["TOY-001", "Date of death"] == "2024-06-01" and deaths.loc["TOY-001", "Date imputed"] == "D"
+    assert deaths.loc["TOY-002", "Date imputed"] == "Y" and pd.isna(deaths.loc["TOY-002", "Date of death"])
+    assert results.tables["DISP01"].set_index("Status").loc["Died", "Participants"] == 2
+    assert results.summary.set_index("key").loc["deaths", "n"] == 2
