@@ -308,12 +308,11 @@ def cart_samples(pc: pd.DataFrame, population: pd.DataFrame, config: StudyConfig
     return out.reset_index(drop=True)
 
 
-def persistence_at_target(pc: pd.DataFrame, population: pd.DataFrame, config: StudyConfig) -> pd.DataFrame:
-    """Participants with detectable CAR-T at month 6 (``CKT01``): the sample nearest ``target_day`` within
-    +/- ``window_days`` decides. Two rows: among participants with such a sample (evaluable) and among all
-    infused participants (no sample = not shown detectable). n / N, %, exact 95% CI."""
+def persistence_at_target(samples: pd.DataFrame, population: pd.DataFrame, config: StudyConfig) -> pd.DataFrame:
+    """Participants with detectable CAR-T at month 6 (``CKT01``) from :func:`cart_samples`: the sample nearest
+    ``target_day`` within +/- ``window_days`` decides. Two rows: among participants with such a sample (evaluable)
+    and among all infused participants (no sample = not shown detectable). n / N, %, exact 95% CI."""
     cfg = config.persistence
-    samples = cart_samples(pc, population, config)
     ok = samples.loc[samples["reason"].eq("") & samples["ady"].sub(cfg.target_day).abs().le(cfg.window_days)]
     ok = ok.assign(dist=ok["ady"].sub(cfg.target_day).abs()).sort_values(["usubjid", "dist", "ady"])
     nearest = ok.drop_duplicates("usubjid")
@@ -329,12 +328,12 @@ def persistence_at_target(pc: pd.DataFrame, population: pd.DataFrame, config: St
     return table
 
 
-def persistence_over_time(pc: pd.DataFrame, population: pd.DataFrame, config: StudyConfig) -> pd.DataFrame:
-    """CAR-T level by nominal day (``CKT02``): each sample goes to the nearest of ``timepoints_days`` (within
-    ``window_days``; one sample per participant and timepoint, the nearest). Columns: timepoint_day, n,
-    n_detectable, median, q1, q3, min, max (values below the LLOQ count as 0 in these order statistics)."""
+def persistence_over_time(samples: pd.DataFrame, config: StudyConfig) -> pd.DataFrame:
+    """CAR-T level by nominal day (``CKT02``) from :func:`cart_samples`: each sample goes to the nearest of
+    ``timepoints_days`` (within ``window_days``; one sample per participant and timepoint, the nearest). Columns:
+    timepoint_day, n, n_detectable, median, q1, q3, min, max (values below the LLOQ count as 0 in these order
+    statistics)."""
     cfg = config.persistence
-    samples = cart_samples(pc, population, config)
     samples = samples.loc[samples["reason"].eq("")]
     points = np.asarray(cfg.timepoints_days, dtype=float)
     if samples.empty or points.size == 0:

@@ -377,8 +377,10 @@ def _efficacy(runner: _Runner, domains: dict[str, pd.DataFrame], cfg: Any) -> No
         results.unavailable["rs"] = "no RS domain in the study folder"
     if "pc" in domains:
         results.cart_levels = runner.call("PERS01", efficacy.cart_samples, domains["pc"], pop, cfg)
-        _store(results, "PERS01", runner.call("PERS01", efficacy.persistence_at_target, domains["pc"], pop, cfg))
-        _store(results, "PERS02", runner.call("PERS02", efficacy.persistence_over_time, domains["pc"], pop, cfg))
+        if results.cart_levels is not None:
+            levels = results.cart_levels
+            _store(results, "PERS01", runner.call("PERS01", efficacy.persistence_at_target, levels, pop, cfg))
+            _store(results, "PERS02", runner.call("PERS02", efficacy.persistence_over_time, levels, cfg))
     else:
         results.unavailable["pc"] = "no PC (CAR-T cellular kinetics) domain in the study folder"
 

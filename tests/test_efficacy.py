@@ -265,7 +265,7 @@ def pc() -> pd.DataFrame:
 
 
 def test_persistence_at_month_6(population):
-    table = persistence_at_target(pc(), population, CFG).set_index("label")
+    table = persistence_at_target(cart_samples(pc(), population, CFG), population, CFG).set_index("label")
     evaluable = table.iloc[0]
     assert (evaluable["n"], evaluable["N"], evaluable["pct"]) == (2, 4, 50.0)  # P01, P02 of P01, P02, P03, P05
     assert table.iloc[1][["n", "N"]].tolist() == [2, 5]
@@ -276,7 +276,7 @@ def test_persistence_samples_and_levels_over_time(population):
     samples = cart_samples(pc(), population, CFG)
     assert samples.loc[samples["usubjid"].eq("P03") & samples["ady"].eq(7), "reason"].item() == "non-numeric result"
     assert not samples.loc[samples["usubjid"].eq("P03") & samples["ady"].eq(182), "detectable"].item()
-    levels = persistence_over_time(pc(), population, CFG).set_index("timepoint_day")
+    levels = persistence_over_time(cart_samples(pc(), population, CFG), CFG).set_index("timepoint_day")
     assert levels.loc[182, ["n", "n_detectable"]].tolist() == [4, 2]
     assert levels.loc[182, "median"] == 250.0  # 1200, 500, <LLOQ, <LLOQ (as 0)
     assert levels.loc[7, ["n", "median"]].tolist() == [2, 21500.0]
