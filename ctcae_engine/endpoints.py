@@ -204,7 +204,7 @@ def flag_ae(ae: pd.DataFrame, dm: pd.DataFrame, ex: pd.DataFrame | None, config:
         saffl & (out["astdt"] >= window_start).fillna(False) & out["ady"].le(config.treatment_emergent.window_days)
     ).fillna(False).astype(bool)
     out["related_cart"], cart_issue = _related(text(out, "AEREL", "AREL", upper=True), config,
-                                               "relationship to CAR-T (AEREL)")
+                                               "relationship to the study treatment (AEREL)")
     ld_col = pick(out, "AERELLD")
     if ld_col is None:
         out["related_ld"] = False

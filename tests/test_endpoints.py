@@ -120,7 +120,7 @@ def test_partial_date_is_flagged_and_unknown_values_are_explained(trial):
     flagged = trial[4]
     assert flagged.loc[7, "astdt_imputed"] == "D"
     assert flagged.loc[7, "flag_issue"].startswith("onset day missing: imputed to 2021-03-")  # said, not silent
-    assert "relationship to CAR-T (AEREL) missing: counted as related" in flagged.loc[8, "flag_issue"]
+    assert "relationship to the study treatment (AEREL) missing: counted as related" in flagged.loc[8, "flag_issue"]
     assert "not in the safety population" in flagged.loc[10, "flag_issue"]
     odd = flagged.copy()
     odd.loc[0, "AEREL"] = "PROBABLE"

@@ -341,3 +341,19 @@ def test_deaths_with_partial_or_no_date_are_counted_everywhere(toy, tmp_path):
     assert deaths.loc["TOY-002", "Date imputed"] == "Y" and pd.isna(deaths.loc["TOY-002", "Date of death"])
     assert results.tables["DISP01"].set_index("Status").loc["Died", "Participants"] == 2
     assert results.summary.set_index("key").loc["deaths", "n"] == 2
+
+
+def test_whole_cdisc_pilot_folder_with_the_example_config(tmp_path):
+    """Real sponsor SDTM end to end: every lab, vital-sign and ECG row is graded or carries its reason."""
+    if not PILOT.is_dir():
+        pytest.skip("../shared/pharmaverse not present")
+    for name in ("dm", "ex", "ae", "suppae", "lb", "vs", "eg"):
+        shutil.copy(PILOT / f"{name}.csv", tmp_path / f"{name}.csv")
+    shutil.copy(PILOT / "rs_onco.csv", tmp_path / "rs.csv")
+    config = Path(__file__).resolve().parents[1] / "examples" / "cdisc_pilot" / "study.toml"
+    results = run_study(tmp_path, config)
+    assert results.stage_errors == []
+    assert results.primary.iloc[0]["N"] == 254
+    for graded, rows in ((results.labs, 59_580), (results.vitals, 29_643), (results.ecg, 26_717)):
+        assert len(graded) == rows
+        assert not (graded["grade"].isna() & graded["reason"].eq("")).any()  # no silent NA
