@@ -3,4 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
-exec .venv/bin/ctcae demo --out "${1:-out/demo}"
+exec .venv/bin/ctcae-engine demo --out "${1:-out/demo}"
