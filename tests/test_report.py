@@ -96,20 +96,18 @@ def test_html_is_deterministic(tmp_path):
     assert first["html"].read_bytes() == second["html"].read_bytes()
 
 
-def test_whats_new_lists_only_events_not_in_the_previous_report(tmp_path):
+def test_whats_new_compares_headline_counts_and_says_which_lists_it_could_not_compare(tmp_path):
     previous = summary_dict(small_results())
     previous["data_cutoff"] = "2024-03-31"
-    previous["events"]["AEL_G3"] = previous["events"]["AEL_G3"][:1]
     previous["headline"]["trae_g3"]["n"] = 0
     diff = compare_summaries(previous, summary_dict(small_results()))
-    g3 = next(e for e in diff["events"] if e["label"].startswith("Grade"))
-    assert g3["new"] == ["TOY-1-001 | Febrile neutropenia | 3 | 2024-01-05"]
-    assert {"label": "trae_g3: participants", "previous": 0, "now": 1, "change": 1} in diff["counts"]
+    assert {"key": "trae_g3", "label": "trae_g3: participants", "previous": 0, "now": 1, "change": 1} in diff["counts"]
+    assert diff["new_aes"] is None and "not available in the previous run" in diff["unavailable"]["new_aes"]
     (tmp_path / "prev").mkdir()
     (tmp_path / "prev" / "summary.json").write_text(json.dumps(previous))
     html = write_report(small_results(), tmp_path / "now", previous=tmp_path / "prev", pdf=False)["html"].read_text()
-    assert "Compared with the report of data cut-off 2024-03-31" in html
-    assert "TOY-1-001 | Febrile neutropenia | 3 | 2024-01-05" in html
+    assert "Compared with the run of data cut-off 2024-03-31" in html
+    assert "New treatment-emergent AEs: not compared (not available in the previous run" in html
 
 
 def headline_numbers(html: str) -> dict[str, str]:
@@ -125,7 +123,8 @@ def test_headline_numbers_read_back_from_html():
 
 def test_report_files_written(tmp_path):
     paths = write_report(small_results(), tmp_path)
-    assert set(paths) == {"html", "pdf", "summary"}
+    assert set(paths) == {"html", "pdf", "summary", "whats_new"}
+    assert [p.name for p in (paths["html"], paths["pdf"])] == ["report.html", "report.pdf"]  # issue 8
     assert Path(paths["pdf"]).read_bytes().startswith(b"%PDF")
     assert json.loads(paths["summary"].read_text())["primary"] == {"n": 3, "N": 4}
 

@@ -1,4 +1,11 @@
-"""The DSMB safety report: study folder + config -> HTML, PDF and a summary JSON for the next report's comparison."""
+"""The DSMB safety report: study folder + config -> HTML, PDF, a summary JSON and what is new since the last run.
+
+``summary.json`` (written next to the report) holds the headline numbers and, from schema 2, every
+treatment-emergent AE, every lab / vital-sign / ECG observation of grade >= 3 and every death under a stable key
+(independent of row order and of --SEQ numbering). The next run reads it back (``previous=``) and
+:func:`compare_summaries` lists what is new: AEs, AEs whose grade rose, grade >= 3 observations and deaths
+(``new_since_last_run.json`` and the executive summary).
+"""
 
 from __future__ import annotations
 
@@ -6,28 +13,122 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
+from ctcae_engine import columns, endpoints
+from ctcae_engine.ae import stack_directions
 from ctcae_engine.report.context import build_context
 from ctcae_engine.report.render import AssetOnlyFetcher, render_html, render_pdf
 
 SUMMARY_NAME = "summary.json"
-HTML_NAME = "dsmb_report.html"
-PDF_NAME = "dsmb_report.pdf"
+WHATS_NEW_NAME = "new_since_last_run.json"
+HTML_NAME = "report.html"
+PDF_NAME = "report.pdf"
 EXCLUDED_NAME = "excluded_after_cutoff.csv"
-# event listings compared between reports: table ID -> label
-EVENT_LISTS = {"AEL_G3": "Grade >= 3 treatment-emergent AEs", "AEL_SAE": "Serious AEs", "DTHL01": "Deaths"}
-KEY_COLUMNS = 4  # the first columns of a listing identify an event (participant, term, grade, start)
+SCHEMA = 2  # summary.json layout: 1 = headline and listing keys only; 2 = + aes, lab_g3, deaths (per-event detail)
+DETAIL = ("aes", "lab_g3", "deaths")  # the per-event lists of a schema-2 summary
+NO_DATE = "date unknown"
+GRADED_DOMAINS = (("LB", "labs"), ("VS", "vitals"), ("EG", "ecg"))  # graded frames of StudyResults
 
-__all__ = ["build_report", "compare_summaries", "render_html", "render_pdf", "summary_dict", "AssetOnlyFetcher"]
+__all__ = ["build_report", "compare_summaries", "render_html", "render_pdf", "summary_dict", "write_report",
+           "AssetOnlyFetcher"]
+
+
+def _json_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as plain JSON-ready dicts (missing -> None, numpy scalars -> Python), in the frame's order."""
+    return json.loads(frame.to_json(orient="records", force_ascii=False)) if len(frame) else []
+
+
+def _key(*parts: pd.Series) -> pd.Series:
+    return parts[0].str.cat(list(parts[1:]), sep=" | ")
+
+
+def _ae_records(results: Any) -> list[dict[str, Any]] | None:
+    """Every treatment-emergent AE, one per key participant | term | onset date (worst grade, serious or related
+    if any record of the key is); term = CTCAE term, else the reported AEDECOD / AETERM; onset as given (date part),
+    else the analysis start date when not imputed, else "date unknown". None when the AEs were not flagged."""
+    ae = results.ae
+    if ae is None or "trtemfl" not in ae.columns:
+        return None
+    te = ae[ae["trtemfl"].astype("boolean").fillna(False).to_numpy(dtype=bool)]
+    term = columns.text(te, "ctcae_term").fillna(columns.text(te, "AEDECOD")).fillna(columns.text(te, "AETERM"))
+    onset = columns.text(te, "AESTDTC").str[:10]
+    if "astdt" in te.columns:
+        imputed = columns.text(te, "astdt_imputed").fillna("")
+        known = pd.to_datetime(te["astdt"], errors="coerce").dt.strftime("%Y-%m-%d").astype("string")
+        onset = onset.fillna(known.where(imputed.eq("")))
+    related = te["related"].astype("boolean") if "related" in te.columns else pd.Series(pd.NA, index=te.index,
+                                                                                          dtype="boolean")
+    frame = pd.DataFrame({
+        "usubjid": columns.text(te, "USUBJID", "usubjid").fillna("participant missing"),
+        "term": term.fillna("term missing"),
+        "onset": onset.fillna(NO_DATE),
+        "grade": endpoints.ae_grade(te),
+        "serious": columns.text(te, "AESER", upper=True).eq("Y").fillna(False).astype(bool),
+        "related": related,
+    })
+    frame["key"] = _key(frame["usubjid"], frame["term"], frame["onset"])
+    out = frame.groupby("key", sort=True).agg(usubjid=("usubjid", "first"), term=("term", "first"),
+                                              onset=("onset", "first"), grade=("grade", "max"),
+                                              serious=("serious", "max"), related=("related", "max"))
+    return _json_records(out.reset_index())
+
+
+def _lab_g3_records(results: Any) -> tuple[list[dict[str, Any]] | None, list[str]]:
+    """Every lab / vital-sign / ECG observation of grade >= 3 (either direction), one per key participant | term |
+    date (the worst grade kept; ties: first by domain and test code), and the domains that were graded."""
+    parts, graded = [], []
+    for domain, attr in GRADED_DOMAINS:
+        frame = getattr(results, attr, None)
+        if frame is None or not {"usubjid", "adt", "grade"} <= set(frame.columns):
+            continue
+        graded.append(domain)
+        long = stack_directions(frame)
+        long = long[long["grade"].ge(3).fillna(False).to_numpy(dtype=bool)]
+        given = columns.text(frame, "dtc").str[:10].iloc[long["obs_pos"].to_numpy()].to_numpy()
+        date = long["adt"].dt.strftime("%Y-%m-%d").astype("string").fillna(pd.Series(given, index=long.index,
+                                                                                       dtype="string"))
+        parts.append(pd.DataFrame({"domain": domain, "usubjid": long["usubjid"].fillna("participant missing"),
+                                   "term": long["term"], "date": date.fillna(NO_DATE),
+                                   "grade": long["grade"].astype("Int64"), "test": long["testcd"],
+                                   "baseline": long["baseline"].astype(bool)}))
+    if not graded:
+        return None, []
+    frame = pd.concat(parts, ignore_index=True)
+    frame["key"] = _key(frame["usubjid"], frame["term"], frame["date"])
+    frame = frame.sort_values(["key", "grade", "domain", "test"], ascending=[True, False, True, True],
+                              kind="stable").drop_duplicates("key")
+    return _json_records(frame[["key", "usubjid", "term", "date", "grade", "domain", "test", "baseline"]]), graded
+
+
+def _death_records(results: Any) -> list[dict[str, Any]] | None:
+    """Every death of the deaths listing (DTHL01), keyed by participant, with its date (or "date unknown")."""
+    listing = results.tables.get("DTHL01")
+    if listing is None:
+        return None
+    usubjid = columns.text(listing, "Participant").fillna("participant missing")
+    frame = pd.DataFrame({"key": usubjid, "usubjid": usubjid,
+                          "date": columns.text(listing, "Date of death").fillna(NO_DATE),
+                          "date_imputed": columns.text(listing, "Date imputed").fillna(""),
+                          "cause": columns.text(listing, "Fatal AE (CTCAE term)")})
+    return _json_records(frame.sort_values("key", kind="stable").drop_duplicates("key"))
 
 
 def summary_dict(results: Any) -> dict[str, Any]:
-    """The headline numbers and event keys of a run, as JSON-ready data (written next to the report)."""
+    """The headline numbers and every event of a run under a stable key, JSON-ready (written as summary.json).
+
+    Keys: ``schema``, ``study_id``, ``data_cutoff``, ``primary`` ({n, N}), ``headline`` (key -> {n, N, events}),
+    ``aes`` (treatment-emergent AEs: key = participant | term | onset, grade, serious, related), ``lab_g3``
+    (observations of grade >= 3: key = participant | term | date, grade, domain, test, baseline),
+    ``lab_g3_domains`` (the domains graded), ``deaths`` (key = participant, date) and ``unavailable`` (list name
+    -> why it is None in this run).
+    """
     out: dict[str, Any] = {
+        "schema": SCHEMA,
         "study_id": results.meta.get("study_id"),
         "data_cutoff": results.meta.get("data_cutoff"),
         "primary": None,
         "headline": {},
-        "events": {},
     }
     if results.primary is not None and len(results.primary):
         row = results.primary.iloc[0]
@@ -36,33 +137,113 @@ def summary_dict(results: Any) -> dict[str, Any]:
         for row in results.summary.to_dict("records"):
             out["headline"][row["key"]] = {k: (None if row[k] is None or row[k] != row[k] else int(row[k]))
                                            for k in ("n", "N", "events")}
-    for table_id in EVENT_LISTS:
-        frame = results.tables.get(table_id)
-        if frame is not None:
-            text = frame[list(frame.columns[:KEY_COLUMNS])].astype("string").fillna("")
-            keys = text.iloc[:, 0].str.cat([text[c] for c in text.columns[1:]], sep=" | ") if len(text) else []
-            out["events"][table_id] = sorted(set(keys))
+    out["aes"] = _ae_records(results)
+    out["lab_g3"], out["lab_g3_domains"] = _lab_g3_records(results)
+    out["deaths"] = _death_records(results)
+    why = {"aes": results.unavailable.get("ae", "the AEs were not flagged in this run"),
+           "lab_g3": results.unavailable.get("grading", "no lab, vital-sign or ECG observation was graded"),
+           "deaths": results.unavailable.get("DTHL01", "no deaths listing in this run")}
+    out["unavailable"] = {name: why[name] for name in DETAIL if out[name] is None}
     return out
 
 
-def compare_summaries(previous: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
-    """What changed since a previous report: headline counts side by side and the events not listed before."""
+LISTS = {"new_aes": "aes", "grade_rose": "aes", "new_lab_g3": "lab_g3", "new_deaths": "deaths"}
+"""The lists of :func:`compare_summaries` -> the summary.json list each is computed from."""
+FIRST_RUN = "first run: nothing to compare"
+
+
+def _why_not_comparable(previous: dict[str, Any], current: dict[str, Any], name: str) -> str | None:
+    """Why the ``name`` lists of two summaries cannot be compared (None when they can)."""
+    schema = previous.get("schema", 1)
+    if name not in previous:
+        return (f"detailed comparison unavailable for the previous run: its summary.json (schema {schema}) has no "
+                f"'{name}' detail (written before schema {SCHEMA})")
+    records = previous[name]
+    if records is None:
+        reason = (previous.get("unavailable") or {}).get(name, "")
+        return f"not available in the previous run{': ' + reason if reason else ''}"
+    if not isinstance(records, list) or not all(isinstance(r, dict) and "key" in r for r in records):
+        return f"the previous run's summary.json has a malformed '{name}' list (records with a 'key' expected)"
+    if current.get(name) is None:
+        return f"not available in this run: {(current.get('unavailable') or {}).get(name, '')}"
+    return None
+
+
+def _frame(records: list[dict[str, Any]], *needed: str) -> pd.DataFrame:
+    """Records as a frame that has at least ``key`` and the ``needed`` columns (an empty list included)."""
+    frame = pd.DataFrame.from_records(records)
+    return frame.reindex(columns=list(dict.fromkeys(["key", *needed, *frame.columns])))
+
+
+def _sorted(frame: pd.DataFrame, date: str) -> list[dict[str, Any]]:
+    """Records ordered by participant, date, term, key (deterministic, readable by participant)."""
+    order = [c for c in ("usubjid", date, "term", "key") if c in frame.columns]
+    return _json_records(frame.sort_values(order, kind="stable")) if len(frame) else []
+
+
+def _counts(previous: dict[str, Any], current: dict[str, Any]) -> list[dict[str, Any]]:
     counts = []
-    labels = {"primary": "Primary endpoint (participants)"}
     prev_primary, cur_primary = previous.get("primary") or {}, current.get("primary") or {}
     if prev_primary or cur_primary:
-        counts.append({"label": labels["primary"], "previous": prev_primary.get("n"), "now": cur_primary.get("n")})
+        counts.append({"key": "primary", "label": "Primary endpoint (participants)", "previous": prev_primary.get("n"),
+                       "now": cur_primary.get("n")})
     for key, now in current.get("headline", {}).items():
-        before = previous.get("headline", {}).get(key, {})
-        counts.append({"label": f"{key}: participants", "previous": before.get("n"), "now": now.get("n")})
+        before = (previous.get("headline") or {}).get(key) or {}
+        counts.append({"key": key, "label": f"{key}: participants", "previous": before.get("n"),
+                       "now": now.get("n")})
     for c in counts:
         c["change"] = None if c["previous"] is None or c["now"] is None else c["now"] - c["previous"]
-    events = []
-    for table_id, label in EVENT_LISTS.items():
-        before = set(previous.get("events", {}).get(table_id, []))
-        items = [e for e in current.get("events", {}).get(table_id, []) if e not in before]
-        events.append({"label": label, "new": items})
-    return {"previous_cutoff": previous.get("data_cutoff"), "counts": counts, "events": events}
+    return counts
+
+
+def compare_summaries(previous: dict[str, Any] | None, current: dict[str, Any]) -> dict[str, Any]:
+    """What is new since a previous run (both as :func:`summary_dict` gives them), JSON-ready.
+
+    Returns ``schema``, ``previous`` / ``current`` ({study_id, data_cutoff, schema}; previous None on a first
+    run), ``counts`` (headline counts then and now), ``new_aes`` (AEs whose key was not in the previous run),
+    ``grade_rose`` (same key, higher grade now: ``previous_grade`` and ``grade``), ``new_lab_g3`` (grade >= 3
+    observations whose key is new), ``new_deaths`` (participants not dead in the previous run), ``not_in_current``
+    (how many previous keys are gone: corrected or deleted records) and ``unavailable`` (list -> why it is None:
+    first run, a previous summary of schema 1, a part missing in either run, another study). Lists are sorted by
+    participant, date and term.
+    """
+    out: dict[str, Any] = {
+        "schema": SCHEMA,
+        "previous": None,
+        "current": {k: current.get(k) for k in ("study_id", "data_cutoff", "schema")},
+        "counts": [],
+        **dict.fromkeys(LISTS),
+        "not_in_current": {},
+        "unavailable": {},
+    }
+    if previous is None:
+        out["unavailable"] = dict.fromkeys(LISTS, FIRST_RUN)
+        return out
+    out["previous"] = {k: previous.get(k) for k in ("study_id", "data_cutoff")} | {
+        "schema": previous.get("schema", 1)}
+    out["counts"] = _counts(previous, current)
+    other_study = previous.get("study_id") not in (None, current.get("study_id"))
+    for name in dict.fromkeys(LISTS.values()):
+        reason = (f"the previous run is of study {previous.get('study_id')}, this one of {current.get('study_id')}"
+                  if other_study else _why_not_comparable(previous, current, name))
+        lists = [out_name for out_name, source in LISTS.items() if source == name]
+        if reason is not None:
+            out["unavailable"].update(dict.fromkeys(lists, reason))
+            continue
+        needed = ("grade",) if name == "aes" else ()
+        before, now = _frame(previous[name], *needed), _frame(current[name], *needed)
+        if name == "lab_g3" and previous.get("lab_g3_domains") is not None and "domain" in now.columns:
+            now = now[now["domain"].isin(previous["lab_g3_domains"])]  # a domain not graded before is not "new"
+        new = now[~now["key"].isin(before["key"])]
+        out["not_in_current"][name] = int((~before["key"].isin(now["key"])).sum())
+        date = {"aes": "onset", "lab_g3": "date", "deaths": "date"}[name]
+        out[lists[0]] = _sorted(new, date)
+        if name == "aes":
+            both = now.merge(before[["key", "grade"]].rename(columns={"grade": "previous_grade"}), on="key")
+            rose = pd.to_numeric(both["grade"], errors="coerce") > pd.to_numeric(both["previous_grade"],
+                                                                                 errors="coerce")
+            out["grade_rose"] = _sorted(both[rose.to_numpy(dtype=bool)], date)
+    return out
 
 
 def _read_previous(previous: str | Path | dict[str, Any] | None) -> dict[str, Any] | None:
@@ -72,11 +253,19 @@ def _read_previous(previous: str | Path | dict[str, Any] | None) -> dict[str, An
     if path.is_dir():
         path = path / SUMMARY_NAME
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise FileNotFoundError(f"previous report summary not found: {path}") from exc
     except json.JSONDecodeError as exc:
         raise ValueError(f"{path}: not a report summary JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: not a report summary JSON: an object expected, found {type(data).__name__}")
+    return data
+
+
+def _write_json(path: Path, data: Any) -> Path:
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return path
 
 
 def build_report(
@@ -87,12 +276,13 @@ def build_report(
     run_time: str | None = None,
     pdf: bool = True,
 ) -> dict[str, Path]:
-    """Run the study and write ``dsmb_report.html``, ``dsmb_report.pdf`` and ``summary.json`` into ``out_dir``.
+    """Run the study and write ``report.html``, ``report.pdf``, ``summary.json`` and ``new_since_last_run.json``.
 
     ``config``: a StudyConfig or the path of a study TOML (None: the demo trial's). ``previous``: a previous
-    report's ``summary.json`` (or the folder holding it) to list what is new. ``run_time`` defaults to the data
-    cut-off so the same inputs give byte-identical HTML. Returns the paths written, keyed html, pdf, summary and
-    ungraded (every ungraded lab/vital/ECG row with its reason, CSV) when there are graded observations.
+    run's ``summary.json`` (or the folder holding it) to list what is new. ``run_time`` defaults to the data
+    cut-off so the same inputs give byte-identical HTML. Returns the paths written, keyed html, pdf, summary,
+    whats_new and ungraded (every ungraded lab/vital/ECG row with its reason, CSV) when there are graded
+    observations.
     """
     from ctcae_engine.pipeline import run_study
 
@@ -103,21 +293,26 @@ def build_report(
 def write_report(
     results: Any, out_dir: str | Path, previous: str | Path | dict[str, Any] | None = None, pdf: bool = True
 ) -> dict[str, Path]:
-    """Write the report files of an already computed :class:`~ctcae_engine.pipeline.StudyResults`."""
+    """Write the report files of an already computed :class:`~ctcae_engine.pipeline.StudyResults`.
+
+    ``new_since_last_run.json`` is always written: on a first run (``previous`` None) its ``previous`` is null
+    and its lists are null (not compared), which a scheduler tells apart from ``[]`` (compared, nothing new).
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     before = _read_previous(previous)
     current = summary_dict(results)
-    whats_new = compare_summaries(before, current) if before is not None else None
+    whats_new = compare_summaries(before, current)
     context = build_context(results, whats_new=whats_new)
     html = render_html(context)
-    paths = {"html": out_dir / HTML_NAME, "summary": out_dir / SUMMARY_NAME}
+    paths = {"html": out_dir / HTML_NAME, "summary": out_dir / SUMMARY_NAME, "whats_new": out_dir / WHATS_NEW_NAME}
     for name, frame in context["full_listings"].items():  # listings the report shows in part
         paths[Path(name).stem] = out_dir / name
         frame.drop(columns="row_type", errors="ignore").to_csv(paths[Path(name).stem], index=False,
                                                                lineterminator="\n")
     paths["html"].write_text(html, encoding="utf-8")
-    paths["summary"].write_text(json.dumps(current, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    _write_json(paths["summary"], current)
+    _write_json(paths["whats_new"], whats_new)
     rows = results.tables.get("DQ02_ROWS")
     if rows is not None:
         paths["ungraded"] = out_dir / "ungraded_rows.csv"

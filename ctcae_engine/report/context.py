@@ -287,6 +287,55 @@ def _section(name: str, results: Any, texts: Mapping[str, str], max_rows: int | 
     return {"available": available, "reason": reason, "blocks": blocks}
 
 
+# "What is new" (executive summary): each list of report.compare_summaries -> title and columns (field, header);
+# the summary shows at most WHATS_NEW_ROWS rows of each, new_since_last_run.json holds every row.
+WHATS_NEW_ROWS = 15
+WHATS_NEW_FILE = "new_since_last_run.json"
+WHATS_NEW = (
+    ("new_aes", "New treatment-emergent AEs",
+     (("usubjid", "Participant"), ("term", "CTCAE term"), ("onset", "Onset"), ("grade", "Grade"),
+      ("serious", "Serious"), ("related", "Related"))),
+    ("grade_rose", "AEs whose grade rose",
+     (("usubjid", "Participant"), ("term", "CTCAE term"), ("onset", "Onset"), ("previous_grade", "Previous grade"),
+      ("grade", "Grade now"), ("serious", "Serious"), ("related", "Related"))),
+    ("new_lab_g3", "New grade >= 3 lab, vital-sign and ECG observations",
+     (("usubjid", "Participant"), ("term", "CTCAE term"), ("date", "Date"), ("grade", "Grade"),
+      ("domain", "Source"), ("test", "Test"), ("baseline", "Baseline"))),
+    ("new_deaths", "New deaths",
+     (("usubjid", "Participant"), ("date", "Date of death"), ("date_imputed", "Date imputed"),
+      ("cause", "Fatal AE (CTCAE term)"))),
+)
+
+
+def _whats_new(whats_new: Mapping[str, Any] | None, max_rows: int = WHATS_NEW_ROWS) -> dict[str, Any]:
+    """The comparison with the previous run for the executive summary: ``first_run``, ``previous_cutoff``,
+    ``counts``, and one group per list (``label``, ``n`` (None: not compared), ``reason``, ``table``: a table block
+    of the first ``max_rows`` rows whose note says how many more are in new_since_last_run.json)."""
+    previous = (whats_new or {}).get("previous")
+    if whats_new is None or previous is None:
+        return {"first_run": True, "previous_cutoff": None, "counts": [], "groups": []}
+    groups = []
+    for name, label, fields in WHATS_NEW:
+        items = whats_new.get(name)
+        group: dict[str, Any] = {"id": "whats-" + name.replace("_", "-"), "label": label, "n": None,
+                                 "reason": (whats_new.get("unavailable") or {}).get(name, ""), "table": None}
+        if items is not None:
+            more = len(items) - max_rows
+            group["n"] = len(items)
+            group["table"] = {
+                "kind": "table", "id": group["id"], "code": "", "title": f"{label}: {len(items)}",
+                "columns": [header for _, header in fields],
+                "numeric": [header for field, header in fields if "grade" in field],
+                "rows": [[plain(item.get(field)) for field, _ in fields] for item in items[:max_rows]],
+                "row_class": None, "empty": "None.", "truncated": None,
+                "note": f"... and {more} more, see {WHATS_NEW_FILE}." if more > 0 else "",
+            }
+        groups.append(group)
+    labels = {"primary": "Primary endpoint", **dict(HEADLINE)}
+    counts = [{**c, "label": labels.get(c.get("key", ""), c.get("label", ""))} for c in whats_new.get("counts", [])]
+    return {"first_run": False, "previous_cutoff": previous.get("data_cutoff"), "counts": counts, "groups": groups}
+
+
 def _summary(results: Any, whats_new: Mapping[str, Any] | None) -> dict[str, Any]:
     primary = None
     primary_reason = results.unavailable.get("primary", "primary endpoint not computed")
@@ -304,7 +353,7 @@ def _summary(results: Any, whats_new: Mapping[str, Any] | None) -> dict[str, Any
             headline.append({"key": key, "label": label, "available": False, "n": None, "N": None, "events": None,
                              "note": results.unavailable.get(key, "")})
     return {"primary": primary, "primary_reason": primary_reason, "headline": headline,
-            "whats_new": whats_new}
+            "whats_new": _whats_new(whats_new)}
 
 
 def build_context(
@@ -314,14 +363,14 @@ def build_context(
     """The plain dict the templates need: ``meta``, ``section_order``, ``sections``, and ``full_listings`` (CSV
     file name -> the whole listing, for every listing cut to ``max_rows`` rows; None: no cut).
 
-    ``texts`` holds free text blocks by key (e.g. ``methods_text``); ``whats_new`` the comparison with a previous
-    report (see :func:`ctcae_engine.report.compare_summaries`).
+    ``texts`` holds free text blocks by key (e.g. ``methods_text``); ``whats_new`` the comparison with the previous
+    run (:func:`ctcae_engine.report.compare_summaries`; None or a first run: "nothing to compare").
     """
     texts = dict(texts or {})
     meta = dict(results.meta)
     meta["files"] = [{k: plain(v) for k, v in row.items()} for row in results.files.to_dict("records")]
     meta["stage_errors"] = [{"stage": s, "message": m} for s, m in results.stage_errors]
-    meta["previous"] = whats_new.get("previous_cutoff") if whats_new else None
+    meta["previous"] = ((whats_new or {}).get("previous") or {}).get("data_cutoff")
     sections: dict[str, Any] = {"summary": _summary(results, whats_new)}
     full: dict[str, pd.DataFrame] = {}
     for name in LAYOUT:
