@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -20,10 +21,18 @@ from ctcae_engine.dates import to_date
 from ctcae_engine.rules import LabRules, as_int64, combine
 from ctcae_terms.criteria import load_clinical_criteria, load_clinical_test_map, load_lab_test_map
 
+if TYPE_CHECKING:
+    import dask.dataframe as dd
+
 OUTPUT_COLUMNS = [
     "usubjid", "testcd", "dtc", "adt", "value_si", "unit_si", "lln_si", "uln_si", "base_si", "baseline",
     "term_low", "grade_low", "term_high", "grade_high", "term", "grade", "rule", "thresholds", "reason",
 ]
+
+
+def _on_dask(df: object) -> bool:
+    """A Dask DataFrame goes to ctcae_engine.dask_engine (dask is imported only then)."""
+    return type(df).__module__.split(".")[0] in ("dask", "dask_expr")
 
 
 @cache
@@ -165,14 +174,14 @@ def derive_baseline(obs: pd.DataFrame, value: np.ndarray, first_dose: object = N
 
 
 def grade_labs(
-    df: pd.DataFrame,
+    df: pd.DataFrame | dd.DataFrame,
     *,
     first_dose: object = None,
     mapping: pd.DataFrame | Mapping | None = None,
     result: str = "standard",
     use_given_terms: bool = True,
     criteria: pd.DataFrame | None = None,
-) -> pd.DataFrame:
+) -> pd.DataFrame | dd.DataFrame:
     """Grade lab results by CTCAE v4.03; one output row per input row (same index and order).
 
     ``df``: SDTM LB or ADaM ADLB (see canonical.observations). ``first_dose``: per-participant first dose /
@@ -181,41 +190,56 @@ def grade_labs(
     or {TESTCD: (key_low, key_high)}). ``result``: SDTM "standard" or "original" result columns.
     ``use_given_terms``: honour ADaM ATOXDSCL/ATOXDSCH when present. ``criteria``: a replacement criteria table.
     """
+    if _on_dask(df):  # partition by partition on Dask, whole participants together (docs/dask.md)
+        from ctcae_engine import dask_engine
+
+        return dask_engine.grade(df, "lab", first_dose=first_dose, mapping=mapping, result=result,
+                                 criteria=criteria, use_given_terms=use_given_terms)
     return _grade(df, "lab", first_dose=first_dose, mapping=mapping, result=result, use_given_terms=use_given_terms,
                   criteria=criteria)
 
 
 def grade_vitals(
-    df: pd.DataFrame,
+    df: pd.DataFrame | dd.DataFrame,
     *,
     first_dose: object = None,
     mapping: pd.DataFrame | Mapping | None = None,
     result: str = "standard",
     assume_at_rest: bool = False,
     criteria: pd.DataFrame | None = None,
-) -> pd.DataFrame:
+) -> pd.DataFrame | dd.DataFrame:
     """Grade SDTM VS / ADaM ADVS rows: Fever (TEMP), Hypertension (SYSBP, DIABP), Weight loss / gain (WEIGHT, from
     baseline), Hypoxia (OXYSAT at rest). Same output contract and arguments as :func:`grade_labs`;
     ``assume_at_rest`` declares every SpO2 reading as taken at rest (else VSTPT/VSPOS/VSCAT must say REST)."""
+    if _on_dask(df):  # partition by partition on Dask, whole participants together (docs/dask.md)
+        from ctcae_engine import dask_engine
+
+        return dask_engine.grade(df, "vitals", first_dose=first_dose, mapping=mapping, result=result,
+                                 criteria=criteria, assume_at_rest=assume_at_rest)
     return _grade(df, "clinical", first_dose=first_dose, mapping=mapping, result=result, criteria=criteria,
                   assume_at_rest=assume_at_rest)
 
 
 def grade_ecg(
-    df: pd.DataFrame,
+    df: pd.DataFrame | dd.DataFrame,
     *,
     first_dose: object = None,
     mapping: pd.DataFrame | Mapping | None = None,
     result: str = "standard",
     criteria: pd.DataFrame | None = None,
     derive_qtcf: bool = False,
-) -> pd.DataFrame:
+) -> pd.DataFrame | dd.DataFrame:
     """Grade SDTM EG / ADaM ADEG rows: Electrocardiogram QT corrected interval prolonged (QTCF, QTCB, QTC...).
     Grade 3 needs >= 501 ms on at least two separate ECGs (distinct date/times) of the participant.
 
     ``derive_qtcf``: SDTM EG without a QTc: each QT row with an RR of the same participant and EGDTC (mean RR when
     replicated) is graded as QTcF = QT / (RR / 1000 ms)^(1/3) (Fridericia); its ``testcd`` becomes QTCF while the
     input columns stay as given."""
+    if _on_dask(df):  # partition by partition on Dask, whole participants together (docs/dask.md)
+        from ctcae_engine import dask_engine
+
+        return dask_engine.grade(df, "ecg", first_dose=first_dose, mapping=mapping, result=result,
+                                 criteria=criteria, derive_qtcf=derive_qtcf)
     if not derive_qtcf:
         return _grade(df, "clinical", first_dose=first_dose, mapping=mapping, result=result, criteria=criteria)
     if result != "standard" or "EGTESTCD" not in df.columns:
