@@ -215,3 +215,15 @@ def test_unreadable_previous_summary_is_a_clear_error(runs, tmp_path, content):
     (tmp_path / "summary.json").write_text(content)
     with pytest.raises(ValueError, match="not a report summary JSON"):
         write_report(runs["current"], tmp_path / "out", previous=tmp_path, pdf=False)
+
+
+def test_part_missing_now_is_not_compared_and_removed_keys_are_counted():
+    record = {"key": "P1 | Anemia | 2024-01-02", "usubjid": "P1", "term": "Anemia", "onset": "2024-01-02", "grade": 3}
+    before = {"schema": 2, "study_id": "S", "aes": [record], "lab_g3": [], "lab_g3_domains": ["LB"],
+              "deaths": [{"key": "P2", "usubjid": "P2", "date": "date unknown"}]}
+    now = dict(before, aes=[], lab_g3=None, deaths=[], unavailable={"lab_g3": "no LB, VS or EG domain"})
+    diff = compare_summaries(before, now)
+    assert diff["new_lab_g3"] is None
+    assert diff["unavailable"]["new_lab_g3"] == "not available in this run: no LB, VS or EG domain"
+    assert diff["not_in_current"] == {"aes": 1, "deaths": 1}  # corrected or deleted since the previous run
+    assert diff["new_aes"] == [] and diff["new_deaths"] == []

@@ -83,7 +83,8 @@ def _lab_g3_records(results: Any) -> tuple[list[dict[str, Any]] | None, list[str
         if frame is None or not {"usubjid", "adt", "grade"} <= set(frame.columns):
             continue
         graded.append(domain)
-        long = stack_directions(frame)
+        frame = frame[pd.to_numeric(frame["grade"], errors="coerce").ge(3).fillna(False).to_numpy(dtype=bool)]
+        long = stack_directions(frame)  # grade = the worse direction: only those rows can have a direction >= 3
         long = long[long["grade"].ge(3).fillna(False).to_numpy(dtype=bool)]
         given = columns.text(frame, "dtc").str[:10].iloc[long["obs_pos"].to_numpy()].to_numpy()
         date = long["adt"].dt.strftime("%Y-%m-%d").astype("string").fillna(pd.Series(given, index=long.index,
@@ -140,10 +141,11 @@ def summary_dict(results: Any) -> dict[str, Any]:
     out["aes"] = _ae_records(results)
     out["lab_g3"], out["lab_g3_domains"] = _lab_g3_records(results)
     out["deaths"] = _death_records(results)
-    why = {"aes": results.unavailable.get("ae", "the AEs were not flagged in this run"),
-           "lab_g3": results.unavailable.get("grading", "no lab, vital-sign or ECG observation was graded"),
-           "deaths": results.unavailable.get("DTHL01", "no deaths listing in this run")}
-    out["unavailable"] = {name: why[name] for name in DETAIL if out[name] is None}
+    why = {"aes": ("ae", "ae_validation", "population", "the AEs were not flagged in this run"),
+           "lab_g3": ("grading", "labs", "vitals", "ecg", "no lab, vital-sign or ECG observation was graded"),
+           "deaths": ("DTHL01", "population", "no deaths listing in this run")}
+    out["unavailable"] = {name: next((results.unavailable[k] for k in why[name][:-1] if k in results.unavailable),
+                                     why[name][-1]) for name in DETAIL if out[name] is None}
     return out
 
 
