@@ -1,109 +1,228 @@
-"""Command line: the door a scheduler uses. Thin: every command calls the package's public functions.
+"""Command line ``ctcae-engine``: the door a scheduler (cron, Airflow, a CI job) and a person use.
 
-Exit codes: 0 done; 1 the report was written but a stage failed on the data (see the report and stderr);
-2 bad usage or unreadable input (a clear message, nothing written).
+Thin: every command calls the package's public functions. Logs go to stderr: plain timestamped lines when stderr is
+not a terminal (scheduler logs), rich progress and colours on a terminal. Stdout carries the results (paths, counts).
+Exit codes (see :mod:`ctcae_engine.runs`): 0 success; 2 bad usage or configuration; 3 unusable input; 4 data errors
+above the configured threshold (run folder written, ``latest`` not moved); 5 a stage of the analysis failed (idem);
+6 another run holds the output folder.
 """
 
 from __future__ import annotations
 
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
 
-from ctcae_terms import allowed_grades, load_catalog, lookup_term, suggest_terms
+from ctcae_terms import allowed_grades, load_catalog, search_terms
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="CTCAE v4.03 grading and DSMB safety reports.")
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="CTCAE v4.03 grading, safety tables and DSMB reports for oncology / CAR-T trials.")
+log = logging.getLogger("ctcae_engine")
 
 
-def _fail(message: str) -> None:
+def _fail(message: str, code: int = 2) -> None:
     typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
-    raise typer.Exit(2)
+    raise typer.Exit(code)
 
 
-def _report(folder: Path, config: Path | None, out: Path, previous: Path | None, run_time: str | None,
-            pdf: bool) -> None:
-    from ctcae_engine.config import ConfigError
-    from ctcae_engine.pipeline import run_study
-    from ctcae_engine.report import write_report
+def _setup_logging(verbose: bool) -> bool:
+    """Plain lines on stderr for schedulers, rich on a terminal; returns whether stderr is a terminal."""
+    terminal = sys.stderr.isatty()
+    for handler in list(log.handlers):
+        log.removeHandler(handler)
+    if terminal:
+        from rich.console import Console
+        from rich.logging import RichHandler
+
+        handler: logging.Handler = RichHandler(console=Console(stderr=True), show_path=False)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S%z"))
+    log.addHandler(handler)
+    log.setLevel(logging.DEBUG if verbose else logging.INFO)
+    log.propagate = False
+    return terminal
+
+
+@contextmanager
+def _progress(terminal: bool) -> Iterator[Callable[[str], None]]:
+    """A callback the run calls with each step's label: a spinner on a terminal, a log line otherwise."""
+    if not terminal:
+        yield lambda label: log.info("step: %s", label)
+        return
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                  console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("starting", total=None)
+        yield lambda label: bar.update(task, description=label)
+
+
+def _load(config: Path | None):  # -> StudyConfig (import kept lazy: `terms` starts fast)
+    from ctcae_engine.config import ConfigError, load_config
 
     try:
-        results = run_study(folder, config, run_time=run_time)
-        paths = write_report(results, out, previous=previous, pdf=pdf)
-    except (FileNotFoundError, ValueError, ConfigError) as exc:
+        return load_config(config)
+    except ConfigError as exc:
         _fail(str(exc))
-    for row in (results.primary.to_dict("records") if results.primary is not None else []):
-        typer.echo(f"{row.get('label', 'Primary endpoint')}: {row['n']}/{row['N']} "
-                   f"({row['pct']:.1f}%, 95% CI {row['ci_low']:.1f}-{row['ci_high']:.1f})")
-    typer.echo(f"records after the data cut-off {results.meta['data_cutoff']} (excluded, listed): "
-               f"{results.meta.get('n_after_cutoff', 0)}")
-    for kind, path in paths.items():
-        typer.echo(f"{kind}: {path}")
-    for stage, message in results.stage_errors:
-        typer.secho(f"stage failed: {stage}: {message}", err=True, fg=typer.colors.YELLOW)
-    if results.stage_errors:
-        raise typer.Exit(1)
+
+
+def _execute(config: Path | None, data: Path | None, out: Path | None, verbose: bool) -> None:
+    from ctcae_engine.runs import RunBusy, execute
+
+    terminal = _setup_logging(verbose)
+    cfg = _load(config)
+    try:
+        with _progress(terminal) as progress:
+            outcome = execute(cfg, data=data, out=out, progress=progress)
+    except RunBusy as exc:
+        _fail(str(exc), 6)
+    for problem in outcome.problems:
+        if problem.level == "error":
+            typer.echo(str(problem))
+    if outcome.folder is None:
+        raise typer.Exit(outcome.exit_code)
+    manifest = outcome.manifest
+    typer.echo(f"status: {manifest['status']} (exit {outcome.exit_code})")
+    typer.echo(f"data cut-off: {manifest['data_cutoff']}; compared with: {manifest['compared_with'] or 'none'}")
+    for name in ("report.html", "report.pdf", "new_since_last_run.json", "manifest.json"):
+        if (outcome.folder / name).exists():
+            typer.echo(f"{name}: {outcome.folder / name}")
+    typer.echo(f"run folder: {outcome.folder}")
+    raise typer.Exit(outcome.exit_code)
+
+
+@app.command()
+def run(
+    config: Path = typer.Option(..., "--config", "-c", help="Study configuration (TOML)"),
+    data: Path | None = typer.Option(None, help="Study data folder (default: [data] folder of the config)"),
+    out: Path | None = typer.Option(None, help="Where run folders go (default: [run] output_dir, else runs/ "
+                                                  "beside the config)"),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging"),
+) -> None:
+    """The weekly run: check, grade, aggregate and write a new run folder (report, datasets, tables, manifest)."""
+    _execute(config, data, out, verbose)
 
 
 @app.command()
 def demo(
-    out: Path = typer.Option("out/demo", help="Output folder"),
-    pdf: bool = typer.Option(True, help="Also write the PDF"),
+    out: Path = typer.Option(Path("out/demo"), help="Where run folders go"),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging"),
 ) -> None:
-    """The main job: the DSMB report (HTML + PDF) of the embedded demo trial."""
-    from ctcae_engine.demo import DATA_DIR
-
-    _report(DATA_DIR, None, out, None, None, pdf)
+    """The main job: a run of the embedded demo trial (DSMB report in HTML and PDF) into OUT/latest."""
+    _execute(None, None, out, verbose)
 
 
 @app.command()
-def report(
-    study: Path = typer.Argument(..., help="Folder with the study's SDTM/ADaM files (csv, parquet, xpt)"),
-    config: Path = typer.Option(..., help="Study configuration (TOML)"),
-    out: Path = typer.Option("out/report", help="Output folder"),
-    previous: Path | None = typer.Option(None, help="A previous report folder (or its summary.json): what is new"),
-    run_time: str | None = typer.Option(None, help="Run time printed on the cover (default: the data cut-off)"),
-    pdf: bool = typer.Option(True, help="Also write the PDF"),
+def validate(
+    config: Path = typer.Option(..., "--config", "-c", help="Study configuration (TOML)"),
+    data: Path | None = typer.Option(None, help="Study data folder (default: [data] folder of the config)"),
 ) -> None:
-    """The weekly run: grade a study folder and write the DSMB report (HTML, PDF, summary.json)."""
-    _report(study, config, out, previous, run_time, pdf)
+    """Check the configuration and the inputs only; print every problem, write nothing. Exit 0, 2 or 3."""
+    from ctcae_engine.checks import check_folder, errors
+
+    _setup_logging(False)
+    cfg = _load(config)
+    folder = data or cfg.data_folder
+    if folder is None:
+        _fail("no study data folder: give --data or set [data] folder in the configuration")
+    files, problems = check_folder(folder, cfg)
+    for f in files:
+        rows = "unreadable" if f.rows is None else f"{f.rows} rows"
+        typer.echo(f"{f.name}: {f.domain.upper()}, {rows}")
+    for problem in problems:
+        typer.echo(str(problem))
+    n_errors = len(errors(problems))
+    typer.echo(f"{n_errors} errors, {len(problems) - n_errors} warnings")
+    raise typer.Exit(3 if n_errors else 0)
 
 
-@app.command("grade-labs")
-def grade_labs_command(
-    path: Path = typer.Argument(..., help="SDTM LB or ADaM ADLB file (csv, parquet, xpt)"),
-    out: Path = typer.Option(..., help="Where to write the graded rows (csv or parquet)"),
+@app.command()
+def grade(
+    source: Path = typer.Argument(..., help="LB/VS/EG (SDTM) or ADLB/ADVS/ADEG file: csv, parquet, xpt, sas7bdat; "
+                                            "with --engine dask a Parquet dataset folder"),
+    out: Path = typer.Option(..., "--out", "-o", help="Where to write the graded rows (.csv or .parquet; "
+                                                       "a folder with --engine dask)"),
+    kind: str = typer.Option("auto", help="lab, vitals, ecg or auto (from the columns / file name)"),
+    engine: str = typer.Option("pandas", help="pandas (one process) or dask (out of core, a cluster)"),
+    scheduler: str | None = typer.Option(None, help="Dask scheduler address (default: a local cluster)"),
 ) -> None:
-    """Grade one lab file by CTCAE v4.03; every row is written, graded or with its reason."""
-    from ctcae_engine.grading import grade_labs
+    """Ad-hoc grading of one observation file by CTCAE v4.03: every row written, graded or with its reason."""
+    _setup_logging(False)
+    if kind not in ("auto", "lab", "vitals", "ecg"):
+        _fail(f"--kind must be lab, vitals, ecg or auto, got {kind!r}")
+    if engine not in ("pandas", "dask"):
+        _fail(f"--engine must be pandas or dask, got {engine!r}")
+    if not source.exists():
+        _fail(f"input not found: {source}", 3)
+    if engine == "dask":
+        from ctcae_engine.dask_engine import grade_dataset
+
+        counts = grade_dataset(source, out, kind=_kind_of(None, source) if kind == "auto" else kind,
+                               scheduler=scheduler)
+        typer.echo(f"{counts['rows_in']} rows: {counts['graded']} graded, {counts['ungraded']} with a reason -> {out}")
+        return
+    from ctcae_engine import grading
     from ctcae_engine.io import read_domain
 
     try:
-        graded = grade_labs(read_domain(path))
-    except (FileNotFoundError, ValueError, KeyError) as exc:
-        _fail(str(exc))
+        frame = read_domain(source)
+    except Exception as exc:  # unreadable file: one clear line, no traceback
+        _fail(f"{source}: cannot be read: {type(exc).__name__}: {exc}", 3)
+    kind = _kind_of(frame, source) if kind == "auto" else kind
+    grade_fn = {"lab": grading.grade_labs, "vitals": grading.grade_vitals, "ecg": grading.grade_ecg}[kind]
+    try:
+        graded = grade_fn(frame)
+    except (ValueError, KeyError) as exc:
+        _fail(f"{source}: {exc}", 3)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix.lower() == ".parquet":
         graded.to_parquet(out, index=False)
     else:
         graded.to_csv(out, index=False, lineterminator="\n")
     ungraded = int(graded["grade"].isna().sum())
-    typer.echo(f"{len(graded)} rows: {len(graded) - ungraded} graded, {ungraded} with a reason -> {out}")
+    typer.echo(f"{len(graded)} rows ({kind}): {len(graded) - ungraded} graded, {ungraded} with a reason -> {out}")
+
+
+def _kind_of(frame, source: Path) -> str:
+    """lab / vitals / ecg from SDTM --TESTCD columns or, for ADaM, the dataset name (adlb, advs, adeg)."""
+    stem = source.stem.lower()
+    by_name = {"lb": "lab", "adlb": "lab", "vs": "vitals", "advs": "vitals", "eg": "ecg", "adeg": "ecg"}
+    if frame is not None:
+        for prefix, name in (("LB", "lab"), ("VS", "vitals"), ("EG", "ecg")):
+            if f"{prefix}TESTCD" in frame.columns:
+                return name
+    if stem in by_name:
+        return by_name[stem]
+    _fail(f"{source}: cannot tell lab, vitals or ECG (no LBTESTCD/VSTESTCD/EGTESTCD column, file not named "
+          "lb/vs/eg/adlb/advs/adeg); give --kind")
+    return ""
 
 
 @app.command()
-def term(name: str = typer.Argument(..., help="CTCAE term or MedDRA code"),
-         version: str = typer.Option("4.03", help="CTCAE version: 4.03 (v4) or 5.0")) -> None:
-    """Look a CTCAE term up: its grades, or the closest terms when it is not in the catalog."""
+def terms(
+    query: str = typer.Argument(..., help="Part of a CTCAE term, a synonym (e.g. neutropenia) or a MedDRA code"),
+    version: str = typer.Option("4.03", help="CTCAE version: 4.03 (v4) or 5.0"),
+    limit: int = typer.Option(20, help="At most this many terms"),
+) -> None:
+    """Search the CTCAE catalog; an exact term or code shows its grade definitions."""
     try:
-        row = lookup_term(name, version)
+        found = search_terms(query, version, limit=limit)
     except ValueError as exc:  # unknown CTCAE version
         _fail(str(exc))
-    if row is None:
-        hints = ", ".join(suggest_terms(name, version)) or "none"
-        _fail(f"not a CTCAE v{version} term: {name!r}; closest: {hints}")
-    typer.echo(f"{row['term']} ({row['meddra_code']}, {row['soc']})")
-    for grade in allowed_grades(name, version):
-        typer.echo(f"  grade {grade}: {row[f'grade_{grade}']}")
+    if found.empty:
+        _fail(f"no CTCAE v{version} term matches {query!r}")
+    for row in found.to_dict("records"):
+        typer.echo(f"{row['term']} ({row['meddra_code']}, {row['soc']}) [{row['match']}]")
+        if row["match"] == "exact" or len(found) == 1:
+            for grade in allowed_grades(row["term"], version):
+                typer.echo(f"  grade {grade}: {row[f'grade_{grade}']}")
 
 
 @app.command()

@@ -7,7 +7,9 @@ a message naming the key and what was expected. The demo trial's file is ``ctcae
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
+import difflib
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,6 +109,29 @@ class Persistence:
 
 
 @dataclass(frozen=True)
+class Grading:
+    """Study-specific test-code mapping: TESTCD -> (criterion key for low values, for high values), split by the
+    criteria table the key belongs to (lab or clinical); these rows take precedence over the packaged test maps."""
+
+    lab_test_map: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
+    clinical_test_map: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
+    assume_at_rest: bool = False  # every SpO2 reading is declared taken at rest (Hypoxia)
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    pdf: bool = True
+    listing_max_rows: int = 200  # longer listings show their first rows in the report; the full listing is a CSV
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    output_dir: Path | None = None  # run folders go here (default: "runs" beside the TOML file)
+    # exit 4 when more than this share of the observations of tests with a CTCAE criterion cannot be graded
+    max_ungradable_pct: float = 5.0
+
+
+@dataclass(frozen=True)
 class StudyConfig:
     study: StudyInfo
     treatment: Treatment
@@ -116,6 +141,38 @@ class StudyConfig:
     response: Response = field(default_factory=Response)
     pfs: Pfs = field(default_factory=Pfs)
     persistence: Persistence = field(default_factory=Persistence)
+    grading: Grading = field(default_factory=Grading)
+    report: ReportOptions = field(default_factory=ReportOptions)
+    run: RunOptions = field(default_factory=RunOptions)
+    data_folder: Path | None = None  # [data] folder, resolved against the TOML file's folder
+    source: Path | None = None  # the TOML file this came from
+
+
+# every key the TOML may hold, per section: anything else is a typo and is refused with the closest known name
+KNOWN_KEYS: dict[str, tuple[str, ...]] = {
+    "study": ("study_id", "protocol_id", "title", "data_cutoff", "ctcae_version"),
+    "data": ("folder",),
+    "treatment": ("infusion_extrt", "lymphodepletion_extrt"),
+    "treatment_emergent": ("start", "window_days"),
+    "relationship": ("related", "not_related", "missing_is_related", "attribution"),
+    "eligibility": ("criteria", "screening_visit"),
+    "eligibility.criteria": ("criterion", "testcd", "operator", "limit", "unit", "relative_to_uln", "unit_factors"),
+    "response": ("window_days", "confirmation_required", "confirmation_min_days", "sd_min_days", "evaluator"),
+    "pfs": ("rate_days", "evaluator", "assessment_days", "assessment_tolerance_days", "max_missed_assessments",
+            "require_baseline_assessment"),
+    "persistence": ("testcd", "unit", "lloq", "target_day", "window_days", "timepoints_days"),
+    "grading": ("test_map", "assume_at_rest"),
+    "report": ("pdf", "listing_max_rows"),
+    "run": ("output_dir", "max_ungradable_pct"),
+}
+
+
+def _check_keys(table: dict[str, Any], known: tuple[str, ...], where: str) -> None:
+    for key in table:
+        if key not in known:
+            close = difflib.get_close_matches(str(key), known, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(known)}"
+            raise ConfigError(f"{where}: unknown key {key!r}{hint}")
 
 
 def _get(table: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str, default: Any = ...) -> Any:
@@ -168,6 +225,7 @@ def _criterion(raw: Any, i: int) -> EligibilityCriterion:
     where = f"eligibility.criteria[{i}]"
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: expected a table")
+    _check_keys(raw, KNOWN_KEYS["eligibility.criteria"], where)
     factors = _get(raw, "unit_factors", dict, where, {})
     for unit, factor in factors.items():
         if isinstance(factor, bool) or not isinstance(factor, int | float) or factor <= 0:
@@ -187,8 +245,39 @@ def _criterion(raw: Any, i: int) -> EligibilityCriterion:
     )
 
 
-def config_from_dict(raw: dict[str, Any]) -> StudyConfig:
-    """Build and validate a :class:`StudyConfig` from a parsed TOML mapping."""
+def _test_map(raw: dict[str, Any]) -> tuple[dict[str, tuple[str | None, str | None]], ...]:
+    """``[grading.test_map]`` entries ``TESTCD = { low = "criterion", high = "criterion" }`` routed to the lab or
+    clinical criteria table their keys belong to; an unknown criterion is refused with the closest names."""
+    from ctcae_terms.criteria import load_clinical_criteria, load_lab_criteria
+
+    tables = {"lab": set(load_lab_criteria()["key"]), "clinical": set(load_clinical_criteria()["key"])}
+    out: dict[str, dict[str, tuple[str | None, str | None]]] = {"lab": {}, "clinical": {}}
+    for testcd, entry in raw.items():
+        where = f"grading.test_map.{testcd}"
+        if not isinstance(entry, dict) or not entry:
+            raise ConfigError(f"{where}: expected a table such as {{ high = \"Alanine aminotransferase increased\" }}")
+        _check_keys(entry, ("low", "high"), where)
+        names = {d: _get(entry, d, str, where, None) for d in ("low", "high")}
+        given = [n for n in names.values() if n]
+        kind = next((k for k, keys in tables.items() if all(n in keys for n in given)), None)
+        if kind is None:
+            for direction, name in names.items():
+                if name and not any(name in keys for keys in tables.values()):
+                    close = difflib.get_close_matches(name, sorted(tables["lab"] | tables["clinical"]), n=3)
+                    raise ConfigError(f"{where}.{direction}: {name!r} is not a CTCAE v4.03 criterion of the engine; "
+                                      f"closest: {', '.join(close) or 'none'}")
+            raise ConfigError(f"{where}: low and high must both be lab or both be clinical criteria")
+        out[kind][testcd.strip().upper()] = (names["low"], names["high"])
+    return out["lab"], out["clinical"]
+
+
+def config_from_dict(raw: dict[str, Any], base: Path | None = None) -> StudyConfig:
+    """Build and validate a :class:`StudyConfig` from a parsed TOML mapping; relative paths are resolved against
+    ``base`` (the TOML file's folder; the working directory when None)."""
+    _check_keys(raw, tuple(k for k in KNOWN_KEYS if "." not in k), "top level (section names)")
+    for name in KNOWN_KEYS:
+        if "." not in name and isinstance(raw.get(name), dict):
+            _check_keys(raw[name], KNOWN_KEYS[name], f"[{name}]")
     s = _section(raw, "study", required=True)
     cutoff = _get(s, "data_cutoff", (_dt.date, str), "study", None)
     if isinstance(cutoff, str):
@@ -270,7 +359,26 @@ def config_from_dict(raw: dict[str, Any]) -> StudyConfig:
         window_days=int(_positive(_get(k, "window_days", int, "persistence", 28), "persistence.window_days")),
         timepoints_days=tuple(sorted(times)),
     )
-    return StudyConfig(study, treatment, tem, rel, elig, resp, pfs, pers)
+    g = _section(raw, "grading")
+    lab_map, clinical_map = _test_map(_get(g, "test_map", dict, "grading", {}))
+    grading = Grading(lab_map, clinical_map, _get(g, "assume_at_rest", bool, "grading", False))
+    r = _section(raw, "report")
+    report = ReportOptions(
+        pdf=_get(r, "pdf", bool, "report", True),
+        listing_max_rows=int(_get(r, "listing_max_rows", int, "report", 200)),
+    )
+    if report.listing_max_rows < 1:
+        raise ConfigError(f"report.listing_max_rows: must be >= 1, got {report.listing_max_rows}")
+    u = _section(raw, "run")
+    base = Path(base) if base is not None else Path.cwd()
+    out_dir = _get(u, "output_dir", str, "run", None)
+    pct = _get(u, "max_ungradable_pct", float, "run", 5.0)
+    if not 0 <= pct <= 100:
+        raise ConfigError(f"run.max_ungradable_pct: expected a percentage 0-100, got {pct}")
+    run = RunOptions(output_dir=(base / out_dir) if out_dir else None, max_ungradable_pct=pct)
+    folder = _get(_section(raw, "data"), "folder", str, "data", None)
+    return StudyConfig(study, treatment, tem, rel, elig, resp, pfs, pers, grading, report, run,
+                       data_folder=(base / folder) if folder else None)
 
 
 def load_config(path: str | Path | None = None) -> StudyConfig:
@@ -283,6 +391,9 @@ def load_config(path: str | Path | None = None) -> StudyConfig:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
     try:
-        return config_from_dict(raw)
+        cfg = config_from_dict(raw, base=path.resolve().parent)
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from exc
+    if cfg.data_folder is not None and not cfg.data_folder.is_dir():
+        raise ConfigError(f"{path}: data.folder: folder not found: {cfg.data_folder}")
+    return dataclasses.replace(cfg, source=path)

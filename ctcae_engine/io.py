@@ -1,9 +1,9 @@
-"""Read SDTM / ADaM domains from CSV, Parquet or SAS XPT into DataFrames, values untouched.
+"""Read SDTM / ADaM domains from CSV, Parquet, SAS XPT or sas7bdat into DataFrames, values untouched.
 
 CSV is read as text so a result such as "<0.5" or a partial date "2021-03" reaches the engine as written;
-empty cells become <NA>, and so does empty text in Parquet and XPT. SAS XPT is read with pyreadstat, so
-variables with a SAS date or datetime format (ADaM ADT, TRTSDT, TRTSDTM...) arrive as dates, not as day or second
-counts. Numeric conversion happens later, where each failure can be given a reason.
+empty cells become <NA>, and so does empty text in Parquet and SAS files. SAS XPT and sas7bdat are read with
+pyreadstat, so variables with a SAS date or datetime format (ADaM ADT, TRTSDT, TRTSDTM...) arrive as dates, not as
+day or second counts. Numeric conversion happens later, where each failure can be given a reason.
 """
 
 from __future__ import annotations
@@ -14,21 +14,26 @@ from pathlib import Path
 import pandas as pd
 import pyreadstat
 
-SUFFIXES = (".csv", ".parquet", ".xpt")
+SUFFIXES = (".csv", ".parquet", ".xpt", ".sas7bdat")
+ADAM_TO_SDTM = {"adsl": "dm", "adae": "ae", "adlb": "lb", "advs": "vs", "adeg": "eg", "adrs": "rs", "adpc": "pc"}
+"""An ADaM dataset stands in for its SDTM source when the folder has no SDTM file of that domain; every
+stage reads both shapes (e.g. ADSL TRTSDT / SAFFL, ADAE ASTDT / ATOXGR, ADLB PARAMCD / AVAL, ADRS AVALC / ADT)."""
 
 
 def read_domain(path: str | Path) -> pd.DataFrame:
-    """Read one domain file (.csv, .parquet, .xpt) into a new DataFrame with upper-case column names."""
+    """Read one domain file (.csv, .parquet, .xpt, .sas7bdat) into a new DataFrame with upper-case column names."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".csv":
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
         frame = frame.replace("", pd.NA)
-    elif suffix in (".parquet", ".xpt"):
+    elif suffix in (".parquet", ".xpt", ".sas7bdat"):
         if suffix == ".parquet":
             frame = pd.read_parquet(path)
-        else:
+        elif suffix == ".xpt":
             frame, _ = pyreadstat.read_xport(str(path))  # SAS DATE/DATETIME formats become dates, not day counts
+        else:
+            frame, _ = pyreadstat.read_sas7bdat(str(path))
         text = frame.select_dtypes(include=["object", "string"]).columns
         frame[text] = frame[text].replace("", pd.NA)  # blank text is missing, as in CSV
     else:

@@ -34,7 +34,7 @@ from ctcae_engine import ae as ae_checks
 from ctcae_engine.config import load_config
 from ctcae_engine.cutoff import apply_cutoff, cutoff_summary
 from ctcae_engine.dates import as_day, dtc_bounds
-from ctcae_engine.io import file_hashes, read_study
+from ctcae_engine.io import ADAM_TO_SDTM, file_hashes, read_study
 
 
 @dataclass
@@ -107,11 +107,6 @@ def _file_table(folder: Path, domains: dict[str, pd.DataFrame]) -> pd.DataFrame:
     )
 
 
-ADAM_TO_SDTM = {"adsl": "dm", "adae": "ae", "adlb": "lb", "advs": "vs", "adeg": "eg", "adrs": "rs", "adpc": "pc"}
-"""An ADaM dataset stands in for its SDTM source when the folder has no SDTM file of that domain; every
-stage reads both shapes (e.g. ADSL TRTSDT / SAFFL, ADAE ASTDT / ATOXGR, ADLB PARAMCD / AVAL, ADRS AVALC / ADT)."""
-
-
 def _sdtm_names(domains: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     out = dict(domains)
     for adam, sdtm in ADAM_TO_SDTM.items():
@@ -121,18 +116,25 @@ def _sdtm_names(domains: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
 
 
 def run_study(
-    folder: str | Path,
+    folder: str | Path | None,
     config: Any = None,
     run_time: str | datetime | None = None,
     strict: bool = False,
+    progress: Callable[[str], None] | None = None,
 ) -> StudyResults:
     """Read a study folder and derive every result of the report.
 
-    ``config`` is a :class:`ctcae_engine.config.StudyConfig` or the path of a study TOML (None: the demo's).
+    ``config`` is a :class:`ctcae_engine.config.StudyConfig` or the path of a study TOML (None: the demo's);
+    ``folder`` None reads the configuration's ``[data] folder``.
     ``run_time`` is recorded as given; by default it is the data cut-off, so the same inputs give the same report.
+    ``progress`` is called with the label of each step before it runs (the CLI's progress display).
     """
-    folder = Path(folder)
     cfg = _load_config(config)
+    if folder is None:
+        folder = getattr(cfg, "data_folder", None)
+        if folder is None:
+            raise ValueError("no study folder: give one or set [data] folder in the study configuration")
+    folder = Path(folder)
     read = read_study(folder)
     supp_lost = read.pop("supp_unmatched", None)
     raw = _sdtm_names(read)
@@ -157,16 +159,22 @@ def run_study(
         "n_after_cutoff": len(excluded),
     }
     runner = _Runner(results, strict)
-    _grade(runner, domains)
-    _adverse_events(runner, domains, cfg)
-    _cart_toxicity(runner, domains)
-    _reconcile(runner)
-    _summary_tables(runner, cfg)
-    _vitals_ecg(runner, cfg)
-    _eligibility(runner, domains, cfg)
-    _efficacy(runner, domains, cfg)
-    _figures(runner, cfg)
-    results.tables.update(_own_tables(results, cfg))
+    steps: list[tuple[str, Callable[[], None]]] = [
+        ("grading labs, vital signs and ECGs", lambda: _grade(runner, domains, cfg)),
+        ("adverse events", lambda: _adverse_events(runner, domains, cfg)),
+        ("CRS and ICANS", lambda: _cart_toxicity(runner, domains)),
+        ("reconciliation", lambda: _reconcile(runner)),
+        ("safety tables", lambda: _summary_tables(runner, cfg)),
+        ("vital-sign and ECG tables", lambda: _vitals_ecg(runner, cfg)),
+        ("eligibility", lambda: _eligibility(runner, domains, cfg)),
+        ("efficacy", lambda: _efficacy(runner, domains, cfg)),
+        ("figures", lambda: _figures(runner, cfg)),
+        ("data quality", lambda: results.tables.update(_own_tables(results, cfg))),
+    ]
+    for label, step in steps:
+        if progress is not None:
+            progress(label)
+        step()
     results.summary = headline(results)
     _spread_unavailable(results)
     return results
@@ -215,15 +223,22 @@ def _supp_unmatched(lost: pd.DataFrame | None) -> pd.DataFrame:
     return out
 
 
-def _grade(runner: _Runner, domains: dict[str, pd.DataFrame]) -> None:
+def _grade(runner: _Runner, domains: dict[str, pd.DataFrame], cfg: Any) -> None:
     results = runner.results
     first_dose = domains.get("dm")  # baseline = last value on/before infusion when none is flagged
-    for attr, domain, grade in (("labs", "lb", grading.grade_labs), ("vitals", "vs", grading.grade_vitals),
-                                ("ecg", "eg", grading.grade_ecg)):
+    study = getattr(cfg, "grading", None)
+    lab_map, clinical_map = (study.lab_test_map, study.clinical_test_map) if study else ({}, {})
+    vitals_options = {"assume_at_rest": study.assume_at_rest} if study else {}
+    for attr, domain, grade, mapping, options in (
+        ("labs", "lb", grading.grade_labs, lab_map, {}),
+        ("vitals", "vs", grading.grade_vitals, clinical_map, vitals_options),
+        ("ecg", "eg", grading.grade_ecg, clinical_map, {}),
+    ):
         if domain not in domains:
             results.unavailable[attr] = f"no {domain.upper()} domain in the study folder"
             continue
-        setattr(results, attr, runner.call(attr, grade, domains[domain], first_dose=first_dose))
+        setattr(results, attr, runner.call(attr, grade, domains[domain], first_dose=first_dose,
+                                           mapping=mapping or None, **options))
     if not {"lb", "vs", "eg"} & set(domains):
         results.unavailable["grading"] = "no LB, VS or EG domain in the study folder"
 

@@ -5,8 +5,10 @@ from ctcae_terms.catalog import (
     allowed_grades,
     load_catalog,
     lookup_term,
+    search_terms,
     suggest_terms,
     synonyms,
 )
 
-__all__ = ["DEFAULT_VERSION", "allowed_grades", "load_catalog", "lookup_term", "suggest_terms", "synonyms"]
+__all__ = ["DEFAULT_VERSION", "allowed_grades", "load_catalog", "lookup_term", "search_terms", "suggest_terms",
+           "synonyms"]

@@ -1,26 +1,232 @@
-"""The command line a scheduler calls: clear messages and exit codes, every input row accounted for."""
+"""The command line a scheduler calls, driven end to end on the demo trial and on broken inputs: exit codes,
+messages, run folders that are complete or absent, and a previous run that nothing touches."""
+
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from ctcae_engine.cli import app
+from ctcae_engine.config import DEMO_CONFIG
+from ctcae_engine.demo import DATA_DIR
 
 runner = CliRunner()
 
 
-def test_term_lookup_prints_allowed_grades():
-    result = runner.invoke(app, ["term", "Alopecia"])
-    assert result.exit_code == 0
-    assert "grade 2: Hair loss of >=50%" in result.output and "grade 3" not in result.output
+def _study(tmp: Path, extra: str = "") -> Path:
+    """A copy of the demo trial (data + config without PDF, to stay fast) in ``tmp``; returns the config path."""
+    shutil.copytree(DATA_DIR, tmp / "data")
+    text = DEMO_CONFIG.read_text().replace("pdf = true", "pdf = false")
+    (tmp / "study.toml").write_text(text + extra)
+    return tmp / "study.toml"
 
 
-def test_unknown_term_exits_2_with_suggestions():
-    result = runner.invoke(app, ["term", "neutropenia"])
+def _tree(root: Path) -> dict[str, str]:
+    """Every file under ``root`` (relative path -> sha256), the symlink `latest` as its target."""
+    out = {}
+    for path in sorted(root.rglob("*")):
+        if path.is_symlink():
+            out[path.relative_to(root).as_posix()] = "-> " + os.readlink(path)
+        elif path.is_file() and path.name != ".lock":
+            out[path.relative_to(root).as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return out
+
+
+def _run(config: Path, *args: str):
+    return runner.invoke(app, ["run", "--config", str(config), *args])
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory):
+    """One good run of the demo copy: (config, runs root, run folder)."""
+    tmp = tmp_path_factory.mktemp("study")
+    config = _study(tmp)
+    result = _run(config)
+    assert result.exit_code == 0, result.output
+    root = tmp / "runs"
+    return config, root, (root / "latest").resolve()
+
+
+def test_run_writes_a_complete_run_folder_and_moves_latest(first_run):
+    config, root, folder = first_run
+    assert folder.name.startswith("cutoff-2025-06-30_run-")  # named for the data cut-off and the run time
+    for name in ("report.html", "summary.json", "manifest.json", "ungraded_rows.csv", "graded/lb.parquet",
+                 "graded/lb.csv", "graded/ae.parquet", "tables/AET01.csv"):
+        assert (folder / name).is_file(), name
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["status"] == "success" and manifest["exit_code"] == 0
+    assert manifest["ctcae_version"] == "4.03" and manifest["compared_with"] is None
+    lb_in = len(pd.read_csv(config.parent / "data" / "lb.csv"))
+    inputs = {i["file"]: i for i in manifest["inputs"]}
+    assert inputs["lb.csv"]["rows"] == lb_in
+    assert inputs["lb.csv"]["sha256"] == hashlib.sha256((config.parent / "data" / "lb.csv").read_bytes()).hexdigest()
+    rows = manifest["rows"]["lb"]
+    # every LB row read ends in the graded dataset, graded or with its reason
+    assert rows["rows_in"] == rows["rows_after_cutoff"] + rows["excluded_after_cutoff"]
+    assert rows["rows_out"] == rows["graded"] + rows["ungraded_with_reason"] == rows["rows_after_cutoff"]
+    graded = pd.read_parquet(folder / "graded" / "lb.parquet")
+    assert len(graded) == rows["rows_out"] and graded.loc[graded["grade"].isna(), "reason"].ne("").all()
+    assert {"read_and_check_inputs", "analysis", "report", "total"} <= set(manifest["run"]["durations_s"])
+    outputs = {o["file"] for o in manifest["outputs"]}
+    assert "report.html" in outputs and "manifest.json" not in outputs
+
+
+def test_rerun_on_the_same_inputs_gives_identical_outputs(first_run):
+    config, root, folder = first_run
+    result = _run(config)
+    assert result.exit_code == 0, result.output
+    again = (root / "latest").resolve()
+    assert again != folder
+    before, after = _tree(folder), _tree(again)
+    assert before.keys() == after.keys()
+    assert {k for k in before if before[k] != after[k]} == {"manifest.json"}
+    m1, m2 = (json.loads((f / "manifest.json").read_text()) for f in (folder, again))
+    assert {k: v for k, v in m1.items() if k != "run"} == {k: v for k, v in m2.items() if k != "run"}
+
+
+def _break_missing_column(tmp: Path) -> None:
+    lb = pd.read_csv(tmp / "data" / "lb.csv", dtype=str)
+    lb.drop(columns="LBTESTCD").to_csv(tmp / "data" / "lb.csv", index=False)
+
+
+def _break_unreadable(tmp: Path) -> None:
+    (tmp / "data" / "vs.csv").unlink()
+    (tmp / "data" / "vs.parquet").write_bytes(b"this is not parquet")
+
+
+def _break_empty_dm(tmp: Path) -> None:
+    header = (tmp / "data" / "dm.csv").read_text().splitlines()[0]
+    (tmp / "data" / "dm.csv").write_text(header + "\n")
+
+
+def _break_toml(tmp: Path) -> None:
+    (tmp / "study.toml").write_text((tmp / "study.toml").read_text().replace('study_id = "', 'study_id = '))
+
+
+def _break_unknown_key(tmp: Path) -> None:
+    text = (tmp / "study.toml").read_text()
+    (tmp / "study.toml").write_text(text.replace("window_days = 365", "window_dayz = 365"))
+
+
+@pytest.mark.parametrize(("breaker", "code", "message"), [
+    (_break_missing_column, 3, "LB: required column LBTESTCD or PARAMCD is missing"),
+    (_break_unreadable, 3, "vs.parquet: cannot be read"),
+    (_break_empty_dm, 3, "DM: the domain has no rows"),
+    (_break_toml, 2, "study.toml: not valid TOML"),
+    (_break_unknown_key, 2, "[treatment_emergent]: unknown key 'window_dayz'; did you mean 'window_days'?"),
+], ids=["missing column", "unreadable file", "empty DM", "bad TOML", "unknown config key"])
+def test_broken_input_fails_cleanly_and_leaves_the_last_good_run_untouched(tmp_path, breaker, code, message):
+    config = _study(tmp_path)
+    assert _run(config).exit_code == 0
+    root = tmp_path / "runs"
+    before = _tree(root)
+    breaker(tmp_path)
+    result = _run(config)
+    assert result.exit_code == code
+    assert message in result.output  # CliRunner mixes stderr into output
+    assert "Traceback" not in result.output
+    assert _tree(root) == before  # no new folder, nothing rewritten, latest unchanged
+
+
+def test_validate_checks_inputs_and_writes_nothing(tmp_path):
+    config = _study(tmp_path)
+    result = runner.invoke(app, ["validate", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    assert "lb.csv: LB, 4752 rows" in result.output and "0 errors" in result.output
+    _break_missing_column(tmp_path)
+    result = runner.invoke(app, ["validate", "--config", str(config)])
+    assert result.exit_code == 3 and "required column LBTESTCD or PARAMCD is missing" in result.output
+    assert not (tmp_path / "runs").exists()
+
+
+def test_config_naming_a_missing_data_folder_exits_2(tmp_path):
+    config = _study(tmp_path)
+    config.write_text(config.read_text().replace('folder = "data"', 'folder = "no_such_folder"'))
+    result = runner.invoke(app, ["validate", "--config", str(config)])
     assert result.exit_code == 2
-    assert "Neutrophil count decreased" in result.output
+    assert "data.folder: folder not found" in result.output and "study.toml" in result.output
 
 
-def test_grade_labs_writes_every_row_with_grade_or_reason(tmp_path):
+def test_data_errors_above_the_threshold_exit_4_and_keep_latest(tmp_path):
+    # the demo holds a few ungradable rows of graded tests (e.g. ANC "<0.5", creatinine without a baseline)
+    config = _study(tmp_path)
+    assert _run(config).exit_code == 0
+    latest = os.readlink(tmp_path / "runs" / "latest")
+    config.write_text(config.read_text().replace("max_ungradable_pct = 5.0", "max_ungradable_pct = 0.0"))
+    result = _run(config)
+    assert result.exit_code == 4, result.output
+    assert os.readlink(tmp_path / "runs" / "latest") == latest
+    written = [p for p in (tmp_path / "runs").iterdir() if p.name.startswith("cutoff-") and p.name != latest]
+    assert len(written) == 1
+    manifest = json.loads((written[0] / "manifest.json").read_text())
+    assert manifest["status"] == "data_errors" and manifest["ungradable"]["rows"] > 0
+
+
+def test_a_run_killed_while_writing_leaves_no_run_folder(tmp_path, monkeypatch):
+    config = _study(tmp_path)
+    assert _run(config).exit_code == 0
+    root = tmp_path / "runs"
+    before = _tree(root)
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt  # the process dies in the middle of writing the report
+
+    monkeypatch.setattr("ctcae_engine.report.write_report", killed)
+    _run(config)
+    visible = {k: v for k, v in _tree(root).items() if not k.startswith(".incomplete-")}
+    assert visible == before
+    monkeypatch.undo()
+    assert _run(config).exit_code == 0  # the next run clears the leftover
+    assert not list(root.glob(".incomplete-*"))
+
+
+def test_a_second_run_on_the_same_output_folder_exits_6(tmp_path):
+    config = _study(tmp_path)
+    (tmp_path / "runs").mkdir()
+    with open(tmp_path / "runs" / ".lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        result = _run(config)
+    assert result.exit_code == 6 and "another run is writing" in result.output
+
+
+def test_new_since_last_run_compares_with_the_previous_successful_run(tmp_path):
+    config = _study(tmp_path)
+    assert _run(config).exit_code == 0
+    first = os.readlink(tmp_path / "runs" / "latest")
+    ae = pd.read_csv(tmp_path / "data" / "ae.csv", dtype=str, keep_default_na=False)
+    new = ae.iloc[[0]].assign(AESEQ="999", AETERM="DIARRHOEA", AEDECOD="Diarrhea", AETOXGR="3",
+                              AEENDTC="", AEREL="RELATED")
+    pd.concat([ae, new]).to_csv(tmp_path / "data" / "ae.csv", index=False)
+    assert _run(config).exit_code == 0
+    second = (tmp_path / "runs" / "latest").resolve()
+    manifest = json.loads((second / "manifest.json").read_text())
+    assert manifest["compared_with"] == first
+    found = json.loads((second / "new_since_last_run.json").read_text())
+    assert "Diarrhea" in json.dumps(found["new_aes"])
+    assert "Diarrhea" in (second / "report.html").read_text()
+
+
+def test_console_script_logs_plain_lines_when_not_on_a_terminal(tmp_path):
+    config = _study(tmp_path)
+    script = Path(sys.executable).with_name("ctcae-engine")
+    done = subprocess.run([str(script), "run", "--config", str(config)], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert lines and all(line[:4].isdigit() and " INFO " in line for line in lines)  # timestamped, no colour codes
+    assert "\x1b[" not in done.stderr
+    assert done.stdout.splitlines()[-1].startswith("run folder: ")
+
+
+def test_grade_writes_every_row_with_grade_or_reason(tmp_path):
     lb = pd.DataFrame({
         "USUBJID": ["S1", "S1", "S1"],
         "LBTESTCD": ["ALT", "ALT", "XYZ"],
@@ -34,23 +240,48 @@ def test_grade_labs_writes_every_row_with_grade_or_reason(tmp_path):
     src = tmp_path / "lb.csv"
     lb.to_csv(src, index=False)
     out = tmp_path / "graded.csv"
-    result = runner.invoke(app, ["grade-labs", str(src), "--out", str(out)])
+    result = runner.invoke(app, ["grade", str(src), "-o", str(out)])
     assert result.exit_code == 0, result.output
     graded = pd.read_csv(out, dtype=str, keep_default_na=False)
     assert len(graded) == 3
     assert graded.loc[0, "grade"] == "3"  # ALT 250 U/L, ULN 40: ">5.0 - 20.0 x ULN" -> grade 3
     assert graded.loc[1, "grade"] == "" and "<0.5" in graded.loc[1, "reason"]
     assert graded.loc[2, "grade"] == "" and "XYZ" in graded.loc[2, "reason"]
-    assert "1 graded, 2 with a reason" in result.output
+    assert "3 rows (lab): 1 graded, 2 with a reason" in result.output
 
 
-def test_report_with_missing_config_exits_2(tmp_path):
-    result = runner.invoke(app, ["report", str(tmp_path), "--config", str(tmp_path / "nope.toml")])
-    assert result.exit_code == 2
-    assert "error:" in result.output
+def test_grade_detects_vital_signs(tmp_path):
+    vs = pd.DataFrame({"USUBJID": ["S1"], "VSTESTCD": ["TEMP"], "VSSTRESN": ["40.3"], "VSSTRESU": ["C"],
+                       "VSDTC": ["2025-01-10T08:00"]})
+    vs.to_csv(tmp_path / "vitals_export.csv", index=False)
+    result = runner.invoke(app, ["grade", str(tmp_path / "vitals_export.csv"), "-o", str(tmp_path / "g.parquet")])
+    assert result.exit_code == 0, result.output
+    graded = pd.read_parquet(tmp_path / "g.parquet")
+    # CTCAE v4.03 Fever: grade 3 ">40.0 degrees C (>104.0 degrees F) for <=24 hrs"
+    assert (graded.loc[0, "term"], graded.loc[0, "grade"]) == ("Fever", 3)
 
 
-def test_unknown_ctcae_version_exits_2_with_the_known_ones():
-    result = runner.invoke(app, ["term", "Nausea", "--version", "6"])
-    assert result.exit_code == 2
-    assert "unknown CTCAE version '6'" in result.output and "4.03" in result.output
+def test_grade_on_an_unreadable_file_exits_3(tmp_path):
+    (tmp_path / "lb.xpt").write_bytes(b"\x00garbage")
+    result = runner.invoke(app, ["grade", str(tmp_path / "lb.xpt"), "-o", str(tmp_path / "out.csv")])
+    assert result.exit_code == 3 and "lb.xpt: cannot be read" in result.output
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_terms_searches_by_part_synonym_and_code():
+    result = runner.invoke(app, ["terms", "neutro"])
+    assert result.exit_code == 0
+    assert "Febrile neutropenia" in result.output and "Neutrophil count decreased" in result.output
+    # a MedDRA PT that is not a CTCAE term is found through the synonym table
+    assert "Neutrophil count decreased" in runner.invoke(app, ["terms", "neutropenia"]).output
+    # CTCAE v4.03 Alopecia has grades 1 and 2 only ("Hair loss of >=50% of normal for that individual ...")
+    exact = runner.invoke(app, ["terms", "Alopecia"])
+    assert "grade 2: Hair loss of >=50%" in exact.output and "grade 3" not in exact.output
+    assert "Anemia" in runner.invoke(app, ["terms", "10002272"]).output  # MedDRA code of Anemia
+
+
+def test_terms_with_unknown_version_or_no_match_exits_2():
+    result = runner.invoke(app, ["terms", "Nausea", "--version", "6"])
+    assert result.exit_code == 2 and "unknown CTCAE version '6'" in result.output
+    result = runner.invoke(app, ["terms", "qqqzzzxxx"])
+    assert result.exit_code == 2 and "no CTCAE v4.03 term matches" in result.output

@@ -92,3 +92,26 @@ def suggest_terms(name: str, version: str = DEFAULT_VERSION, limit: int = 3, min
     matches = process.extract(key, choices, scorer=fuzz.token_set_ratio, limit=limit, score_cutoff=min_score)
     fuzzy = [catalog["term"].iat[index] for _, _, index in matches]
     return list(dict.fromkeys(synonym_hits + fuzzy))[:limit]
+
+
+def search_terms(query: str, version: str = DEFAULT_VERSION, limit: int = 20) -> pd.DataFrame:
+    """Catalog rows for a search text, best first: the term itself or its MedDRA code, terms containing the text,
+    terms a synonym names (e.g. "neutropenia"); only when none of these, the closest spellings. Column ``match``
+    says why each row is there (exact, contains, synonym, similar)."""
+    catalog = _catalog(_version(version))
+    key = normalise_term(query)
+    exact = lookup_term(query, version)
+    found: dict[str, str] = {}
+    if exact is not None:
+        found[exact["term"]] = "exact"
+    for term in catalog.loc[catalog["term_key"].str.contains(key, regex=False), "term"]:
+        found.setdefault(term, "contains")
+    known = set(catalog["term"])
+    for term in _synonyms().loc[_synonyms()["key"].str.contains(key, regex=False), "ctcae_term"]:
+        if term in known:
+            found.setdefault(term, "synonym")
+    if not found:  # nothing by name: the closest spellings
+        for term in suggest_terms(query, version, limit=5):
+            found[term] = "similar"
+    rows = catalog.set_index("term").loc[list(found)[:limit]].reset_index()
+    return rows.drop(columns="term_key").assign(match=[found[t] for t in rows["term"]])

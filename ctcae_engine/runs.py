@@ -1,0 +1,324 @@
+"""One unattended run: check inputs, grade and aggregate, write a run folder, move the ``latest`` pointer.
+
+A run folder is named for the data cut-off and the run time (``cutoff-2025-06-30_run-20261125T021450Z``) and holds
+report.html / report.pdf, summary.json and new_since_last_run.json, ``graded/`` (graded observations and AEs as
+Parquet and CSV), ``tables/`` (every analysis table as CSV) and ``manifest.json``. It is written under a hidden
+``.incomplete-*`` name and renamed when complete, so a killed run never leaves a half-written folder under a run name;
+``latest`` (a symbolic link) moves only after a successful run. One run at a time per output folder (a lock file).
+
+Every file except ``manifest.json`` depends only on the inputs and the configuration: the report shows the data
+cut-off, not the wall clock, and a re-run on unchanged inputs compares with the same earlier run as the run it repeats.
+The manifest's ``run`` block (run time, folder, durations) is the only part that changes between such runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ctcae_engine import __version__
+from ctcae_engine.checks import InputFile, Problem, check_folder, errors
+from ctcae_engine.config import StudyConfig
+
+log = logging.getLogger("ctcae_engine")
+
+# exit codes of `ctcae-engine run` / `validate` (documented in the README and docs/cli.md)
+EXIT_OK = 0
+EXIT_CONFIG = 2  # bad command line or study configuration: nothing read, nothing written
+EXIT_INPUT = 3  # an input cannot be used (unreadable file, missing column or domain, empty DM/EX): nothing written
+EXIT_DATA = 4  # the run folder is written but too many observations could not be graded: `latest` not moved
+EXIT_STAGE = 5  # the run folder is written but a stage of the analysis failed: `latest` not moved
+EXIT_BUSY = 6  # another run is writing to the same output folder
+
+MANIFEST = "manifest.json"
+LATEST = "latest"
+INCOMPLETE = ".incomplete-"
+GRADED = {"labs": "lb", "vitals": "vs", "ecg": "eg", "ae": "ae"}  # StudyResults attribute -> file stem in graded/
+
+
+class RunBusy(RuntimeError):
+    """Another run holds the output folder's lock."""
+
+
+@dataclass
+class RunOutcome:
+    exit_code: int
+    status: str  # success, input_errors, data_errors, stage_failed
+    folder: Path | None = None
+    problems: list[Problem] = field(default_factory=list)
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+
+def output_root(config: StudyConfig, out: str | Path | None = None) -> Path:
+    """Where run folders go: ``out``, else [run] output_dir, else ``runs`` beside the TOML file (or the cwd)."""
+    if out is not None:
+        return Path(out)
+    if config.run.output_dir is not None:
+        return Path(config.run.output_dir)
+    return (config.source.parent if config.source is not None else Path.cwd()) / "runs"
+
+
+@contextmanager
+def _lock(root: Path) -> Iterator[None]:
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise RunBusy(f"another run is writing to {root} (lock {root / '.lock'})") from exc
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _plain(value: Any) -> Any:
+    """JSON-ready form of config values (paths and dates as text, tuples as lists)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+def _config_block(config: StudyConfig) -> dict[str, Any]:
+    values = _plain(dataclasses.asdict(config))
+    text = config.source.read_bytes() if config.source is not None else json.dumps(values, sort_keys=True).encode()
+    return {"file": str(config.source) if config.source else None, "sha256": hashlib.sha256(text).hexdigest(),
+            "values": values}
+
+
+def _inputs_key(inputs: list[dict[str, Any]], config: dict[str, Any]) -> str:
+    """One hash for 'same inputs and configuration' (file names and contents, and the config file)."""
+    text = json.dumps([[i["file"], i["sha256"]] for i in inputs] + [config["sha256"], __version__])
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def read_manifest(folder: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def latest_run(root: Path) -> Path | None:
+    """The last successful run folder of ``root`` (where ``latest`` points), or None."""
+    pointer = root / LATEST
+    if not pointer.is_symlink() and not pointer.is_dir():
+        return None
+    target = pointer.resolve()
+    return target if target.is_dir() else None
+
+
+def previous_run(root: Path, inputs_key: str) -> Path | None:
+    """The run to compare with: the latest successful one, or, when that run had the same inputs (a re-run), the
+    run it compared with, so a re-run writes the same report as the run it repeats."""
+    latest = latest_run(root)
+    if latest is None:
+        return None
+    manifest = read_manifest(latest) or {}
+    if manifest.get("inputs_key") != inputs_key:
+        return latest
+    before = manifest.get("compared_with")
+    return root / before if before and (root / before).is_dir() else None
+
+
+def _point_latest(root: Path, folder: Path) -> None:
+    tmp = root / f".{LATEST}-{os.getpid()}"
+    if tmp.is_symlink() or tmp.exists():
+        tmp.unlink()
+    tmp.symlink_to(folder.name, target_is_directory=True)
+    os.replace(tmp, root / LATEST)  # atomic: the pointer is either the old or the new run, never missing
+
+
+def _clear_incomplete(root: Path) -> None:
+    """Folders left by killed runs (we hold the lock, so no live run owns one)."""
+    for stale in root.glob(f"{INCOMPLETE}*"):
+        log.warning("removing %s, left by a run that did not finish", stale.name)
+        shutil.rmtree(stale, ignore_errors=True)
+
+
+def _save_frame(frame: pd.DataFrame, stem: Path) -> None:
+    """A DataFrame as Parquet and CSV; object columns holding mixed values are written as text in Parquet."""
+    frame = frame.reset_index(drop=True)
+    try:
+        frame.to_parquet(stem.with_suffix(".parquet"), index=False)
+    except (TypeError, ValueError, ArithmeticError):  # pyarrow refuses a mixed object column: keep it as text
+        mixed = frame.select_dtypes(include="object").columns
+        frame.astype({c: "string" for c in mixed}).to_parquet(stem.with_suffix(".parquet"), index=False)
+    frame.to_csv(stem.with_suffix(".csv"), index=False, lineterminator="\n")
+
+
+def ungradable_share(results: Any) -> tuple[int, int]:
+    """(rows of tests with a CTCAE criterion that could not be graded, all rows of such tests) over LB, VS, EG."""
+    bad = total = 0
+    for frame in (results.labs, results.vitals, results.ecg):
+        if frame is None or "grade" not in frame.columns:
+            continue
+        mapped = frame["term_low"].fillna("").ne("") | frame["term_high"].fillna("").ne("")
+        total += int(mapped.sum())
+        bad += int((mapped & frame["grade"].isna()).sum())
+    return bad, total
+
+
+def _row_counts(files: list[InputFile], results: Any) -> dict[str, dict[str, int]]:
+    counts: dict[str, dict[str, int]] = {}
+    for f in files:
+        counts.setdefault(f.domain, {"rows_in": 0})["rows_in"] += f.rows or 0
+    excluded = results.excluded
+    for domain, entry in counts.items():
+        kept = results.domains.get(domain)
+        entry["rows_after_cutoff"] = len(kept) if kept is not None else 0
+        entry["excluded_after_cutoff"] = (int(excluded["domain"].str.lower().eq(domain).sum())
+                                          if excluded is not None and len(excluded) else 0)
+    for attr, domain in GRADED.items():
+        frame = getattr(results, attr)
+        if frame is None or domain not in counts:
+            continue
+        entry = counts[domain]
+        entry["rows_out"] = len(frame)
+        if "grade" in frame.columns and domain != "ae":
+            entry["graded"] = int(frame["grade"].notna().sum())
+            entry["ungraded_with_reason"] = len(frame) - entry["graded"]
+        if domain == "ae" and "valid" in frame.columns:
+            entry["valid_term_and_grade"] = int(frame["valid"].fillna(False).astype(bool).sum())
+    return counts
+
+
+def execute(
+    config: StudyConfig,
+    data: str | Path | None = None,
+    out: str | Path | None = None,
+    run_time: datetime | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> RunOutcome:
+    """Run the study of ``config`` (data folder ``data`` or the config's [data] folder) into a new run folder.
+
+    Returns the outcome with the exit code; raises :class:`RunBusy` when another run holds the output folder.
+    """
+    started = time.perf_counter()
+    run_time = (run_time or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(microsecond=0)
+    folder = Path(data) if data is not None else config.data_folder
+    if folder is None:
+        problem = Problem("error", "data.folder", "no study data folder: give --data or set [data] folder")
+        return RunOutcome(EXIT_CONFIG, "config_error", problems=[problem])
+    root = output_root(config, out)
+    with _lock(root):
+        _clear_incomplete(root)
+        stamp = time.perf_counter()
+        files, problems = check_folder(folder, config)
+        durations = {"read_and_check_inputs": time.perf_counter() - stamp}
+        for problem in problems:
+            (log.error if problem.level == "error" else log.warning)("%s", problem)
+        if errors(problems):
+            return RunOutcome(EXIT_INPUT, "input_errors", problems=problems)
+        inputs = [{"file": f.name, "domain": f.domain.upper(), "size": f.size, "rows": f.rows,
+                   "sha256": _sha256(folder / f.name)} for f in files]
+        config_block = _config_block(config)
+        key = _inputs_key(inputs, config_block)
+        previous = previous_run(root, key)
+        log.info("comparing with %s", previous.name if previous else "nothing (first run)")
+
+        from ctcae_engine.pipeline import run_study
+        from ctcae_engine.report import write_report
+
+        stamp = time.perf_counter()
+        results = run_study(folder, config, progress=progress)
+        durations["analysis"] = time.perf_counter() - stamp
+        cutoff = results.meta["data_cutoff"]
+        name = f"cutoff-{cutoff}_run-{run_time:%Y%m%dT%H%M%SZ}"
+        n = 1
+        while (root / name).exists():  # two runs in one second
+            n += 1
+            name = f"cutoff-{cutoff}_run-{run_time:%Y%m%dT%H%M%SZ}-{n}"
+        work = root / f"{INCOMPLETE}{name}"
+        work.mkdir()
+        if progress is not None:
+            progress("writing the report")
+        stamp = time.perf_counter()
+        write_report(results, work, previous=previous, pdf=config.report.pdf)
+        durations["report"] = time.perf_counter() - stamp
+        if progress is not None:
+            progress("writing graded datasets and tables")
+        stamp = time.perf_counter()
+        (work / "graded").mkdir()
+        for attr, stem in GRADED.items():
+            frame = getattr(results, attr)
+            if frame is not None:
+                _save_frame(frame, work / "graded" / stem)
+        (work / "tables").mkdir()
+        for table_id, table in sorted(results.tables.items()):
+            if isinstance(table, pd.DataFrame):
+                table.to_csv(work / "tables" / f"{table_id}.csv", index=False, lineterminator="\n")
+        durations["datasets_and_tables"] = time.perf_counter() - stamp
+
+        warnings = [str(p) for p in problems]
+        warnings += [f"stage failed: {stage}: {message}" for stage, message in results.stage_errors]
+        bad, total = ungradable_share(results)
+        share = 100.0 * bad / total if total else 0.0
+        limit = config.run.max_ungradable_pct
+        if bad:
+            warnings.append(f"{bad} of {total} observations of graded tests ({share:.2f} %) could not be graded "
+                            f"(limit {limit} %); each is in ungraded_rows.csv with its reason")
+        if results.stage_errors:
+            status, code = "stage_failed", EXIT_STAGE
+        elif share > limit:
+            status, code = "data_errors", EXIT_DATA
+        else:
+            status, code = "success", EXIT_OK
+        durations["total"] = time.perf_counter() - started
+        outputs = [{"file": p.relative_to(work).as_posix(), "size": p.stat().st_size, "sha256": _sha256(p)}
+                   for p in sorted(work.rglob("*")) if p.is_file()]
+        manifest = {
+            "schema": 1,
+            "status": status,
+            "exit_code": code,
+            "engine_version": __version__,
+            "ctcae_version": results.meta.get("ctcae_version"),
+            "study_id": results.meta.get("study_id"),
+            "data_cutoff": cutoff,
+            "data_folder": str(Path(folder).resolve()),
+            "inputs": inputs,
+            "inputs_key": key,
+            "config": config_block,
+            "rows": _row_counts(files, results),
+            "ungradable": {"rows": bad, "of": total, "pct": round(share, 3), "limit_pct": limit},
+            "compared_with": previous.name if previous else None,
+            "warnings": warnings,
+            "outputs": outputs,
+            "run": {"run_time": run_time.isoformat(), "folder": name,
+                    "durations_s": {k: round(v, 3) for k, v in durations.items()}},
+        }
+        (work / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        final = root / name
+        os.rename(work, final)  # atomic on one file system: the folder appears complete or not at all
+        if status == "success":
+            _point_latest(root, final)
+            log.info("run folder %s; latest -> %s", final, name)
+        else:
+            log.error("run folder %s written with status %s; latest not moved", final, status)
+    return RunOutcome(code, status, final, problems, manifest)
