@@ -85,3 +85,41 @@ def test_bad_file_names_the_file(tmp_path):
         load_config(path)
     with pytest.raises(ConfigError, match="not found"):
         load_config(tmp_path / "absent.toml")
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (lambda r: r.update(treatment_emergnt={}), "unknown key 'treatment_emergnt'; did you mean 'treatment_emergent'?"),
+    (lambda r: r["pfs"].update(rate_day=183), "[pfs]: unknown key 'rate_day'; did you mean 'rate_days'?"),
+    (lambda r: r["eligibility"]["criteria"][0].update(opertor=">"),
+     "eligibility.criteria[0]: unknown key 'opertor'; did you mean 'operator'?"),
+    (lambda r: r.update(grading={"test_map": {"ALTX": {"hi": "Alanine aminotransferase increased"}}}),
+     "grading.test_map.ALTX: unknown key 'hi'; did you mean 'high'?"),
+    (lambda r: r.update(grading={"test_map": {"ALTX": {"high": "ALT increased"}}}),
+     "grading.test_map.ALTX.high: 'ALT increased' is not a CTCAE v4.03 criterion"),
+    (lambda r: r.update(report={"listing_max_rows": 0}), "report.listing_max_rows: must be >= 1"),
+    (lambda r: r.update(run={"max_ungradable_pct": 120}), "run.max_ungradable_pct: expected a percentage 0-100"),
+], ids=["section typo", "key typo", "criterion key typo", "test-map direction typo", "unknown criterion",
+        "listing rows", "threshold"])
+def test_mistakes_are_refused_with_the_key_named(raw, edit, message):
+    edit(raw)
+    with pytest.raises(ConfigError) as err:
+        config_from_dict(raw)
+    assert message in str(err.value)
+
+
+def test_test_map_entries_go_to_the_table_their_criterion_belongs_to(raw):
+    raw["grading"] = {"test_map": {"alt_u": {"high": "Alanine aminotransferase increased"},
+                                   "temp_ear": {"high": "Fever"}}}
+    cfg = config_from_dict(raw)
+    assert cfg.grading.lab_test_map == {"ALT_U": (None, "Alanine aminotransferase increased")}
+    assert cfg.grading.clinical_test_map == {"TEMP_EAR": (None, "Fever")}
+
+
+def test_relative_paths_resolve_against_the_config_file(tmp_path):
+    (tmp_path / "sdtm").mkdir()
+    text = DEMO_CONFIG.read_text().replace('folder = "data"', 'folder = "sdtm"')
+    text = text.replace("max_ungradable_pct = 5.0", 'max_ungradable_pct = 5.0\noutput_dir = "../weekly"')
+    (tmp_path / "study.toml").write_text(text)
+    cfg = load_config(tmp_path / "study.toml")
+    assert cfg.data_folder == tmp_path / "sdtm" and cfg.source == tmp_path / "study.toml"
+    assert cfg.run.output_dir == tmp_path / "../weekly"

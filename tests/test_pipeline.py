@@ -357,3 +357,28 @@ def test_whole_cdisc_pilot_folder_with_the_example_config(tmp_path):
     for graded, rows in ((results.labs, 59_580), (results.vitals, 29_643), (results.ecg, 26_717)):
         assert len(graded) == rows
         assert not (graded["grade"].isna() & graded["reason"].eq("")).any()  # no silent NA
+
+
+def test_study_test_map_grades_a_sponsor_test_code(tmp_path):
+    """[grading.test_map] maps a sponsor's own code: ALT renamed ALTX is ungraded without it, graded like ALT with it
+    (CTCAE v4.03 'Alanine aminotransferase increased': >ULN - 3.0 x ULN G1 ... >20.0 x ULN G4)."""
+    import dataclasses
+    import shutil
+
+    from ctcae_engine.config import Grading
+    from ctcae_engine.demo import DATA_DIR
+
+    shutil.copytree(DATA_DIR, tmp_path / "data")
+    lb = pd.read_csv(tmp_path / "data" / "lb.csv", dtype=str, keep_default_na=False)
+    lb["LBTESTCD"] = lb["LBTESTCD"].replace("ALT", "ALTX")
+    lb.to_csv(tmp_path / "data" / "lb.csv", index=False)
+    cfg = load_config()
+    plain = run_study(tmp_path / "data", cfg).labs
+    assert plain.loc[plain["testcd"].eq("ALTX"), "reason"].str.contains("not mapped").all()
+    mapped = dataclasses.replace(cfg, grading=Grading(lab_test_map={"ALTX": (None, "Alanine aminotransferase "
+                                                                                 "increased")}))
+    graded = run_study(tmp_path / "data", mapped).labs
+    original = run_study(None, cfg).labs
+    alt_x, alt = graded[graded["testcd"].eq("ALTX")], original[original["testcd"].eq("ALT")]
+    assert len(alt_x) == len(alt) > 0
+    assert alt_x["grade"].tolist() == alt["grade"].tolist()
