@@ -284,6 +284,10 @@ def execute(
         if bad:
             warnings.append(f"{bad} of {total} observations of graded tests ({share:.2f} %) could not be graded "
                             f"(limit {limit} %); each is in ungraded_rows.csv with its reason")
+        for stage, message in results.stage_errors:
+            log.error("stage failed: %s: %s", stage, message)
+        if bad:
+            log.warning("%s", warnings[-1])
         if results.stage_errors:
             status, code = "stage_failed", EXIT_STAGE
         elif share > limit:

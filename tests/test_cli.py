@@ -285,3 +285,22 @@ def test_terms_with_unknown_version_or_no_match_exits_2():
     assert result.exit_code == 2 and "unknown CTCAE version '6'" in result.output
     result = runner.invoke(app, ["terms", "qqqzzzxxx"])
     assert result.exit_code == 2 and "no CTCAE v4.03 term matches" in result.output
+
+
+def test_a_failing_stage_exits_5_writes_the_folder_and_keeps_latest(tmp_path, monkeypatch):
+    config = _study(tmp_path)
+    assert _run(config).exit_code == 0
+    latest = os.readlink(tmp_path / "runs" / "latest")
+
+    def broken(*args, **kwargs):
+        raise ValueError("RSSTRESC holds an unexpected response code 'XX'")
+
+    monkeypatch.setattr("ctcae_engine.efficacy.pfs_data", broken)
+    result = _run(config)
+    assert result.exit_code == 5
+    assert "stage failed: PFS01: ValueError: RSSTRESC holds an unexpected response code 'XX'" in result.output
+    assert os.readlink(tmp_path / "runs" / "latest") == latest
+    failed = json.loads((tmp_path / "runs" / result.output.strip().splitlines()[-1].split("/")[-1]
+                         / "manifest.json").read_text())
+    assert failed["status"] == "stage_failed"
+    assert "PFS01" in (tmp_path / "runs" / failed["run"]["folder"] / "report.html").read_text()
