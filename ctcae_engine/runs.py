@@ -45,6 +45,7 @@ EXIT_STAGE = 5  # the run folder is written but a stage of the analysis failed: 
 EXIT_BUSY = 6  # another run is writing to the same output folder
 
 MANIFEST = "manifest.json"
+SUMMARY = "summary.json"  # written by report.write_report, read by the next run
 LATEST = "latest"
 INCOMPLETE = ".incomplete-"
 GRADED = {"labs": "lb", "vitals": "vs", "ecg": "eg", "ae": "ae"}  # StudyResults attribute -> file stem in graded/
@@ -241,6 +242,15 @@ def execute(
         config_block = _config_block(config)
         key = _inputs_key(inputs, config_block)
         previous = previous_run(root, key)
+        before = None
+        if previous is not None:
+            try:
+                before = json.loads((previous / SUMMARY).read_text(encoding="utf-8"))
+            except (OSError, json.JSONDecodeError) as exc:  # a damaged earlier run must not stop this week's report
+                problems.append(Problem("warning", f"{previous.name}/{SUMMARY}",
+                                        f"cannot be read ({type(exc).__name__}); this run is compared with nothing"))
+                log.warning("%s", problems[-1])
+                previous = None
         log.info("comparing with %s", previous.name if previous else "nothing (first run)")
 
         from ctcae_engine.pipeline import run_study
@@ -260,7 +270,7 @@ def execute(
         if progress is not None:
             progress("writing the report")
         stamp = time.perf_counter()
-        write_report(results, work, previous=previous, pdf=config.report.pdf)
+        write_report(results, work, previous=before, pdf=config.report.pdf)
         durations["report"] = time.perf_counter() - stamp
         if progress is not None:
             progress("writing graded datasets and tables")

@@ -5,6 +5,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -203,7 +204,7 @@ def test_new_since_last_run_compares_with_the_previous_successful_run(tmp_path):
     first = os.readlink(tmp_path / "runs" / "latest")
     ae = pd.read_csv(tmp_path / "data" / "ae.csv", dtype=str, keep_default_na=False)
     new = ae.iloc[[0]].assign(AESEQ="999", AETERM="DIARRHOEA", AEDECOD="Diarrhea", AETOXGR="3",
-                              AEENDTC="", AEREL="RELATED")
+                              AESTDTC="2024-03-10", AEENDTC="", AEREL="RELATED")  # day 4 after infusion
     pd.concat([ae, new]).to_csv(tmp_path / "data" / "ae.csv", index=False)
     assert _run(config).exit_code == 0
     second = (tmp_path / "runs" / "latest").resolve()
@@ -221,7 +222,10 @@ def test_console_script_logs_plain_lines_when_not_on_a_terminal(tmp_path):
                           timeout=300)
     assert done.returncode == 0, done.stderr
     lines = done.stderr.strip().splitlines()
-    assert lines and all(line[:4].isdigit() and " INFO " in line for line in lines)  # timestamped, no colour codes
+    # one timestamped line per message, level spelled out, no colour codes
+    stamp = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+0000 (INFO|WARNING|ERROR) "
+    assert lines and all(re.match(stamp, line) for line in lines)
+    assert any("INFO step: adverse events" in line for line in lines)
     assert "\x1b[" not in done.stderr
     assert done.stdout.splitlines()[-1].startswith("run folder: ")
 
@@ -304,3 +308,25 @@ def test_a_failing_stage_exits_5_writes_the_folder_and_keeps_latest(tmp_path, mo
                          / "manifest.json").read_text())
     assert failed["status"] == "stage_failed"
     assert "PFS01" in (tmp_path / "runs" / failed["run"]["folder"] / "report.html").read_text()
+
+
+def test_a_damaged_previous_summary_is_a_warning_not_a_stop(tmp_path):
+    config = _study(tmp_path)
+    assert _run(config).exit_code == 0
+    (tmp_path / "runs" / "latest" / "summary.json").write_text("{ truncated")
+    pd.read_csv(tmp_path / "data" / "ae.csv", dtype=str).iloc[:-1].to_csv(tmp_path / "data" / "ae.csv", index=False)
+    result = _run(config)
+    assert result.exit_code == 0, result.output
+    assert "summary.json: cannot be read (JSONDecodeError); this run is compared with nothing" in result.output
+    manifest = json.loads(((tmp_path / "runs" / "latest").resolve() / "manifest.json").read_text())
+    assert manifest["compared_with"] is None and any("cannot be read" in w for w in manifest["warnings"])
+
+
+def test_listing_rows_in_the_report_follow_the_configuration(tmp_path):
+    config = _study(tmp_path)
+    config.write_text(config.read_text().replace("listing_max_rows = 200", "listing_max_rows = 2"))
+    assert _run(config).exit_code == 0
+    folder = (tmp_path / "runs" / "latest").resolve()
+    listing = pd.read_csv(folder / "AEL_G3.csv")  # the full listing beside the report
+    assert len(listing) > 2
+    assert f"first 2 of {len(listing)}" in (folder / "report.html").read_text()

@@ -17,7 +17,7 @@ import pandas as pd
 
 from ctcae_engine import columns, endpoints
 from ctcae_engine.ae import stack_directions
-from ctcae_engine.report.context import build_context
+from ctcae_engine.report.context import MAX_ROWS, build_context
 from ctcae_engine.report.render import AssetOnlyFetcher, render_html, render_pdf
 
 SUMMARY_NAME = "summary.json"
@@ -305,7 +305,9 @@ def write_report(
     before = _read_previous(previous)
     current = summary_dict(results)
     whats_new = compare_summaries(before, current)
-    context = build_context(results, whats_new=whats_new)
+    options = getattr(results.config, "report", None)  # [report] listing_max_rows of the study configuration
+    context = build_context(results, whats_new=whats_new,
+                            max_rows=getattr(options, "listing_max_rows", None) or MAX_ROWS)
     html = render_html(context)
     paths = {"html": out_dir / HTML_NAME, "summary": out_dir / SUMMARY_NAME, "whats_new": out_dir / WHATS_NEW_NAME}
     for name, frame in context["full_listings"].items():  # listings the report shows in part
