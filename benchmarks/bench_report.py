@@ -3,7 +3,7 @@
 Run: ``.venv/bin/python benchmarks/bench_report.py [--participants 1000] [--skip-scaled] [--warm 3] [--cli]``.
 Prints, after the imports: the first call (what a scheduled run pays) split into pipeline, context + HTML and
 PDF, then the whole ``build_report`` again ``--warm`` times; ``--cli`` also times the cold command
-``ctcae demo`` (a new interpreter: imports included). CPU time is printed beside wall time (steadier on a shared
+``ctcae-engine demo`` (a new interpreter: imports included). CPU time is printed beside wall time (steadier on a shared
 machine). Targets: demo < 3 s, 1,000 participants < 30 s. The figures measured before each speed step are kept
 in ``BEFORE`` and printed for comparison.
 """
@@ -66,12 +66,12 @@ def warm_calls(folder: Path, out: Path, n: int) -> None:
 
 
 def cold_cli(out: Path) -> None:
-    """``ctcae demo`` in a new interpreter: imports, pipeline, HTML and PDF, as a scheduler runs it."""
-    ctcae = Path(sys.executable).with_name("ctcae")
+    """``ctcae-engine demo`` in a new interpreter: imports, pipeline, HTML and PDF, as a scheduler runs it."""
+    ctcae = Path(sys.executable).with_name("ctcae-engine")
     command = [str(ctcae)] if ctcae.exists() else [sys.executable, "-m", "ctcae_engine.cli"]
     t0 = time.perf_counter()
     subprocess.run([*command, "demo", "--out", str(out)], check=True, capture_output=True)
-    print(f"cold CLI 'ctcae demo' (new interpreter, imports included): {time.perf_counter() - t0:.2f} s")
+    print(f"cold CLI 'ctcae-engine demo' (new interpreter, imports included): {time.perf_counter() - t0:.2f} s")
 
 
 def main() -> None:
@@ -79,7 +79,7 @@ def main() -> None:
     parser.add_argument("--participants", type=int, default=1000)
     parser.add_argument("--skip-scaled", action="store_true")
     parser.add_argument("--warm", type=int, default=2, help="further build_report calls on the demo")
-    parser.add_argument("--cli", action="store_true", help="also time the cold 'ctcae demo' command")
+    parser.add_argument("--cli", action="store_true", help="also time the cold 'ctcae-engine demo' command")
     args = parser.parse_args()
     t = time.perf_counter()
     import weasyprint  # noqa: F401
