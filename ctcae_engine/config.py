@@ -396,4 +396,4 @@ def load_config(path: str | Path | None = None) -> StudyConfig:
         raise ConfigError(f"{path}: {exc}") from exc
     if cfg.data_folder is not None and not cfg.data_folder.is_dir():
         raise ConfigError(f"{path}: data.folder: folder not found: {cfg.data_folder}")
-    return dataclasses.replace(cfg, source=path)
+    return dataclasses.replace(cfg, source=path.resolve())
