@@ -5,6 +5,8 @@ LB (LBTESTCD, LBSTRESN, LBSTRESU, LBSTNRHI, LBDTC, VISIT, LBBLFL) or ADaM ADLB (
 AVISIT, ABLFL); graded rows without value_si (test not mapped, unit not convertible) are read from LBSTRESN/AVAL.
 Per participant and test: the latest record of a VISIT containing ``eligibility.screening_visit``; else the latest
 baseline-flagged record; else the earliest record of the test.
+Units are converted with the engine's unit table (``ctcae_terms/units``, the one grading uses); a criterion's
+``unit_factors`` in the configuration add or override factors for that criterion.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ import operator
 import numpy as np
 import pandas as pd
 
+from ctcae_engine import units
 from ctcae_engine.columns import join_texts, pick
-from ctcae_engine.config import StudyConfig
+from ctcae_engine.config import EligibilityCriterion, StudyConfig
 from ctcae_engine.dates import to_date
+from ctcae_terms.criteria import load_lab_test_map
 
 _OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
 DECIMALS = 9  # compared values are rounded to 9 decimals first; no screening threshold is finer than that
@@ -79,6 +83,20 @@ def _screening_records(labs: pd.DataFrame, config: StudyConfig) -> pd.DataFrame:
     return ranked.drop_duplicates(["usubjid", "testcd"]).drop(columns=["_tier", "_order"])
 
 
+def _factors(crit: EligibilityCriterion, unit: pd.Series) -> np.ndarray:
+    """Factor from each row's unit to the criterion's unit: the configuration's ``unit_factors`` first, then the
+    engine's unit table for the test's analyte; NaN where neither knows the unit."""
+    analyte = dict(zip(load_lab_test_map()["testcd"], load_lab_test_map()["analyte"], strict=True))
+    target = units.normalise_unit(crit.unit) or crit.unit
+    known: dict[str, float] = {}
+    for given in unit.dropna().unique():
+        factor = crit.unit_factors.get(given)
+        if factor is None:
+            factor = units.conversion_factor(analyte.get(crit.testcd, crit.testcd), given, target)
+        known[given] = np.nan if factor is None else factor
+    return unit.map(known).to_numpy(dtype=float, na_value=np.nan)
+
+
 def eligibility_screen(
     labs: pd.DataFrame, config: StudyConfig, participants: pd.Series | None = None
 ) -> pd.DataFrame:
@@ -111,7 +129,7 @@ def eligibility_screen(
             threshold = f"{crit.operator} {crit.limit:g} x ULN"
             reason[measured & ~np.isnan(value) & ~(uln > 0)] = "no upper limit of normal to compare with"
         else:
-            factor = unit.map(crit.unit_factors).to_numpy(dtype=float)
+            factor = _factors(crit, unit)
             shown = value * factor
             threshold = f"{crit.operator} {crit.limit:g} {crit.unit}"
             bad_unit = measured & ~np.isnan(value) & np.isnan(factor)

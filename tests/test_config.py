@@ -25,7 +25,7 @@ def test_demo_config_matches_protocol():
     crit = {c.testcd: c for c in cfg.eligibility.criteria}
     # protocol eligibility: WBC > 3.5e9/L, Hb > 90 g/L, PLT > 75e9/L, ALT/AST <= 5 x ULN, bili <= 1.5 x ULN, alb >= 35
     assert (crit["WBC"].operator, crit["WBC"].limit) == (">", 3.5)
-    assert (crit["HGB"].operator, crit["HGB"].limit, crit["HGB"].unit_factors["G/DL"]) == (">", 90.0, 10.0)
+    assert (crit["HGB"].operator, crit["HGB"].limit, crit["HGB"].unit) == (">", 90.0, "g/L")
     assert (crit["PLAT"].operator, crit["PLAT"].limit) == (">", 75.0)
     assert crit["ALT"].relative_to_uln and crit["AST"].limit == 5.0 and crit["BILI"].limit == 1.5
     assert (crit["ALB"].operator, crit["ALB"].limit) == (">=", 35.0)

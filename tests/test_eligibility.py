@@ -36,6 +36,7 @@ def screen_one(criterion: str, result: str | None, unit: str, uln: float | None 
         (WBC, "3.5", "10^9/L", None, False),
         (WBC, "3.51", "10^9/L", None, True),
         (WBC, "3.5", "10^3/uL", None, False),
+        (WBC, "3510", "/uL", None, True),
         (HGB, "90", "g/L", None, False),
         (HGB, "91", "g/L", None, True),
         (HGB, "9.0", "g/dL", None, False),
@@ -58,6 +59,7 @@ def screen_one(criterion: str, result: str | None, unit: str, uln: float | None 
     ],
     ids=[
         "WBC-exactly-3.5e9/L-fails->3.5", "WBC-3.51-passes", "WBC-3.5x10^3/uL-same-unit-fails",
+        "WBC-3510/uL=3.51e9/L-passes",
         "Hb-exactly-90g/L-fails->90", "Hb-91g/L-passes", "Hb-9.0g/dL=90g/L-fails", "Hb-9.1g/dL=91g/L-passes",
         "Hb-5.58mmol/L=89.9g/L-fails", "Hb-5.59mmol/L=90.1g/L-passes",
         "PLT-exactly-75e9/L-fails->75", "PLT-75.1-passes",
@@ -90,7 +92,7 @@ def test_units_are_converted_before_comparing():
         (None, "g/L", None, HGB, "not measured"),
         ("", "g/L", None, ALB, "not measured"),
         ("<10", "GI/L", None, PLT, "non-numeric result '<10'"),
-        ("4.0", "/uL", None, WBC, "unit '/UL' not convertible to 10^9/L"),
+        ("4.0", "mg/dL", None, WBC, "unit 'MG/DL' not convertible to 10^9/L"),
         ("100", "g/L", None, HGB, ""),
         ("45", "U/L", None, ALT, "no upper limit of normal to compare with"),
         ("45", "U/L", 0.0, AST, "no upper limit of normal to compare with"),
@@ -130,12 +132,12 @@ def screening_lb():
         ("P02", ALB, False, "not measured"),
         ("P02", PLT, False, "non-numeric result '<10'"),
         ("P02", WBC, True, ""),  # the day-7 value is not a screening value
-        ("P03", WBC, False, "unit '/UL' not convertible to 10^9/L"),
+        ("P03", WBC, False, "3.5 not > 3.5 10^9/L"),  # 3500 /uL = 3.5 x 10^9/L, by the engine's unit table
         ("P05", BILI, False, "1.524 not <= 1.5 x ULN"),
         ("P04", WBC, False, "not measured"),
     ],
     ids=["Hb>90-pass", "Hb-in-g/dL-fails", "ALT>5xULN", "albumin-missing", "PLT-non-numeric", "screening-visit-only",
-         "unit-not-convertible", "bilirubin>1.5xULN", "no-labs-at-all"],
+         "WBC-in-/uL-converted", "bilirubin>1.5xULN", "no-labs-at-all"],
 )
 def test_eligibility_screen(usubjid, criterion, passed, reason):
     screen = eligibility_screen(screening_lb(), CFG, participants=pd.Series(["P01", "P02", "P03", "P04", "P05"]))
