@@ -25,10 +25,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import dask
 import dask.dataframe as dd
+import fsspec
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as pads
+import pyarrow.parquet as pq
 
 from ctcae_engine import canonical, grading
 from ctcae_engine.ae import stack_directions
@@ -44,6 +47,7 @@ WORST_KEYS = ["usubjid", "direction", "term"]
 _ROW = "_ctcae_row"  # input order: partition number x 2**40 + position in the partition
 _KEY = "_ctcae_subject"  # hash of the stripped USUBJID: the shuffle key
 _PROBE = 1000  # rows graded at a time when probing whether BASE is usable
+PARTITION_ROWS = 250_000  # rows per graded partition in grade_dataset: bounds a worker's memory per task
 
 
 def is_dask(frame: object) -> bool:
@@ -53,10 +57,20 @@ def is_dask(frame: object) -> bool:
 
 # ---------------------------------------------------------------------------------------------------- grading
 
-def grade(ddf: dd.DataFrame, kind: str = "lab", **options: object) -> dd.DataFrame:
+def grade(ddf: dd.DataFrame, kind: str = "lab", *, npartitions: int | None = None,
+          **options: object) -> dd.DataFrame:
     """Grade a Dask DataFrame with the pandas engine of ``kind`` ("lab", "vitals", "ecg"); ``options`` are the
     keyword arguments of that engine (first_dose, mapping, result, criteria, ...). Returns a Dask DataFrame with the
-    columns and dtypes of the pandas result; rows grouped by participant (index labels kept, order not)."""
+    columns and dtypes of the pandas result; rows grouped by participant (index labels kept, order not);
+    ``npartitions`` partitions after the shuffle (default: as many as the input)."""
+    fn, shuffled, base_everywhere, out_meta = _plan(ddf, kind, options, npartitions)
+    return shuffled.map_partitions(_grade_partition, fn, options, base_everywhere, meta=out_meta)
+
+
+def _plan(ddf: dd.DataFrame, kind: str, options: dict, npartitions: int | None
+          ) -> tuple[Callable[..., pd.DataFrame], dd.DataFrame, bool | dd.Scalar, pd.DataFrame]:
+    """The pandas engine, the input shuffled by participant, whether the whole input grades from BASE (a lazy
+    Scalar for ADaM input with BASE) and the output's empty frame (meta)."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {sorted(KINDS)}, not {kind!r}")
     meta = ddf._meta
@@ -69,13 +83,11 @@ def grade(ddf: dd.DataFrame, kind: str = "lab", **options: object) -> dd.DataFra
     fn = KINDS[kind]
     out_meta = fn(meta, **options)  # also validates the options and the input kind before any work
     tagged = ddf.map_partitions(_tag, subject, meta=_tag(meta, subject))
-    shuffled = tagged.shuffle(on=_KEY)
-    base_column = _base_column(meta)
-    if base_column is None:
-        return shuffled.map_partitions(_grade_partition, fn, options, False, meta=out_meta)
+    shuffled = tagged.shuffle(on=_KEY, npartitions=npartitions)
+    if _base_column(meta) is None:
+        return fn, shuffled, False, out_meta
     usable = ddf.map_partitions(_base_usable_frame, fn, options, meta=pd.DataFrame({"usable": [True]}).iloc[:0])
-    any_usable = usable["usable"].any()
-    return shuffled.map_partitions(_grade_partition, fn, options, any_usable, meta=out_meta)
+    return fn, shuffled, usable["usable"].any(), out_meta
 
 
 def _tag(part: pd.DataFrame, subject: str, partition_info: dict | None = None) -> pd.DataFrame:
@@ -204,33 +216,65 @@ def _counts(graded: pd.DataFrame) -> pd.DataFrame:
                          "ungraded": [int((~has_grade).sum())]})
 
 
+def _schema(meta: pd.DataFrame) -> pa.Schema:
+    """The Parquet schema of the graded rows, object columns as text (the same in every file)."""
+    text_columns = [c for c in meta.columns if meta[c].dtype == object]
+    return pa.Schema.from_pandas(meta.astype(dict.fromkeys(text_columns, "string")), preserve_index=False)
+
+
+def _grade_and_write(part: pd.DataFrame, fn: Callable[..., pd.DataFrame], options: dict, base_everywhere: bool,
+                     out: str, partition_info: dict | None = None) -> pd.DataFrame:
+    """Grade one shuffled partition; write its graded rows as one file of the dataset ``out`` and its worst grades
+    as one file of :func:`worst_path` (final: a participant's rows are all in this partition); return its counts.
+    The graded rows never wait in a worker's memory for other tasks, and nothing big travels back."""
+    graded = _grade_partition(part, fn, options, base_everywhere)
+    name = f"part-{(partition_info['number'] if partition_info else 0):05d}.parquet"
+    for frame, folder in ((graded, out), (worst_grade(graded), worst_path(out))):
+        fs, root = fsspec.core.url_to_fs(folder)
+        table = pa.Table.from_pandas(frame, schema=_schema(frame.iloc[:0]), preserve_index=False)
+        pq.write_table(table, f"{root.rstrip('/')}/{name}", filesystem=fs)
+    return _counts(graded)
+
+
+def _parquet_rows(source: str) -> int:
+    """Rows of a Parquet dataset (file or folder, local or fsspec URL), from the file footers only."""
+    fs, path = fsspec.core.url_to_fs(source)
+    return pads.dataset(path, filesystem=fs, format="parquet").count_rows()
+
+
 def worst_path(out: str | Path) -> str:
-    """Where :func:`grade_dataset` writes the worst grades: beside ``out``, named ``<out>_worst.parquet``."""
-    return str(out).rstrip("/") + "_worst.parquet"
+    """Where :func:`grade_dataset` writes the worst grades: a Parquet dataset folder beside ``out``, ``<out>_worst``
+    (one file per graded partition, each holding whole participants, sorted by usubjid, direction, term)."""
+    return str(out).rstrip("/") + "_worst"
 
 
 def grade_dataset(source: str | Path, out: str | Path, kind: str = "lab", scheduler: str | None = None,
                   first_dose: object = None) -> dict[str, int]:
     """Grade a Parquet dataset (a folder of .parquet files, or one file; local or any fsspec URL) on Dask.
 
-    Writes the graded rows as a Parquet dataset folder ``out`` (must be absent or empty) and the worst grade per
-    participant x direction x term as one file :func:`worst_path` (``<out>_worst.parquet``). One pass over the
-    data computes both. Returns {"rows_in", "rows_out", "graded", "ungraded"}; rows_in equals rows_out (every row
-    graded or with its reason), else RuntimeError."""
+    Writes the graded rows as a Parquet dataset folder ``out`` (absent or empty) and the worst grade per
+    participant x direction x term as the Parquet dataset folder :func:`worst_path` (``<out>_worst``), both in one
+    pass over the data. Returns {"rows_in", "rows_out", "graded", "ungraded"}; rows_in (from
+    the Parquet footers) equals rows_out (every row graded or with its reason), else RuntimeError."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {sorted(KINDS)}, not {kind!r}")
-    local_out = Path(out) if "://" not in str(out) else None
-    if local_out is not None and local_out.exists() and (not local_out.is_dir() or any(local_out.iterdir())):
-        raise FileExistsError(f"{local_out} exists and is not an empty folder: choose a new output folder")
+    for folder in (out, worst_path(out)):
+        local = Path(folder) if "://" not in str(folder) else None
+        if local is not None and local.exists() and (not local.is_dir() or any(local.iterdir())):
+            raise FileExistsError(f"{local} exists and is not an empty folder: choose a new output folder")
+    source, out = str(source), str(out)
+    rows_in = _parquet_rows(source)
     with open_client(scheduler):
-        ddf = dd.read_parquet(str(source))
-        graded = grade(ddf, kind, first_dose=first_dose)
-        write = graded.to_parquet(str(out), write_index=False, compute=False)
-        counts = graded.map_partitions(_counts, meta=_counts(graded._meta)).sum()
-        rows_in = ddf.map_partitions(len).sum()
-        _, worst, totals, n_in = dask.compute(write, worst_grade(graded), counts, rows_in)
-    worst.to_parquet(worst_path(out), index=False)
-    result = {"rows_in": int(n_in), **{k: int(v) for k, v in totals.items()}}
+        ddf = dd.read_parquet(source)
+        npartitions = max(ddf.npartitions, -(-rows_in // PARTITION_ROWS))
+        options = {"first_dose": first_dose}
+        fn, shuffled, base_everywhere, meta = _plan(ddf, kind, options, npartitions)
+        for folder in (out, worst_path(out)):
+            fs, root = fsspec.core.url_to_fs(folder)
+            fs.makedirs(root, exist_ok=True)
+        counts = shuffled.map_partitions(_grade_and_write, fn, options, base_everywhere, out,
+                                         meta=_counts(meta)).sum().compute()
+    result = {"rows_in": int(rows_in), **{k: int(v) for k, v in counts.items()}}
     if result["rows_in"] != result["rows_out"]:
         raise RuntimeError(f"rows lost on the way: {result}")
     return result
