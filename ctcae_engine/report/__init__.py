@@ -103,16 +103,36 @@ def _lab_g3_records(results: Any) -> tuple[list[dict[str, Any]] | None, list[str
 
 
 def _death_records(results: Any) -> list[dict[str, Any]] | None:
-    """Every death of the deaths listing (DTHL01), keyed by participant, with its date (or "date unknown")."""
-    listing = results.tables.get("DTHL01")
-    if listing is None:
+    """Every death, keyed by participant: DM says so (``dthfl``, or a death date ``dthdt`` in the population frame)
+    or a fatal AE (grade 5, AESDTH = Y or AEOUT = FATAL) was recorded, as in the DTHL01 listing. Read from the
+    population and AE frames by their column names (never from the listing's display labels); date as
+    YYYY-MM-DD or "date unknown", ``date_imputed`` as the population gives it, ``cause`` the fatal AE terms (or
+    "no fatal AE recorded"). None when there is no population (no DM)."""
+    pop = results.population
+    if pop is None or "usubjid" not in pop.columns:
         return None
-    usubjid = columns.text(listing, "Participant").fillna("participant missing")
-    frame = pd.DataFrame({"key": usubjid, "usubjid": usubjid,
-                          "date": columns.text(listing, "Date of death").fillna(NO_DATE),
-                          "date_imputed": columns.text(listing, "Date imputed").fillna(""),
-                          "cause": columns.text(listing, "Fatal AE (CTCAE term)")})
-    return _json_records(frame.sort_values("key", kind="stable").drop_duplicates("key"))
+    date = pd.to_datetime(pop["dthdt"], errors="coerce") if "dthdt" in pop.columns else pd.Series(
+        pd.NaT, index=pop.index, dtype="datetime64[ns]")
+    flag = pop["dthfl"].astype("boolean").fillna(False) if "dthfl" in pop.columns else False
+    dead = (date.notna() | flag).to_numpy(dtype=bool)
+    deaths = pd.DataFrame({"usubjid": columns.text(pop, "usubjid")[dead],
+                           "date": date[dead].dt.strftime("%Y-%m-%d").astype("string"),
+                           "date_imputed": columns.text(pop, "dthdt_imputed")[dead]})
+    fatal = pd.DataFrame(columns=["usubjid", "cause"])
+    ae = results.ae
+    if ae is not None and len(ae):
+        rows = ae[endpoints.is_fatal(ae).to_numpy(dtype=bool)]
+        term = (columns.text(rows, "ctcae_term").fillna(columns.text(rows, "AEDECOD"))
+                .fillna(columns.text(rows, "AETERM")).fillna("term missing"))
+        fatal = (pd.DataFrame({"usubjid": columns.text(rows, "USUBJID", "usubjid"), "cause": term})
+                 .drop_duplicates().sort_values(["usubjid", "cause"], kind="stable")
+                 .groupby("usubjid", as_index=False, dropna=False)["cause"].agg("; ".join))
+    frame = deaths.merge(fatal, on="usubjid", how="outer")
+    frame["usubjid"] = frame["usubjid"].fillna("participant missing")
+    frame = pd.DataFrame({"key": frame["usubjid"], "usubjid": frame["usubjid"],
+                          "date": frame["date"].fillna(NO_DATE), "date_imputed": frame["date_imputed"].fillna(""),
+                          "cause": frame["cause"].fillna("no fatal AE recorded")})
+    return _json_records(frame.sort_values(["key", "date"], kind="stable").drop_duplicates("key"))
 
 
 def summary_dict(results: Any) -> dict[str, Any]:
@@ -143,15 +163,19 @@ def summary_dict(results: Any) -> dict[str, Any]:
     out["deaths"] = _death_records(results)
     why = {"aes": ("ae", "ae_validation", "population", "the AEs were not flagged in this run"),
            "lab_g3": ("grading", "labs", "vitals", "ecg", "no lab, vital-sign or ECG observation was graded"),
-           "deaths": ("DTHL01", "population", "no deaths listing in this run")}
+           "deaths": ("population", "no participant population (DM) in this run")}
     out["unavailable"] = {name: next((results.unavailable[k] for k in why[name][:-1] if k in results.unavailable),
                                      why[name][-1]) for name in DETAIL if out[name] is None}
     return out
 
 
-LISTS = {"new_aes": "aes", "grade_rose": "aes", "new_lab_g3": "lab_g3", "new_deaths": "deaths"}
+LISTS = {"new_aes": "aes", "grade_rose": "aes", "new_lab_g3": "lab_g3", "new_deaths": "deaths",
+         "removed_aes": "aes", "removed_lab_g3": "lab_g3", "removed_deaths": "deaths"}
 """The lists of :func:`compare_summaries` -> the summary.json list each is computed from."""
+REMOVED = {"aes": "removed_aes", "lab_g3": "removed_lab_g3", "deaths": "removed_deaths"}
+"""summary.json list -> the list of its previous records that are no longer in the data."""
 FIRST_RUN = "first run: nothing to compare"
+DATES = {"aes": "onset", "lab_g3": "date", "deaths": "date"}
 
 
 def _why_not_comparable(previous: dict[str, Any], current: dict[str, Any], name: str) -> str | None:
@@ -172,8 +196,9 @@ def _why_not_comparable(previous: dict[str, Any], current: dict[str, Any], name:
 
 
 def _frame(records: list[dict[str, Any]], *needed: str) -> pd.DataFrame:
-    """Records as a frame that has at least ``key`` and the ``needed`` columns (an empty list included)."""
-    frame = pd.DataFrame.from_records(records)
+    """Records as a frame that has at least ``key`` and the ``needed`` columns (an empty list included); object
+    columns, so values go back to JSON as they came (a grade stays an int next to a null)."""
+    frame = pd.DataFrame.from_records(records).astype(object)
     return frame.reindex(columns=list(dict.fromkeys(["key", *needed, *frame.columns])))
 
 
@@ -181,6 +206,24 @@ def _sorted(frame: pd.DataFrame, date: str) -> list[dict[str, Any]]:
     """Records ordered by participant, date, term, key (deterministic, readable by participant)."""
     order = [c for c in ("usubjid", date, "term", "key") if c in frame.columns]
     return _json_records(frame.sort_values(order, kind="stable")) if len(frame) else []
+
+
+def _domains(summary: dict[str, Any]) -> list[str] | None:
+    """The domains graded in a run (``lab_g3_domains``), None when the summary does not say."""
+    domains = summary.get("lab_g3_domains")
+    return [str(d) for d in domains] if isinstance(domains, list) else None
+
+
+def _domain_gaps(graded: list[str] | None, other: list[str] | None, run: str, whose: str) -> str | None:
+    """Why some grade >= 3 observations are left out of a comparison: domains of ``other`` not graded in ``run``."""
+    if graded is None or other is None:
+        return None
+    missing = [d for d in other if d not in graded]
+    if not missing:
+        return None
+    names = " and ".join([", ".join(missing[:-1]), missing[-1]] if len(missing) > 1 else missing)
+    verb, pronoun = ("was", "its") if len(missing) == 1 else ("were", "their")
+    return f"{names} {verb} not graded in {run}: {pronoun} grade >= 3 observations {whose}are not compared"
 
 
 def _counts(previous: dict[str, Any], current: dict[str, Any]) -> list[dict[str, Any]]:
@@ -199,15 +242,17 @@ def _counts(previous: dict[str, Any], current: dict[str, Any]) -> list[dict[str,
 
 
 def compare_summaries(previous: dict[str, Any] | None, current: dict[str, Any]) -> dict[str, Any]:
-    """What is new since a previous run (both as :func:`summary_dict` gives them), JSON-ready.
+    """What is new since a previous run, and what is gone (both as :func:`summary_dict` gives them), JSON-ready.
 
     Returns ``schema``, ``previous`` / ``current`` ({study_id, data_cutoff, schema}; previous None on a first
     run), ``counts`` (headline counts then and now), ``new_aes`` (AEs whose key was not in the previous run),
     ``grade_rose`` (same key, higher grade now: ``previous_grade`` and ``grade``), ``new_lab_g3`` (grade >= 3
-    observations whose key is new), ``new_deaths`` (participants not dead in the previous run), ``not_in_current``
-    (how many previous keys are gone: corrected or deleted records) and ``unavailable`` (list -> why it is None:
-    first run, a previous summary of schema 1, a part missing in either run, another study). Lists are sorted by
-    participant, date and term.
+    observations whose key is new), ``new_deaths`` (participants not dead in the previous run), ``removed_aes``,
+    ``removed_lab_g3``, ``removed_deaths`` (the previous run's records whose key is gone: corrected or deleted
+    records, or a broken delivery), ``not_in_current`` (list -> how many were removed), ``removed_count`` (their
+    total, int: > 0 means something vanished) and ``unavailable`` (list -> why it is None: first run, a previous
+    summary of schema 1, a part missing in either run, another study; or, for a list that is there, why part of
+    it was not compared: a domain graded in one run only). Lists are sorted by participant, date and term.
     """
     out: dict[str, Any] = {
         "schema": SCHEMA,
@@ -216,6 +261,7 @@ def compare_summaries(previous: dict[str, Any] | None, current: dict[str, Any]) 
         "counts": [],
         **dict.fromkeys(LISTS),
         "not_in_current": {},
+        "removed_count": 0,
         "unavailable": {},
     }
     if previous is None:
@@ -228,23 +274,32 @@ def compare_summaries(previous: dict[str, Any] | None, current: dict[str, Any]) 
     for name in dict.fromkeys(LISTS.values()):
         reason = (f"the previous run is of study {previous.get('study_id')}, this one of {current.get('study_id')}"
                   if other_study else _why_not_comparable(previous, current, name))
-        lists = [out_name for out_name, source in LISTS.items() if source == name]
         if reason is not None:
-            out["unavailable"].update(dict.fromkeys(lists, reason))
+            out["unavailable"].update(dict.fromkeys([n for n, source in LISTS.items() if source == name], reason))
             continue
-        needed = ("grade",) if name == "aes" else ()
+        needed = {"aes": ("grade",), "lab_g3": ("domain",), "deaths": ()}[name]
         before, now = _frame(previous[name], *needed), _frame(current[name], *needed)
-        if name == "lab_g3" and previous.get("lab_g3_domains") is not None and "domain" in now.columns:
-            now = now[now["domain"].isin(previous["lab_g3_domains"])]  # a domain not graded before is not "new"
-        new = now[~now["key"].isin(before["key"])]
-        out["not_in_current"][name] = int((~before["key"].isin(now["key"])).sum())
-        date = {"aes": "onset", "lab_g3": "date", "deaths": "date"}[name]
-        out[lists[0]] = _sorted(new, date)
+        if name == "lab_g3":  # a domain graded in one run only: its observations are neither new nor removed
+            prev_domains, cur_domains = _domains(previous), _domains(current)
+            gaps = {"new_lab_g3": _domain_gaps(prev_domains, cur_domains, "the previous run", ""),
+                    "removed_lab_g3": _domain_gaps(cur_domains, prev_domains, "this run", "of the previous run ")}
+            out["unavailable"].update({k: v for k, v in gaps.items() if v is not None})
+            if prev_domains is not None:
+                now = now[now["domain"].isin(prev_domains).to_numpy(dtype=bool)]
+            if cur_domains is not None:
+                before = before[before["domain"].isin(cur_domains).to_numpy(dtype=bool)]
+        date = DATES[name]
+        new_name = next(n for n, source in LISTS.items() if source == name)
+        out[new_name] = _sorted(now[~now["key"].isin(before["key"]).to_numpy(dtype=bool)], date)
+        removed = before[~before["key"].isin(now["key"]).to_numpy(dtype=bool)]
+        out[REMOVED[name]] = _sorted(removed, date)
+        out["not_in_current"][name] = len(removed)
         if name == "aes":
             both = now.merge(before[["key", "grade"]].rename(columns={"grade": "previous_grade"}), on="key")
             rose = pd.to_numeric(both["grade"], errors="coerce") > pd.to_numeric(both["previous_grade"],
                                                                                  errors="coerce")
             out["grade_rose"] = _sorted(both[rose.to_numpy(dtype=bool)], date)
+    out["removed_count"] = sum(out["not_in_current"].values())
     return out
 
 

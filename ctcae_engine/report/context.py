@@ -291,49 +291,67 @@ def _section(name: str, results: Any, texts: Mapping[str, str], max_rows: int | 
 # the summary shows at most WHATS_NEW_ROWS rows of each, new_since_last_run.json holds every row.
 WHATS_NEW_ROWS = 15
 WHATS_NEW_FILE = "new_since_last_run.json"
+_AE_FIELDS = (("usubjid", "Participant"), ("term", "CTCAE term"), ("onset", "Onset"))
+_OBS_FIELDS = (("usubjid", "Participant"), ("term", "CTCAE term"), ("date", "Date"), ("grade", "Grade"),
+               ("domain", "Source"), ("test", "Test"), ("baseline", "Baseline"))
+_DEATH_FIELDS = (("usubjid", "Participant"), ("date", "Date of death"), ("date_imputed", "Date imputed"),
+                 ("cause", "Fatal AE (CTCAE term)"))
 WHATS_NEW = (
     ("new_aes", "New treatment-emergent AEs",
-     (("usubjid", "Participant"), ("term", "CTCAE term"), ("onset", "Onset"), ("grade", "Grade"),
-      ("serious", "Serious"), ("related", "Related"))),
+     (*_AE_FIELDS, ("grade", "Grade"), ("serious", "Serious"), ("related", "Related"))),
     ("grade_rose", "AEs whose grade rose",
-     (("usubjid", "Participant"), ("term", "CTCAE term"), ("onset", "Onset"), ("previous_grade", "Previous grade"),
-      ("grade", "Grade now"), ("serious", "Serious"), ("related", "Related"))),
-    ("new_lab_g3", "New grade >= 3 lab, vital-sign and ECG observations",
-     (("usubjid", "Participant"), ("term", "CTCAE term"), ("date", "Date"), ("grade", "Grade"),
-      ("domain", "Source"), ("test", "Test"), ("baseline", "Baseline"))),
-    ("new_deaths", "New deaths",
-     (("usubjid", "Participant"), ("date", "Date of death"), ("date_imputed", "Date imputed"),
-      ("cause", "Fatal AE (CTCAE term)"))),
+     (*_AE_FIELDS, ("previous_grade", "Previous grade"), ("grade", "Grade now"), ("serious", "Serious"),
+      ("related", "Related"))),
+    ("new_lab_g3", "New grade >= 3 lab, vital-sign and ECG observations", _OBS_FIELDS),
+    ("new_deaths", "New deaths", _DEATH_FIELDS),
 )
+# What was in the previous run and is gone now (corrected or deleted records, or a broken delivery), as it was then.
+NO_LONGER = (
+    ("removed_aes", "Treatment-emergent AEs no longer in the data",
+     (*_AE_FIELDS, ("grade", "Grade then"), ("serious", "Serious"), ("related", "Related"))),
+    ("removed_lab_g3", "Grade >= 3 lab, vital-sign and ECG observations no longer in the data", _OBS_FIELDS),
+    ("removed_deaths", "Deaths no longer in the data", _DEATH_FIELDS),
+)
+
+
+def _whats_new_group(whats_new: Mapping[str, Any], name: str, label: str, fields: tuple[tuple[str, str], ...],
+                     max_rows: int) -> dict[str, Any]:
+    """One list of the comparison: ``label``, ``n`` (None: not compared), ``reason`` (why it was not compared, or
+    why part of it was not) and ``table`` (a table block of the first ``max_rows`` rows, None: not compared)."""
+    items = whats_new.get(name)
+    group: dict[str, Any] = {"id": "whats-" + name.replace("_", "-"), "label": label, "n": None,
+                             "reason": (whats_new.get("unavailable") or {}).get(name, ""), "table": None}
+    if items is not None:
+        more = len(items) - max_rows
+        group["n"] = len(items)
+        group["table"] = {
+            "kind": "table", "id": group["id"], "code": "", "title": f"{label}: {len(items)}",
+            "columns": [header for _, header in fields],
+            "numeric": [header for field, header in fields if "grade" in field],
+            "rows": [[plain(item.get(field)) for field, _ in fields] for item in items[:max_rows]],
+            "row_class": None, "empty": "None.", "truncated": None,
+            "note": f"... and {more} more, see {WHATS_NEW_FILE}." if more > 0 else "",
+        }
+    return group
 
 
 def _whats_new(whats_new: Mapping[str, Any] | None, max_rows: int = WHATS_NEW_ROWS) -> dict[str, Any]:
     """The comparison with the previous run for the executive summary: ``first_run``, ``previous_cutoff``,
-    ``counts``, and one group per list (``label``, ``n`` (None: not compared), ``reason``, ``table``: a table block
-    of the first ``max_rows`` rows whose note says how many more are in new_since_last_run.json)."""
+    ``counts``, one group per list of what is new (``groups``) and of what is no longer in the data (``removed``,
+    with ``removed_count`` and ``removed_compared``); a group is ``label``, ``n`` (None: not compared),
+    ``reason`` and ``table`` (the first ``max_rows`` rows, whose note says how many more are in
+    new_since_last_run.json)."""
     previous = (whats_new or {}).get("previous")
     if whats_new is None or previous is None:
-        return {"first_run": True, "previous_cutoff": None, "counts": [], "groups": []}
-    groups = []
-    for name, label, fields in WHATS_NEW:
-        items = whats_new.get(name)
-        group: dict[str, Any] = {"id": "whats-" + name.replace("_", "-"), "label": label, "n": None,
-                                 "reason": (whats_new.get("unavailable") or {}).get(name, ""), "table": None}
-        if items is not None:
-            more = len(items) - max_rows
-            group["n"] = len(items)
-            group["table"] = {
-                "kind": "table", "id": group["id"], "code": "", "title": f"{label}: {len(items)}",
-                "columns": [header for _, header in fields],
-                "numeric": [header for field, header in fields if "grade" in field],
-                "rows": [[plain(item.get(field)) for field, _ in fields] for item in items[:max_rows]],
-                "row_class": None, "empty": "None.", "truncated": None,
-                "note": f"... and {more} more, see {WHATS_NEW_FILE}." if more > 0 else "",
-            }
-        groups.append(group)
+        return {"first_run": True, "previous_cutoff": None, "counts": [], "groups": [], "removed": [],
+                "removed_count": 0, "removed_compared": False}
+    groups = [_whats_new_group(whats_new, name, label, fields, max_rows) for name, label, fields in WHATS_NEW]
+    removed = [_whats_new_group(whats_new, name, label, fields, max_rows) for name, label, fields in NO_LONGER]
     labels = {"primary": "Primary endpoint", **dict(HEADLINE)}
     counts = [{**c, "label": labels.get(c.get("key", ""), c.get("label", ""))} for c in whats_new.get("counts", [])]
-    return {"first_run": False, "previous_cutoff": previous.get("data_cutoff"), "counts": counts, "groups": groups}
+    return {"first_run": False, "previous_cutoff": previous.get("data_cutoff"), "counts": counts, "groups": groups,
+            "removed": removed, "removed_count": sum(g["n"] or 0 for g in removed),
+            "removed_compared": any(g["n"] is not None for g in removed)}
 
 
 def _summary(results: Any, whats_new: Mapping[str, Any] | None) -> dict[str, Any]:
