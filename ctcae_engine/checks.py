@@ -1,6 +1,10 @@
 """Input checks run before any grading: is every file readable, does each domain have the columns the engine needs,
-is a required domain missing or empty, does the configuration match the data. ``ctcae-engine validate`` prints them;
-``ctcae-engine run`` stops on an error before it writes anything.
+is a required or expected domain missing or empty, are the key dates ISO 8601, does the configuration match the data.
+``ctcae-engine validate`` prints them; ``ctcae-engine run`` stops on an error before it writes anything.
+
+Each file is read and hashed here once; a run passes the frames and hashes on to the pipeline
+(:func:`ctcae_engine.pipeline.run_study`), so the sha256 in the manifest is that of the bytes analysed (a file that
+changes while it is read is an error: a delivery still being copied).
 
 The column contract is data (:data:`REQUIRED`): for each domain, groups of alternative columns, of which at least one
 must be present (SDTM or ADaM names, since an ADaM dataset may stand in for its SDTM domain).
@@ -8,29 +12,31 @@ must be present (SDTM or ADaM names, since an ADaM dataset may stand in for its 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from ctcae_engine.io import ADAM_TO_SDTM as ADAM
-from ctcae_engine.io import SUFFIXES, read_domain
+from ctcae_engine.dates import parse_dtc
+from ctcae_engine.io import ADAM_TO_SDTM, SUFFIXES, domain_files, read_domain, sha256_file
 
 # domain -> groups of alternative column names (at least one of each group must be present)
 REQUIRED: dict[str, tuple[tuple[str, ...], ...]] = {
     "dm": (("USUBJID",),),
     "ex": (("USUBJID",), ("EXTRT",), ("EXSTDTC",)),
-    "ae": (("USUBJID",), ("AEDECOD", "AETERM"), ("AESTDTC", "ASTDT", "ASTDTM")),
+    "ae": (("USUBJID",), ("AEDECOD", "AETERM"), ("AESTDTC", "ASTDT", "ASTDTM"), ("AETOXGR", "ATOXGR", "AESEV"),
+           ("AESER",)),
     "lb": (("USUBJID",), ("LBTESTCD", "PARAMCD"), ("LBSTRESN", "LBSTRESC", "LBORRES", "AVAL")),
     "vs": (("USUBJID",), ("VSTESTCD", "PARAMCD"), ("VSSTRESN", "VSSTRESC", "VSORRES", "AVAL")),
     "eg": (("USUBJID",), ("EGTESTCD", "PARAMCD"), ("EGSTRESN", "EGSTRESC", "EGORRES", "AVAL")),
     "rs": (("USUBJID",), ("RSSTRESC", "RSORRES", "AVALC")),
     "pc": (("USUBJID",), ("PCTESTCD", "PARAMCD")),
     "xc": (("USUBJID",), ("XCTESTCD",)),
-    "suppae": (("USUBJID",), ("QNAM",), ("QVAL",)),
 }
-NEEDED = ("dm", "ex")  # an empty DM or EX leaves no population: an error
+SUPP_REQUIRED = (("USUBJID",), ("IDVAR",), ("IDVARVAL",), ("QNAM",), ("QVAL",))
+NEEDED = ("dm",)  # without DM there is no population, whatever the configuration says
+KEY_DATES = {"ex": ("EXSTDTC",), "dm": ("RFXSTDTC", "DTHDTC")}  # an unreadable value here is an error
 
 
 @dataclass(frozen=True)
@@ -48,85 +54,168 @@ class Problem:
 @dataclass(frozen=True)
 class InputFile:
     name: str
-    domain: str
+    domain: str  # the SDTM domain it stands for (adlb -> lb)
     size: int
     rows: int | None  # None when the file could not be read
-    columns: tuple[str, ...] = ()
+    sha256: str = ""
+    used: bool = True  # False: an ADaM file whose SDTM domain is also in the folder (the SDTM file is used)
 
 
-def check_folder(folder: str | Path, config: Any = None) -> tuple[list[InputFile], list[Problem]]:
-    """Read every domain file of ``folder`` once and list what stops or weakens a run.
+@dataclass
+class Checked:
+    """What :func:`check_folder` found: the files, the problems, and the frames read (file stem -> DataFrame)."""
 
-    Errors: folder missing, a file that cannot be read, two files for one domain, a required column missing, DM or EX
-    missing or empty, no EX record of the configured infusion. Warnings: an empty optional domain, files the engine
-    does not read.
+    files: list[InputFile] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    frames: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.level == "error"]
+
+    @property
+    def hashes(self) -> dict[str, str]:
+        return {f.name: f.sha256 for f in self.files if f.rows is not None}
+
+
+def check_folder(folder: str | Path, config: Any = None) -> Checked:
+    """Read and hash every domain file of ``folder`` once and list what stops or weakens a run.
+
+    Errors: folder missing, a file that cannot be read or changes while read, two files for one domain, a required
+    column missing, DM missing or empty, an expected domain (``[data] expected_domains``) missing or empty, no
+    infusion date (no EX and none in DM), no EX record of the configured infusion, unreadable key dates (EXSTDTC,
+    RFXSTDTC, DTHDTC), every USUBJID blank. Warnings: an empty optional domain, some blank USUBJID, other unreadable
+    dates, AE grades only from AESEV, no AE relationship, an ADaM file not used, files the engine does not read.
     """
     folder = Path(folder)
+    out = Checked()
     if not folder.is_dir():
-        return [], [Problem("error", str(folder), "study data folder not found")]
-    files: list[InputFile] = []
-    problems: list[Problem] = []
-    frames: dict[str, pd.DataFrame] = {}
-    for path in sorted(p for p in folder.iterdir() if p.is_file()):
-        if path.suffix.lower() not in SUFFIXES:
-            if not path.name.startswith("."):
-                problems.append(Problem("warning", path.name, f"not read (not one of {', '.join(SUFFIXES)})"))
-            continue
-        stem = path.stem.lower()
-        domain = ADAM.get(stem, stem)
-        try:
-            frame = read_domain(path)
-        except Exception as exc:  # any reader failure is reported with the file named, never a traceback
-            problems.append(Problem("error", path.name, f"cannot be read: {type(exc).__name__}: {exc}"))
-            files.append(InputFile(path.name, domain, path.stat().st_size, None))
-            continue
-        files.append(InputFile(path.name, domain, path.stat().st_size, len(frame), tuple(frame.columns)))
-        if stem in frames or (domain != stem and domain in frames):
-            problems.append(Problem("error", path.name, f"a second file for domain {domain.upper()}; keep one"))
-        frames[stem] = frame
-    problems += _check_frames(frames)
+        out.problems.append(Problem("error", str(folder), "study data folder not found"))
+        return out
+    readable = domain_files(folder)
+    for path in sorted(folder.iterdir()):
+        if path not in readable and not path.name.startswith("."):
+            kind = "a sub-folder" if path.is_dir() else ("a broken link" if not path.exists() else
+                                                          f"not one of {', '.join(SUFFIXES)}")
+            out.problems.append(Problem("warning", path.name, f"not read ({kind})"))
+    for path in readable:
+        _read_one(path, out)
+    _check_frames(out, config)
     if config is not None:
-        problems += _check_config_against_data(frames, config)
-    return files, problems
+        _check_config_against_data(out, config)
+    return out
 
 
-def _check_frames(frames: dict[str, pd.DataFrame]) -> list[Problem]:
-    problems = []
-    for stem, frame in frames.items():
-        domain = ADAM.get(stem, stem)
-        for group in REQUIRED.get(domain, ()):
+def _read_one(path: Path, out: Checked) -> None:
+    stem = path.stem.lower()
+    domain = ADAM_TO_SDTM.get(stem, stem)
+    before = path.stat()
+    try:
+        frame = read_domain(path)
+        digest = sha256_file(path)
+    except Exception as exc:  # any reader failure is reported with the file named, never a traceback
+        out.problems.append(Problem("error", path.name, f"cannot be read: {type(exc).__name__}: {exc}"))
+        out.files.append(InputFile(path.name, domain, before.st_size, None))
+        return
+    after = path.stat()
+    if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns):
+        out.problems.append(Problem("error", path.name, "the file changed while it was read (a delivery still being "
+                                                        "copied?); run again when it is complete"))
+    if stem in out.frames:
+        out.problems.append(Problem("error", path.name, f"a second file for domain {stem.upper()}; keep one"))
+    out.frames[stem] = frame
+    out.files.append(InputFile(path.name, domain, after.st_size, len(frame), digest))
+
+
+def _blank(values: pd.Series) -> pd.Series:
+    return values.astype("string").str.strip().fillna("").eq("")
+
+
+def _check_frames(out: Checked, config: Any) -> None:
+    problems, frames = out.problems, out.frames
+    for adam, sdtm in ADAM_TO_SDTM.items():  # the pipeline uses the SDTM domain when both are given
+        if adam in frames and sdtm in frames:
+            problems.append(Problem("warning", adam.upper(), f"not used: {sdtm.upper()} is in the folder too"))
+            out.files = [f if f.name.lower().split(".")[0] != adam else
+                         InputFile(f.name, f.domain, f.size, f.rows, f.sha256, used=False) for f in out.files]
+    used = {ADAM_TO_SDTM.get(stem, stem): frame for stem, frame in frames.items()
+            if not (stem in ADAM_TO_SDTM and ADAM_TO_SDTM[stem] in frames)}
+    expected = set(getattr(config, "expected_domains", ()) or ()) | set(NEEDED)
+    for domain, frame in used.items():
+        where = domain.upper()
+        groups = SUPP_REQUIRED if domain.startswith("supp") else REQUIRED.get(domain, ())
+        for group in groups:
             if not any(column in frame.columns for column in group):
-                wanted = " or ".join(group)
-                problems.append(Problem("error", stem.upper(), f"required column {wanted} is missing"))
+                problems.append(Problem("error", where, f"required column {' or '.join(group)} is missing"))
         if frame.empty:
-            level = "error" if domain in NEEDED else "warning"
-            problems.append(Problem(level, stem.upper(), "the domain has no rows"))
-    present = {ADAM.get(stem, stem): frame for stem, frame in frames.items()}
-    if "dm" not in present:
-        problems.append(Problem("error", "DM", "required domain (DM or ADSL) not found in the study folder"))
-    elif "ex" not in present:
-        dates = [c for c in ("TRTSDT", "TRTSDTM", "RFXSTDTC") if c in present["dm"].columns]
+            level = "error" if domain in expected else "warning"
+            problems.append(Problem(level, where, "the domain has no rows"))
+        elif "USUBJID" in frame.columns:
+            blank = int(_blank(frame["USUBJID"]).sum())
+            if blank == len(frame):
+                problems.append(Problem("error", where, "every USUBJID is blank"))
+            elif blank:
+                problems.append(Problem("warning", where, f"{blank} rows with a blank USUBJID (listed, not graded "
+                                                          "for anyone)"))
+        _check_dates(domain, frame, problems)
+    _check_ae(used.get("ae"), problems)
+    _check_supp(used, problems)
+    for domain in sorted(expected - set(used)):
+        problems.append(Problem("error", domain.upper(), "required domain not found in the study folder"
+                                + ("" if domain in NEEDED else " ([data] expected_domains)")))
+    if "dm" in used and "ex" not in used:
+        dates = [c for c in ("TRTSDT", "TRTSDTM", "RFXSTDTC") if c in used["dm"].columns]
         if dates:
             message = f"no EX domain: the infusion date is taken from DM/ADSL {dates[0]}"
             problems.append(Problem("warning", "EX", message))
         else:
             problems.append(Problem("error", "EX", "no EX domain and DM/ADSL has no TRTSDT or RFXSTDTC: "
                                                    "no infusion date, no population"))
-    return problems
 
 
-def _check_config_against_data(frames: dict[str, pd.DataFrame], config: Any) -> list[Problem]:
-    ex = frames.get("ex")
+def _check_dates(domain: str, frame: pd.DataFrame, problems: list[Problem]) -> None:
+    for column in [c for c in frame.columns if c.endswith("DTC")]:
+        values = frame[column]
+        if not (pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)):
+            continue
+        parsed = parse_dtc(values)
+        bad = parsed["precision"].eq("invalid")
+        if bad.any():
+            examples = ", ".join(repr(v) for v in values[bad].astype(str).unique()[:3])
+            level = "error" if column in KEY_DATES.get(domain, ()) else "warning"
+            problems.append(Problem(level, f"{domain.upper()}.{column}",
+                                    f"{int(bad.sum())} values are not ISO 8601 dates (e.g. {examples})"))
+
+
+def _check_ae(ae: pd.DataFrame | None, problems: list[Problem]) -> None:
+    if ae is None:
+        return
+    if "AESEV" in ae.columns and not {"AETOXGR", "ATOXGR"} & set(ae.columns):
+        problems.append(Problem("warning", "AE", "no AETOXGR/ATOXGR: grades are taken from AESEV (flagged)"))
+    if not {"AEREL", "AERELLD", "AERELCT"} & set(ae.columns):
+        problems.append(Problem("warning", "AE", "no relationship column (AEREL): [relationship] missing_is_related "
+                                                 "decides for every AE"))
+
+
+def _check_supp(used: dict[str, pd.DataFrame], problems: list[Problem]) -> None:
+    for name, supp in used.items():
+        if not name.startswith("supp") or "QNAM" not in supp.columns:
+            continue
+        parent = used.get(name[4:])
+        if parent is None:
+            continue
+        clash = sorted(set(supp["QNAM"].dropna().astype(str).str.strip().str.upper()) & set(parent.columns))
+        if clash:
+            problems.append(Problem("error", name.upper(), f"QNAM {', '.join(clash)} is also a column of "
+                                                           f"{name[4:].upper()}; rename one"))
+
+
+def _check_config_against_data(out: Checked, config: Any) -> None:
+    ex = out.frames.get("ex")
     if ex is None or "EXTRT" not in ex.columns or ex.empty:
-        return []
+        return
     given = set(ex["EXTRT"].astype("string").str.strip().str.upper().dropna())
     wanted = set(config.treatment.infusion_extrt)
     if not given & wanted:
-        return [Problem("error", "treatment.infusion_extrt",
-                        f"no EX record has EXTRT {' or '.join(sorted(wanted))}; EX has {', '.join(sorted(given))}")]
-    return []
-
-
-def errors(problems: list[Problem]) -> list[Problem]:
-    """The problems that stop a run."""
-    return [p for p in problems if p.level == "error"]
+        out.problems.append(Problem("error", "treatment.infusion_extrt", f"no EX record has EXTRT "
+                                    f"{' or '.join(sorted(wanted))}; EX has {', '.join(sorted(given))}"))

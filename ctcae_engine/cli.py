@@ -2,9 +2,9 @@
 
 Thin: every command calls the package's public functions. Logs go to stderr: plain timestamped lines when stderr is
 not a terminal (scheduler logs), rich progress and colours on a terminal. Stdout carries the results (paths, counts).
-Exit codes (see :mod:`ctcae_engine.runs`): 0 success; 2 bad usage or configuration; 3 unusable input; 4 data errors
-above the configured threshold (run folder written, ``latest`` not moved); 5 a stage of the analysis failed (idem);
-6 another run holds the output folder.
+Exit codes (see :mod:`ctcae_engine.runs`): 0 success; 1 unexpected error (one line on stderr, the traceback with
+``--verbose``); 2 bad usage or configuration; 3 unusable input; 4 data errors above the configured threshold (run
+folder written, ``latest`` not moved); 5 a stage of the analysis failed (idem); 6 another run holds the output folder.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import typer
 
 from ctcae_terms import allowed_grades, load_catalog, search_terms
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="CTCAE v4.03 grading, safety tables and DSMB reports for oncology / CAR-T trials.")
 log = logging.getLogger("ctcae_engine")
 
@@ -46,6 +46,10 @@ def _setup_logging(verbose: bool) -> bool:
     log.addHandler(handler)
     log.setLevel(logging.DEBUG if verbose else logging.INFO)
     log.propagate = False
+    logging.captureWarnings(True)  # library warnings become log lines too, not raw text on stderr
+    warnings_log = logging.getLogger("py.warnings")
+    warnings_log.handlers = [handler]
+    warnings_log.propagate = False
     return terminal
 
 
@@ -56,12 +60,15 @@ def _progress(terminal: bool) -> Iterator[Callable[[str], None]]:
         yield lambda label: log.info("step: %s", label)
         return
     from rich.console import Console
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+    from ctcae_engine.pipeline import STEP_LABELS
+    from ctcae_engine.runs import WRITE_STEPS
+
+    with Progress(SpinnerColumn(), TextColumn("{task.description:<40}"), BarColumn(), TimeElapsedColumn(),
                   console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("starting", total=None)
-        yield lambda label: bar.update(task, description=label)
+        task = bar.add_task("reading and checking inputs", total=len(STEP_LABELS) + WRITE_STEPS)
+        yield lambda label: bar.update(task, description=label, advance=1)
 
 
 def _load(config: Path | None):  # -> StudyConfig (import kept lazy: `terms` starts fast)
@@ -83,9 +90,10 @@ def _execute(config: Path | None, data: Path | None, out: Path | None, verbose: 
             outcome = execute(cfg, data=data, out=out, progress=progress)
     except RunBusy as exc:
         _fail(str(exc), 6)
-    for problem in outcome.problems:
-        if problem.level == "error":
-            typer.echo(str(problem))
+    except Exception as exc:  # a bug or the environment (disk full, permissions): one line, never a half run
+        log.debug("traceback", exc_info=True)
+        _fail(f"unexpected {type(exc).__name__}: {exc} (nothing moved `latest`; run with --verbose for the "
+              "traceback)", 1)
     if outcome.folder is None:
         raise typer.Exit(outcome.exit_code)
     manifest = outcome.manifest
@@ -98,16 +106,27 @@ def _execute(config: Path | None, data: Path | None, out: Path | None, verbose: 
     raise typer.Exit(outcome.exit_code)
 
 
+def _config_path(config: Path | None, data: Path | None) -> Path:
+    """--config, else the study.toml inside --data."""
+    if config is not None:
+        return config
+    if data is not None and (data / "study.toml").is_file():
+        return data / "study.toml"
+    _fail("give --config study.toml (or --data DIR with a study.toml in it)")
+    return Path()
+
+
 @app.command()
 def run(
-    config: Path = typer.Option(..., "--config", "-c", help="Study configuration (TOML)"),
+    config: Path | None = typer.Option(None, "--config", "-c", help="Study configuration (TOML; default: "
+                                                                    "study.toml in --data)"),
     data: Path | None = typer.Option(None, help="Study data folder (default: [data] folder of the config)"),
     out: Path | None = typer.Option(None, help="Where run folders go (default: [run] output_dir, else runs/ "
                                                   "beside the config)"),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging"),
 ) -> None:
     """The weekly run: check, grade, aggregate and write a new run folder (report, datasets, tables, manifest)."""
-    _execute(config, data, out, verbose)
+    _execute(_config_path(config, data), data, out, verbose)
 
 
 @app.command()
@@ -121,25 +140,26 @@ def demo(
 
 @app.command()
 def validate(
-    config: Path = typer.Option(..., "--config", "-c", help="Study configuration (TOML)"),
+    config: Path | None = typer.Option(None, "--config", "-c", help="Study configuration (TOML; default: "
+                                                                    "study.toml in --data)"),
     data: Path | None = typer.Option(None, help="Study data folder (default: [data] folder of the config)"),
 ) -> None:
     """Check the configuration and the inputs only; print every problem, write nothing. Exit 0, 2 or 3."""
-    from ctcae_engine.checks import check_folder, errors
+    from ctcae_engine.checks import check_folder
 
     _setup_logging(False)
-    cfg = _load(config)
+    cfg = _load(_config_path(config, data))
     folder = data or cfg.data_folder
     if folder is None:
         _fail("no study data folder: give --data or set [data] folder in the configuration")
-    files, problems = check_folder(folder, cfg)
-    for f in files:
-        rows = "unreadable" if f.rows is None else f"{f.rows} rows"
+    checked = check_folder(folder, cfg)
+    for f in checked.files:
+        rows = "unreadable" if f.rows is None else f"{f.rows} rows" + ("" if f.used else ", not used")
         typer.echo(f"{f.name}: {f.domain.upper()}, {rows}")
-    for problem in problems:
+    for problem in checked.problems:
         typer.echo(str(problem))
-    n_errors = len(errors(problems))
-    typer.echo(f"{n_errors} errors, {len(problems) - n_errors} warnings")
+    n_errors = len(checked.errors)
+    typer.echo(f"{n_errors} errors, {len(checked.problems) - n_errors} warnings")
     raise typer.Exit(3 if n_errors else 0)
 
 
@@ -152,6 +172,8 @@ def grade(
     kind: str = typer.Option("auto", help="lab, vitals, ecg or auto (from the columns / file name)"),
     engine: str = typer.Option("pandas", help="pandas (one process) or dask (out of core, a cluster)"),
     scheduler: str | None = typer.Option(None, help="Dask scheduler address (default: a local cluster)"),
+    config: Path | None = typer.Option(None, "--config", "-c", help="Study configuration: its [grading] test map "
+                                                                    "and assume_at_rest apply"),
 ) -> None:
     """Ad-hoc grading of one observation file by CTCAE v4.03: every row written, graded or with its reason."""
     _setup_logging(False)
@@ -161,13 +183,19 @@ def grade(
         _fail(f"--engine must be pandas or dask, got {engine!r}")
     if not source.exists():
         _fail(f"input not found: {source}", 3)
+    study = _load(config).grading if config is not None else None
     if engine == "dask":
+        if not (source.is_dir() or source.suffix.lower() == ".parquet"):
+            _fail(f"{source}: the Dask engine reads Parquet (a file or a folder of files); convert it or use "
+                  "--engine pandas")
         from ctcae_engine.dask_engine import grade_dataset
 
         counts = grade_dataset(source, out, kind=_kind_of(None, source) if kind == "auto" else kind,
                                scheduler=scheduler)
         typer.echo(f"{counts['rows_in']} rows: {counts['graded']} graded, {counts['ungraded']} with a reason -> {out}")
         return
+    if out.suffix.lower() not in (".csv", ".parquet"):
+        _fail(f"-o {out}: write .csv or .parquet")
     from ctcae_engine import grading
     from ctcae_engine.io import read_domain
 
@@ -177,8 +205,12 @@ def grade(
         _fail(f"{source}: cannot be read: {type(exc).__name__}: {exc}", 3)
     kind = _kind_of(frame, source) if kind == "auto" else kind
     grade_fn = {"lab": grading.grade_labs, "vitals": grading.grade_vitals, "ecg": grading.grade_ecg}[kind]
+    options: dict = {}
+    if study is not None:
+        mapping = study.lab_test_map if kind == "lab" else study.clinical_test_map
+        options = {"mapping": mapping or None, **({"assume_at_rest": study.assume_at_rest} if kind == "vitals" else {})}
     try:
-        graded = grade_fn(frame)
+        graded = grade_fn(frame, **options)
     except (ValueError, KeyError) as exc:
         _fail(f"{source}: {exc}", 3)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -209,7 +241,7 @@ def _kind_of(frame, source: Path) -> str:
 def terms(
     query: str = typer.Argument(..., help="Part of a CTCAE term, a synonym (e.g. neutropenia) or a MedDRA code"),
     version: str = typer.Option("4.03", help="CTCAE version: 4.03 (v4) or 5.0"),
-    limit: int = typer.Option(20, help="At most this many terms"),
+    limit: int = typer.Option(20, min=1, help="At most this many terms"),
 ) -> None:
     """Search the CTCAE catalog; an exact term or code shows its grade definitions."""
     try:

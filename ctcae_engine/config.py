@@ -145,13 +145,14 @@ class StudyConfig:
     report: ReportOptions = field(default_factory=ReportOptions)
     run: RunOptions = field(default_factory=RunOptions)
     data_folder: Path | None = None  # [data] folder, resolved against the TOML file's folder
+    expected_domains: tuple[str, ...] = ("ae", "lb")  # [data] domains whose absence or emptiness stops a run
     source: Path | None = None  # the TOML file this came from
 
 
 # every key the TOML may hold, per section: anything else is a typo and is refused with the closest known name
 KNOWN_KEYS: dict[str, tuple[str, ...]] = {
     "study": ("study_id", "protocol_id", "title", "data_cutoff", "ctcae_version"),
-    "data": ("folder",),
+    "data": ("folder", "expected_domains"),
     "treatment": ("infusion_extrt", "lymphodepletion_extrt"),
     "treatment_emergent": ("start", "window_days"),
     "relationship": ("related", "not_related", "missing_is_related", "attribution"),
@@ -206,6 +207,8 @@ def _choice(value: str, choices: tuple[str, ...], where: str) -> str:
 
 
 def _positive(value: float, where: str) -> float:
+    if value != value:  # NaN
+        raise ConfigError(f"{where}: expected a number, got nan")
     if value < 0:
         raise ConfigError(f"{where}: must be >= 0, got {value}")
     return value
@@ -231,6 +234,8 @@ def _criterion(raw: Any, i: int) -> EligibilityCriterion:
         if isinstance(factor, bool) or not isinstance(factor, int | float) or factor <= 0:
             raise ConfigError(f"{where}.unit_factors.{unit}: expected a positive number, got {factor!r}")
     unit = _get(raw, "unit", str, where, "")
+    if _get(raw, "limit", float, where) != _get(raw, "limit", float, where):
+        raise ConfigError(f"{where}.limit: expected a number, got nan")
     relative = _get(raw, "relative_to_uln", bool, where, False)
     if not relative and not unit:
         raise ConfigError(f"{where}: an absolute threshold needs a 'unit'")
@@ -258,6 +263,9 @@ def _test_map(raw: dict[str, Any]) -> tuple[dict[str, tuple[str | None, str | No
             raise ConfigError(f"{where}: expected a table such as {{ high = \"Alanine aminotransferase increased\" }}")
         _check_keys(entry, ("low", "high"), where)
         names = {d: _get(entry, d, str, where, None) for d in ("low", "high")}
+        for direction, name in names.items():
+            if name is not None and not name.strip():
+                raise ConfigError(f"{where}.{direction}: empty criterion name (leave the key out instead)")
         given = [n for n in names.values() if n]
         kind = next((k for k, keys in tables.items() if all(n in keys for n in given)), None)
         if kind is None:
@@ -287,13 +295,18 @@ def config_from_dict(raw: dict[str, Any], base: Path | None = None) -> StudyConf
             raise ConfigError(f"study.data_cutoff: expected an ISO 8601 date YYYY-MM-DD, got {cutoff!r}") from exc
     if isinstance(cutoff, _dt.datetime):
         cutoff = cutoff.date()
+    version = _get(s, "ctcae_version", str, "study", "4.03").strip()
+    if version.lower().lstrip("v") not in ("4", "4.0", "4.03"):
+        raise ConfigError(f"study.ctcae_version: this engine grades by CTCAE v4.03 (\"v4\"); got {version!r}")
     study = StudyInfo(
         study_id=_get(s, "study_id", str, "study"),
         protocol_id=_get(s, "protocol_id", str, "study", ""),
         title=_get(s, "title", str, "study", ""),
         data_cutoff=cutoff,
-        ctcae_version=_get(s, "ctcae_version", str, "study", "4.03"),
+        ctcae_version="4.03",
     )
+    if not study.study_id.strip():
+        raise ConfigError("study.study_id: must not be empty")
     t = _section(raw, "treatment", required=True)
     treatment = Treatment(
         infusion_extrt=_strings(t, "infusion_extrt", "treatment"),
@@ -304,7 +317,8 @@ def config_from_dict(raw: dict[str, Any], base: Path | None = None) -> StudyConf
     te = _section(raw, "treatment_emergent")
     tem = TreatmentEmergent(
         start=_choice(_get(te, "start", str, "treatment_emergent", "infusion"), TE_STARTS, "treatment_emergent.start"),
-        window_days=int(_positive(_get(te, "window_days", int, "treatment_emergent", 365), "treatment_emergent")),
+        window_days=int(_positive(_get(te, "window_days", int, "treatment_emergent", 365),
+                                     "treatment_emergent.window_days")),
     )
     if tem.start == "lymphodepletion" and not treatment.lymphodepletion_extrt:
         raise ConfigError("treatment_emergent.start = 'lymphodepletion' needs treatment.lymphodepletion_extrt")
@@ -329,7 +343,8 @@ def config_from_dict(raw: dict[str, Any], base: Path | None = None) -> StudyConf
     resp = Response(
         window_days=int(_positive(_get(o, "window_days", int, "response", 63), "response.window_days")),
         confirmation_required=_get(o, "confirmation_required", bool, "response", False),
-        confirmation_min_days=int(_positive(_get(o, "confirmation_min_days", int, "response", 28), "response")),
+        confirmation_min_days=int(_positive(_get(o, "confirmation_min_days", int, "response", 28),
+                                                "response.confirmation_min_days")),
         sd_min_days=int(_positive(_get(o, "sd_min_days", int, "response", 42), "response.sd_min_days")),
         evaluator=_get(o, "evaluator", str, "response", "INVESTIGATOR").strip().upper(),
     )
@@ -355,7 +370,7 @@ def config_from_dict(raw: dict[str, Any], base: Path | None = None) -> StudyConf
         testcd=_get(k, "testcd", str, "persistence", "CARTDNA").strip().upper(),
         unit=_get(k, "unit", str, "persistence", "copies/ug gDNA"),
         lloq=_positive(_get(k, "lloq", float, "persistence", 0.0), "persistence.lloq"),
-        target_day=int(_get(k, "target_day", int, "persistence", 182)),
+        target_day=int(_positive(_get(k, "target_day", int, "persistence", 182), "persistence.target_day")),
         window_days=int(_positive(_get(k, "window_days", int, "persistence", 28), "persistence.window_days")),
         timepoints_days=tuple(sorted(times)),
     )
@@ -376,18 +391,24 @@ def config_from_dict(raw: dict[str, Any], base: Path | None = None) -> StudyConf
     if not 0 <= pct <= 100:
         raise ConfigError(f"run.max_ungradable_pct: expected a percentage 0-100, got {pct}")
     run = RunOptions(output_dir=(base / out_dir) if out_dir else None, max_ungradable_pct=pct)
-    folder = _get(_section(raw, "data"), "folder", str, "data", None)
+    d = _section(raw, "data")
+    folder = _get(d, "folder", str, "data", None)
+    expected = tuple(x.lower() for x in _strings(d, "expected_domains", "data", ("AE", "LB")))
     return StudyConfig(study, treatment, tem, rel, elig, resp, pfs, pers, grading, report, run,
-                       data_folder=(base / folder) if folder else None)
+                       data_folder=(base / folder) if folder else None, expected_domains=expected)
 
 
 def load_config(path: str | Path | None = None) -> StudyConfig:
     """Load and validate a study TOML file (the demo trial's when ``path`` is None)."""
     path = Path(path) if path is not None else DEMO_CONFIG
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # a BOM (Windows editors) is not an error
     except FileNotFoundError as exc:
         raise ConfigError(f"study configuration not found: {path}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text: {exc}") from exc
+    except OSError as exc:  # a folder, no permission...
+        raise ConfigError(f"{path}: cannot be read: {exc.strerror or exc}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
     try:

@@ -92,21 +92,37 @@ def supp_unmatched(parent: pd.DataFrame, supp: pd.DataFrame) -> pd.DataFrame:
     return supp[reason.notna()].assign(reason=reason[reason.notna()])
 
 
-def read_study(folder: str | Path) -> dict[str, pd.DataFrame]:
-    """Read every domain file in a folder, keyed by lower-case domain name (file stem), e.g. {"dm": ..., "lb": ...}.
-
-    A ``suppXX`` file is merged into ``XX`` (or, without it, ``adXX``; see :func:`merge_supp`) and kept under its
-    own key too. Supplemental
-    rows that match no parent record are listed under ``"supp_unmatched"`` (columns of SUPP--, ``domain`` and
-    ``reason``), present only when there is at least one.
-    """
+def domain_files(folder: str | Path) -> list[Path]:
+    """The files of a study folder the engine reads: regular files (or links to one) with a supported suffix, not
+    hidden, sorted by name. Sub-folders and broken links are not domain files."""
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"study folder not found: {folder}")
-    domains: dict[str, pd.DataFrame] = {}
-    for path in sorted(folder.iterdir()):
-        if path.suffix.lower() in SUFFIXES:
-            domains[path.stem.lower()] = read_domain(path)
+    return [p for p in sorted(folder.iterdir())
+            if p.suffix.lower() in SUFFIXES and not p.name.startswith(".") and p.is_file()]
+
+
+def sha256_file(path: str | Path) -> str:
+    """SHA-256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_study(folder: str | Path, frames: dict[str, pd.DataFrame] | None = None) -> dict[str, pd.DataFrame]:
+    """Read every domain file in a folder, keyed by lower-case domain name (file stem), e.g. {"dm": ..., "lb": ...}.
+
+    ``frames``: the files already read (stem -> DataFrame, e.g. by the input checks), used instead of reading again.
+    A ``suppXX`` file is merged into ``XX`` (or, without it, ``adXX``; see :func:`merge_supp`) and kept under its
+    own key too. Supplemental rows that match no parent record are listed under ``"supp_unmatched"`` (columns of
+    SUPP--, ``domain`` and ``reason``), present only when there is at least one.
+    """
+    if frames is not None:
+        domains = dict(frames)  # the frames are not changed: merging SUPP-- makes a new parent frame
+    else:
+        domains = {path.stem.lower(): read_domain(path) for path in domain_files(folder)}
     unmatched = []
     for name in [n for n in domains if n.startswith("supp")]:
         supp = domains[name]
@@ -125,9 +141,4 @@ def read_study(folder: str | Path) -> dict[str, pd.DataFrame]:
 
 def file_hashes(folder: str | Path) -> dict[str, str]:
     """SHA-256 of every domain file in a folder (for the report's provenance section)."""
-    folder = Path(folder)
-    return {
-        path.name: hashlib.sha256(path.read_bytes()).hexdigest()
-        for path in sorted(folder.iterdir())
-        if path.suffix.lower() in SUFFIXES
-    }
+    return {path.name: sha256_file(path) for path in domain_files(folder)}

@@ -95,8 +95,8 @@ class _Runner:
             return None
 
 
-def _file_table(folder: Path, domains: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    hashes = file_hashes(folder)
+def _file_table(folder: Path, domains: dict[str, pd.DataFrame], hashes: dict[str, str] | None) -> pd.DataFrame:
+    hashes = file_hashes(folder) if hashes is None else hashes
     rows = [Path(name).stem.lower() for name in hashes]
     return pd.DataFrame(
         {
@@ -115,12 +115,19 @@ def _sdtm_names(domains: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     return out
 
 
+STEP_LABELS = ("grading labs, vital signs and ECGs", "adverse events", "CRS and ICANS", "reconciliation",
+               "safety tables", "vital-sign and ECG tables", "eligibility", "efficacy", "figures", "data quality")
+"""The steps of :func:`run_study`, in order (the labels ``progress`` receives)."""
+
+
 def run_study(
     folder: str | Path | None,
     config: Any = None,
     run_time: str | datetime | None = None,
     strict: bool = False,
     progress: Callable[[str], None] | None = None,
+    frames: dict[str, pd.DataFrame] | None = None,
+    hashes: dict[str, str] | None = None,
 ) -> StudyResults:
     """Read a study folder and derive every result of the report.
 
@@ -128,6 +135,8 @@ def run_study(
     ``folder`` None reads the configuration's ``[data] folder``.
     ``run_time`` is recorded as given; by default it is the data cut-off, so the same inputs give the same report.
     ``progress`` is called with the label of each step before it runs (the CLI's progress display).
+    ``frames`` (file stem -> DataFrame) and ``hashes`` (file name -> sha256): the files as already read and hashed
+    by the input checks (:func:`ctcae_engine.checks.check_folder`), so a run reads and hashes each file once.
     """
     cfg = _load_config(config)
     if folder is None:
@@ -135,12 +144,12 @@ def run_study(
         if folder is None:
             raise ValueError("no study folder: give one or set [data] folder in the study configuration")
     folder = Path(folder)
-    read = read_study(folder)
+    read = read_study(folder, frames)
     supp_lost = read.pop("supp_unmatched", None)
     raw = _sdtm_names(read)
     cutoff = as_day(getattr(cfg.study, "data_cutoff", None), "data cut-off")
     domains, excluded = apply_cutoff(raw, cutoff)
-    results = StudyResults(config=cfg, domains=domains, files=_file_table(folder, read), excluded=excluded)
+    results = StudyResults(config=cfg, domains=domains, files=_file_table(folder, read, hashes), excluded=excluded)
     results.tables["DQ07"] = _supp_unmatched(supp_lost)
     if run_time is None:
         run_time = cutoff.isoformat() if cutoff else "not given"
@@ -159,19 +168,19 @@ def run_study(
         "n_after_cutoff": len(excluded),
     }
     runner = _Runner(results, strict)
-    steps: list[tuple[str, Callable[[], None]]] = [
-        ("grading labs, vital signs and ECGs", lambda: _grade(runner, domains, cfg)),
-        ("adverse events", lambda: _adverse_events(runner, domains, cfg)),
-        ("CRS and ICANS", lambda: _cart_toxicity(runner, domains)),
-        ("reconciliation", lambda: _reconcile(runner)),
-        ("safety tables", lambda: _summary_tables(runner, cfg)),
-        ("vital-sign and ECG tables", lambda: _vitals_ecg(runner, cfg)),
-        ("eligibility", lambda: _eligibility(runner, domains, cfg)),
-        ("efficacy", lambda: _efficacy(runner, domains, cfg)),
-        ("figures", lambda: _figures(runner, cfg)),
-        ("data quality", lambda: results.tables.update(_own_tables(results, cfg))),
+    steps: list[Callable[[], None]] = [
+        lambda: _grade(runner, domains, cfg),
+        lambda: _adverse_events(runner, domains, cfg),
+        lambda: _cart_toxicity(runner, domains),
+        lambda: _reconcile(runner),
+        lambda: _summary_tables(runner, cfg),
+        lambda: _vitals_ecg(runner, cfg),
+        lambda: _eligibility(runner, domains, cfg),
+        lambda: _efficacy(runner, domains, cfg),
+        lambda: _figures(runner, cfg),
+        lambda: results.tables.update(_own_tables(results, cfg)),
     ]
-    for label, step in steps:
+    for label, step in zip(STEP_LABELS, steps, strict=True):
         if progress is not None:
             progress(label)
         step()

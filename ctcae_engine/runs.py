@@ -31,8 +31,9 @@ from typing import Any
 import pandas as pd
 
 from ctcae_engine import __version__
-from ctcae_engine.checks import InputFile, Problem, check_folder, errors
+from ctcae_engine.checks import InputFile, Problem, check_folder
 from ctcae_engine.config import StudyConfig
+from ctcae_engine.io import sha256_file
 
 log = logging.getLogger("ctcae_engine")
 
@@ -48,6 +49,7 @@ MANIFEST = "manifest.json"
 SUMMARY = "summary.json"  # written by report.write_report, read by the next run
 LATEST = "latest"
 INCOMPLETE = ".incomplete-"
+WRITE_STEPS = 2  # progress steps after the analysis: the report, then datasets and tables
 GRADED = {"labs": "lb", "vitals": "vs", "ecg": "eg", "ae": "ae"}  # StudyResults attribute -> file stem in graded/
 
 
@@ -85,14 +87,6 @@ def _lock(root: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _plain(value: Any) -> Any:
@@ -157,10 +151,12 @@ def _point_latest(root: Path, folder: Path) -> None:
 
 
 def _clear_incomplete(root: Path) -> None:
-    """Folders left by killed runs (we hold the lock, so no live run owns one)."""
+    """Folders and pointer links left by killed runs (we hold the lock, so no live run owns one)."""
     for stale in root.glob(f"{INCOMPLETE}*"):
         log.warning("removing %s, left by a run that did not finish", stale.name)
         shutil.rmtree(stale, ignore_errors=True)
+    for stale in root.glob(f".{LATEST}-*"):
+        stale.unlink(missing_ok=True)
 
 
 def _save_frame(frame: pd.DataFrame, stem: Path) -> None:
@@ -189,7 +185,8 @@ def ungradable_share(results: Any) -> tuple[int, int]:
 def _row_counts(files: list[InputFile], results: Any) -> dict[str, dict[str, int]]:
     counts: dict[str, dict[str, int]] = {}
     for f in files:
-        counts.setdefault(f.domain, {"rows_in": 0})["rows_in"] += f.rows or 0
+        if f.used:
+            counts.setdefault(f.domain, {"rows_in": 0})["rows_in"] += f.rows or 0
     excluded = results.excluded
     for domain, entry in counts.items():
         kept = results.domains.get(domain)
@@ -224,21 +221,31 @@ def execute(
     started = time.perf_counter()
     run_time = (run_time or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(microsecond=0)
     folder = Path(data) if data is not None else config.data_folder
+    setup = []
     if folder is None:
-        problem = Problem("error", "data.folder", "no study data folder: give --data or set [data] folder")
-        return RunOutcome(EXIT_CONFIG, "config_error", problems=[problem])
+        setup.append(Problem("error", "data.folder", "no study data folder: give --data or set [data] folder"))
+    if config.study.data_cutoff is None:
+        setup.append(Problem("error", "study.data_cutoff", "a scheduled run needs the data cut-off date"))
     root = output_root(config, out)
+    if (root / LATEST).exists() and not (root / LATEST).is_symlink():
+        setup.append(Problem("error", str(root / LATEST), "is not the symbolic link runs maintain (copied by rsync?); "
+                                                          "move it away"))
+    if setup:
+        for problem in setup:
+            log.error("%s", problem)
+        return RunOutcome(EXIT_CONFIG, "config_error", problems=setup)
     with _lock(root):
         _clear_incomplete(root)
         stamp = time.perf_counter()
-        files, problems = check_folder(folder, config)
+        checked = check_folder(folder, config)
+        files, problems = checked.files, checked.problems
         durations = {"read_and_check_inputs": time.perf_counter() - stamp}
         for problem in problems:
             (log.error if problem.level == "error" else log.warning)("%s", problem)
-        if errors(problems):
+        if checked.errors:
             return RunOutcome(EXIT_INPUT, "input_errors", problems=problems)
-        inputs = [{"file": f.name, "domain": f.domain.upper(), "size": f.size, "rows": f.rows,
-                   "sha256": _sha256(folder / f.name)} for f in files]
+        inputs = [{"file": f.name, "domain": f.domain.upper(), "size": f.size, "rows": f.rows, "used": f.used,
+                   "sha256": f.sha256} for f in files]
         config_block = _config_block(config)
         key = _inputs_key(inputs, config_block)
         previous = previous_run(root, key)
@@ -246,9 +253,12 @@ def execute(
         if previous is not None:
             try:
                 before = json.loads((previous / SUMMARY).read_text(encoding="utf-8"))
-            except (OSError, json.JSONDecodeError) as exc:  # a damaged earlier run must not stop this week's report
+                if not isinstance(before, dict):
+                    raise ValueError(f"a JSON {type(before).__name__}, not a summary")
+            except (OSError, ValueError) as exc:  # a damaged earlier run must not stop this week's report
                 problems.append(Problem("warning", f"{previous.name}/{SUMMARY}",
                                         f"cannot be read ({type(exc).__name__}); this run is compared with nothing"))
+                before = None
                 log.warning("%s", problems[-1])
                 previous = None
         log.info("comparing with %s", previous.name if previous else "nothing (first run)")
@@ -257,7 +267,7 @@ def execute(
         from ctcae_engine.report import write_report
 
         stamp = time.perf_counter()
-        results = run_study(folder, config, progress=progress)
+        results = run_study(folder, config, progress=progress, frames=checked.frames, hashes=checked.hashes)
         durations["analysis"] = time.perf_counter() - stamp
         cutoff = results.meta["data_cutoff"]
         name = f"cutoff-{cutoff}_run-{run_time:%Y%m%dT%H%M%SZ}"
@@ -305,7 +315,7 @@ def execute(
         else:
             status, code = "success", EXIT_OK
         durations["total"] = time.perf_counter() - started
-        outputs = [{"file": p.relative_to(work).as_posix(), "size": p.stat().st_size, "sha256": _sha256(p)}
+        outputs = [{"file": p.relative_to(work).as_posix(), "size": p.stat().st_size, "sha256": sha256_file(p)}
                    for p in sorted(work.rglob("*")) if p.is_file()]
         manifest = {
             "schema": 1,
