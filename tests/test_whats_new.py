@@ -9,6 +9,7 @@ comparison must find exactly those four changes and nothing else.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -19,7 +20,8 @@ import pytest
 from ctcae_engine.demo import DATA_DIR
 from ctcae_engine.pipeline import run_study
 from ctcae_engine.report import SCHEMA, WHATS_NEW_NAME, compare_summaries, summary_dict, write_report
-from ctcae_engine.report.context import WHATS_NEW_ROWS
+from ctcae_engine.report.context import WHATS_NEW_ROWS, build_context
+from ctcae_engine.report.render import render_html
 from ctcae_terms import allowed_grades
 
 DEAD_BEFORE_NOT_RECORDED = "ALPP-CART-DEMO-01003"  # died 2024-10-05, no fatal AE (docs/demo_trial.md)
@@ -100,8 +102,17 @@ def runs(tmp_path_factory):
     previous_dir = tmp_path_factory.mktemp("previous") / "data"
     planted = _plant(current, previous_dir)
     previous = run_study(previous_dir, None)
+    no_lb_dir = tmp_path_factory.mktemp("no_lb") / "data"
+    shutil.copytree(DATA_DIR, no_lb_dir)
+    (no_lb_dir / "lb.csv").unlink()
     return {"current": current, "previous": previous, "planted": planted,
-            "summaries": (summary_dict(previous), summary_dict(current))}
+            "summaries": (summary_dict(previous), summary_dict(current)),
+            "no_lb": summary_dict(run_study(no_lb_dir, None))}
+
+
+def _table(html: str, table_id: str) -> str:
+    table = html[html.index(f'id="{table_id}"'):]
+    return table[:table.index("</table>")]
 
 
 def test_summary_json_keys_every_teae_g3_observation_and_death(runs):
@@ -125,6 +136,8 @@ def test_comparison_finds_exactly_the_planted_changes(runs):
     assert [r["key"] for r in diff["new_lab_g3"]] == [planted["new_lab"]]
     assert [(r["usubjid"], r["date"]) for r in diff["new_deaths"]] == [(DEAD_BEFORE_NOT_RECORDED, "2024-10-05")]
     assert diff["not_in_current"] == {"aes": 0, "lab_g3": 0, "deaths": 0}
+    assert [diff[name] for name in ("removed_aes", "removed_lab_g3", "removed_deaths")] == [[], [], []]
+    assert diff["removed_count"] == 0
     assert diff["unavailable"] == {}
     assert {c["key"]: c["change"] for c in diff["counts"]}["deaths"] == 1
 
@@ -163,9 +176,20 @@ def test_long_lists_are_cut_in_the_report_and_whole_in_the_json(runs, tmp_path):
     n = len(runs["summaries"][1]["lab_g3"])
     assert len(json.loads(paths["whats_new"].read_text())["new_lab_g3"]) == n > WHATS_NEW_ROWS
     html = paths["html"].read_text(encoding="utf-8")
-    table = html[html.index('id="whats-new-lab-g3"'):]
-    assert table[:table.index("</table>")].count("<tr>") == 1 + WHATS_NEW_ROWS
+    assert _table(html, "whats-new-lab-g3").count("<tr>") == 1 + WHATS_NEW_ROWS
     assert f"... and {n - WHATS_NEW_ROWS} more, see {WHATS_NEW_NAME}." in html
+
+
+def test_long_removed_list_is_cut_in_the_report_and_whole_in_the_json(runs):
+    previous = runs["summaries"][1]
+    now = dict(previous, lab_g3=[])  # a delivery whose grade >= 3 observations all vanished (same domains graded)
+    diff = compare_summaries(previous, now)
+    n = len(previous["lab_g3"])
+    assert len(diff["removed_lab_g3"]) == n == diff["removed_count"] > WHATS_NEW_ROWS
+    html = render_html(build_context(runs["current"], whats_new=diff))
+    assert _table(html, "whats-removed-lab-g3").count("<tr>") == 1 + WHATS_NEW_ROWS
+    assert f"... and {n - WHATS_NEW_ROWS} more, see {WHATS_NEW_NAME}." in html
+    assert f"<strong>{n}</strong> records of the previous run are no longer in the data" in html
 
 
 def test_first_run_has_nothing_to_compare(runs, tmp_path):
@@ -173,6 +197,8 @@ def test_first_run_has_nothing_to_compare(runs, tmp_path):
     data = json.loads(paths["whats_new"].read_text())
     assert data["previous"] is None and data["new_aes"] is None and data["new_deaths"] is None
     assert data["unavailable"]["new_aes"] == "first run: nothing to compare"
+    assert data["removed_aes"] is None and data["removed_deaths"] is None and data["removed_count"] == 0
+    assert data["unavailable"]["removed_lab_g3"] == "first run: nothing to compare"
     assert "First run: nothing to compare." in paths["html"].read_text(encoding="utf-8")
 
 
@@ -185,12 +211,15 @@ def test_previous_summary_of_schema_1_compares_counts_only(runs, tmp_path):
     paths = write_report(runs["current"], tmp_path / "now", previous=tmp_path / "old", pdf=False)
     data = json.loads(paths["whats_new"].read_text())
     assert data["previous"] == {"study_id": "ALPP-CART-DEMO", "data_cutoff": "2025-03-31", "schema": 1}
-    assert all(data[name] is None for name in ("new_aes", "grade_rose", "new_lab_g3", "new_deaths"))
+    assert all(data[name] is None for name in ("new_aes", "grade_rose", "new_lab_g3", "new_deaths", "removed_aes",
+                                               "removed_lab_g3", "removed_deaths"))
     assert "schema 1" in data["unavailable"]["new_deaths"]
     counts = {c["key"]: (c["previous"], c["now"]) for c in data["counts"]}
     assert counts["primary"] == (19, 20) and counts["deaths"] == (2, 3)
     html = paths["html"].read_text(encoding="utf-8")
     assert "New deaths: not compared (detailed comparison unavailable for the previous run" in html
+    assert "Deaths no longer in the data: not compared (detailed comparison unavailable" in html
+    assert 'id="whats-removed-count"' not in html  # nothing compared: no "nothing has gone" claim
     assert 'id="whats-new-aes"' in html and "whats-new-aes\" class" not in html  # no table listing every AE
 
 
@@ -227,3 +256,93 @@ def test_part_missing_now_is_not_compared_and_removed_keys_are_counted():
     assert diff["unavailable"]["new_lab_g3"] == "not available in this run: no LB, VS or EG domain"
     assert diff["not_in_current"] == {"aes": 1, "deaths": 1}  # corrected or deleted since the previous run
     assert diff["new_aes"] == [] and diff["new_deaths"] == []
+
+
+def test_records_gone_since_the_previous_run_are_listed(runs, tmp_path):
+    """The planted changes seen backwards: the newer delivery lost an AE, a grade >= 3 lab row and a death."""
+    later, earlier = runs["summaries"]  # "later" lacks what "earlier" (the full demo) has
+    planted = runs["planted"]
+    diff = compare_summaries(earlier, later)
+    assert [r["key"] for r in diff["removed_aes"]] == [planted["new_ae"]]
+    assert [r["key"] for r in diff["removed_lab_g3"]] == [planted["new_lab"]]
+    assert [(r["usubjid"], r["date"]) for r in diff["removed_deaths"]] == [(DEAD_BEFORE_NOT_RECORDED, "2024-10-05")]
+    assert diff["not_in_current"] == {"aes": 1, "lab_g3": 1, "deaths": 1} and diff["removed_count"] == 3
+    assert diff["removed_aes"] == [r for r in earlier["aes"] if r["key"] == planted["new_ae"]]  # as it was then
+    assert diff["grade_rose"] == [] and diff["new_aes"] == []  # a grade that fell is not a rise
+    write_report(runs["current"], tmp_path / "earlier", pdf=False)
+    paths = write_report(runs["previous"], tmp_path / "later", previous=tmp_path / "earlier", pdf=False)
+    data = json.loads(paths["whats_new"].read_text())
+    assert data["removed_count"] == 3 and data["removed_aes"] == diff["removed_aes"]
+    html = paths["html"].read_text(encoding="utf-8")
+    assert "<h3 id=\"whats-removed\">No longer in the data</h3>" in html
+    assert "<strong>3</strong> records of the previous run are no longer in the data" in html
+    for table_id, needle in (("whats-removed-aes", planted["dropped_term"]),
+                             ("whats-removed-lab-g3", planted["lab_term"]),
+                             ("whats-removed-deaths", DEAD_BEFORE_NOT_RECORDED)):
+        table = _table(html, table_id)
+        assert table.count("<tr>") == 2 and needle in table, table_id  # header + the one record
+
+
+def test_domain_not_graded_in_the_previous_run_is_said_not_hidden(runs, tmp_path):
+    """Previous run without lb.csv: LB grade >= 3 rows are neither new nor silently dropped; VS/EG still compared."""
+    before, now = runs["no_lb"], runs["summaries"][1]
+    assert before["lab_g3_domains"] == ["VS", "EG"]
+    assert {r["domain"] for r in now["lab_g3"]} == {"LB"}  # the demo has no VS/EG grade >= 3: add one to this run
+    vs_record = {"key": "ALPP-CART-DEMO-01004 | Hypertension | 2024-06-02", "usubjid": "ALPP-CART-DEMO-01004",
+                 "term": "Hypertension", "date": "2024-06-02", "grade": 3, "domain": "VS", "test": "SYSBP",
+                 "baseline": False}
+    now = dict(now, lab_g3=[*now["lab_g3"], vs_record])
+    diff = compare_summaries(before, now)
+    assert diff["new_lab_g3"] == [vs_record]  # the domain graded in both runs is compared
+    assert diff["unavailable"] == {
+        "new_lab_g3": "LB was not graded in the previous run: its grade >= 3 observations are not compared"}
+    assert diff["removed_lab_g3"] == []
+    back = compare_summaries(now, runs["no_lb"])  # LB gone from the newer delivery: not "every LB row removed"
+    assert back["removed_lab_g3"] == [vs_record] and back["removed_count"] == 1
+    assert back["unavailable"] == {"removed_lab_g3": "LB was not graded in this run: its grade >= 3 observations of "
+                                                     "the previous run are not compared"}
+    html = render_html(build_context(runs["current"], whats_new=diff))
+    assert ("New grade &gt;= 3 lab, vital-sign and ECG observations: partly compared (LB was not graded in the "
+            "previous run: its grade &gt;= 3 observations are not compared).") in html
+    assert _table(html, "whats-new-lab-g3").count("<tr>") == 2
+
+
+def _dthl01_records(listing: pd.DataFrame) -> list[tuple[str, str, str, str]]:
+    return sorted(zip(listing["Participant"], listing["Date of death"].fillna("date unknown"),
+                      listing["Date imputed"], listing["Fatal AE (CTCAE term)"], strict=True))
+
+
+def test_deaths_are_those_of_the_deaths_listing(runs):
+    deaths = runs["summaries"][1]["deaths"]
+    assert [(r["usubjid"], r["date"], r["date_imputed"], r["cause"]) for r in deaths] == _dthl01_records(
+        runs["current"].tables["DTHL01"])
+
+
+@pytest.mark.parametrize("listing", ["renamed", "absent"], ids=["DTHL01 display labels renamed", "no DTHL01 table"])
+def test_death_keys_do_not_depend_on_the_listing_labels(runs, listing):
+    current = runs["current"]
+    tables = dict(current.tables)
+    if listing == "renamed":
+        tables["DTHL01"] = tables["DTHL01"].rename(columns={"Participant": "Subject", "Date of death": "Died on"})
+    else:
+        del tables["DTHL01"]
+    deaths = summary_dict(dataclasses.replace(current, tables=tables))["deaths"]
+    assert [r["key"] for r in deaths] == ["ALPP-CART-DEMO-01003", "ALPP-CART-DEMO-01006", "ALPP-CART-DEMO-01010"]
+    assert deaths == runs["summaries"][1]["deaths"]
+
+
+def test_undated_deaths_and_a_fatal_ae_only_keep_one_key_each(runs):
+    """DTHFL = Y without a date for two participants, and a death known only from a fatal AE: three keys, no merge."""
+    current = runs["current"]
+    pop = current.population.copy()
+    undated = pop["usubjid"].isin(["ALPP-CART-DEMO-01001", "ALPP-CART-DEMO-01002"])
+    pop.loc[undated, ["dthfl", "dthdt_imputed"]] = [True, "Y"]
+    ae_only = pop["usubjid"].eq("ALPP-CART-DEMO-01006")  # fatal AE (Sepsis) in the AE domain
+    pop.loc[ae_only, ["dthfl", "dthdt"]] = [False, pd.NaT]
+    deaths = summary_dict(dataclasses.replace(current, population=pop))["deaths"]
+    by_key = {r["key"]: (r["date"], r["date_imputed"], r["cause"]) for r in deaths}
+    assert len(deaths) == len(by_key) == 5
+    assert by_key["ALPP-CART-DEMO-01001"] == by_key["ALPP-CART-DEMO-01002"] == ("date unknown", "Y",
+                                                                                 "no fatal AE recorded")
+    assert by_key["ALPP-CART-DEMO-01006"] == ("date unknown", "", "Sepsis")
+    assert current.population["dthfl"].sum() == 3  # the caller's frame untouched

@@ -284,10 +284,11 @@ def compare_summaries(previous: dict[str, Any] | None, current: dict[str, Any]) 
             gaps = {"new_lab_g3": _domain_gaps(prev_domains, cur_domains, "the previous run", ""),
                     "removed_lab_g3": _domain_gaps(cur_domains, prev_domains, "this run", "of the previous run ")}
             out["unavailable"].update({k: v for k, v in gaps.items() if v is not None})
-            if prev_domains is not None:
-                now = now[now["domain"].isin(prev_domains).to_numpy(dtype=bool)]
-            if cur_domains is not None:
-                before = before[before["domain"].isin(cur_domains).to_numpy(dtype=bool)]
+            known = [d for d in (prev_domains, cur_domains) if d is not None]
+            if known:  # compared: the domains graded in both runs, on both sides
+                both_graded = set(known[0]).intersection(*known[1:])
+                now = now[now["domain"].isin(both_graded).to_numpy(dtype=bool)]
+                before = before[before["domain"].isin(both_graded).to_numpy(dtype=bool)]
         date = DATES[name]
         new_name = next(n for n, source in LISTS.items() if source == name)
         out[new_name] = _sorted(now[~now["key"].isin(before["key"]).to_numpy(dtype=bool)], date)
