@@ -330,3 +330,74 @@ def test_listing_rows_in_the_report_follow_the_configuration(tmp_path):
     listing = pd.read_csv(folder / "AEL_G3.csv")  # the full listing beside the report
     assert len(listing) > 2
     assert f"first 2 of {len(listing)}" in (folder / "report.html").read_text()
+
+
+def test_an_unexpected_error_is_one_line_exit_1_and_latest_stays(tmp_path, monkeypatch):
+    config = _study(tmp_path)
+    assert _run(config).exit_code == 0
+    latest = os.readlink(tmp_path / "runs" / "latest")
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("ctcae_engine.runs._save_frame", disk_full)
+    result = _run(config)
+    assert result.exit_code == 1
+    assert "error: unexpected OSError: [Errno 28] No space left on device" in result.output
+    assert "Traceback" not in result.output
+    assert os.readlink(tmp_path / "runs" / "latest") == latest
+
+
+def test_a_latest_that_is_not_a_link_is_refused_before_anything_is_written(tmp_path):
+    config = _study(tmp_path)
+    (tmp_path / "runs" / "latest").mkdir(parents=True)
+    result = _run(config)
+    assert result.exit_code == 2 and "is not the symbolic link runs maintain" in result.output
+    assert [p.name for p in (tmp_path / "runs").iterdir()] == ["latest"]
+
+
+def test_run_with_only_a_data_folder_uses_its_study_toml(tmp_path):
+    config = _study(tmp_path)
+    shutil.move(config, tmp_path / "data" / "study.toml")
+    text = (tmp_path / "data" / "study.toml").read_text().replace('folder = "data"', 'folder = "."')
+    (tmp_path / "data" / "study.toml").write_text(text)
+    result = runner.invoke(app, ["run", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "runs")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "runs" / "latest" / "report.html").is_file()
+    result = runner.invoke(app, ["run", "--data", str(tmp_path)])
+    assert result.exit_code == 2 and "give --config" in result.output
+
+
+def test_rerun_with_pdf_gives_the_same_pdf_bytes(tmp_path):
+    config = _study(tmp_path)
+    config.write_text(config.read_text().replace("pdf = false", "pdf = true"))
+    assert _run(config).exit_code == 0
+    first = (tmp_path / "runs" / "latest").resolve()
+    assert _run(config).exit_code == 0
+    second = (tmp_path / "runs" / "latest").resolve()
+    assert first != second
+    assert (first / "report.pdf").read_bytes() == (second / "report.pdf").read_bytes()
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["-o", "graded.xlsx"], "write .csv or .parquet"),
+    (["-o", "graded", "--engine", "dask"], "the Dask engine reads Parquet"),
+    (["-o", "g.csv", "--kind", "urine"], "--kind must be lab, vitals, ecg or auto"),
+], ids=["unsupported output", "dask on csv", "unknown kind"])
+def test_grade_refuses_what_it_cannot_do_with_exit_2(tmp_path, args, message):
+    shutil.copy(DATA_DIR / "lb.csv", tmp_path / "lb.csv")
+    result = runner.invoke(app, ["grade", str(tmp_path / "lb.csv"),
+                                 *[str(tmp_path / a) if a.startswith(("graded", "g.")) else a for a in args]])
+    assert result.exit_code == 2 and message in result.output
+
+
+def test_grade_applies_the_study_test_map(tmp_path):
+    lb = pd.read_csv(DATA_DIR / "lb.csv", dtype=str, keep_default_na=False)
+    lb["LBTESTCD"] = lb["LBTESTCD"].replace("ALT", "ALTX")
+    lb.to_csv(tmp_path / "lb.csv", index=False)
+    config = _study(tmp_path / "s", '\n[grading.test_map]\nALTX = { high = "Alanine aminotransferase increased" }\n')
+    result = runner.invoke(app, ["grade", str(tmp_path / "lb.csv"), "-o", str(tmp_path / "g.parquet"),
+                                 "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    graded = pd.read_parquet(tmp_path / "g.parquet")
+    assert graded.loc[graded["testcd"].eq("ALTX"), "term_high"].eq("Alanine aminotransferase increased").all()

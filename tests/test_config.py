@@ -98,8 +98,15 @@ def test_bad_file_names_the_file(tmp_path):
      "grading.test_map.ALTX.high: 'ALT increased' is not a CTCAE v4.03 criterion"),
     (lambda r: r.update(report={"listing_max_rows": 0}), "report.listing_max_rows: must be >= 1"),
     (lambda r: r.update(run={"max_ungradable_pct": 120}), "run.max_ungradable_pct: expected a percentage 0-100"),
+    (lambda r: r["study"].update(ctcae_version="5.0"), "study.ctcae_version: this engine grades by CTCAE v4.03"),
+    (lambda r: r["study"].update(study_id=" "), "study.study_id: must not be empty"),
+    (lambda r: r["treatment_emergent"].update(window_days=-1), "treatment_emergent.window_days: must be >= 0"),
+    (lambda r: r["persistence"].update(lloq=float("nan")), "persistence.lloq: expected a number, got nan"),
+    (lambda r: r.update(grading={"test_map": {"ALTX": {"high": ""}}}), "grading.test_map.ALTX.high: empty criterion"),
+    (lambda r: r["data"].update(expected_domains=[1]), "data.expected_domains: expected a list of strings"),
 ], ids=["section typo", "key typo", "criterion key typo", "test-map direction typo", "unknown criterion",
-        "listing rows", "threshold"])
+        "listing rows", "threshold", "CTCAE v5", "empty study id", "negative window", "NaN", "blank criterion",
+        "expected domains not text"])
 def test_mistakes_are_refused_with_the_key_named(raw, edit, message):
     edit(raw)
     with pytest.raises(ConfigError) as err:
@@ -123,3 +130,14 @@ def test_relative_paths_resolve_against_the_config_file(tmp_path):
     cfg = load_config(tmp_path / "study.toml")
     assert cfg.data_folder == tmp_path / "sdtm" and cfg.source == tmp_path / "study.toml"
     assert cfg.run.output_dir == tmp_path / "../weekly"
+
+
+def test_a_byte_order_mark_is_not_an_error_and_a_folder_is_named(tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "study.toml").write_bytes("\ufeff".encode() + DEMO_CONFIG.read_bytes())
+    assert load_config(tmp_path / "study.toml").study.study_id == "ALPP-CART-DEMO"
+    with pytest.raises(ConfigError, match="cannot be read"):
+        load_config(tmp_path)
+    (tmp_path / "latin1.toml").write_bytes('[study]\nstudy_id = "caf\xe9"\n'.encode("latin-1"))
+    with pytest.raises(ConfigError, match="latin1.toml: not UTF-8 text"):
+        load_config(tmp_path / "latin1.toml")
