@@ -47,6 +47,7 @@ EXIT_BUSY = 6  # another run is writing to the same output folder
 
 MANIFEST = "manifest.json"
 SUMMARY = "summary.json"  # written by report.write_report, read by the next run
+WHATS_NEW = "new_since_last_run.json"  # written by report.write_report
 LATEST = "latest"
 INCOMPLETE = ".incomplete-"
 WRITE_STEPS = 2  # progress steps after the analysis: the report, then datasets and tables
@@ -297,6 +298,12 @@ def execute(
         durations["datasets_and_tables"] = time.perf_counter() - stamp
 
         warnings = [str(p) for p in problems]
+        whats_new = json.loads((work / WHATS_NEW).read_text(encoding="utf-8"))
+        if whats_new.get("removed_count"):
+            source = previous.name if previous else "the previous run"
+            warnings.append(f"{whats_new['removed_count']} records of {source} are no longer in the data "
+                            f"({WHATS_NEW}: removed_*): corrections, or a broken delivery?")
+            log.warning("%s", warnings[-1])
         warnings += [f"stage failed: {stage}: {message}" for stage, message in results.stage_errors]
         bad, total = ungradable_share(results)
         share = 100.0 * bad / total if total else 0.0

@@ -401,3 +401,15 @@ def test_grade_applies_the_study_test_map(tmp_path):
     assert result.exit_code == 0, result.output
     graded = pd.read_parquet(tmp_path / "g.parquet")
     assert graded.loc[graded["testcd"].eq("ALTX"), "term_high"].eq("Alanine aminotransferase increased").all()
+
+
+def test_records_gone_since_the_last_run_are_a_warning(tmp_path):
+    config = _study(tmp_path)
+    assert _run(config).exit_code == 0
+    ae = pd.read_csv(tmp_path / "data" / "ae.csv", dtype=str, keep_default_na=False)
+    ae[ae["AETOXGR"].ne("4")].to_csv(tmp_path / "data" / "ae.csv", index=False)  # every grade 4 AE deleted
+    result = _run(config)
+    assert result.exit_code == 0
+    manifest = json.loads(((tmp_path / "runs" / "latest").resolve() / "manifest.json").read_text())
+    assert any("are no longer in the data" in w for w in manifest["warnings"])
+    assert "are no longer in the data" in result.output
