@@ -1,15 +1,14 @@
 """Investigator AE validation against the packaged CTCAE v4.03 catalog (ae.validate_ae)."""
 
-from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import PHARMAVERSE
 
 from ctcae_engine.ae import synonyms, validate_ae
 from ctcae_engine.io import read_study
 from ctcae_terms import lookup_term
 
-PHARMAVERSE = Path(__file__).resolve().parents[2] / "shared" / "pharmaverse"
 needs_shared = pytest.mark.skipif(not PHARMAVERSE.is_dir(), reason="../shared/pharmaverse not present")
 
 

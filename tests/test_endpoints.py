@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import PEER_ADLB, PHARMAVERSE
 
 from ctcae_engine.config import config_from_dict, load_config
 from ctcae_engine.endpoints import (
@@ -34,8 +35,6 @@ from ctcae_engine.tables import (
     lab_shift_table,
 )
 
-PHARMAVERSE = Path(__file__).resolve().parents[2] / "shared" / "pharmaverse"
-PEER_ADLB = Path(__file__).resolve().parents[2] / "shared" / "peer" / "admiral_adlb_ctcv4.csv"
 CFG = load_config()
 INF = "ANTI-ALPP CAR-T CELLS"
 GEN = "General disorders and administration site conditions"

@@ -1,13 +1,12 @@
 """Reading real SDTM (the CDISC pilot study in ../shared/pharmaverse) as sponsors deliver it."""
 
-from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import PHARMAVERSE
 
 from ctcae_engine.io import merge_supp, read_domain, read_study
 
-PHARMAVERSE = Path(__file__).resolve().parents[2] / "shared" / "pharmaverse"
 needs_shared = pytest.mark.skipif(not PHARMAVERSE.is_dir(), reason="../shared/pharmaverse not present")
 
 

@@ -4,15 +4,15 @@ The two must agree except where a value sits exactly on a threshold in one unit 
 rounding moves it across (e.g. calcium 8.4 mg/dL = LLN 8.4 but 2.0958 mmol/L < LLN 2.1).
 """
 
-from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import PHARMAVERSE
 
 from ctcae_engine.grading import grade_labs
 from ctcae_engine.io import read_domain
 
-DATA = Path("/work/shared/pharmaverse")
+DATA = PHARMAVERSE
 pytestmark = pytest.mark.skipif(not (DATA / "lb.csv").exists(), reason="pharmaverse SDTM not available")
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import PHARMAVERSE
 
 from ctcae_engine import pipeline
 from ctcae_engine.config import load_config
@@ -14,7 +15,7 @@ from ctcae_engine.io import read_study
 from ctcae_engine.pipeline import StudyResults, run_study
 from ctcae_engine.report import write_report
 
-PILOT = Path("/work/shared/pharmaverse")
+PILOT = PHARMAVERSE
 
 DM = """STUDYID,USUBJID,RFXSTDTC,DTHDTC,DTHFL,ARM
 TOY,TOY-001,2024-01-10,,,CAR-T
