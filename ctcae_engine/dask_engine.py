@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import dask
 import dask.dataframe as dd
 import fsspec
 import numpy as np
@@ -47,6 +48,8 @@ WORST_KEYS = ["usubjid", "direction", "term"]
 _ROW = "_ctcae_row"  # input order: partition number x 2**40 + position in the partition
 _KEY = "_ctcae_subject"  # hash of the stripped USUBJID: the shuffle key
 _PROBE = 1000  # rows graded at a time when probing whether BASE is usable
+_RESERVE = 0.6e9  # bytes of a local run's budget kept for the client and scheduler process
+WORKER_MIN = 1.2e9  # bytes a local worker needs: a 1M-row input partition in a shuffle, a graded partition
 PARTITION_ROWS = 250_000  # rows per graded partition in grade_dataset: bounds a worker's memory per task
 
 
@@ -154,10 +157,18 @@ def _grade_partition(part: pd.DataFrame, fn: Callable[..., pd.DataFrame], option
 # ------------------------------------------------------------------------------------------------ worst grade
 
 def _worst_partial(graded: pd.DataFrame) -> pd.DataFrame:
-    """Worst grade, rows and graded rows per participant x direction x term of some graded rows."""
-    long = stack_directions(graded)
+    """Worst grade, rows and graded rows per participant x direction x term of some graded rows.
+
+    The rows are first reduced to their distinct (usubjid, term and grade per direction) with a count, then stacked
+    by :func:`ctcae_engine.ae.stack_directions` (its ``obs_pos`` leads back to each count): the same stacking as
+    the tables, on a few rows per participant and term instead of every observation."""
+    columns = ["usubjid", "term_low", "grade_low", "term_high", "grade_high"]
+    distinct = graded.groupby(columns, dropna=False, sort=False, observed=True).size().rename("n").reset_index()
+    long = stack_directions(distinct.assign(adt=pd.NaT))
+    weight = distinct["n"].to_numpy()[long["obs_pos"].to_numpy()]
+    long = long.assign(n=weight, n_graded=np.where(long["grade"].notna().to_numpy(), weight, 0))
     return long.groupby(WORST_KEYS, dropna=False, sort=False).agg(
-        worst_grade=("grade", "max"), n_rows=("grade", "size"), n_graded=("grade", "count"),
+        worst_grade=("grade", "max"), n_rows=("n", "sum"), n_graded=("n_graded", "sum"),
     ).reset_index()
 
 
@@ -190,22 +201,27 @@ def worst_grade(graded: pd.DataFrame | dd.DataFrame) -> pd.DataFrame | dd.DataFr
 # ------------------------------------------------------------------------------------------------ cluster, I/O
 
 @contextlib.contextmanager
-def open_client(scheduler: str | None = None, *, memory_budget: float = 3.5e9,
+def open_client(scheduler: str | None = None, *, memory_budget: float = 3.6e9,
                 n_workers: int | None = None) -> Iterator[Client]:
-    """A Dask client. ``scheduler`` None: a LocalCluster on this machine, one single-threaded worker process per
-    core, each limited to ``memory_budget`` / (workers + 1) bytes (one share kept for this process and the
-    scheduler), spilling to a temporary folder removed on exit. An address ("tcp://host:8786"): that cluster."""
+    """A Dask client. ``scheduler`` an address ("tcp://host:8786"): that cluster, as configured there.
+
+    ``scheduler`` None: a LocalCluster on this machine whose processes together stay within ``memory_budget`` bytes:
+    _RESERVE for this process (client and scheduler), the rest split between single-threaded worker processes, one
+    per core but no more than leave each WORKER_MIN bytes (2 workers of 1.5 GB on a 2-core machine). Workers spill
+    to a temporary folder removed on exit; P2P shuffle buffers are capped so that a shuffle fits these limits (the
+    default 1 GiB per worker would not)."""
     from distributed import Client, LocalCluster
 
     if scheduler:
         with Client(scheduler) as client:
             yield client
         return
-    workers = n_workers or max(1, min(os.cpu_count() or 1, 2))
-    with tempfile.TemporaryDirectory(prefix="ctcae-dask-") as spill, \
-            LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                         memory_limit=int(memory_budget / (workers + 1)), local_directory=spill,
-                         dashboard_address=None, silence_logs=logging.ERROR) as cluster, \
+    share = memory_budget - _RESERVE
+    workers = n_workers or max(1, min(os.cpu_count() or 1, int(share // WORKER_MIN)))
+    p2p = {"distributed.p2p.comm.buffer": "128MiB", "distributed.p2p.storage.buffer": "64MiB"}
+    with dask.config.set(p2p), tempfile.TemporaryDirectory(prefix="ctcae-dask-") as spill, \
+            LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, memory_limit=int(share / workers),
+                         local_directory=spill, dashboard_address=None, silence_logs=logging.ERROR) as cluster, \
             Client(cluster) as client:
         yield client
 
@@ -249,8 +265,9 @@ def worst_path(out: str | Path) -> str:
 
 
 def grade_dataset(source: str | Path, out: str | Path, kind: str = "lab", scheduler: str | None = None,
-                  first_dose: object = None) -> dict[str, int]:
+                  first_dose: object = None, **options: object) -> dict[str, int]:
     """Grade a Parquet dataset (a folder of .parquet files, or one file; local or any fsspec URL) on Dask.
+    ``options``: further keyword arguments of the grading function of ``kind`` (mapping, result, assume_at_rest...).
 
     Writes the graded rows as a Parquet dataset folder ``out`` (absent or empty) and the worst grade per
     participant x direction x term as the Parquet dataset folder :func:`worst_path` (``<out>_worst``), both in one
@@ -267,7 +284,9 @@ def grade_dataset(source: str | Path, out: str | Path, kind: str = "lab", schedu
     with open_client(scheduler):
         ddf = dd.read_parquet(source)
         npartitions = max(ddf.npartitions, -(-rows_in // PARTITION_ROWS))
-        options = {"first_dose": first_dose}
+        if npartitions > ddf.npartitions:  # cut big files / row groups before the shuffle: bounds a transfer task
+            ddf = ddf.repartition(npartitions=npartitions)
+        options = {"first_dose": first_dose, **options}
         fn, shuffled, base_everywhere, meta = _plan(ddf, kind, options, npartitions)
         for folder in (out, worst_path(out)):
             fs, root = fsspec.core.url_to_fs(folder)
