@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import dask
 import dask.dataframe as dd
@@ -19,9 +18,6 @@ import pytest
 from ctcae_engine import dask_engine
 from ctcae_engine.grading import OUTPUT_COLUMNS, grade_ecg, grade_labs, grade_vitals
 
-PEER = Path("/work/shared/peer/admiral_adlb_ctcv4.csv")
-needs_peer = pytest.mark.skipif(not PEER.exists(), reason="peer conformance data not available")
-
 
 @pytest.fixture
 def sync():
@@ -29,12 +25,10 @@ def sync():
         yield
 
 
-@pytest.fixture(scope="module")
-def peer() -> pd.DataFrame:
-    peer = pd.read_csv(PEER, dtype=str, keep_default_na=False).replace("", pd.NA)
-    for column in ("AVAL", "ANRLO", "ANRHI", "BASE", "PCHG"):
-        peer[column] = pd.to_numeric(peer[column])
-    return peer
+@pytest.fixture
+def peer(peer_adlb) -> pd.DataFrame:
+    """admiral's graded ADLB (conftest; skips when ../shared is absent)."""
+    return peer_adlb
 
 
 def pieces(*frames: pd.DataFrame) -> dd.DataFrame:
@@ -69,14 +63,12 @@ def assert_same_as_pandas(ddf: dd.DataFrame, grade, key: str, **options) -> pd.D
 
 # --------------------------------------------------------------------------------------- conformance (admiral)
 
-@needs_peer
 @pytest.mark.parametrize("npartitions", [1, 3, 7])
 def test_conformance_data_same_as_pandas_by_partition_count(sync, peer, npartitions):
     got = assert_same_as_pandas(dd.from_pandas(peer, npartitions=npartitions, sort=False), grade_labs, "ROWID")
     assert len(got) == 45077 and got["grade"].notna().sum() > 40000
 
 
-@needs_peer
 @pytest.mark.parametrize("seed", [0, 1])
 def test_conformance_data_same_as_pandas_when_participants_are_split(sync, peer, seed):
     ddf = shuffled_split(peer, 5, seed)
@@ -89,7 +81,6 @@ def test_conformance_data_same_as_pandas_when_participants_are_split(sync, peer,
         pd.testing.assert_series_equal(mine[column], original[column], check_dtype=False, check_index_type=False)
 
 
-@needs_peer
 def test_base_on_one_participant_only_applies_to_the_whole_dataset(sync, peer):
     """pandas reads ADaM BASE for every row as soon as one row has one; partitions without any BASE must not derive
     a baseline of their own from ABLFL (they keep base_si NaN and the flag as given)."""
@@ -222,7 +213,6 @@ def test_worst_grade_pandas_and_dask_agree_and_take_the_maximum(sync):
     assert row["n_rows"].iloc[0] == row["n_graded"].iloc[0] + 1  # the non-numeric result 'n/a'
 
 
-@needs_peer
 def test_worst_grade_on_conformance_data(sync, peer):
     graded = grade_labs(peer)
     worst = dask_engine.worst_grade(graded)
@@ -261,7 +251,6 @@ def test_importing_the_package_does_not_import_dask():
 
 # ---------------------------------------------------------------------------- end to end on a local cluster
 
-@needs_peer
 def test_grade_dataset_end_to_end_on_a_local_cluster(tmp_path, peer):
     source = tmp_path / "adlb"
     source.mkdir()
