@@ -188,11 +188,15 @@ def grade(
         if not (source.is_dir() or source.suffix.lower() == ".parquet"):
             _fail(f"{source}: the Dask engine reads Parquet (a file or a folder of files); convert it or use "
                   "--engine pandas")
-        from ctcae_engine.dask_engine import grade_dataset
+        from ctcae_engine.dask_engine import grade_dataset, worst_path
 
-        counts = grade_dataset(source, out, kind=_kind_of(None, source) if kind == "auto" else kind,
-                               scheduler=scheduler)
-        typer.echo(f"{counts['rows_in']} rows: {counts['graded']} graded, {counts['ungraded']} with a reason -> {out}")
+        kind = _kind_of(None, source) if kind == "auto" else kind
+        try:
+            counts = grade_dataset(source, out, kind=kind, scheduler=scheduler, **_grading_options(study, kind))
+        except (ValueError, KeyError, FileExistsError, FileNotFoundError) as exc:
+            _fail(f"{source}: {exc}", 3)
+        typer.echo(f"{counts['rows_in']} rows ({kind}): {counts['graded']} graded, {counts['ungraded']} with a "
+                   f"reason -> {out}; worst grade per participant and term -> {worst_path(out)}")
         return
     if out.suffix.lower() not in (".csv", ".parquet"):
         _fail(f"-o {out}: write .csv or .parquet")
@@ -205,10 +209,7 @@ def grade(
         _fail(f"{source}: cannot be read: {type(exc).__name__}: {exc}", 3)
     kind = _kind_of(frame, source) if kind == "auto" else kind
     grade_fn = {"lab": grading.grade_labs, "vitals": grading.grade_vitals, "ecg": grading.grade_ecg}[kind]
-    options: dict = {}
-    if study is not None:
-        mapping = study.lab_test_map if kind == "lab" else study.clinical_test_map
-        options = {"mapping": mapping or None, **({"assume_at_rest": study.assume_at_rest} if kind == "vitals" else {})}
+    options = _grading_options(study, kind)
     try:
         graded = grade_fn(frame, **options)
     except (ValueError, KeyError) as exc:
@@ -220,6 +221,14 @@ def grade(
         graded.to_csv(out, index=False, lineterminator="\n")
     ungraded = int(graded["grade"].isna().sum())
     typer.echo(f"{len(graded)} rows ({kind}): {len(graded) - ungraded} graded, {ungraded} with a reason -> {out}")
+
+
+def _grading_options(study, kind: str) -> dict:  # study: config.Grading | None
+    """The study's [grading] options for one kind of observation (test map; at rest for vitals)."""
+    if study is None:
+        return {}
+    mapping = study.lab_test_map if kind == "lab" else study.clinical_test_map
+    return {"mapping": mapping or None, **({"assume_at_rest": study.assume_at_rest} if kind == "vitals" else {})}
 
 
 def _kind_of(frame, source: Path) -> str:

@@ -21,9 +21,10 @@ stage reads both shapes (e.g. ADSL TRTSDT / SAFFL, ADAE ASTDT / ATOXGR, ADLB PAR
 
 
 def read_domain(path: str | Path) -> pd.DataFrame:
-    """Read one domain file (.csv, .parquet, .xpt, .sas7bdat) into a new DataFrame with upper-case column names."""
+    """Read one domain file (.csv, .parquet, .xpt, .sas7bdat, or a folder of .parquet files) into a new DataFrame
+    with upper-case column names."""
     path = Path(path)
-    suffix = path.suffix.lower()
+    suffix = ".parquet" if path.is_dir() else path.suffix.lower()  # a folder: a Parquet dataset (several files)
     if suffix == ".csv":
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
         frame = frame.replace("", pd.NA)

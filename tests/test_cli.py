@@ -413,3 +413,25 @@ def test_records_gone_since_the_last_run_are_a_warning(tmp_path):
     manifest = json.loads(((tmp_path / "runs" / "latest").resolve() / "manifest.json").read_text())
     assert any("are no longer in the data" in w for w in manifest["warnings"])
     assert "are no longer in the data" in result.output
+
+
+def test_grade_parquet_folder_with_pandas_and_dask_gives_the_same_rows(tmp_path):
+    lb = pd.read_csv(DATA_DIR / "lb.csv", dtype=str, keep_default_na=False)
+    (tmp_path / "lb").mkdir()
+    for i, part in enumerate((lb.iloc[:2000], lb.iloc[2000:])):  # a participant's rows split across two files
+        part.to_parquet(tmp_path / "lb" / f"part-{i}.parquet", index=False)
+    assert runner.invoke(app, ["grade", str(tmp_path / "lb"), "-o", str(tmp_path / "p.parquet"),
+                               "--kind", "lab"]).exit_code == 0
+    result = runner.invoke(app, ["grade", str(tmp_path / "lb"), "-o", str(tmp_path / "d"), "--kind", "lab",
+                                 "--engine", "dask"])
+    assert result.exit_code == 0, result.output
+    assert f"{len(lb)} rows (lab)" in result.output and "worst grade per participant and term" in result.output
+    by_pandas = pd.read_parquet(tmp_path / "p.parquet")
+    by_dask = pd.read_parquet(tmp_path / "d")
+    key = ["USUBJID", "LBSEQ"]
+    left = by_pandas.sort_values(key).reset_index(drop=True)[["USUBJID", "LBSEQ", "term", "grade", "reason"]]
+    right = by_dask.sort_values(key).reset_index(drop=True)[["USUBJID", "LBSEQ", "term", "grade", "reason"]]
+    pd.testing.assert_frame_equal(left, right, check_dtype=False)
+    again = runner.invoke(app, ["grade", str(tmp_path / "lb"), "-o", str(tmp_path / "d"), "--kind", "lab",
+                                "--engine", "dask"])
+    assert again.exit_code == 3 and "Traceback" not in again.output  # the output folder is not empty
