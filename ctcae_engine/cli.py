@@ -9,6 +9,7 @@ folder written, ``latest`` not moved); 5 a stage of the analysis failed (idem); 
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from collections.abc import Callable, Iterator
@@ -98,6 +99,9 @@ def _execute(config: Path | None, data: Path | None, out: Path | None, verbose: 
         raise typer.Exit(outcome.exit_code)
     manifest = outcome.manifest
     typer.echo(f"status: {manifest['status']} (exit {outcome.exit_code})")
+    primary = json.loads((outcome.folder / "summary.json").read_text(encoding="utf-8")).get("primary")
+    if primary:
+        typer.echo(f"primary endpoint: {primary['n']}/{primary['N']} participants with a treatment-related AE")
     typer.echo(f"data cut-off: {manifest['data_cutoff']}; compared with: {manifest['compared_with'] or 'none'}")
     for name in ("report.html", "report.pdf", "new_since_last_run.json", "manifest.json"):
         if (outcome.folder / name).exists():
