@@ -149,6 +149,27 @@ def _point_latest(root: Path, folder: Path) -> None:
         tmp.unlink()
     tmp.symlink_to(folder.name, target_is_directory=True)
     os.replace(tmp, root / LATEST)  # atomic: the pointer is either the old or the new run, never missing
+    _sync_dir(root)
+
+
+def _sync_dir(folder: Path) -> None:
+    handle = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)
+
+
+def _sync(folder: Path) -> None:
+    """Flush every file of ``folder`` to disk before it is renamed into place (a power cut must not leave a run
+    folder with empty files under a run name)."""
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            with open(path, "rb") as handle:
+                os.fsync(handle.fileno())
+        elif path.is_dir():
+            _sync_dir(path)
+    _sync_dir(folder)
 
 
 def _clear_incomplete(root: Path) -> None:
@@ -345,8 +366,10 @@ def execute(
                     "durations_s": {k: round(v, 3) for k, v in durations.items()}},
         }
         (work / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        _sync(work)
         final = root / name
         os.rename(work, final)  # atomic on one file system: the folder appears complete or not at all
+        _sync_dir(root)
         if status == "success":
             _point_latest(root, final)
             log.info("run folder %s; latest -> %s", final, name)
