@@ -169,10 +169,10 @@ def validate(
 
 @app.command()
 def grade(
-    source: Path = typer.Argument(..., help="LB/VS/EG (SDTM) or ADLB/ADVS/ADEG file: csv, parquet, xpt, sas7bdat; "
-                                            "with --engine dask a Parquet dataset folder"),
-    out: Path = typer.Option(..., "--out", "-o", help="Where to write the graded rows (.csv or .parquet; "
-                                                       "a folder with --engine dask)"),
+    source: str = typer.Argument(..., help="LB/VS/EG (SDTM) or ADLB/ADVS/ADEG file: csv, parquet, xpt, sas7bdat, or "
+                                           "a folder of Parquet files; with --engine dask also an fsspec URL (s3://)"),
+    out: str = typer.Option(..., "--out", "-o", help="Where to write the graded rows (.csv or .parquet; "
+                                                      "a folder or URL with --engine dask)"),
     kind: str = typer.Option("auto", help="lab, vitals, ecg or auto (from the columns / file name)"),
     engine: str = typer.Option("pandas", help="pandas (one process) or dask (out of core, a cluster)"),
     scheduler: str | None = typer.Option(None, help="Dask scheduler address (default: a local cluster)"),
@@ -185,16 +185,19 @@ def grade(
         _fail(f"--kind must be lab, vitals, ecg or auto, got {kind!r}")
     if engine not in ("pandas", "dask"):
         _fail(f"--engine must be pandas or dask, got {engine!r}")
-    if not source.exists():
+    remote = "://" in source
+    if remote and engine != "dask":
+        _fail(f"{source}: a URL is read by the Dask engine only (--engine dask)")
+    if not remote and not Path(source).exists():
         _fail(f"input not found: {source}", 3)
     study = _load(config).grading if config is not None else None
     if engine == "dask":
-        if not (source.is_dir() or source.suffix.lower() == ".parquet"):
+        if not (remote or Path(source).is_dir() or source.lower().endswith(".parquet")):
             _fail(f"{source}: the Dask engine reads Parquet (a file or a folder of files); convert it or use "
                   "--engine pandas")
         from ctcae_engine.dask_engine import grade_dataset, worst_path
 
-        kind = _kind_of(None, source) if kind == "auto" else kind
+        kind = _kind_of(None, Path(source.rstrip("/"))) if kind == "auto" else kind
         try:
             counts = grade_dataset(source, out, kind=kind, scheduler=scheduler, **_grading_options(study, kind))
         except (ValueError, KeyError, FileExistsError, FileNotFoundError) as exc:
@@ -202,27 +205,28 @@ def grade(
         typer.echo(f"{counts['rows_in']} rows ({kind}): {counts['graded']} graded, {counts['ungraded']} with a "
                    f"reason -> {out}; worst grade per participant and term -> {worst_path(out)}")
         return
-    if out.suffix.lower() not in (".csv", ".parquet"):
+    target, source_path = Path(out), Path(source)
+    if target.suffix.lower() not in (".csv", ".parquet"):
         _fail(f"-o {out}: write .csv or .parquet")
     from ctcae_engine import grading
     from ctcae_engine.io import read_domain
 
     try:
-        frame = read_domain(source)
+        frame = read_domain(source_path)
     except Exception as exc:  # unreadable file: one clear line, no traceback
         _fail(f"{source}: cannot be read: {type(exc).__name__}: {exc}", 3)
-    kind = _kind_of(frame, source) if kind == "auto" else kind
+    kind = _kind_of(frame, source_path) if kind == "auto" else kind
     grade_fn = {"lab": grading.grade_labs, "vitals": grading.grade_vitals, "ecg": grading.grade_ecg}[kind]
     options = _grading_options(study, kind)
     try:
         graded = grade_fn(frame, **options)
     except (ValueError, KeyError) as exc:
         _fail(f"{source}: {exc}", 3)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix.lower() == ".parquet":
-        graded.to_parquet(out, index=False)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.suffix.lower() == ".parquet":
+        graded.to_parquet(target, index=False)
     else:
-        graded.to_csv(out, index=False, lineterminator="\n")
+        graded.to_csv(target, index=False, lineterminator="\n")
     ungraded = int(graded["grade"].isna().sum())
     typer.echo(f"{len(graded)} rows ({kind}): {len(graded) - ungraded} graded, {ungraded} with a reason -> {out}")
 
