@@ -244,6 +244,7 @@ def grade_ecg(
         return _grade(df, "clinical", first_dose=first_dose, mapping=mapping, result=result, criteria=criteria)
     if result != "standard" or "EGTESTCD" not in df.columns:
         raise ValueError("derive_qtcf works on SDTM EG standard results (EGTESTCD, EGSTRESN, EGSTRESU)")
+    given, df = df, df.reset_index(drop=True)  # rows matched by position: index labels may repeat (Dask, concat)
     code = df["EGTESTCD"].astype("string").str.strip().str.upper()
     value = pd.to_numeric(df["EGSTRESN"], errors="coerce")
     unit = df["EGSTRESU"].astype("string").str.strip().str.lower()
@@ -262,6 +263,7 @@ def grade_ecg(
     out = _grade(derived, "clinical", first_dose=first_dose, mapping=mapping, result=result, criteria=criteria)
     for column in df.columns:
         out[column] = df[column]
+    out.index = given.index
     return out
 
 

@@ -209,3 +209,20 @@ def test_readings_taken_at_rest_are_graded_like_any_other():
     ecgs = eg([("P1", "QTCF", 520, "ms", "2024-01-01T08:00"), ("P1", "QTCF", 515, "ms", "2024-01-02T08:00")])
     qtc = grade_ecg(ecgs.assign(EGTPT="AFTER 10 MINUTES REST"))
     assert qtc["grade"].tolist() == [3, 3]
+
+
+def test_qtcf_derivation_matches_rows_by_position_when_index_labels_repeat():
+    """Two deliveries concatenated keep their own row labels (0, 1 and 0, 1): each QT must still pair with the RR of
+    its own ECG. QTcF = QT / (RR/1000)^(1/3); CTCAE v4.03 QTc prolonged: G1 450-480 ms, G2 481-500 ms."""
+    first = pd.DataFrame({"USUBJID": ["P1", "P1"], "EGTESTCD": ["QT", "RR"], "EGSTRESN": ["430", "800"],
+                          "EGSTRESU": ["ms", "ms"], "EGDTC": ["2024-01-01T08:00", "2024-01-01T08:00"]})
+    second = first.assign(EGSTRESN=["470", "750"], EGDTC="2024-01-02T08:00")
+    repeated = pd.concat([first, second])  # index 0, 1, 0, 1
+    unique = pd.concat([first, second], ignore_index=True)
+    graded = grade_ecg(repeated, derive_qtcf=True)
+    expected = grade_ecg(unique, derive_qtcf=True)
+    assert list(graded.index) == [0, 1, 0, 1]
+    pd.testing.assert_frame_equal(graded.reset_index(drop=True), expected)
+    assert graded["testcd"].tolist() == ["QTCF", "RR", "QTCF", "RR"]
+    # 430 / 0.928 = 463 ms -> G1; 470 / 0.909 = 517 ms, >= 501 ms on one ECG only -> G2 (G3 needs two separate ECGs)
+    assert graded["grade"].tolist()[::2] == [1, 2]
