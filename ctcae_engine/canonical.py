@@ -98,22 +98,16 @@ def to_float(series: pd.Series | None, n: int) -> np.ndarray:
     return values[codes]
 
 
-def _unit_from_param(param: pd.Series | None, testcd: pd.Categorical, n: int) -> pd.Categorical:
-    """ADaM PARAM such as 'Albumin (g/L)' -> 'g/L'. PARAM is one-to-one with PARAMCD (ADaM rule), so it is read
-    once per PARAMCD, at the first row of each."""
+def _unit_from_param(param: pd.Series | None, n: int) -> pd.Categorical:
+    """ADaM PARAM such as 'Albumin (g/L)' -> 'g/L', row by row (parsed once per distinct PARAM): a PARAMCD whose
+    PARAM names different units on different rows keeps each row's own unit."""
     if param is None:
         return categorical(None, n)
-    codes = testcd.codes
-    one_row = np.full(len(testcd.categories) + 1, -1, dtype=np.intp)
-    one_row[codes + 1] = np.arange(n)  # any row of each PARAMCD (code -1 = blank PARAMCD at slot 0)
-    units = {}
-    for slot, position in enumerate(one_row):
-        if position >= 0:
-            match = re.search(r"\(([^()]*)\)\s*$", str(param.iloc[position]))
-            units[slot - 1] = match.group(1).strip() if match else None
-    per_code = pd.Series([units.get(c) for c in range(-1, len(testcd.categories))], dtype=object)
-    unit_codes, unit_names = pd.factorize(per_code, use_na_sentinel=True)
-    return pd.Categorical.from_codes(unit_codes[codes + 1], categories=pd.Index(unit_names, dtype=object))
+    codes, uniques = factorize(param)
+    found = [re.search(r"\(([^()]*)\)\s*$", str(u)) for u in uniques]
+    names = pd.Series([m.group(1).strip() if m else None for m in found] + [None], dtype=object)
+    unit_codes, unit_names = pd.factorize(names, use_na_sentinel=True)
+    return pd.Categorical.from_codes(unit_codes[codes], categories=pd.Index(unit_names, dtype=object))
 
 
 def observations(df: pd.DataFrame, result: str = "standard") -> pd.DataFrame:
@@ -155,7 +149,7 @@ def observations(df: pd.DataFrame, result: str = "standard") -> pd.DataFrame:
     unit = categorical(first(df, *cols["unit"]), n)
     test_cat = categorical(testcd, n, upper=True)
     if kind == "ADAM" and unit.isna().any():
-        from_param = _unit_from_param(first(df, "PARAM"), test_cat, n)
+        from_param = _unit_from_param(first(df, "PARAM"), n)
         if unit.isna().all():
             unit = from_param
         else:

@@ -202,3 +202,14 @@ def test_adam_unit_comes_from_param_when_no_avalu():
                          "ANRLO": [12.0], "ANRHI": [16.0]})
     out = grade_labs(adlb)
     assert out["value_si"].iloc[0] == 75.0 and out["grade"].iloc[0] == 3  # Anemia G3 '<8.0 g/dL'
+
+
+def test_adam_unit_is_read_from_each_rows_param():
+    """ADLB without AVALU: the unit in PARAM's parentheses belongs to its own row. Albumin 38 g/L and 3.8 g/dL are the
+    same value, above a 35 g/L LLN: no CTCAE v4.03 'Hypoalbuminemia' (<LLN - 3 g/dL) grade for either."""
+    adlb = pd.DataFrame({"USUBJID": ["A", "B"], "PARAMCD": ["ALB", "ALB"],
+                         "PARAM": ["Albumin (g/L)", "Albumin (g/dL)"], "AVAL": [38.0, 3.8],
+                         "ANRLO": [35.0, 3.5], "ANRHI": [50.0, 5.0]})
+    graded = grade_labs(adlb)
+    assert graded["value_si"].tolist() == [38.0, 38.0]
+    assert graded["grade"].tolist() == [0, 0]
