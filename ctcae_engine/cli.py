@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pandas as pd
 import typer
 
 from ctcae_terms import allowed_grades, load_catalog, search_terms
@@ -197,7 +198,16 @@ def grade(
                   "--engine pandas")
         from ctcae_engine.dask_engine import grade_dataset, worst_path
 
-        kind = _kind_of(None, Path(source.rstrip("/"))) if kind == "auto" else kind
+        if kind == "auto":  # from the columns of the first file (its schema only), else the folder's name
+            columns = None
+            if not remote:
+                import pyarrow.parquet as pq
+
+                from ctcae_engine.io import parquet_files
+
+                first = Path(source) if Path(source).is_file() else parquet_files(source)[0]
+                columns = pd.DataFrame(columns=[c.upper() for c in pq.read_schema(first).names])
+            kind = _kind_of(columns, Path(source.rstrip("/")))
         try:
             counts = grade_dataset(source, out, kind=kind, scheduler=scheduler, **_grading_options(study, kind))
         except (ValueError, KeyError, FileExistsError, FileNotFoundError) as exc:

@@ -20,25 +20,31 @@ ADAM_TO_SDTM = {"adsl": "dm", "adae": "ae", "adlb": "lb", "advs": "vs", "adeg": 
 stage reads both shapes (e.g. ADSL TRTSDT / SAFFL, ADAE ASTDT / ATOXGR, ADLB PARAMCD / AVAL, ADRS AVALC / ADT)."""
 
 
-def read_domain(path: str | Path) -> pd.DataFrame:
-    """Read one domain file (.csv, .parquet, .xpt, .sas7bdat, or a folder of .parquet files) into a new DataFrame
-    with upper-case column names."""
-    path = Path(path)
-    suffix = ".parquet" if path.is_dir() else path.suffix.lower()  # a folder: a Parquet dataset (several files)
+def _read_file(path: Path) -> pd.DataFrame:
+    suffix = path.suffix.lower()
     if suffix == ".csv":
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-        frame = frame.replace("", pd.NA)
-    elif suffix in (".parquet", ".xpt", ".sas7bdat"):
-        if suffix == ".parquet":
-            frame = pd.read_parquet(path)
-        elif suffix == ".xpt":
-            frame, _ = pyreadstat.read_xport(str(path))  # SAS DATE/DATETIME formats become dates, not day counts
-        else:
-            frame, _ = pyreadstat.read_sas7bdat(str(path))
-        text = frame.select_dtypes(include=["object", "string"]).columns
-        frame[text] = frame[text].replace("", pd.NA)  # blank text is missing, as in CSV
+        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig").replace("", pd.NA)
+    if suffix == ".parquet":
+        frame = pd.read_parquet(path)
+    elif suffix == ".xpt":
+        frame, _ = pyreadstat.read_xport(str(path))  # SAS DATE/DATETIME formats become dates, not day counts
+    elif suffix == ".sas7bdat":
+        frame, _ = pyreadstat.read_sas7bdat(str(path))
     else:
         raise ValueError(f"{path}: unsupported file type {suffix!r}; expected one of {', '.join(SUFFIXES)}")
+    text = frame.select_dtypes(include=["object", "string"]).columns
+    frame[text] = frame[text].replace("", pd.NA)  # blank text is missing, as in CSV
+    return frame
+
+
+def read_domain(path: str | Path) -> pd.DataFrame:
+    """Read one domain file (.csv, .parquet, .xpt, .sas7bdat) or a Parquet dataset folder (its files in name order,
+    as the Dask engine reads them) into a new DataFrame with upper-case column names."""
+    path = Path(path)
+    if path.is_dir():
+        frame = pd.concat([_read_file(f) for f in parquet_files(path)], ignore_index=True)
+    else:
+        frame = _read_file(path)
     frame.columns = [str(c).strip().upper() for c in frame.columns]
     return frame
 
@@ -91,6 +97,17 @@ def supp_unmatched(parent: pd.DataFrame, supp: pd.DataFrame) -> pd.DataFrame:
         found = pd.MultiIndex.from_arrays([subject, value]).isin(keys)
         reason = reason.mask(rows & ~found, f"no parent record with {name} = " + value)
     return supp[reason.notna()].assign(reason=reason[reason.notna()])
+
+
+def parquet_files(folder: str | Path) -> list[Path]:
+    """The files of a Parquet dataset folder, in name order (the row order both engines read them in); hidden
+    files and Spark/Hive markers (``_SUCCESS``, ``_metadata``) are not data. Raises when there is none."""
+    folder = Path(folder)
+    files = sorted(p for p in folder.rglob("*.parquet") if p.is_file()
+                   and not any(part.startswith((".", "_")) for part in p.relative_to(folder).parts))
+    if not files:
+        raise FileNotFoundError(f"no .parquet files in {folder}")
+    return files
 
 
 def domain_files(folder: str | Path) -> list[Path]:

@@ -422,8 +422,8 @@ def test_grade_parquet_folder_with_pandas_and_dask_gives_the_same_rows(tmp_path)
         part.to_parquet(tmp_path / "lb" / f"part-{i}.parquet", index=False)
     assert runner.invoke(app, ["grade", str(tmp_path / "lb"), "-o", str(tmp_path / "p.parquet"),
                                "--kind", "lab"]).exit_code == 0
-    result = runner.invoke(app, ["grade", str(tmp_path / "lb"), "-o", str(tmp_path / "d"), "--kind", "lab",
-                                 "--engine", "dask"])
+    (tmp_path / "lb").rename(tmp_path / "lab_export")  # kind told by the columns, not the folder's name
+    result = runner.invoke(app, ["grade", str(tmp_path / "lab_export"), "-o", str(tmp_path / "d"), "--engine", "dask"])
     assert result.exit_code == 0, result.output
     assert f"{len(lb)} rows (lab)" in result.output and "worst grade per participant and term" in result.output
     by_pandas = pd.read_parquet(tmp_path / "p.parquet")
@@ -432,6 +432,6 @@ def test_grade_parquet_folder_with_pandas_and_dask_gives_the_same_rows(tmp_path)
     left = by_pandas.sort_values(key).reset_index(drop=True)[["USUBJID", "LBSEQ", "term", "grade", "reason"]]
     right = by_dask.sort_values(key).reset_index(drop=True)[["USUBJID", "LBSEQ", "term", "grade", "reason"]]
     pd.testing.assert_frame_equal(left, right, check_dtype=False)
-    again = runner.invoke(app, ["grade", str(tmp_path / "lb"), "-o", str(tmp_path / "d"), "--kind", "lab",
+    again = runner.invoke(app, ["grade", str(tmp_path / "lab_export"), "-o", str(tmp_path / "d"), "--kind", "lab",
                                 "--engine", "dask"])
     assert again.exit_code == 3 and "Traceback" not in again.output  # the output folder is not empty
