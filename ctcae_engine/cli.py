@@ -210,7 +210,7 @@ def grade(
             kind = _kind_of(columns, Path(source.rstrip("/")))
         try:
             counts = grade_dataset(source, out, kind=kind, scheduler=scheduler, **_grading_options(study, kind))
-        except (ValueError, KeyError, FileExistsError, FileNotFoundError) as exc:
+        except (ValueError, KeyError, FileExistsError, FileNotFoundError, RuntimeError) as exc:
             _fail(f"{source}: {exc}", 3)
         typer.echo(f"{counts['rows_in']} rows ({kind}): {counts['graded']} graded, {counts['ungraded']} with a "
                    f"reason -> {out}; worst grade per participant and term -> {worst_path(out)}")
