@@ -31,8 +31,14 @@ OUTPUT_COLUMNS = [
 
 
 def _on_dask(df: object) -> bool:
-    """A Dask DataFrame goes to ctcae_engine.dask_engine (dask is imported only then)."""
+    """Whether ``df`` is a Dask collection (tested without importing dask): it goes to ctcae_engine.dask_engine."""
     return type(df).__module__.split(".")[0] in ("dask", "dask_expr")
+
+
+def base_usable(base_si: np.ndarray) -> bool:
+    """The frame-wide BASE rule: an ADaM input grades every row from its BASE as soon as one row has a BASE that
+    converts to its rule's unit (``base_si`` not NaN); otherwise baselines come from the flags or the first dose."""
+    return not np.isnan(base_si).all()
 
 
 @cache
@@ -277,7 +283,11 @@ def _grade(
     criteria: pd.DataFrame | None,
     use_given_terms: bool = True,
     assume_at_rest: bool = False,
+    use_base: bool | None = None,
 ) -> pd.DataFrame:
+    """The pandas engine. ``use_base``: grade from the input's BASE (rows whose BASE does not convert get no
+    baseline; the flag is kept as given) or derive the baseline from the flags / first dose; None decides from this
+    frame by :func:`base_usable` (the Dask engine decides once for the whole dataset and passes its choice)."""
     rules = _default_rules(kind) if criteria is None else LabRules(criteria)
     obs = canonical.observations(df, result=result)
     if assume_at_rest:
@@ -351,7 +361,9 @@ def _grade(
 
     # baseline: given (ADaM BASE), flagged, or derived from the first dose
     base_given = obs["base"].to_numpy() * factor + offset
-    if not np.isnan(base_given).all():
+    if use_base is None:
+        use_base = base_usable(base_given)
+    if use_base:
         base_si, baseline = base_given, obs["baseline_flag"].to_numpy()
     else:
         base_si, baseline = derive_baseline(obs, value_si, first_dose)
