@@ -272,3 +272,205 @@ def test_grade_dataset_end_to_end_on_a_local_cluster(tmp_path, peer):
     pd.testing.assert_frame_equal(worst, dask_engine.worst_grade(expected.reset_index()), check_dtype=False)
     with pytest.raises(FileExistsError, match="not an empty folder"):
         dask_engine.grade_dataset(source, out)
+
+
+# ------------------------------------------------------- reading a Parquet folder like the pandas CLI (io.read_domain)
+
+@pytest.fixture(scope="module")
+def cluster():
+    """One in-process cluster (2 workers, threads) for the grade_dataset tests: fast to start, and a test may
+    patch the engine its workers run."""
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as local:
+        yield local.scheduler_address
+
+
+def write_parts(folder, frames: dict[str, pd.DataFrame], **kwargs) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, frame in frames.items():
+        frame.to_parquet(folder / name, index=False, **kwargs)
+
+
+def by_pandas_cli(source, grade_fn, **options) -> pd.DataFrame:
+    """What ``ctcae-engine grade`` with the pandas engine grades: io.read_domain, then the engine."""
+    from ctcae_engine.io import read_domain
+
+    return grade_fn(read_domain(source), **options)
+
+
+def assert_same_rows(written: pd.DataFrame, expected: pd.DataFrame, key: str) -> None:
+    """The graded rows of grade_dataset == the pandas CLI's (column names, grading columns; Parquet keeps one
+    null, so None and NaN compare equal)."""
+    assert list(written.columns) == list(expected.columns)
+    mine, theirs = (f.set_index(key).sort_index() for f in (written, expected))
+    for column in OUTPUT_COLUMNS:
+        left, right = (f[column].astype(object).where(f[column].notna(), None) for f in (mine, theirs))
+        pd.testing.assert_series_equal(left, right, check_index_type=False)
+
+
+def test_files_with_text_and_integer_results_are_read_with_one_schema(tmp_path, cluster):
+    """Review finding 4: LBSTRESC written as text in one file and as int64 in another (two exports of one
+    study): both engines grade the folder alike; the column is read as text everywhere."""
+    frame, first_dose = lb_without_flags(n_subjects=6)
+    numeric = frame.iloc[40:].loc[lambda f: f["LBSTRESC"].str.fullmatch(r"\d+")]
+    write_parts(tmp_path / "lb", {"part-0.parquet": frame.iloc[:40],
+                                  "part-1.parquet": numeric.astype({"LBSTRESC": "int64"})})
+    ddf, rows = dask_engine.read_dataset(tmp_path / "lb")
+    assert rows == 40 + len(numeric) and ddf["LBSTRESC"].dtype != "int64"
+    counts = dask_engine.grade_dataset(tmp_path / "lb", tmp_path / "out", scheduler=cluster, first_dose=first_dose)
+    assert counts["rows_in"] == counts["rows_out"] == rows and counts["graded"] == rows - 1  # '<20'
+    expected = by_pandas_cli(tmp_path / "lb", grade_labs, first_dose=first_dose)
+    assert_same_rows(pd.read_parquet(tmp_path / "out"), expected, "LBSEQ")
+
+
+def test_files_are_read_in_the_same_order_as_the_pandas_engine(tmp_path, cluster):
+    """Review finding 5: files part-2 .. part-10 (name order puts part-10 first); two records flagged LBBLFL = Y
+    for one test: the later row in reading order is the baseline in both engines. ALT 'Increased' G2 '>3.0 - 5.0
+    x ULN' is graded against the ULN, so the chosen baseline shows in base_si only."""
+    rows = [("P1", "ALT", "50", "U/L", "7", "40", "2024-01-01", "Y"),
+            ("P1", "ALT", "100", "U/L", "7", "40", "2024-01-01", "Y"),
+            ("P1", "ALT", "150", "U/L", "7", "40", "2024-02-01", None)]
+    frame = pd.DataFrame(rows, columns=["USUBJID", "LBTESTCD", "LBSTRESC", "LBSTRESU", "LBSTNRLO", "LBSTNRHI",
+                                        "LBDTC", "LBBLFL"]).assign(LBSEQ=[1, 2, 3])
+    write_parts(tmp_path / "lb", {"part-2.parquet": frame.iloc[[0]], "part-10.parquet": frame.iloc[[1]],
+                                  **{f"part-{i}.parquet": frame.iloc[[2]].assign(LBSEQ=i + 10) for i in (3, 4)}})
+    files = [f.rsplit("/", 1)[-1] for f in dask_engine.dataset_files(tmp_path / "lb")]
+    assert files == ["part-10.parquet", "part-2.parquet", "part-3.parquet", "part-4.parquet"]
+    dask_engine.grade_dataset(tmp_path / "lb", tmp_path / "out", scheduler=cluster)
+    written = pd.read_parquet(tmp_path / "out")
+    assert_same_rows(written, by_pandas_cli(tmp_path / "lb", grade_labs), "LBSEQ")
+    assert written["base_si"].tolist() == [50.0] * 4  # part-2's record, read after part-10's
+    assert written.set_index("LBSEQ")["baseline"].to_dict() == {1: True, 2: False, 13: False, 14: False}
+
+
+def test_lower_case_columns_and_blank_text_are_read_like_the_pandas_engine(tmp_path, cluster):
+    """Review finding 7: lower-case (and padded) column names are upper-cased, blank text is missing: a blank
+    result gets 'missing result' (not 'non-numeric result'), as with the pandas CLI."""
+    frame, first_dose = lb_without_flags(n_subjects=3)
+    frame.loc[5, "LBSTRESC"] = ""
+    write_parts(tmp_path / "lb", {"part-0.parquet": frame.rename(columns=lambda c: f" {c.lower()}")})
+    ddf, _ = dask_engine.read_dataset(tmp_path / "lb")
+    assert list(ddf.columns) == list(frame.columns)
+    dask_engine.grade_dataset(tmp_path / "lb", tmp_path / "out", scheduler=cluster, first_dose=first_dose)
+    written = pd.read_parquet(tmp_path / "out")
+    assert_same_rows(written, by_pandas_cli(tmp_path / "lb", grade_labs, first_dose=first_dose), "LBSEQ")
+    assert written.set_index("LBSEQ").loc[6, "reason"] == "missing result"
+
+
+def test_pieces_are_cut_by_row_count_so_one_big_file_is_cut_too(tmp_path):
+    """Review finding 6: one file of 1,000 rows (one row group) among files of 10 rows: with pieces of at most
+    300 rows, the big file is read as 4 pieces of 250 rows and each small file as one; a file of 3 row groups
+    is cut per row group. The rows come back in file order, as io.read_domain reads them."""
+    from ctcae_engine.io import read_domain
+
+    frame, _ = lb_without_flags(n_subjects=120)  # 1,684 rows
+    write_parts(tmp_path / "lb", {"part-0.parquet": frame.iloc[:10], "part-1.parquet": frame.iloc[10:1010],
+                                  "part-2.parquet": frame.iloc[1010:1020]})
+    frame.iloc[1020:1620].to_parquet(tmp_path / "lb" / "part-3.parquet", index=False, row_group_size=200)
+    ddf, rows = dask_engine.read_dataset(tmp_path / "lb", partition_rows=300)
+    with dask.config.set(scheduler="sync"):
+        sizes = ddf.map_partitions(len).compute().tolist()
+        got = ddf.compute()
+    assert rows == 1620 and sizes == [10, 250, 250, 250, 250, 10, 200, 200, 200]
+    expected = read_domain(tmp_path / "lb")
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), expected, check_dtype=False)
+
+
+def test_lazy_worst_grade_over_many_partitions(sync, peer):
+    """Review finding 6: the lazy worst grade is spread over several partitions (no single-partition reduce);
+    each participant's rows are in one of them; once sorted it equals the pandas result."""
+    graded = grade_labs(dd.from_pandas(peer, npartitions=40, sort=False))
+    lazy = dask_engine.worst_grade(graded)
+    assert lazy.npartitions == 40 // dask_engine.WORST_ROWS_PER_PARTITION
+    parts = [lazy.get_partition(i).compute() for i in range(lazy.npartitions)]
+    assert all(len(p) for p in parts) and not set(parts[0]["usubjid"]) & set(parts[1]["usubjid"])
+    got = pd.concat(parts).sort_values(dask_engine.WORST_KEYS, ignore_index=True)
+    pd.testing.assert_frame_equal(got, dask_engine.worst_grade(grade_labs(peer)), check_dtype=False)
+
+
+def test_a_failed_run_leaves_no_output_and_a_rerun_works(tmp_path, cluster, monkeypatch):
+    """Review finding 8: a worker failing mid-run (here: a disk error while grading) gives one RuntimeError,
+    and neither output folder nor a hidden staging folder is left, so the same command can run again."""
+    frame, first_dose = lb_without_flags(n_subjects=8)
+    write_parts(tmp_path / "lb", {f"part-{i}.parquet": frame.iloc[i::2] for i in range(2)})
+    real = dask_engine._engine
+
+    def failing(rows, *args, **kwargs):
+        if rows["USUBJID"].eq("NCT04627740-003").any():
+            raise OSError("No space left on device")
+        return real(rows, *args, **kwargs)
+
+    monkeypatch.setattr(dask_engine, "_engine", failing)
+    with pytest.raises(RuntimeError, match="the Dask run failed: OSError: No space left on device"):
+        dask_engine.grade_dataset(tmp_path / "lb", tmp_path / "out", scheduler=cluster, first_dose=first_dose)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lb"]
+    monkeypatch.setattr(dask_engine, "_engine", real)
+    counts = dask_engine.grade_dataset(tmp_path / "lb", tmp_path / "out", scheduler=cluster, first_dose=first_dose)
+    assert counts["rows_out"] == len(frame) and sorted(p.name for p in tmp_path.iterdir()) == [
+        "lb", "out", "out_worst"]
+
+
+def test_bad_datasets_get_a_clear_message(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="no .parquet files"):
+        dask_engine.grade_dataset(tmp_path / "empty", tmp_path / "out")
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "part-0.parquet").write_text("USUBJID,LBTESTCD\n")
+    with pytest.raises(ValueError, match="part-0.parquet: not a readable Parquet file"):
+        dask_engine.grade_dataset(tmp_path / "broken", tmp_path / "out")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken", "empty"]
+
+
+def test_urls_and_relative_paths(tmp_path, cluster, monkeypatch):
+    """Review finding 9: an fsspec URL folder is read in name order and an existing non-empty output URL is
+    refused; a relative local output folder is made absolute by the client, not each worker."""
+    import fsspec
+
+    frame, first_dose = lb_without_flags(n_subjects=4)
+    memory = fsspec.filesystem("memory")
+    for i in range(2):
+        with memory.open(f"/ctcae-test/lb/part-{i}.parquet", "wb") as handle:
+            frame.iloc[i::2].to_parquet(handle, index=False)
+    with memory.open("/ctcae-test/old/part-0.parquet", "wb") as handle:
+        frame.to_parquet(handle, index=False)
+    try:
+        assert dask_engine.dataset_files("memory://ctcae-test/lb") == [
+            "memory:///ctcae-test/lb/part-0.parquet", "memory:///ctcae-test/lb/part-1.parquet"]
+        with pytest.raises(FileExistsError, match="not an empty folder"):
+            dask_engine.grade_dataset("memory://ctcae-test/lb", "memory://ctcae-test/old")
+        monkeypatch.chdir(tmp_path)
+        counts = dask_engine.grade_dataset("memory://ctcae-test/lb", "graded", scheduler=cluster,
+                                           first_dose=first_dose)
+    finally:
+        memory.rm("/ctcae-test", recursive=True)
+    assert counts["rows_out"] == len(frame) == len(pd.read_parquet(tmp_path / "graded"))
+    assert (tmp_path / "graded_worst").is_dir()
+
+
+def test_vitals_and_ecg_through_grade_dataset(tmp_path, cluster):
+    """Review finding 12: Fever G4 '>40.0 degrees C (>104.0 degrees F) for >24 hrs' (a run across two files) and
+    QTc G3 '>=501 ms on at least two separate ECGs' (QTcF derived from QT and RR in different files) come out of
+    grade_dataset as from the pandas CLI."""
+    fever = vs([("P1", "TEMP", 40.5, "C", "2024-01-01T08:00"), ("P2", "TEMP", 38.4, "C", "2024-01-01T08:00"),
+                ("P1", "TEMP", 40.6, "C", "2024-01-01T20:00"), ("P1", "TEMP", 40.2, "C", "2024-01-02T08:30")])
+    write_parts(tmp_path / "vs", {"part-0.parquet": fever.iloc[:2], "part-1.parquet": fever.iloc[2:]})
+    dask_engine.grade_dataset(tmp_path / "vs", tmp_path / "vs_out", kind="vitals", scheduler=cluster)
+    written = pd.read_parquet(tmp_path / "vs_out")
+    assert_same_rows(written, by_pandas_cli(tmp_path / "vs", grade_vitals), "VSSEQ")
+    assert written.set_index("VSSEQ")["grade"].sort_index().tolist() == [4, 1, 4, 4]
+
+    ecg = pd.DataFrame(
+        [("P1", "QT", 470, "ms", "2024-01-02T09:00"), ("P1", "QT", 480, "ms", "2024-01-03T09:00"),
+         ("P1", "RR", 800, "ms", "2024-01-02T09:00"), ("P1", "RR", 810, "ms", "2024-01-03T09:00"),
+         ("P2", "QT", 400, "ms", "2024-01-02T09:00"), ("P2", "RR", 1000, "ms", "2024-01-02T09:00")],
+        columns=["USUBJID", "EGTESTCD", "EGSTRESN", "EGSTRESU", "EGDTC"]).assign(EGSEQ=range(1, 7))
+    write_parts(tmp_path / "eg", {"part-0.parquet": ecg.iloc[[0, 1, 4]], "part-1.parquet": ecg.iloc[[2, 3, 5]]})
+    dask_engine.grade_dataset(tmp_path / "eg", tmp_path / "eg_out", kind="ecg", scheduler=cluster,
+                              derive_qtcf=True)
+    written = pd.read_parquet(tmp_path / "eg_out")
+    assert_same_rows(written, by_pandas_cli(tmp_path / "eg", grade_ecg, derive_qtcf=True), "EGSEQ")
+    qt = written.set_index("EGSEQ").sort_index().loc[[1, 2, 5]]
+    assert qt["value_si"].round(1).tolist() == [round(470 / 0.8 ** (1 / 3), 1), round(480 / 0.81 ** (1 / 3), 1),
+                                                400.0]
+    assert qt["grade"].tolist() == [3, 3, 0]
