@@ -12,7 +12,9 @@ results. Files are cut by row count, so a participant's rows may straddle two fi
 form the N-row dataset.
 
 Each measurement runs in a fresh child process (``--run``); this process samples the RSS of the child and all its
-descendants (workers, nannies) every 0.1 s with psutil: "peak RSS" is the largest sum seen.
+descendants (workers, nannies) every 0.1 s with psutil: "peak RSS" is the largest sum seen, in GB (10^9 bytes;
+shared pages counted once per process, so it overstates; a spike shorter than 0.1 s may be missed). The script
+exits with status 1 when a Dask run peaks above PEAK_LIMIT (4 GB) or its output does not hold every input row.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ TESTS = [
 VISIT_DAYS = np.array([-7, 0, 1, 2, 3, 5, 7, 10, 14, 17, 21, 28, 35, 42, 56, 70, 84, 112, 140, 168, 196, 224,
                        252, 280, 308, 336, 350, 365])
 PER_SUBJECT = len(TESTS) * len(VISIT_DAYS)
+PEAK_LIMIT = 4e9  # bytes: a Dask run whose process tree peaks above this fails the benchmark (exit status 1)
 
 
 def _strings(codes: np.ndarray, names: list[str] | np.ndarray) -> pa.Array:
@@ -158,9 +161,7 @@ def measure(cmd: list[str]) -> tuple[dict, float]:
 
 
 def run_dask(source: Path, out: Path, scheduler: str | None) -> dict:
-    import dask.dataframe as dd
-
-    from ctcae_engine.dask_engine import PARTITION_ROWS, grade_dataset, worst_path
+    from ctcae_engine.dask_engine import grade_dataset, read_dataset, shuffle_partitions, worst_path
 
     for folder in (out, Path(worst_path(out))):
         if folder.exists():
@@ -168,14 +169,16 @@ def run_dask(source: Path, out: Path, scheduler: str | None) -> dict:
     start = time.perf_counter()
     counts = grade_dataset(source, out, kind="lab", scheduler=scheduler)
     wall = time.perf_counter() - start
-    read = dd.read_parquet(str(source)).npartitions
-    graded = max(read, -(-counts["rows_in"] // PARTITION_ROWS))
-    return {**counts, "wall": wall, "partitions": f"{read}->{graded}"}
+    written = sum(pq.read_metadata(f).num_rows for f in out.glob("*.parquet"))  # the output, checked at scale
+    worst = sum(pq.read_metadata(f).num_rows for f in Path(worst_path(out)).glob("*.parquet"))
+    if written != counts["rows_in"] or not worst:
+        raise SystemExit(f"output incomplete: {written:,} rows written of {counts['rows_in']:,}, {worst} worst")
+    pieces = read_dataset(source)[0].npartitions  # footers only: the partitions the run read
+    return {**counts, "wall": wall, "worst_rows": worst,
+            "partitions": f"{pieces}->{shuffle_partitions(counts['rows_in'])}"}
 
 
 def run_pandas(source: Path) -> dict:
-    import resource
-
     import pandas as pd
 
     from ctcae_engine.grading import grade_labs
@@ -187,8 +190,7 @@ def run_pandas(source: Path) -> dict:
     start = time.perf_counter()
     out = grade_labs(frame)
     grade = time.perf_counter() - start
-    return {"rows": len(out), "graded": int(out["grade"].notna().sum()), "read": read, "grade": grade,
-            "maxrss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
+    return {"rows": len(out), "graded": int(out["grade"].notna().sum()), "read": read, "grade": grade}
 
 
 def main() -> None:
@@ -222,18 +224,22 @@ def main() -> None:
         got, peak = measure([*me, "--run", "pandas", "--source", str(subset(data, args.pandas_rows,
                                                                             args.file_rows))])
         print(f"{'pandas':<8} {got['rows']:>12,} {1:>10} {got['read'] + got['grade']:>8.1f} "
-              f"{got['rows'] / got['grade']:>12,.0f} {peak / 2**30:>8.2f} G  read {got['read']:.1f} s + grade "
+              f"{got['rows'] / got['grade']:>12,.0f} {peak / 1e9:>8.2f} GB read {got['read']:.1f} s + grade "
               f"{got['grade']:.1f} s (rows/s of grading alone), one process; {got['graded']:,} graded")
+    over = []
     for rows in args.rows:
         cmd = [*me, "--run", "dask", "--source", str(subset(data, rows, args.file_rows))]
         if args.scheduler:
             cmd += ["--scheduler", args.scheduler]
         got, peak = measure(cmd)
         print(f"{'dask':<8} {got['rows_in']:>12,} {got['partitions']:>10} {got['wall']:>8.1f} "
-              f"{got['rows_in'] / got['wall']:>12,.0f} {peak / 2**30:>8.2f} G  read + shuffle + grade + write, "
+              f"{got['rows_in'] / got['wall']:>12,.0f} {peak / 1e9:>8.2f} GB read + shuffle + grade + write, "
               f"cluster start included; rows out {got['rows_out']:,}, graded {got['graded']:,}, "
-              f"ungraded {got['ungraded']:,}")
-
+              f"ungraded {got['ungraded']:,}; {got['worst_rows']:,} worst-grade rows")
+        if peak > PEAK_LIMIT:
+            over.append(f"{rows:,} rows: peak {peak / 1e9:.2f} GB")
+    if over:
+        raise SystemExit(f"peak resident memory over {PEAK_LIMIT / 1e9:.0f} GB: {'; '.join(over)}")
 
 if __name__ == "__main__":
     main()

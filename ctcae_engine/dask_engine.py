@@ -7,12 +7,15 @@ Every whole-participant step of that engine (flagged or derived baseline, fever 
 ECGs, weight change from baseline, QTcF derivation) therefore sees all of a participant's rows, in the order the
 pandas engine would, and the result does not depend on how the input was partitioned. There is one grading code.
 
-The one frame-wide choice of the pandas engine (an ADaM input with a BASE column uses BASE for every row as soon as
-one row has a usable BASE, else it derives the baseline from the flags) is computed over the whole dataset first
-and imposed on every partition.
+The one frame-wide choice of the pandas engine (:func:`ctcae_engine.grading.base_usable`: an ADaM input with a BASE
+column uses BASE for every row as soon as one row has a usable BASE, else it derives the baseline from the flags) is
+computed over the whole dataset first and imposed on every partition (``grading._grade(use_base=...)``).
+
+A Parquet dataset is read by :func:`read_dataset` as :func:`ctcae_engine.io.read_domain` reads it (same files, same
+order, same column names, blank text missing), in pieces cut from the footers' row counts.
 
 Output rows are grouped by participant, not in input order (the index labels are kept): sort by a row id when the
-order matters. ``worst_grade`` reduces partition by partition (max and counts are decomposable: no shuffle).
+order matters. ``worst_grade`` reduces each partition to its distinct rows, then shuffles those by participant.
 """
 
 from __future__ import annotations
