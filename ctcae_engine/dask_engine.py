@@ -81,13 +81,16 @@ def dataset_files(source: str | Path) -> list[str]:
 
 
 def _target_type(types: list[pa.DataType]) -> pa.DataType:
-    """One Arrow type for a column across files: its type when they agree, float64 when all are numbers, else
-    text (a column written as text in one file and as numbers in another is read as text everywhere)."""
+    """One Arrow type for a column across files: its type when they agree, float64 when all are numbers, one
+    timestamp resolution for timestamps, else text (a column written as text in one file and as numbers in
+    another is read as text everywhere)."""
     kinds = {t.value_type if pa.types.is_dictionary(t) else t for t in types if not pa.types.is_null(t)}
     if len(kinds) <= 1:
         return kinds.pop() if kinds else pa.string()
     if all(pa.types.is_integer(t) or pa.types.is_floating(t) for t in kinds):
         return pa.float64()
+    if all(pa.types.is_timestamp(t) for t in kinds) and len({t.tz for t in kinds}) == 1:
+        return pa.timestamp("us", kinds.pop().tz)  # the same instants written at different resolutions
     return pa.string()
 
 
@@ -410,8 +413,8 @@ def grade_dataset(source: str | Path, out: str | Path, kind: str = "lab", schedu
             try:
                 counts = shuffled.map_partitions(_grade_and_write, kind, options, use_base, staging,
                                                  meta=_counts(meta)).sum().compute()
-            except (ValueError, KeyError, FileNotFoundError, RuntimeError):
-                raise
+            except (ValueError, KeyError, FileNotFoundError):
+                raise  # the data's or the options' fault, with their own message
             except Exception as exc:  # a worker's error, a lost worker, a failed shuffle: one line, not a trace
                 raise RuntimeError(f"the Dask run failed: {type(exc).__name__}: {exc}") from exc
         result = {"rows_in": int(rows_in), **{k: int(v) for k, v in counts.items()}}

@@ -344,6 +344,25 @@ def test_files_are_read_in_the_same_order_as_the_pandas_engine(tmp_path, cluster
     assert written.set_index("LBSEQ")["baseline"].to_dict() == {1: True, 2: False, 13: False, 14: False}
 
 
+def test_columns_missing_from_some_files_and_timestamp_resolutions(tmp_path):
+    """A column only some files have is null in the others (as pandas' concat makes it); the same timestamps
+    written at ms and us resolution are one timestamp column, not text."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    (tmp_path / "lb").mkdir()
+    stamps = pa.array([pd.Timestamp("2024-01-01 08:30")] * 2)
+    pq.write_table(pa.table({"USUBJID": ["P1", "P2"], "ADTM": stamps.cast(pa.timestamp("ms"))}),
+                   tmp_path / "lb" / "part-0.parquet")
+    pq.write_table(pa.table({"USUBJID": ["P3"], "ADTM": stamps[:1].cast(pa.timestamp("us")), "LBNAM": ["lab A"]}),
+                   tmp_path / "lb" / "part-1.parquet")
+    ddf, rows = dask_engine.read_dataset(tmp_path / "lb")
+    got = ddf.compute(scheduler="sync")
+    assert rows == 3 and str(ddf["ADTM"].dtype).startswith("datetime64")
+    assert got["ADTM"].eq(pd.Timestamp("2024-01-01 08:30")).all()
+    assert got["LBNAM"].isna().tolist() == [True, True, False]
+
+
 def test_lower_case_columns_and_blank_text_are_read_like_the_pandas_engine(tmp_path, cluster):
     """Review finding 7: lower-case (and padded) column names are upper-cased, blank text is missing: a blank
     result gets 'missing result' (not 'non-numeric result'), as with the pandas CLI."""
