@@ -92,6 +92,17 @@ def test_base_on_one_participant_only_applies_to_the_whole_dataset(sync, peer):
     assert others["base_si"].isna().all() and others["baseline"].sum() == (others["ABLFL"] == "Y").sum() > 0
 
 
+def test_one_usable_base_after_thousands_of_unusable_ones_is_found(sync, peer):
+    """The BASE pre-pass grades BASE-carrying rows in growing batches (1,000, 2,000, ...): 3,000 rows whose BASE
+    cannot be used (a test not mapped to CTCAE) come first, the one usable BASE after them; like pandas, the whole
+    dataset then grades from BASE (that row's base_si given, no baseline derived from ABLFL elsewhere)."""
+    frame = peer.assign(BASE=peer["BASE"].where(peer.index < 3000))
+    frame.loc[:2999, ["PARAMCD", "ATOXDSCL", "ATOXDSCH"]] = ["XYZ", pd.NA, pd.NA]
+    frame.loc[3500, "BASE"] = peer.loc[3500, "BASE"]
+    got = assert_same_as_pandas(dd.from_pandas(frame, npartitions=2, sort=False), grade_labs, "ROWID")
+    assert got["base_si"].notna().sum() == 1 and got.set_index("ROWID").loc[peer.loc[3500, "ROWID"], "base_si"] > 0
+
+
 # ------------------------------------------------------------------------------ derived baseline (first dose)
 
 def lb_without_flags(n_subjects: int = 40, seed: int = 7) -> tuple[pd.DataFrame, dict[str, str]]:
