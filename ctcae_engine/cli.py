@@ -196,21 +196,18 @@ def grade(
         if not (remote or Path(source).is_dir() or source.lower().endswith(".parquet")):
             _fail(f"{source}: the Dask engine reads Parquet (a file or a folder of files); convert it or use "
                   "--engine pandas")
-        from ctcae_engine.dask_engine import grade_dataset, worst_path
+        from ctcae_engine.dask_engine import grade_dataset, read_dataset, worst_path
 
-        if kind == "auto":  # from the columns of the first file (its schema only), else the folder's name
-            columns = None
-            if not remote:
-                import pyarrow.parquet as pq
-
-                from ctcae_engine.io import parquet_files
-
-                first = Path(source) if Path(source).is_file() else parquet_files(source)[0]
-                columns = pd.DataFrame(columns=[c.upper() for c in pq.read_schema(first).names])
+        failures = (ValueError, KeyError, FileExistsError, FileNotFoundError, RuntimeError)
+        if kind == "auto":  # from the dataset's columns (read from the file footers only), else its name
+            try:
+                columns = pd.DataFrame(columns=list(read_dataset(source)[0].columns))
+            except failures as exc:
+                _fail(f"{source}: {exc}", 3)
             kind = _kind_of(columns, Path(source.rstrip("/")))
         try:
             counts = grade_dataset(source, out, kind=kind, scheduler=scheduler, **_grading_options(study, kind))
-        except (ValueError, KeyError, FileExistsError, FileNotFoundError, RuntimeError) as exc:
+        except failures as exc:
             _fail(f"{source}: {exc}", 3)
         typer.echo(f"{counts['rows_in']} rows ({kind}): {counts['graded']} graded, {counts['ungraded']} with a "
                    f"reason -> {out}; worst grade per participant and term -> {worst_path(out)}")

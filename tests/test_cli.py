@@ -435,3 +435,10 @@ def test_grade_parquet_folder_with_pandas_and_dask_gives_the_same_rows(tmp_path)
     again = runner.invoke(app, ["grade", str(tmp_path / "lab_export"), "-o", str(tmp_path / "d"), "--kind", "lab",
                                 "--engine", "dask"])
     assert again.exit_code == 3 and "Traceback" not in again.output  # the output folder is not empty
+
+
+def test_grade_dask_on_a_folder_of_unknown_kind_says_so(tmp_path):
+    (tmp_path / "export").mkdir()
+    pd.DataFrame({"USUBJID": ["A"], "VALUE": ["1"]}).to_parquet(tmp_path / "export" / "part-0.parquet")
+    result = runner.invoke(app, ["grade", str(tmp_path / "export"), "-o", str(tmp_path / "out"), "--engine", "dask"])
+    assert result.exit_code == 2 and "cannot tell lab, vitals or ECG" in result.output
