@@ -15,11 +15,15 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import typer
 
 from ctcae_terms import allowed_grades, load_catalog, search_terms
+
+if TYPE_CHECKING:
+    from ctcae_engine.config import Grading, StudyConfig
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="CTCAE v4.03 grading, safety tables and DSMB reports for oncology / CAR-T trials.")
@@ -57,7 +61,7 @@ def _setup_logging(verbose: bool) -> bool:
 
 @contextmanager
 def _progress(terminal: bool) -> Iterator[Callable[[str], None]]:
-    """A callback the run calls with each step's label: a spinner on a terminal, a log line otherwise."""
+    """A callback the run calls with each step's label: a progress bar on a terminal, a log line otherwise."""
     if not terminal:
         yield lambda label: log.info("step: %s", label)
         return
@@ -73,8 +77,9 @@ def _progress(terminal: bool) -> Iterator[Callable[[str], None]]:
         yield lambda label: bar.update(task, description=label, advance=1)
 
 
-def _load(config: Path | None):  # -> StudyConfig (import kept lazy: `terms` starts fast)
-    from ctcae_engine.config import ConfigError, load_config
+def _load(config: Path | None) -> StudyConfig:
+    """The validated study configuration (None: the demo trial's); a mistake exits 2 with the file and key."""
+    from ctcae_engine.config import ConfigError, load_config  # lazy: `terms` starts fast
 
     try:
         return load_config(config)
@@ -238,7 +243,7 @@ def grade(
     typer.echo(f"{len(graded)} rows ({kind}): {len(graded) - ungraded} graded, {ungraded} with a reason -> {out}")
 
 
-def _grading_options(study, kind: str) -> dict:  # study: config.Grading | None
+def _grading_options(study: Grading | None, kind: str) -> dict[str, object]:
     """The study's [grading] options for one kind of observation (test map; at rest for vitals)."""
     if study is None:
         return {}
@@ -246,7 +251,7 @@ def _grading_options(study, kind: str) -> dict:  # study: config.Grading | None
     return {"mapping": mapping or None, **({"assume_at_rest": study.assume_at_rest} if kind == "vitals" else {})}
 
 
-def _kind_of(frame, source: Path) -> str:
+def _kind_of(frame: pd.DataFrame | None, source: Path) -> str:
     """lab / vitals / ecg from SDTM --TESTCD columns or, for ADaM, the dataset name (adlb, advs, adeg)."""
     stem = source.stem.lower()
     by_name = {"lb": "lab", "adlb": "lab", "vs": "vitals", "advs": "vitals", "eg": "ecg", "adeg": "ecg"}
