@@ -46,8 +46,6 @@ EXIT_STAGE = 5  # the run folder is written but a stage of the analysis failed: 
 EXIT_BUSY = 6  # another run is writing to the same output folder
 
 MANIFEST = "manifest.json"
-SUMMARY = "summary.json"  # written by report.write_report, read by the next run
-WHATS_NEW = "new_since_last_run.json"  # written by report.write_report
 LATEST = "latest"
 INCOMPLETE = ".incomplete-"
 WRITE_STEPS = 2  # progress steps after the analysis: the report, then datasets and tables
@@ -268,6 +266,11 @@ def execute(
             return RunOutcome(EXIT_INPUT, "input_errors", problems=problems)
         inputs = [{"file": f.name, "domain": f.domain.upper(), "size": f.size, "rows": f.rows, "used": f.used,
                    "sha256": f.sha256} for f in files]
+        from ctcae_engine.pipeline import run_study  # heavy imports only once the inputs are usable
+        from ctcae_engine.report import SUMMARY_NAME as SUMMARY
+        from ctcae_engine.report import WHATS_NEW_NAME as WHATS_NEW
+        from ctcae_engine.report import write_report
+
         config_block = _config_block(config)
         key = _inputs_key(inputs, config_block)
         previous = previous_run(root, key)
@@ -285,8 +288,6 @@ def execute(
                 previous = None
         log.info("comparing with %s", previous.name if previous else "nothing (first run)")
 
-        from ctcae_engine.pipeline import run_study
-        from ctcae_engine.report import write_report
 
         stamp = time.perf_counter()
         results = run_study(folder, config, progress=progress, frames=checked.frames, hashes=checked.hashes)
