@@ -442,3 +442,40 @@ def test_grade_dask_on_a_folder_of_unknown_kind_says_so(tmp_path):
     pd.DataFrame({"USUBJID": ["A"], "VALUE": ["1"]}).to_parquet(tmp_path / "export" / "part-0.parquet")
     result = runner.invoke(app, ["grade", str(tmp_path / "export"), "-o", str(tmp_path / "out"), "--engine", "dask"])
     assert result.exit_code == 2 and "cannot tell lab, vitals or ECG" in result.output
+
+
+def test_on_a_terminal_the_run_shows_rich_progress(tmp_path):
+    """stderr on a pseudo-terminal: rich draws (ANSI control sequences), not plain log lines; stdout stays plain."""
+    import pty
+    import threading
+
+    config = _study(tmp_path)
+    try:
+        master, slave = pty.openpty()
+    except OSError as exc:  # a sandbox without pseudo-terminals
+        pytest.skip(f"no pseudo-terminal: {exc}")
+    seen = bytearray()
+
+    def drain() -> None:
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # the terminal closed
+                return
+            if not chunk:
+                return
+            seen.extend(chunk)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    script = Path(sys.executable).with_name("ctcae-engine")
+    done = subprocess.run([str(script), "run", "--config", str(config)], stdout=subprocess.PIPE, stderr=slave,
+                          text=True, timeout=300, env={**os.environ, "COLUMNS": "120", "TERM": "xterm"})
+    os.close(slave)
+    reader.join(timeout=10)
+    os.close(master)
+    assert done.returncode == 0
+    text = seen.decode(errors="replace")
+    assert "\x1b[" in text  # drawn by rich
+    assert not re.search(r"^\d{4}-\d\d-\d\dT\S+ INFO step:", text, flags=re.M)  # not the scheduler's plain lines
+    assert done.stdout.splitlines()[-1].startswith("run folder: ")
