@@ -35,6 +35,9 @@ REQUIRED: dict[str, tuple[tuple[str, ...], ...]] = {
     "xc": (("USUBJID",), ("XCTESTCD",)),
 }
 SUPP_REQUIRED = (("USUBJID",), ("IDVAR",), ("IDVARVAL",), ("QNAM",), ("QVAL",))
+# every domain the pipeline reads; any other file name is reported (a renamed suppae.csv must not vanish silently)
+KNOWN = frozenset({*REQUIRED, "ds", "mh", "suppae", *ADAM_TO_SDTM})
+FLAGS = {"ae": ("AESER", "AESDTH"), "dm": ("DTHFL",)}  # Y/N columns: any other value misclassifies an event
 NEEDED = ("dm",)  # without DM there is no population, whatever the configuration says
 KEY_DATES = {"ex": ("EXSTDTC",), "dm": ("RFXSTDTC", "DTHDTC")}  # an unreadable value here is an error
 
@@ -94,11 +97,18 @@ def check_folder(folder: str | Path, config: Any = None) -> Checked:
         return out
     readable = domain_files(folder)
     for path in sorted(folder.iterdir()):
-        if path not in readable and not path.name.startswith("."):
-            kind = "a sub-folder" if path.is_dir() else ("a broken link" if not path.exists() else
-                                                          f"not one of {', '.join(SUFFIXES)}")
-            out.problems.append(Problem("warning", path.name, f"not read ({kind})"))
+        if path in readable or path.name.startswith(".") or path.suffix.lower() == ".toml":
+            continue
+        if path.is_dir() and path.suffix.lower() not in SUFFIXES:
+            continue  # sub-folders (e.g. runs/ beside the data) are not domains
+        kind = "a sub-folder" if path.is_dir() else ("a broken link" if not path.exists() else
+                                                      f"not one of {', '.join(SUFFIXES)}")
+        out.problems.append(Problem("warning", path.name, f"not read ({kind})"))
     for path in readable:
+        if path.stem.lower() not in KNOWN:
+            out.problems.append(Problem("warning", path.name, "not a domain the engine reads: ignored (file names "
+                                        f"are domain names: {', '.join(sorted(KNOWN))})"))
+            continue
         _read_one(path, out)
     _check_frames(out, config)
     if config is not None:
@@ -111,7 +121,7 @@ def _read_one(path: Path, out: Checked) -> None:
     domain = ADAM_TO_SDTM.get(stem, stem)
     before = path.stat()
     try:
-        frame = read_domain(path)
+        frame = pd.DataFrame() if before.st_size == 0 else read_domain(path)
         digest = sha256_file(path)
     except Exception as exc:  # any reader failure is reported with the file named, never a traceback
         out.problems.append(Problem("error", path.name, f"cannot be read: {type(exc).__name__}: {exc}"))
@@ -144,7 +154,7 @@ def _check_frames(out: Checked, config: Any) -> None:
     for domain, frame in used.items():
         where = domain.upper()
         groups = SUPP_REQUIRED if domain.startswith("supp") else REQUIRED.get(domain, ())
-        for group in groups:
+        for group in groups if len(frame.columns) else ():  # a 0-byte file: only "no rows" below
             if not any(column in frame.columns for column in group):
                 problems.append(Problem("error", where, f"required column {' or '.join(group)} is missing"))
         if frame.empty:
@@ -158,9 +168,12 @@ def _check_frames(out: Checked, config: Any) -> None:
                 problems.append(Problem("warning", where, f"{blank} rows with a blank USUBJID (listed, not graded "
                                                           "for anyone)"))
         _check_dates(domain, frame, problems)
+        _check_flags(domain, frame, problems)
     _check_ae(used.get("ae"), problems)
     _check_supp(used, problems)
-    for domain in sorted(expected - set(used)):
+    _check_subjects(used, problems)
+    unreadable = {f.domain for f in out.files if f.rows is None}
+    for domain in sorted(expected - set(used) - unreadable):
         problems.append(Problem("error", domain.upper(), "required domain not found in the study folder"
                                 + ("" if domain in NEEDED else " ([data] expected_domains)")))
     if "dm" in used and "ex" not in used:
@@ -187,11 +200,48 @@ def _check_dates(domain: str, frame: pd.DataFrame, problems: list[Problem]) -> N
                                     f"{int(bad.sum())} values are not ISO 8601 dates (e.g. {examples})"))
 
 
+def _check_subjects(used: dict[str, pd.DataFrame], problems: list[Problem]) -> None:
+    """Rows of participants DM does not know: an error for AE (their events would be lost or misplaced), a warning
+    elsewhere. USUBJID is compared as written, stripped (case matters: SDTM identifiers are exact)."""
+    dm = used.get("dm")
+    if dm is None or "USUBJID" not in dm.columns:
+        return
+    known = set(dm["USUBJID"].astype("string").str.strip().dropna())
+    for domain, frame in used.items():
+        if domain == "dm" or "USUBJID" not in frame.columns or frame.empty:
+            continue
+        ids = frame["USUBJID"].astype("string").str.strip()
+        orphan = ids.notna() & ids.ne("") & ~ids.isin(known)
+        if orphan.any():
+            names = ", ".join(sorted(ids[orphan].unique())[:3])
+            level = "error" if domain in ("ae", "suppae") else "warning"
+            problems.append(Problem(level, domain.upper(), f"{int(orphan.sum())} rows of participants not in DM "
+                                                           f"(e.g. {names}); check the USUBJID spelling"))
+
+
+def _check_flags(domain: str, frame: pd.DataFrame, problems: list[Problem]) -> None:
+    for column in FLAGS.get(domain, ()):
+        if column not in frame.columns:
+            continue
+        values = frame[column].astype("string").str.strip().str.upper()
+        bad = values.notna() & values.ne("") & ~values.isin(["Y", "N"])
+        if bad.any():
+            examples = ", ".join(repr(v) for v in frame.loc[bad, column].astype(str).unique()[:4])
+            problems.append(Problem("error", f"{domain.upper()}.{column}", f"{int(bad.sum())} values are not Y or N "
+                                                                           f"(e.g. {examples})"))
+
+
 def _check_ae(ae: pd.DataFrame | None, problems: list[Problem]) -> None:
     if ae is None:
         return
     if "AESEV" in ae.columns and not {"AETOXGR", "ATOXGR"} & set(ae.columns):
         problems.append(Problem("warning", "AE", "no AETOXGR/ATOXGR: grades are taken from AESEV (flagged)"))
+    grade = next((c for c in ("AETOXGR", "ATOXGR") if c in ae.columns), None)
+    if grade is not None and len(ae):
+        blank = int(_blank(ae[grade]).sum())
+        if blank:
+            source = "taken from AESEV (flagged)" if "AESEV" in ae.columns else "missing"
+            problems.append(Problem("warning", "AE", f"{blank} of {len(ae)} rows without {grade}: grade {source}"))
     if not {"AEREL", "AERELLD", "AERELCT"} & set(ae.columns):
         problems.append(Problem("warning", "AE", "no relationship column (AEREL): [relationship] missing_is_related "
                                                  "decides for every AE"))
@@ -214,8 +264,24 @@ def _check_config_against_data(out: Checked, config: Any) -> None:
     ex = out.frames.get("ex")
     if ex is None or "EXTRT" not in ex.columns or ex.empty:
         return
-    given = set(ex["EXTRT"].astype("string").str.strip().str.upper().dropna())
+    treatment = ex["EXTRT"].astype("string").str.strip().str.upper()
+    given = set(treatment.dropna())
     wanted = set(config.treatment.infusion_extrt)
     if not given & wanted:
         out.problems.append(Problem("error", "treatment.infusion_extrt", f"no EX record has EXTRT "
                                     f"{' or '.join(sorted(wanted))}; EX has {', '.join(sorted(given))}"))
+        return
+    cutoff = config.study.data_cutoff
+    if cutoff is not None and "EXSTDTC" in ex.columns:
+        start = parse_dtc(ex.loc[treatment.isin(wanted).fillna(False), "EXSTDTC"])["date"]
+        if start.notna().any() and not (start.dropna() <= pd.Timestamp(cutoff)).any():
+            out.problems.append(Problem("error", "study.data_cutoff", f"no infusion on or before the data cut-off "
+                                        f"{cutoff} (first infusion {start.min().date()}): nothing to report"))
+    ld_related = config.relationship.attribution in ("lymphodepletion", "either")
+    ae, supp = out.frames.get("ae"), out.frames.get("suppae")
+    qnams = set(supp["QNAM"].astype("string").str.strip().str.upper().dropna()) if supp is not None and \
+        "QNAM" in supp.columns else set()
+    if ld_related and config.treatment.lymphodepletion_extrt and ae is not None and "AERELLD" not in ae.columns \
+            and "AERELLD" not in qnams:
+        out.problems.append(Problem("warning", "AE", "no AERELLD (relationship to lymphodepletion) in AE or SUPPAE: "
+                                                     "[relationship] missing_is_related decides it for every AE"))

@@ -82,8 +82,16 @@ def _blank_first(column, n):
      "error: DM.DTHDTC: 3 values are not ISO 8601 dates (e.g. '31/12/2024')"),
     ("lb.csv", lambda f: f.assign(LBDTC=f["LBDTC"].mask(f.index == 0, "2024-13-45")),
      "warning: LB.LBDTC: 1 values are not ISO 8601 dates (e.g. '2024-13-45')"),
+    ("ae.csv", lambda f: f.assign(AESER=f["AESER"].mask(f["AESER"].eq("Y"), "Yes")),
+     "error: AE.AESER: 19 values are not Y or N (e.g. 'Yes')"),
+    ("ae.csv", lambda f: f.assign(USUBJID=f["USUBJID"].mask(f.index < 3, f["USUBJID"].str.lower())),
+     "error: AE: 3 rows of participants not in DM (e.g. alpp-cart-demo-01001)"),
+    ("ae.csv", lambda f: f.assign(AETOXGR=f["AETOXGR"].mask(f.index < 4, "")), "warning: AE: 4 of 233 rows without "
+                                                                             "AETOXGR: grade missing"),
+    ("suppae.csv", lambda f: f[f["QNAM"].ne("AERELLD")], "warning: AE: no AERELLD (relationship to lymphodepletion)"),
 ], ids=["AESEV only", "no grade at all", "no AESER", "no AEREL", "some blank USUBJID", "all blank USUBJID",
-        "SUPPAE without IDVAR", "QNAM clash", "DTHDTC not ISO 8601", "LBDTC impossible date"])
+        "SUPPAE without IDVAR", "QNAM clash", "DTHDTC not ISO 8601", "LBDTC impossible date", "AESER Yes",
+        "AE USUBJID case differs from DM", "some AETOXGR blank", "no relationship to lymphodepletion"])
 def test_unusable_safety_data_is_named(tmp_path, file, change, expected):
     data = _copy(tmp_path)
     _edit(data / file, change)
@@ -113,3 +121,30 @@ def test_sub_folders_broken_links_and_unused_adam_files_are_warnings(tmp_path):
     assert problems == ["warning: old.csv: not read (a broken link)", "warning: zz.csv: not read (a sub-folder)",
                         "warning: ADLB: not used: LB is in the folder too"]
     assert [f.used for f in checked.files if f.name == "adlb.csv"] == [False]
+
+
+def test_a_renamed_supplemental_file_is_reported_not_silently_dropped(tmp_path):
+    data = _copy(tmp_path)
+    (data / "suppae.csv").rename(data / "suppae_2025.csv")
+    checked = check_folder(data, load_config())
+    problems = [str(p) for p in checked.problems]
+    assert any(p.startswith("warning: suppae_2025.csv: not a domain the engine reads") for p in problems)
+    assert any("no AERELLD" in p for p in problems)  # and what it costs: relationship to lymphodepletion unknown
+    assert "suppae_2025" not in checked.frames
+
+
+def test_a_cut_off_before_every_infusion_is_an_error(tmp_path):
+    import dataclasses
+    import datetime as dt
+
+    cfg = load_config()
+    early = dataclasses.replace(cfg, study=dataclasses.replace(cfg.study, data_cutoff=dt.date(2020, 1, 1)))
+    errors = [str(p) for p in check_folder(_copy(tmp_path), early).errors]
+    assert errors and errors[0].startswith("error: study.data_cutoff: no infusion on or before the data cut-off "
+                                           "2020-01-01")
+
+
+def test_an_empty_file_is_an_empty_domain(tmp_path):
+    data = _copy(tmp_path)
+    (data / "xc.csv").write_bytes(b"")
+    assert [str(p) for p in check_folder(data, load_config()).problems] == ["warning: XC: the domain has no rows"]
