@@ -357,6 +357,10 @@ def _grade(
     blank[no_value & ~blank] = [not str(r).strip() for r in result[no_value & ~blank]]  # "" or "  " = missing
     reasons.add(blank, np.zeros(n, dtype=np.int8), lambda u: "missing result")
     reasons.add(no_value, result, lambda u: f"non-numeric result '{u}'")
+    # no CTCAE-graded quantity (counts, concentrations, activities, temperatures, intervals) is negative or infinite
+    implausible = ~no_value & (~np.isfinite(value_raw) | (value_raw < 0))
+    reasons.add(implausible, value_raw, lambda u: f"implausible result {u:g} (negative or not finite)")
+    value_si = np.where(implausible, np.nan, value_si)
     reasons.add(np.isnan(factor), combo_codes, lambda j: label_u[j])
 
     # baseline: given (ADaM BASE), flagged, or derived from the first dose

@@ -213,3 +213,14 @@ def test_adam_unit_is_read_from_each_rows_param():
     graded = grade_labs(adlb)
     assert graded["value_si"].tolist() == [38.0, 38.0]
     assert graded["grade"].tolist() == [0, 0]
+
+
+@pytest.mark.parametrize("value", ["-5", "-inf", "inf", "nan"], ids=["negative", "minus infinity", "infinity", "nan"])
+def test_implausible_results_are_not_graded(value):
+    """A negative or infinite neutrophil count is a data error, not CTCAE v4.03 'Neutrophil count decreased' grade 4
+    (<0.5 x 10e9/L): it is listed with its reason and its value_si is empty (figures and tables never see it)."""
+    out = grade_labs(pd.DataFrame({"USUBJID": ["S1"], "LBTESTCD": ["NEUT"], "LBSTRESC": [value],
+                                   "LBSTRESN": [value], "LBSTRESU": ["10^9/L"], "LBSTNRLO": ["2"],
+                                   "LBSTNRHI": ["7.5"], "LBDTC": ["2025-01-10"]}))
+    assert pd.isna(out.loc[0, "grade"]) and np.isnan(out.loc[0, "value_si"])
+    assert "implausible" in out.loc[0, "reason"] or "non-numeric" in out.loc[0, "reason"]
