@@ -52,11 +52,12 @@ def _match_terms(ae: pd.DataFrame, version: str) -> tuple[pd.Series, pd.Series]:
 
 
 def parse_grade(values: pd.Series) -> pd.Series:
-    """The grade number written in a grade column (Int64, same index): "3", "3.0", "Grade 3", "GRADE3", 3.0;
+    """The grade number written in a grade column (Int64, same index): "3", "3.0", "Grade 3", "GRADE3", "G3",
+    "Gr. 3", 3.0;
     NA when the value is missing or not a whole number (range checks are the caller's: 1-5 for CTCAE).
     The one reader of AETOXGR / ATOXGR / ``grade`` texts (ae.validate_ae and endpoints.ae_grade use it)."""
     raw = as_text(values)
-    parsed = raw.str.extract(r"^(?:GRADE\s*)?(\d+)(?:\.0+)?$", flags=re.IGNORECASE)[0]
+    parsed = raw.str.extract(r"^(?:GRADE|GR\.?|G)?\s*(\d+)(?:\.0+)?$", flags=re.IGNORECASE)[0]
     return pd.to_numeric(parsed, errors="coerce").astype("Int64")
 
 

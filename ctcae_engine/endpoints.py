@@ -16,6 +16,7 @@ from ctcae_engine.ae import parse_grade
 from ctcae_engine.columns import join_texts, pick, text
 from ctcae_engine.config import StudyConfig
 from ctcae_engine.dates import dtc_bounds, impute_start_date, parse_dtc, to_date
+from ctcae_terms import lookup_term
 
 POPULATION_COLUMNS = ["usubjid", "saffl", "infdt", "ldstdt", "dthdt", "reason"]
 DEATH_COLUMNS = ["dthfl", "dthdt_imputed", "dth_reason"]
@@ -156,8 +157,15 @@ def ae_grade(ae: pd.DataFrame) -> pd.Series:
 
 
 def is_fatal(ae: pd.DataFrame) -> pd.Series:
-    """Bool per AE record (same index): fatal = CTCAE grade 5, AESDTH = "Y" or AEOUT = "FATAL"."""
-    return (ae_grade(ae).eq(5).fillna(False) | text(ae, "AESDTH", upper=True).eq("Y").fillna(False)
+    """Bool per AE record (same index): fatal = AESDTH = "Y", AEOUT = "FATAL", or CTCAE grade 5 where the term has a
+    grade 5 (a grade 5 reported for a term without one, e.g. Alopecia, is an invalid grade listed in DQ03, not a
+    death; a term the catalog does not know keeps its grade 5)."""
+    grade5 = ae_grade(ae).eq(5).fillna(False).astype(bool)
+    if "ctcae_term" in ae.columns and grade5.any():
+        terms = ae["ctcae_term"].astype("string")
+        has5 = {t: (row := lookup_term(t)) is None or pd.notna(row["grade_5"]) for t in terms[grade5].dropna().unique()}
+        grade5 &= ~terms.map(has5).eq(False).fillna(False).astype(bool)  # unknown term: the reported grade 5 stands
+    return (grade5 | text(ae, "AESDTH", upper=True).eq("Y").fillna(False)
             | text(ae, "AEOUT", upper=True).eq("FATAL").fillna(False)).astype(bool)
 
 

@@ -455,3 +455,21 @@ def test_safety_population_strips_usubjid_once_and_survives_ex_without_exstdtc()
     assert pop["usubjid"].tolist() == ["P01", "P02"] and pop["saffl"].all()
     assert pop["infdt"].tolist() == [pd.Timestamp("2021-03-10"), pd.Timestamp("2021-03-12")]
     assert pop["dthdt"].tolist()[1] == pd.Timestamp("2021-04-01")
+
+
+def test_an_invalid_grade_5_is_not_a_death():
+    """CTCAE v4.03 Alopecia has grades 1-2 only: a reported grade 5 with AESDTH = N is an invalid grade (DQ03), not a
+    death; Sepsis grade 5 ('Death') and a grade 5 of a term outside the catalog stay fatal."""
+    from ctcae_engine.ae import validate_ae
+    from ctcae_engine.endpoints import is_fatal
+
+    ae = pd.DataFrame({"USUBJID": ["A", "B", "C"], "AEDECOD": ["Alopecia", "Sepsis", "Unknown condition X"],
+                       "AETERM": ["HAIR LOSS", "SEPSIS", "X"], "AETOXGR": ["5", "5", "5"], "AESDTH": ["N", "", ""]})
+    assert is_fatal(validate_ae(ae)).tolist() == [False, True, True]
+
+
+@pytest.mark.parametrize("text", ["3", "3.0", "Grade 3", "GRADE3", "G3", "Gr. 3", " 3"])
+def test_grade_spellings_read_as_3(text):
+    from ctcae_engine.ae import parse_grade
+
+    assert parse_grade(pd.Series([text])).tolist() == [3]
