@@ -99,8 +99,8 @@ def _execute(config: Path | None, data: Path | None, out: Path | None, verbose: 
         _fail(str(exc), 6)
     except Exception as exc:  # a bug or the environment (disk full, permissions): one line, never a half run
         log.debug("traceback", exc_info=True)
-        _fail(f"unexpected {type(exc).__name__}: {exc} (nothing moved `latest`; run with --verbose for the "
-              "traceback)", 1)
+        hint = "the traceback is above" if verbose else "run with --verbose for the traceback"
+        _fail(f"unexpected {type(exc).__name__}: {exc} (nothing moved `latest`; {hint})", 1)
     if outcome.folder is None:
         raise typer.Exit(outcome.exit_code)
     manifest = outcome.manifest
@@ -156,21 +156,23 @@ def validate(
 ) -> None:
     """Check the configuration and the inputs only; print every problem, write nothing. Exit 0, 2 or 3."""
     from ctcae_engine.checks import check_folder
+    from ctcae_engine.runs import preflight
 
     _setup_logging(False)
     cfg = _load(_config_path(config, data))
-    folder = data or cfg.data_folder
-    if folder is None:
-        _fail("no study data folder: give --data or set [data] folder in the configuration")
-    checked = check_folder(folder, cfg)
-    for f in checked.files:
-        rows = "unreadable" if f.rows is None else f"{f.rows} rows" + ("" if f.used else ", not used")
-        typer.echo(f"{f.name}: {f.domain.upper()}, {rows}")
-    for problem in checked.problems:
+    folder, _, problems = preflight(cfg, data)
+    setup_errors = sum(p.level == "error" for p in problems)
+    if folder is not None:
+        checked = check_folder(folder, cfg)
+        for f in checked.files:
+            rows = "unreadable" if f.rows is None else f"{f.rows} rows" + ("" if f.used else ", not used")
+            typer.echo(f"{f.name}: {f.domain.upper()}, {rows}")
+        problems += checked.problems
+    for problem in problems:
         typer.echo(str(problem))
-    n_errors = len(checked.errors)
-    typer.echo(f"{n_errors} errors, {len(checked.problems) - n_errors} warnings")
-    raise typer.Exit(3 if n_errors else 0)
+    n_errors = sum(p.level == "error" for p in problems)
+    typer.echo(f"{n_errors} errors, {len(problems) - n_errors} warnings")
+    raise typer.Exit(2 if setup_errors else 3 if n_errors else 0)
 
 
 @app.command()
@@ -273,6 +275,8 @@ def terms(
     limit: int = typer.Option(20, min=1, help="At most this many terms"),
 ) -> None:
     """Search the CTCAE catalog; an exact term or code shows its grade definitions."""
+    if not query.strip():
+        _fail("give a search text: part of a term, a synonym or a MedDRA code")
     try:
         found = search_terms(query, version, limit=limit)
     except ValueError as exc:  # unknown CTCAE version

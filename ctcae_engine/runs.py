@@ -227,6 +227,35 @@ def _row_counts(files: list[InputFile], results: Any) -> dict[str, dict[str, int
     return counts
 
 
+def preflight(config: StudyConfig, data: str | Path | None = None,
+              out: str | Path | None = None) -> tuple[Path | None, Path, list[Problem]]:
+    """What a run needs before it reads anything: the data folder, the output folder and the problems with them
+    (errors: no data folder, no data cut-off, an output path that is a file, a `latest` that is not a link;
+    warnings: a `latest` pointing at a folder that is gone, a cut-off in the future). ``validate`` shows the same."""
+    where = f"{config.source.name}: " if config.source is not None else ""
+    folder = Path(data) if data is not None else config.data_folder
+    problems = []
+    if folder is None:
+        problems.append(Problem("error", f"{where}data.folder", "no study data folder: give --data or set [data] "
+                                                                "folder"))
+    cutoff = config.study.data_cutoff
+    if cutoff is None:
+        problems.append(Problem("error", f"{where}study.data_cutoff", "a scheduled run needs the data cut-off date"))
+    elif cutoff > datetime.now(timezone.utc).date():
+        problems.append(Problem("warning", f"{where}study.data_cutoff", f"{cutoff} is in the future"))
+    root = output_root(config, out)
+    pointer = root / LATEST
+    if root.exists() and not root.is_dir():
+        problems.append(Problem("error", str(root), "the output folder is a file"))
+    elif pointer.exists() and not pointer.is_symlink():
+        problems.append(Problem("error", str(pointer), "is not the symbolic link runs maintain (copied by rsync?); "
+                                                       "move it away"))
+    elif pointer.is_symlink() and not pointer.resolve().is_dir():
+        problems.append(Problem("warning", str(pointer), f"points at {os.readlink(pointer)}, which is gone: this run "
+                                                         "is compared with nothing"))
+    return folder, root, problems
+
+
 def execute(
     config: StudyConfig,
     data: str | Path | None = None,
@@ -240,17 +269,8 @@ def execute(
     """
     started = time.perf_counter()
     run_time = (run_time or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(microsecond=0)
-    folder = Path(data) if data is not None else config.data_folder
-    setup = []
-    if folder is None:
-        setup.append(Problem("error", "data.folder", "no study data folder: give --data or set [data] folder"))
-    if config.study.data_cutoff is None:
-        setup.append(Problem("error", "study.data_cutoff", "a scheduled run needs the data cut-off date"))
-    root = output_root(config, out)
-    if (root / LATEST).exists() and not (root / LATEST).is_symlink():
-        setup.append(Problem("error", str(root / LATEST), "is not the symbolic link runs maintain (copied by rsync?); "
-                                                          "move it away"))
-    if setup:
+    folder, root, setup = preflight(config, data, out)
+    if any(p.level == "error" for p in setup):
         for problem in setup:
             log.error("%s", problem)
         return RunOutcome(EXIT_CONFIG, "config_error", problems=setup)
@@ -258,7 +278,7 @@ def execute(
         _clear_incomplete(root)
         stamp = time.perf_counter()
         checked = check_folder(folder, config)
-        files, problems = checked.files, checked.problems
+        files, problems = checked.files, setup + checked.problems
         durations = {"read_and_check_inputs": time.perf_counter() - stamp}
         for problem in problems:
             (log.error if problem.level == "error" else log.warning)("%s", problem)
@@ -286,7 +306,8 @@ def execute(
                 before = None
                 log.warning("%s", problems[-1])
                 previous = None
-        log.info("comparing with %s", previous.name if previous else "nothing (first run)")
+        log.info("comparing with %s", previous.name if previous else "nothing (no earlier successful run to compare "
+                 "with, or a repeat of a run that had none)")
 
 
         stamp = time.perf_counter()

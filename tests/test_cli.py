@@ -479,3 +479,34 @@ def test_on_a_terminal_the_run_shows_rich_progress(tmp_path):
     assert "\x1b[" in text  # drawn by rich
     assert not re.search(r"^\d{4}-\d\d-\d\dT\S+ INFO step:", text, flags=re.M)  # not the scheduler's plain lines
     assert done.stdout.splitlines()[-1].startswith("run folder: ")
+
+
+def test_validate_refuses_what_run_refuses(tmp_path):
+    config = _study(tmp_path)
+    config.write_text(config.read_text().replace("data_cutoff = 2025-06-30\n", ""))
+    result = runner.invoke(app, ["validate", "--config", str(config)])
+    assert result.exit_code == 2 and "study.toml: study.data_cutoff: a scheduled run needs the data cut-off" in \
+        result.output
+    assert _run(config).exit_code == 2
+
+
+def test_an_output_path_that_is_a_file_exits_2(tmp_path):
+    config = _study(tmp_path)
+    (tmp_path / "runs").write_text("not a folder")
+    result = _run(config)
+    assert result.exit_code == 2 and "the output folder is a file" in result.output
+
+
+def test_a_latest_pointing_at_a_deleted_run_is_a_warning(tmp_path):
+    config = _study(tmp_path)
+    assert _run(config).exit_code == 0
+    shutil.rmtree((tmp_path / "runs" / "latest").resolve())
+    result = _run(config)
+    assert result.exit_code == 0 and "which is gone: this run is compared with nothing" in result.output
+    manifest = json.loads(((tmp_path / "runs" / "latest").resolve() / "manifest.json").read_text())
+    assert any("which is gone" in w for w in manifest["warnings"])
+
+
+def test_terms_needs_a_search_text():
+    result = runner.invoke(app, ["terms", " "])
+    assert result.exit_code == 2 and "give a search text" in result.output
