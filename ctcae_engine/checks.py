@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 from ctcae_engine.dates import parse_dtc
-from ctcae_engine.io import ADAM_TO_SDTM, SUFFIXES, domain_files, read_domain, sha256_file
+from ctcae_engine.io import ADAM_TO_SDTM, SUFFIXES, domain_files, read_domain, sha256_file, supp_unmatched
 
 # domain -> groups of alternative column names (at least one of each group must be present)
 REQUIRED: dict[str, tuple[tuple[str, ...], ...]] = {
@@ -169,7 +169,7 @@ def _check_frames(out: Checked, config: Any) -> None:
                                                           "for anyone)"))
         _check_dates(domain, frame, problems)
         _check_flags(domain, frame, problems)
-    _check_ae(used.get("ae"), problems)
+    _check_ae(used.get("ae"), problems, used.get("dm"))
     _check_supp(used, problems)
     _check_subjects(used, problems)
     unreadable = {f.domain for f in out.files if f.rows is None}
@@ -220,20 +220,48 @@ def _check_subjects(used: dict[str, pd.DataFrame], problems: list[Problem]) -> N
 
 
 def _check_flags(domain: str, frame: pd.DataFrame, problems: list[Problem]) -> None:
+    """Y/N flags (CDISC codelist NY: Y, N, U, NA). Anything else is an error; U, NA and blank count as not Y, which
+    is said in a warning (for AESER: not serious)."""
     for column in FLAGS.get(domain, ()):
         if column not in frame.columns:
             continue
-        values = frame[column].astype("string").str.strip().str.upper()
-        bad = values.notna() & values.ne("") & ~values.isin(["Y", "N"])
+        values = frame[column].astype("string").str.strip().str.upper().fillna("")
+        bad = ~values.isin(["Y", "N", "U", "NA", ""])
+        where = f"{domain.upper()}.{column}"
         if bad.any():
             examples = ", ".join(repr(v) for v in frame.loc[bad, column].astype(str).unique()[:4])
-            problems.append(Problem("error", f"{domain.upper()}.{column}", f"{int(bad.sum())} values are not Y or N "
-                                                                           f"(e.g. {examples})"))
+            problems.append(Problem("error", where, f"{int(bad.sum())} values are not in the CDISC NY codelist "
+                                                    f"(Y, N, U, NA), e.g. {examples}"))
+        unknown = values.isin(["U", "NA", ""])
+        if column != "DTHFL" and unknown.any():  # DTHFL is Y or blank by SDTM rule
+            problems.append(Problem("warning", where, f"{int(unknown.sum())} rows blank, U or NA: counted as not Y"))
 
 
-def _check_ae(ae: pd.DataFrame | None, problems: list[Problem]) -> None:
+def _check_ae(ae: pd.DataFrame | None, problems: list[Problem], dm: pd.DataFrame | None = None) -> None:
     if ae is None:
         return
+    keys = [c for c in ("USUBJID", "AESEQ") if c in ae.columns]
+    if len(keys) == 2:
+        twice = ae.duplicated(keys, keep=False) & ae["AESEQ"].notna()
+        if twice.any():
+            problems.append(Problem("warning", "AE", f"{int(twice.sum())} rows share USUBJID and AESEQ with another "
+                                                     "row: duplicated records are counted twice"))
+    fatal = pd.Series(False, index=ae.index)
+    for column, value in (("AESDTH", "Y"), ("AEOUT", "FATAL")):
+        if column in ae.columns:
+            fatal |= ae[column].astype("string").str.strip().str.upper().eq(value).fillna(False)
+    if dm is not None and fatal.any() and "USUBJID" in dm.columns:
+        dead = pd.Series(False, index=dm.index)
+        for column in ("DTHFL", "DTHDTC"):
+            if column in dm.columns:
+                dead |= ~_blank(dm[column]) & dm[column].astype("string").str.strip().str.upper().ne("N")
+        recorded = set(dm.loc[dead, "USUBJID"].astype("string").str.strip())
+        ids = ae.loc[fatal, "USUBJID"].astype("string").str.strip().dropna()
+        missing = sorted(set(ids[ids.ne("")]) - recorded)
+        if missing:
+            problems.append(Problem("warning", "DM", f"no death recorded (DTHFL, DTHDTC) for {', '.join(missing[:3])}"
+                                                     f"{' ...' if len(missing) > 3 else ''} with a fatal AE: the "
+                                                     "death is counted from the AE"))
     if "AESEV" in ae.columns and not {"AETOXGR", "ATOXGR"} & set(ae.columns):
         problems.append(Problem("warning", "AE", "no AETOXGR/ATOXGR: grades are taken from AESEV (flagged)"))
     grade = next((c for c in ("AETOXGR", "ATOXGR") if c in ae.columns), None)
@@ -258,6 +286,14 @@ def _check_supp(used: dict[str, pd.DataFrame], problems: list[Problem]) -> None:
         if clash:
             problems.append(Problem("error", name.upper(), f"QNAM {', '.join(clash)} is also a column of "
                                                            f"{name[4:].upper()}; rename one"))
+            continue
+        if {"IDVAR", "IDVARVAL", "USUBJID"} <= set(supp.columns) and "USUBJID" in parent.columns and len(supp):
+            lost = supp_unmatched(parent, supp)
+            if len(lost):
+                level = "error" if len(lost) == len(supp) else "warning"
+                reason = lost["reason"].astype(str).iloc[0]
+                problems.append(Problem(level, name.upper(), f"{len(lost)} of {len(supp)} rows match no "
+                                                             f"{name[4:].upper()} record (e.g. {reason})"))
 
 
 def _check_config_against_data(out: Checked, config: Any) -> None:
@@ -284,4 +320,4 @@ def _check_config_against_data(out: Checked, config: Any) -> None:
     if ld_related and config.treatment.lymphodepletion_extrt and ae is not None and "AERELLD" not in ae.columns \
             and "AERELLD" not in qnams:
         out.problems.append(Problem("warning", "AE", "no AERELLD (relationship to lymphodepletion) in AE or SUPPAE: "
-                                                     "[relationship] missing_is_related decides it for every AE"))
+                                                     "not collected, so no AE counts as related to lymphodepletion"))

@@ -65,16 +65,26 @@ def merge_supp(parent: pd.DataFrame, supp: pd.DataFrame) -> pd.DataFrame:
     if supp.empty:
         return out
     subject = _key(out["USUBJID"])
-    for (idvar, qnam), rows in supp.groupby([supp["IDVAR"].fillna(""), "QNAM"], sort=True):
-        if qnam in out.columns:
+    qnams = supp["QNAM"].astype("string").str.strip().str.upper()  # QNAM "aerelld" is the qualifier AERELLD
+    idvars = supp["IDVAR"].astype("string").str.strip().str.upper().fillna("") if "IDVAR" in supp.columns else \
+        pd.Series("", index=supp.index)
+    for qnam in sorted(qnams.dropna().unique()):
+        if qnam in parent.columns:
             raise ValueError(f"supplemental qualifier {qnam} clashes with a column of the parent domain")
-        values = rows.assign(USUBJID=_key(rows["USUBJID"]), IDVARVAL=_key(rows["IDVARVAL"]))
-        values = values.drop_duplicates(["USUBJID", "IDVARVAL"], keep="last")
-        if idvar:
-            lookup = values.set_index(["USUBJID", "IDVARVAL"])["QVAL"].to_dict()
-            out[qnam] = pd.MultiIndex.from_arrays([subject, _key(out[idvar])]).map(lookup).astype("string")
-        else:
-            out[qnam] = subject.map(values.set_index("USUBJID")["QVAL"]).astype("string")
+        merged = pd.Series(pd.NA, index=out.index, dtype="string")
+        for idvar in sorted(idvars[qnams.eq(qnam).fillna(False)].unique()):  # one QNAM may be keyed by several IDVARs
+            if idvar and idvar not in out.columns:
+                continue  # listed by supp_unmatched
+            rows = supp[qnams.eq(qnam).fillna(False) & idvars.eq(idvar)]
+            values = rows.assign(USUBJID=_key(rows["USUBJID"]), IDVARVAL=_key(rows["IDVARVAL"]))
+            values = values.drop_duplicates(["USUBJID", "IDVARVAL"], keep="last")
+            if idvar:
+                lookup = values.set_index(["USUBJID", "IDVARVAL"])["QVAL"].to_dict()
+                found = pd.MultiIndex.from_arrays([subject, _key(out[idvar])]).map(lookup)
+            else:
+                found = subject.map(values.set_index("USUBJID")["QVAL"])
+            merged = merged.fillna(pd.Series(found, index=out.index, dtype="string"))
+        out[qnam] = merged
     return out
 
 
@@ -83,7 +93,7 @@ def supp_unmatched(parent: pd.DataFrame, supp: pd.DataFrame) -> pd.DataFrame:
     ``reason``; an empty frame when every row found its parent record."""
     if supp.empty:
         return supp.assign(reason=pd.Series(dtype="string"))
-    subject, idvar = _key(supp["USUBJID"]), supp["IDVAR"].astype("string").str.strip().fillna("")
+    subject, idvar = _key(supp["USUBJID"]), supp["IDVAR"].astype("string").str.strip().str.upper().fillna("")
     value = _key(supp["IDVARVAL"]).fillna("") if "IDVARVAL" in supp.columns else pd.Series("", index=supp.index)
     reason = pd.Series(pd.NA, index=supp.index, dtype="string")
     people = set(_key(parent["USUBJID"]).dropna())

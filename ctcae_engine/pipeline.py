@@ -765,7 +765,8 @@ def headline(results: StudyResults) -> pd.DataFrame:
             rows.append({"key": key, "n": int(facts[flag].sum()), "N": total, "events": int(events.sum()),
                          "note": note})
     if results.population is not None:
-        died = int(_died(results.population).sum())
+        listing = results.tables.get("DTHL01")  # DM deaths and fatal AEs: the headline counts what the listing shows
+        died = int(listing["Participant"].nunique()) if listing is not None else int(_died(results.population).sum())
         rows.append({"key": "deaths", "n": died, "N": len(results.population), "events": died,
                      "note": "any cause, all enrolled participants"})
     pop = results.population

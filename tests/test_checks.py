@@ -83,7 +83,13 @@ def _blank_first(column, n):
     ("lb.csv", lambda f: f.assign(LBDTC=f["LBDTC"].mask(f.index == 0, "2024-13-45")),
      "warning: LB.LBDTC: 1 values are not ISO 8601 dates (e.g. '2024-13-45')"),
     ("ae.csv", lambda f: f.assign(AESER=f["AESER"].mask(f["AESER"].eq("Y"), "Yes")),
-     "error: AE.AESER: 19 values are not Y or N (e.g. 'Yes')"),
+     "error: AE.AESER: 19 values are not in the CDISC NY codelist (Y, N, U, NA), e.g. 'Yes'"),
+    ("ae.csv", lambda f: f.assign(AESER=f["AESER"].mask(f.index < 3, "")), "warning: AE.AESER: 3 rows blank, U or NA: "
+                                                                           "counted as not Y"),
+    ("ae.csv", lambda f: pd.concat([f, f.iloc[:2]]), "warning: AE: 4 rows share USUBJID and AESEQ"),
+    ("dm.csv", lambda f: f.assign(DTHFL="", DTHDTC=""), "warning: DM: no death recorded (DTHFL, DTHDTC) for "),
+    ("suppae.csv", lambda f: f.assign(IDVARVAL="999"), "error: SUPPAE: 233 of 233 rows match no AE record"),
+    ("suppae.csv", lambda f: f.assign(QNAM=f["QNAM"].str.lower()), None),
     ("ae.csv", lambda f: f.assign(USUBJID=f["USUBJID"].mask(f.index < 3, f["USUBJID"].str.lower())),
      "error: AE: 3 rows of participants not in DM (e.g. alpp-cart-demo-01001)"),
     ("ae.csv", lambda f: f.assign(AETOXGR=f["AETOXGR"].mask(f.index < 4, "")), "warning: AE: 4 of 233 rows without "
@@ -91,12 +97,17 @@ def _blank_first(column, n):
     ("suppae.csv", lambda f: f[f["QNAM"].ne("AERELLD")], "warning: AE: no AERELLD (relationship to lymphodepletion)"),
 ], ids=["AESEV only", "no grade at all", "no AESER", "no AEREL", "some blank USUBJID", "all blank USUBJID",
         "SUPPAE without IDVAR", "QNAM clash", "DTHDTC not ISO 8601", "LBDTC impossible date", "AESER Yes",
+        "AESER blank", "duplicate AE records", "fatal AE without DM death", "SUPPAE matching nothing",
+        "lower-case QNAM is fine",
         "AE USUBJID case differs from DM", "some AETOXGR blank", "no relationship to lymphodepletion"])
 def test_unusable_safety_data_is_named(tmp_path, file, change, expected):
     data = _copy(tmp_path)
     _edit(data / file, change)
     problems = [str(p) for p in check_folder(data, load_config()).problems]
-    assert any(p.startswith(expected) for p in problems), problems
+    if expected is None:
+        assert problems == []
+    else:
+        assert any(p.startswith(expected) for p in problems), problems
 
 
 @pytest.mark.parametrize("domain", ["ae", "lb"])

@@ -383,3 +383,43 @@ def test_study_test_map_grades_a_sponsor_test_code(tmp_path):
     alt_x, alt = graded[graded["testcd"].eq("ALTX")], original[original["testcd"].eq("ALT")]
     assert len(alt_x) == len(alt) > 0
     assert alt_x["grade"].tolist() == alt["grade"].tolist()
+
+
+def test_supplemental_qualifiers_merge_whatever_their_case_and_idvar(tmp_path):
+    """SUPPAE QNAM 'aerelld' is AERELLD, and rows keyed by AESPID for some AEs and AESEQ for others all land: the
+    lymphodepletion relationship (and so the treatment-related counts) is the same as with clean SUPPAE."""
+    import shutil
+
+    from ctcae_engine.demo import DATA_DIR
+
+    shutil.copytree(DATA_DIR, tmp_path / "data")
+    ae = pd.read_csv(tmp_path / "data" / "ae.csv", dtype=str, keep_default_na=False)
+    ae.assign(AESPID=ae["AESEQ"]).to_csv(tmp_path / "data" / "ae.csv", index=False)
+    supp = pd.read_csv(tmp_path / "data" / "suppae.csv", dtype=str, keep_default_na=False)
+    supp["QNAM"] = supp["QNAM"].str.lower()
+    supp.loc[supp.index < 5, "IDVAR"] = "AESPID"
+    supp.to_csv(tmp_path / "data" / "suppae.csv", index=False)
+    messy = run_study(tmp_path / "data", load_config(), strict=True)
+    clean = run_study(None, load_config(), strict=True)
+    assert messy.ae["related_ld"].tolist() == clean.ae["related_ld"].tolist()
+    assert messy.ae["related_ld"].sum() > 0
+
+
+def test_headline_deaths_count_a_death_known_only_from_a_fatal_ae(tmp_path):
+    import shutil
+
+    from ctcae_engine.demo import DATA_DIR
+
+    shutil.copytree(DATA_DIR, tmp_path / "data")
+    dm = pd.read_csv(tmp_path / "data" / "dm.csv", dtype=str, keep_default_na=False)
+    clean = run_study(None, load_config(), strict=True)
+    dead = dm.loc[dm["DTHFL"].eq("Y"), "USUBJID"].tolist()
+    ae = pd.read_csv(tmp_path / "data" / "ae.csv", dtype=str, keep_default_na=False)
+    with_fatal_ae = [u for u in dead if ae.loc[ae["USUBJID"].eq(u), "AESDTH"].eq("Y").any()]
+    assert with_fatal_ae
+    dm.loc[dm["USUBJID"].eq(with_fatal_ae[0]), ["DTHFL", "DTHDTC"]] = ""
+    dm.to_csv(tmp_path / "data" / "dm.csv", index=False)
+    results = run_study(tmp_path / "data", load_config(), strict=True)
+    deaths = results.summary.set_index("key").loc["deaths", "n"]
+    listed = results.tables["DTHL01"]["Participant"].nunique()
+    assert deaths == clean.summary.set_index("key").loc["deaths", "n"] == listed
