@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from ctcae_engine.columns import as_text, text
 from ctcae_engine.dates import parse_dtc
 from ctcae_engine.io import ADAM_TO_SDTM, SUFFIXES, domain_files, read_domain, sha256_file, supp_unmatched
 
@@ -138,7 +139,7 @@ def _read_one(path: Path, out: Checked) -> None:
 
 
 def _blank(values: pd.Series) -> pd.Series:
-    return values.astype("string").str.strip().fillna("").eq("")
+    return as_text(values).isna()
 
 
 def _check_frames(out: Checked, config: Any) -> None:
@@ -206,12 +207,12 @@ def _check_subjects(used: dict[str, pd.DataFrame], problems: list[Problem]) -> N
     dm = used.get("dm")
     if dm is None or "USUBJID" not in dm.columns:
         return
-    known = set(dm["USUBJID"].astype("string").str.strip().dropna())
+    known = set(as_text(dm["USUBJID"]).dropna())
     for domain, frame in used.items():
         if domain == "dm" or "USUBJID" not in frame.columns or frame.empty:
             continue
-        ids = frame["USUBJID"].astype("string").str.strip()
-        orphan = ids.notna() & ids.ne("") & ~ids.isin(known)
+        ids = as_text(frame["USUBJID"])
+        orphan = ids.notna() & ~ids.isin(known)
         if orphan.any():
             names = ", ".join(sorted(ids[orphan].unique())[:3])
             level = "error" if domain in ("ae", "suppae") else "warning"
@@ -225,7 +226,7 @@ def _check_flags(domain: str, frame: pd.DataFrame, problems: list[Problem]) -> N
     for column in FLAGS.get(domain, ()):
         if column not in frame.columns:
             continue
-        values = frame[column].astype("string").str.strip().str.upper().fillna("")
+        values = as_text(frame[column], upper=True).fillna("")
         bad = ~values.isin(["Y", "N", "U", "NA", ""])
         where = f"{domain.upper()}.{column}"
         if bad.any():
@@ -248,16 +249,13 @@ def _check_ae(ae: pd.DataFrame | None, problems: list[Problem], dm: pd.DataFrame
                                                      "row: duplicated records are counted twice"))
     fatal = pd.Series(False, index=ae.index)
     for column, value in (("AESDTH", "Y"), ("AEOUT", "FATAL")):
-        if column in ae.columns:
-            fatal |= ae[column].astype("string").str.strip().str.upper().eq(value).fillna(False)
+        fatal |= text(ae, column, upper=True).eq(value).fillna(False)
     if dm is not None and fatal.any() and "USUBJID" in dm.columns:
         dead = pd.Series(False, index=dm.index)
         for column in ("DTHFL", "DTHDTC"):
-            if column in dm.columns:
-                dead |= ~_blank(dm[column]) & dm[column].astype("string").str.strip().str.upper().ne("N")
-        recorded = set(dm.loc[dead, "USUBJID"].astype("string").str.strip())
-        ids = ae.loc[fatal, "USUBJID"].astype("string").str.strip().dropna()
-        missing = sorted(set(ids[ids.ne("")]) - recorded)
+            dead |= text(dm, column, upper=True).ne("N").fillna(False)
+        recorded = set(as_text(dm.loc[dead, "USUBJID"]).dropna())
+        missing = sorted(set(as_text(ae.loc[fatal, "USUBJID"]).dropna()) - recorded)
         if missing:
             problems.append(Problem("warning", "DM", f"no death recorded (DTHFL, DTHDTC) for {', '.join(missing[:3])}"
                                                      f"{' ...' if len(missing) > 3 else ''} with a fatal AE: the "
@@ -300,7 +298,7 @@ def _check_config_against_data(out: Checked, config: Any) -> None:
     ex = out.frames.get("ex")
     if ex is None or "EXTRT" not in ex.columns or ex.empty:
         return
-    treatment = ex["EXTRT"].astype("string").str.strip().str.upper()
+    treatment = as_text(ex["EXTRT"], upper=True)
     given = set(treatment.dropna())
     wanted = set(config.treatment.infusion_extrt)
     if not given & wanted:
@@ -315,8 +313,7 @@ def _check_config_against_data(out: Checked, config: Any) -> None:
                                         f"{cutoff} (first infusion {start.min().date()}): nothing to report"))
     ld_related = config.relationship.attribution in ("lymphodepletion", "either")
     ae, supp = out.frames.get("ae"), out.frames.get("suppae")
-    qnams = set(supp["QNAM"].astype("string").str.strip().str.upper().dropna()) if supp is not None and \
-        "QNAM" in supp.columns else set()
+    qnams = set(text(supp, "QNAM", upper=True).dropna()) if supp is not None else set()
     if ld_related and config.treatment.lymphodepletion_extrt and ae is not None and "AERELLD" not in ae.columns \
             and "AERELLD" not in qnams:
         out.problems.append(Problem("warning", "AE", "no AERELLD (relationship to lymphodepletion) in AE or SUPPAE: "

@@ -14,6 +14,8 @@ from pathlib import Path
 import pandas as pd
 import pyreadstat
 
+from ctcae_engine.columns import text
+
 SUFFIXES = (".csv", ".parquet", ".xpt", ".sas7bdat")
 ADAM_TO_SDTM = {"adsl": "dm", "adae": "ae", "adlb": "lb", "advs": "vs", "adeg": "eg", "adrs": "rs", "adpc": "pc"}
 """An ADaM dataset stands in for its SDTM source when the folder has no SDTM file of that domain; every
@@ -65,9 +67,8 @@ def merge_supp(parent: pd.DataFrame, supp: pd.DataFrame) -> pd.DataFrame:
     if supp.empty:
         return out
     subject = _key(out["USUBJID"])
-    qnams = supp["QNAM"].astype("string").str.strip().str.upper()  # QNAM "aerelld" is the qualifier AERELLD
-    idvars = supp["IDVAR"].astype("string").str.strip().str.upper().fillna("") if "IDVAR" in supp.columns else \
-        pd.Series("", index=supp.index)
+    qnams = text(supp, "QNAM", upper=True)  # QNAM "aerelld" is the qualifier AERELLD
+    idvars = text(supp, "IDVAR", upper=True).fillna("")
     for qnam in sorted(qnams.dropna().unique()):
         if qnam in parent.columns:
             raise ValueError(f"supplemental qualifier {qnam} clashes with a column of the parent domain")
@@ -93,7 +94,7 @@ def supp_unmatched(parent: pd.DataFrame, supp: pd.DataFrame) -> pd.DataFrame:
     ``reason``; an empty frame when every row found its parent record."""
     if supp.empty:
         return supp.assign(reason=pd.Series(dtype="string"))
-    subject, idvar = _key(supp["USUBJID"]), supp["IDVAR"].astype("string").str.strip().str.upper().fillna("")
+    subject, idvar = _key(supp["USUBJID"]), text(supp, "IDVAR", upper=True).fillna("")
     value = _key(supp["IDVARVAL"]).fillna("") if "IDVARVAL" in supp.columns else pd.Series("", index=supp.index)
     reason = pd.Series(pd.NA, index=supp.index, dtype="string")
     people = set(_key(parent["USUBJID"]).dropna())
