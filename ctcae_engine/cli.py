@@ -23,7 +23,7 @@ import typer
 from ctcae_terms import allowed_grades, load_catalog, search_terms
 
 if TYPE_CHECKING:
-    from ctcae_engine.config import Grading, StudyConfig
+    from ctcae_engine.config import StudyConfig
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="CTCAE v4.03 grading, safety tables and DSMB reports for oncology / CAR-T trials.")
@@ -198,7 +198,9 @@ def grade(
         _fail(f"{source}: a URL is read by the Dask engine only (--engine dask)")
     if not remote and not Path(source).exists():
         _fail(f"input not found: {source}", 3)
-    study = _load(config).grading if config is not None else None
+    from ctcae_engine.config import Grading
+
+    study = _load(config).grading if config is not None else Grading()  # no config: the packaged test maps
     if engine == "dask":
         if not (remote or Path(source).is_dir() or source.lower().endswith(".parquet")):
             _fail(f"{source}: the Dask engine reads Parquet (a file or a folder of files); convert it or use "
@@ -213,7 +215,7 @@ def grade(
                 _fail(f"{source}: {exc}", 3)
             kind = _kind_of(columns, Path(source.rstrip("/")))
         try:
-            counts = grade_dataset(source, out, kind=kind, scheduler=scheduler, **_grading_options(study, kind))
+            counts = grade_dataset(source, out, kind=kind, scheduler=scheduler, **study.options(kind))
         except failures as exc:
             _fail(f"{source}: {exc}", 3)
         typer.echo(f"{counts['rows_in']} rows ({kind}): {counts['graded']} graded, {counts['ungraded']} with a "
@@ -230,10 +232,8 @@ def grade(
     except Exception as exc:  # unreadable file: one clear line, no traceback
         _fail(f"{source}: cannot be read: {type(exc).__name__}: {exc}", 3)
     kind = _kind_of(frame, source_path) if kind == "auto" else kind
-    grade_fn = {"lab": grading.grade_labs, "vitals": grading.grade_vitals, "ecg": grading.grade_ecg}[kind]
-    options = _grading_options(study, kind)
     try:
-        graded = grade_fn(frame, **options)
+        graded = grading.GRADERS[kind](frame, **study.options(kind))
     except (ValueError, KeyError) as exc:
         _fail(f"{source}: {exc}", 3)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -245,27 +245,21 @@ def grade(
     typer.echo(f"{len(graded)} rows ({kind}): {len(graded) - ungraded} graded, {ungraded} with a reason -> {out}")
 
 
-def _grading_options(study: Grading | None, kind: str) -> dict[str, object]:
-    """The study's [grading] options for one kind of observation (test map; at rest for vitals)."""
-    if study is None:
-        return {}
-    mapping = study.lab_test_map if kind == "lab" else study.clinical_test_map
-    return {"mapping": mapping or None, **({"assume_at_rest": study.assume_at_rest} if kind == "vitals" else {})}
-
-
 def _kind_of(frame: pd.DataFrame | None, source: Path) -> str:
     """lab / vitals / ecg from SDTM --TESTCD columns or, for ADaM, the dataset name (adlb, advs, adeg)."""
-    stem = source.stem.lower()
-    by_name = {"lb": "lab", "adlb": "lab", "vs": "vitals", "advs": "vitals", "eg": "ecg", "adeg": "ecg"}
+    from ctcae_engine.grading import KIND_OF_DOMAIN
+    from ctcae_engine.io import ADAM_TO_SDTM
+
     if frame is not None:
-        for prefix, name in (("LB", "lab"), ("VS", "vitals"), ("EG", "ecg")):
-            if f"{prefix}TESTCD" in frame.columns:
-                return name
-    if stem in by_name:
-        return by_name[stem]
-    _fail(f"{source}: cannot tell lab, vitals or ECG (no LBTESTCD/VSTESTCD/EGTESTCD column, file not named "
-          "lb/vs/eg/adlb/advs/adeg); give --kind")
-    return ""
+        for domain, kind in KIND_OF_DOMAIN.items():
+            if f"{domain.upper()}TESTCD" in frame.columns:
+                return kind
+    stem = source.stem.lower()
+    kind = KIND_OF_DOMAIN.get(ADAM_TO_SDTM.get(stem, stem))
+    if kind is None:
+        _fail(f"{source}: cannot tell lab, vitals or ECG (no LBTESTCD/VSTESTCD/EGTESTCD column, file not named "
+              "lb/vs/eg/adlb/advs/adeg); give --kind")
+    return kind or ""
 
 
 @app.command()

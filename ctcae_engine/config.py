@@ -117,6 +117,11 @@ class Grading:
     clinical_test_map: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
     assume_at_rest: bool = False  # every SpO2 reading is declared taken at rest (Hypoxia)
 
+    def options(self, kind: str) -> dict[str, Any]:
+        """Keyword arguments of the grading function of ``kind`` ("lab", "vitals", "ecg") for this study."""
+        mapping = self.lab_test_map if kind == "lab" else self.clinical_test_map
+        return {"mapping": mapping or None, **({"assume_at_rest": self.assume_at_rest} if kind == "vitals" else {})}
+
 
 @dataclass(frozen=True)
 class ReportOptions:

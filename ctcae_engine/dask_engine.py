@@ -45,9 +45,7 @@ from ctcae_engine.columns import clean, factorize, pick
 if TYPE_CHECKING:
     from distributed import Client
 
-KINDS: dict[str, Callable[..., pd.DataFrame]] = {
-    "lab": grading.grade_labs, "vitals": grading.grade_vitals, "ecg": grading.grade_ecg,
-}
+KINDS: dict[str, Callable[..., pd.DataFrame]] = grading.GRADERS
 WORST_KEYS = ["usubjid", "direction", "term"]
 _ROW = "_ctcae_row"  # input order: partition number x 2**40 + position in the partition
 _KEY = "_ctcae_subject"  # hash of the stripped USUBJID: the shuffle key

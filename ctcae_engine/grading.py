@@ -457,3 +457,9 @@ class CtcaeAccessor:
     def grade_ecg(self, **kwargs: object) -> pd.DataFrame:
         """See :func:`grade_ecg`."""
         return grade_ecg(self._frame, **kwargs)
+
+
+GRADERS = {"lab": grade_labs, "vitals": grade_vitals, "ecg": grade_ecg}
+"""The grading function of each kind of observation."""
+KIND_OF_DOMAIN = {"lb": "lab", "vs": "vitals", "eg": "ecg"}
+"""The kind of observation an SDTM findings domain holds (its --TESTCD prefix)."""

@@ -31,7 +31,7 @@ from ctcae_engine import (
     tables,
 )
 from ctcae_engine import ae as ae_checks
-from ctcae_engine.config import load_config
+from ctcae_engine.config import Grading, load_config
 from ctcae_engine.cutoff import apply_cutoff, cutoff_summary
 from ctcae_engine.dates import as_day, dtc_bounds
 from ctcae_engine.io import ADAM_TO_SDTM, file_hashes, read_study
@@ -235,19 +235,14 @@ def _supp_unmatched(lost: pd.DataFrame | None) -> pd.DataFrame:
 def _grade(runner: _Runner, domains: dict[str, pd.DataFrame], cfg: Any) -> None:
     results = runner.results
     first_dose = domains.get("dm")  # baseline = last value on/before infusion when none is flagged
-    study = getattr(cfg, "grading", None)
-    lab_map, clinical_map = (study.lab_test_map, study.clinical_test_map) if study else ({}, {})
-    vitals_options = {"assume_at_rest": study.assume_at_rest} if study else {}
-    for attr, domain, grade, mapping, options in (
-        ("labs", "lb", grading.grade_labs, lab_map, {}),
-        ("vitals", "vs", grading.grade_vitals, clinical_map, vitals_options),
-        ("ecg", "eg", grading.grade_ecg, clinical_map, {}),
-    ):
+    study = getattr(cfg, "grading", None) or Grading()
+    for attr, domain in (("labs", "lb"), ("vitals", "vs"), ("ecg", "eg")):
         if domain not in domains:
             results.unavailable[attr] = f"no {domain.upper()} domain in the study folder"
             continue
-        setattr(results, attr, runner.call(attr, grade, domains[domain], first_dose=first_dose,
-                                           mapping=mapping or None, **options))
+        kind = grading.KIND_OF_DOMAIN[domain]
+        setattr(results, attr, runner.call(attr, grading.GRADERS[kind], domains[domain], first_dose=first_dose,
+                                           **study.options(kind)))
     if not {"lb", "vs", "eg"} & set(domains):
         results.unavailable["grading"] = "no LB, VS or EG domain in the study folder"
 
