@@ -289,7 +289,7 @@ def execute(
         from ctcae_engine.pipeline import run_study  # heavy imports only once the inputs are usable
         from ctcae_engine.report import SUMMARY_NAME as SUMMARY
         from ctcae_engine.report import WHATS_NEW_NAME as WHATS_NEW
-        from ctcae_engine.report import write_report
+        from ctcae_engine.report import read_summary, write_report
 
         config_block = _config_block(config)
         key = _inputs_key(inputs, config_block)
@@ -297,12 +297,11 @@ def execute(
         before = None
         if previous is not None:
             try:
-                before = json.loads((previous / SUMMARY).read_text(encoding="utf-8"))
-                if not isinstance(before, dict):
-                    raise ValueError(f"a JSON {type(before).__name__}, not a summary")
+                before = read_summary(previous)
             except (OSError, ValueError) as exc:  # a damaged earlier run must not stop this week's report
+                reason = type(exc.__cause__ or exc).__name__
                 problems.append(Problem("warning", f"{previous.name}/{SUMMARY}",
-                                        f"cannot be read ({type(exc).__name__}); this run is compared with nothing"))
+                                        f"cannot be read ({reason}); this run is compared with nothing"))
                 before = None
                 log.warning("%s", problems[-1])
                 previous = None

@@ -30,8 +30,8 @@ DETAIL = ("aes", "lab_g3", "deaths")  # the per-event lists of a schema-2 summar
 NO_DATE = "date unknown"
 GRADED_DOMAINS = (("LB", "labs"), ("VS", "vitals"), ("EG", "ecg"))  # graded frames of StudyResults
 
-__all__ = ["build_report", "compare_summaries", "render_html", "render_pdf", "summary_dict", "write_report",
-           "AssetOnlyFetcher"]
+__all__ = ["build_report", "compare_summaries", "read_summary", "render_html", "render_pdf", "summary_dict",
+           "write_report", "AssetOnlyFetcher"]
 
 
 def _json_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -305,9 +305,13 @@ def compare_summaries(previous: dict[str, Any] | None, current: dict[str, Any]) 
 
 
 def _read_previous(previous: str | Path | dict[str, Any] | None) -> dict[str, Any] | None:
-    if previous is None or isinstance(previous, dict):
-        return previous
-    path = Path(previous)
+    return previous if previous is None or isinstance(previous, dict) else read_summary(previous)
+
+
+def read_summary(path: str | Path) -> dict[str, Any]:
+    """A report's ``summary.json`` (or the folder holding it); FileNotFoundError, or ValueError when it is not a
+    summary (the JSON error as its cause)."""
+    path = Path(path)
     if path.is_dir():
         path = path / SUMMARY_NAME
     try:
