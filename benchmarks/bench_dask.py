@@ -161,7 +161,7 @@ def measure(cmd: list[str]) -> tuple[dict, float]:
 
 
 def run_dask(source: Path, out: Path, scheduler: str | None) -> dict:
-    from ctcae_engine.dask_engine import grade_dataset, read_dataset, shuffle_partitions, worst_path
+    from ctcae_engine.dask.engine import grade_dataset, read_dataset, shuffle_partitions, worst_path
 
     for folder in (out, Path(worst_path(out))):
         if folder.exists():
@@ -181,7 +181,7 @@ def run_dask(source: Path, out: Path, scheduler: str | None) -> dict:
 def run_pandas(source: Path) -> dict:
     import pandas as pd
 
-    from ctcae_engine.grading import grade_labs
+    from ctcae_engine.grade.findings import grade_labs
 
     start = time.perf_counter()
     frame = pd.read_parquet(source)

@@ -18,13 +18,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ctcae_engine.config import load_config
-from ctcae_engine.efficacy import best_overall_response, orr_table, pfs_data, pfs_summary
-from ctcae_engine.eligibility import eligibility_screen
-from ctcae_engine.endpoints import ae_overview, flag_ae, primary_endpoint, safety_population
-from ctcae_engine.grading import grade_labs
-from ctcae_engine.io import read_study
-from ctcae_engine.tables import ae_soc_pt_table, lab_grade3_table, lab_shift_table
+from ctcae_engine.analyse.efficacy import best_overall_response, orr_table, pfs_data, pfs_summary
+from ctcae_engine.analyse.eligibility import eligibility_screen
+from ctcae_engine.analyse.endpoints import ae_overview, flag_ae, primary_endpoint, safety_population
+from ctcae_engine.analyse.safety_tables import ae_soc_pt_table, lab_grade3_table, lab_shift_table
+from ctcae_engine.grade.findings import grade_labs
+from ctcae_engine.read.config import load_config
+from ctcae_engine.read.files import read_study
 
 
 def timed(repeat: int, func: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, list[float]]:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ctcae_engine.grading import grade_labs
+from ctcae_engine.grade.findings import grade_labs
 
 PEER = Path("/work/shared/peer/admiral_adlb_ctcv4.csv")
 TEXT = ["USUBJID", "PARAMCD", "PARAM", "ABLFL", "ATOXDSCL", "ATOXDSCH"]

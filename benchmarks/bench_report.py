@@ -27,10 +27,10 @@ BEFORE = {"demo trial": "first call: pipeline 1.6 s, PDF 3.9 s, total 5.6 s (vec
 def bench(folder: Path, out: Path, label: str, target: float) -> float:
     from pypdf import PdfReader
 
-    from ctcae_engine.pipeline import run_study
     from ctcae_engine.report import write_report
     from ctcae_engine.report.context import build_context
     from ctcae_engine.report.render import render_html
+    from ctcae_engine.run.pipeline import run_study
 
     c0 = time.process_time()
     t0 = time.perf_counter()
@@ -68,7 +68,7 @@ def warm_calls(folder: Path, out: Path, n: int) -> None:
 def cold_cli(out: Path) -> None:
     """``ctcae-engine demo`` in a new interpreter: imports, pipeline, HTML and PDF, as a scheduler runs it."""
     ctcae = Path(sys.executable).with_name("ctcae-engine")
-    command = [str(ctcae)] if ctcae.exists() else [sys.executable, "-m", "ctcae_engine.cli"]
+    command = [str(ctcae)] if ctcae.exists() else [sys.executable, "-m", "ctcae_engine.run.cli"]
     t0 = time.perf_counter()
     subprocess.run([*command, "demo", "--out", str(out)], check=True, capture_output=True)
     print(f"cold CLI 'ctcae-engine demo' (new interpreter, imports included): {time.perf_counter() - t0:.2f} s")
@@ -84,8 +84,6 @@ def main() -> None:
     t = time.perf_counter()
     import weasyprint  # noqa: F401
 
-    import ctcae_engine.pipeline
-    import ctcae_engine.report  # noqa: F401
 
     print(f"imports: {time.perf_counter() - t:.2f} s (not counted below)")
     with tempfile.TemporaryDirectory() as tmp:

@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 from conftest import PHARMAVERSE
 
-from ctcae_engine.ae import synonyms, validate_ae
-from ctcae_engine.io import read_study
+from ctcae_engine.grade.ae import synonyms, validate_ae
+from ctcae_engine.read.files import read_study
 from ctcae_terms import lookup_term
 
 needs_shared = pytest.mark.skipif(not PHARMAVERSE.is_dir(), reason="../shared/pharmaverse not present")

@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ctcae_engine import cart
-from ctcae_engine.io import read_domain
+from ctcae_engine.grade import cart
+from ctcae_engine.read.files import read_domain
 from ctcae_terms import lookup_term
 
 EXAMPLE = Path(__file__).parent / "data" / "xc_example.csv"

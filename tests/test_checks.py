@@ -5,9 +5,9 @@ import shutil
 import pandas as pd
 import pytest
 
-from ctcae_engine.checks import check_folder
-from ctcae_engine.config import load_config
 from ctcae_engine.demo import DATA_DIR
+from ctcae_engine.read.checks import check_folder
+from ctcae_engine.read.config import load_config
 
 
 def _copy(tmp_path):

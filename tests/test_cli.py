@@ -15,9 +15,9 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from ctcae_engine.cli import app
-from ctcae_engine.config import DEMO_CONFIG
 from ctcae_engine.demo import DATA_DIR
+from ctcae_engine.read.config import DEMO_CONFIG
+from ctcae_engine.run.cli import app
 
 runner = CliRunner()
 
@@ -299,7 +299,7 @@ def test_a_failing_stage_exits_5_writes_the_folder_and_keeps_latest(tmp_path, mo
     def broken(*args, **kwargs):
         raise ValueError("RSSTRESC holds an unexpected response code 'XX'")
 
-    monkeypatch.setattr("ctcae_engine.efficacy.pfs_data", broken)
+    monkeypatch.setattr("ctcae_engine.analyse.efficacy.pfs_data", broken)
     result = _run(config)
     assert result.exit_code == 5
     assert "stage failed: PFS01: ValueError: RSSTRESC holds an unexpected response code 'XX'" in result.output
@@ -340,7 +340,7 @@ def test_an_unexpected_error_is_one_line_exit_1_and_latest_stays(tmp_path, monke
     def disk_full(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("ctcae_engine.runs._save_frame", disk_full)
+    monkeypatch.setattr("ctcae_engine.run.scheduled._save_frame", disk_full)
     result = _run(config)
     assert result.exit_code == 1
     assert "error: unexpected OSError: [Errno 28] No space left on device" in result.output

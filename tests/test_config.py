@@ -6,7 +6,7 @@ import datetime as dt
 import pytest
 import tomllib
 
-from ctcae_engine.config import DEMO_CONFIG, ConfigError, config_from_dict, load_config
+from ctcae_engine.read.config import DEMO_CONFIG, ConfigError, config_from_dict, load_config
 
 
 @pytest.fixture()

@@ -8,7 +8,7 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from ctcae_engine.cutoff import after_cutoff, apply_cutoff, cutoff_summary
+from ctcae_engine.read.cutoff import after_cutoff, apply_cutoff, cutoff_summary
 
 CUTOFF = "2025-06-30"
 
@@ -99,9 +99,9 @@ def test_pipeline_excludes_records_after_cutoff_and_reports_them(tmp_path):
     (onset 2024-04-01) and death (2024-04-02) happen after it, so the report shows no death and lists both."""
     from test_pipeline import AE, DM, EX
 
-    from ctcae_engine.config import load_config
-    from ctcae_engine.pipeline import run_study
+    from ctcae_engine.read.config import load_config
     from ctcae_engine.report import write_report
+    from ctcae_engine.run.pipeline import run_study
 
     for name, text in (("dm", DM), ("ex", EX), ("ae", AE)):
         (tmp_path / f"{name}.csv").write_text(text)

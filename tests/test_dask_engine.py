@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ctcae_engine import dask_engine
-from ctcae_engine.grading import OUTPUT_COLUMNS, grade_ecg, grade_labs, grade_vitals
+from ctcae_engine.dask import engine as dask_engine
+from ctcae_engine.grade.findings import OUTPUT_COLUMNS, grade_ecg, grade_labs, grade_vitals
 
 
 @pytest.fixture
@@ -255,7 +255,8 @@ def test_malformed_values_are_kept_with_their_reason(sync):
 
 
 def test_importing_the_package_does_not_import_dask():
-    code = "import sys, ctcae_engine, ctcae_engine.grading, ctcae_engine.pipeline; print('dask' in sys.modules)"
+    code = ("import sys, ctcae_engine, ctcae_engine.grade.findings, ctcae_engine.run.pipeline; "
+            "print('dask' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -305,7 +306,7 @@ def write_parts(folder, frames: dict[str, pd.DataFrame], **kwargs) -> None:
 
 def by_pandas_cli(source, grade_fn, **options) -> pd.DataFrame:
     """What ``ctcae-engine grade`` with the pandas engine grades: io.read_domain, then the engine."""
-    from ctcae_engine.io import read_domain
+    from ctcae_engine.read.files import read_domain
 
     return grade_fn(read_domain(source), **options)
 
@@ -392,7 +393,7 @@ def test_pieces_are_cut_by_row_count_so_one_big_file_is_cut_too(tmp_path):
     """Review finding 6: one file of 1,000 rows (one row group) among files of 10 rows: with pieces of at most
     300 rows, the big file is read as 4 pieces of 250 rows and each small file as one; a file of 3 row groups
     is cut per row group. The rows come back in file order, as io.read_domain reads them."""
-    from ctcae_engine.io import read_domain
+    from ctcae_engine.read.files import read_domain
 
     frame, _ = lb_without_flags(n_subjects=120)  # 1,684 rows
     write_parts(tmp_path / "lb", {"part-0.parquet": frame.iloc[:10], "part-1.parquet": frame.iloc[10:1010],

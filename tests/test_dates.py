@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from ctcae_engine.dates import impute_start_date, parse_dtc, to_date
+from ctcae_engine.read.dates import impute_start_date, parse_dtc, to_date
 
 INFUSION = pd.Timestamp("2021-03-10")
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from ctcae_engine.demo import generate as gen
-from ctcae_engine.io import read_study
+from ctcae_engine.read.files import read_study
 from ctcae_terms import allowed_grades, lookup_term, suggest_terms
 
 DATA = Path(gen.__file__).resolve().parent / "data"

@@ -10,8 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ctcae_engine.config import load_config
-from ctcae_engine.efficacy import (
+from ctcae_engine.analyse.efficacy import (
     best_overall_response,
     cart_samples,
     orr_table,
@@ -21,8 +20,9 @@ from ctcae_engine.efficacy import (
     pfs_data,
     pfs_summary,
 )
-from ctcae_engine.endpoints import safety_population
-from ctcae_engine.io import read_study
+from ctcae_engine.analyse.endpoints import safety_population
+from ctcae_engine.read.config import load_config
+from ctcae_engine.read.files import read_study
 
 CFG = load_config()
 DAY0 = pd.Timestamp("2021-03-10")

@@ -10,10 +10,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ctcae_engine.config import load_config
-from ctcae_engine.eligibility import eligibility_screen, eligibility_summary
-from ctcae_engine.endpoints import safety_population
-from ctcae_engine.io import read_study
+from ctcae_engine.analyse.eligibility import eligibility_screen, eligibility_summary
+from ctcae_engine.analyse.endpoints import safety_population
+from ctcae_engine.read.config import load_config
+from ctcae_engine.read.files import read_study
 
 CFG = load_config()
 DEMO = Path(__file__).resolve().parents[1] / "ctcae_engine" / "demo" / "data"
@@ -195,7 +195,7 @@ def test_graded_frame_falls_back_to_lbstresn_where_the_grader_left_value_si_empt
     screen reads LBSTRESN / LBSTRESU / LBSTNRHI as given instead of calling '85' non-numeric."""
     import dataclasses
 
-    from ctcae_engine.config import EligibilityCriterion
+    from ctcae_engine.read.config import EligibilityCriterion
 
     crcl = EligibilityCriterion("CrCl >= 60 mL/min", "CRCL", ">=", 60.0, "mL/min", unit_factors={"ML/MIN": 1.0})
     cfg = dataclasses.replace(CFG, eligibility=dataclasses.replace(CFG.eligibility, criteria=(crcl,)))

@@ -16,8 +16,7 @@ import pandas as pd
 import pytest
 from conftest import PEER_ADLB, PHARMAVERSE
 
-from ctcae_engine.config import config_from_dict, load_config
-from ctcae_engine.endpoints import (
+from ctcae_engine.analyse.endpoints import (
     ae_overview,
     exact_ci,
     flag_ae,
@@ -25,8 +24,7 @@ from ctcae_engine.endpoints import (
     primary_endpoint,
     safety_population,
 )
-from ctcae_engine.io import read_study
-from ctcae_engine.tables import (
+from ctcae_engine.analyse.safety_tables import (
     ae_soc_pt_table,
     crs_icans_incidence,
     crs_icans_timing,
@@ -34,6 +32,8 @@ from ctcae_engine.tables import (
     lab_grade3_table,
     lab_shift_table,
 )
+from ctcae_engine.read.config import config_from_dict, load_config
+from ctcae_engine.read.files import read_study
 
 CFG = load_config()
 INF = "ANTI-ALPP CAR-T CELLS"
@@ -422,8 +422,8 @@ def test_adam_adsl_and_adae_are_accepted():
 @pytest.mark.parametrize("given", ["Grade 3", "GRADE 3", "grade3", "3", " 3 ", "3.0"], ids=lambda g: repr(g))
 def test_ae_grade_reads_the_same_texts_as_validate_ae(given):
     """CTCAE v4.03 grades are 1-5; 'Grade 3' written out is the same grade 3 for the endpoints and validate_ae."""
-    from ctcae_engine.ae import parse_grade
-    from ctcae_engine.endpoints import ae_grade
+    from ctcae_engine.analyse.endpoints import ae_grade
+    from ctcae_engine.grade.ae import parse_grade
 
     ae = pd.DataFrame({"AETOXGR": [given, "6", "severe"]})
     assert parse_grade(ae["AETOXGR"]).tolist()[0] == 3
@@ -438,7 +438,7 @@ def test_ae_grade_reads_the_same_texts_as_validate_ae(given):
     ids=["CTCAE G5 death related to AE", "G5 written out", "AESDTH=Y", "AEOUT=FATAL", "G4 alive", "blank"],
 )
 def test_is_fatal(grade, aesdth, aeout, fatal):
-    from ctcae_engine.endpoints import is_fatal
+    from ctcae_engine.analyse.endpoints import is_fatal
 
     ae = pd.DataFrame({"AETOXGR": [grade], "AESDTH": [aesdth], "AEOUT": [aeout]}, index=[7])
     out = is_fatal(ae)
@@ -460,8 +460,8 @@ def test_safety_population_strips_usubjid_once_and_survives_ex_without_exstdtc()
 def test_an_invalid_grade_5_is_not_a_death():
     """CTCAE v4.03 Alopecia has grades 1-2 only: a reported grade 5 with AESDTH = N is an invalid grade (DQ03), not a
     death; Sepsis grade 5 ('Death') and a grade 5 of a term outside the catalog stay fatal."""
-    from ctcae_engine.ae import validate_ae
-    from ctcae_engine.endpoints import is_fatal
+    from ctcae_engine.analyse.endpoints import is_fatal
+    from ctcae_engine.grade.ae import validate_ae
 
     ae = pd.DataFrame({"USUBJID": ["A", "B", "C"], "AEDECOD": ["Alopecia", "Sepsis", "Unknown condition X"],
                        "AETERM": ["HAIR LOSS", "SEPSIS", "X"], "AETOXGR": ["5", "5", "5"], "AESDTH": ["N", "", ""]})
@@ -470,6 +470,6 @@ def test_an_invalid_grade_5_is_not_a_death():
 
 @pytest.mark.parametrize("text", ["3", "3.0", "Grade 3", "GRADE3", "G3", "Gr. 3", " 3"])
 def test_grade_spellings_read_as_3(text):
-    from ctcae_engine.ae import parse_grade
+    from ctcae_engine.grade.ae import parse_grade
 
     assert parse_grade(pd.Series([text])).tolist() == [3]

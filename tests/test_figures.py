@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 from lifelines import KaplanMeierFitter
 
-from ctcae_engine import figures
 from ctcae_engine.demo import DATA_DIR
-from ctcae_engine.io import read_study
+from ctcae_engine.read.files import read_study
+from ctcae_engine.report import figures
 
 SVG = "{http://www.w3.org/2000/svg}"
 

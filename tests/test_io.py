@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from conftest import PHARMAVERSE
 
-from ctcae_engine.io import merge_supp, read_domain, read_study
+from ctcae_engine.read.files import merge_supp, read_domain, read_study
 
 needs_shared = pytest.mark.skipif(not PHARMAVERSE.is_dir(), reason="../shared/pharmaverse not present")
 
@@ -45,7 +45,7 @@ def test_xpt_dates_arrive_as_dates_and_blanks_as_missing(tmp_path):
 
     import pyreadstat
 
-    from ctcae_engine.dates import to_date, to_datetime
+    from ctcae_engine.read.dates import to_date, to_datetime
 
     adsl = pd.DataFrame({"USUBJID": ["A", "B"], "TRTSDT": [dt.date(2024, 1, 2), None],
                          "TRTSDTM": [dt.datetime(2024, 1, 2, 10, 30), None], "SAFFL": ["Y", ""]})

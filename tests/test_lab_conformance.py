@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ctcae_engine.grading import grade_labs
+from ctcae_engine.grade.findings import grade_labs
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ctcae_engine.columns import factorize
-from ctcae_engine.grading import grade_labs
+from ctcae_engine.grade.findings import grade_labs
+from ctcae_engine.read.columns import factorize
 
 
 def _fresh(text: object) -> object:

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from conftest import PHARMAVERSE
 
-from ctcae_engine.grading import grade_labs
-from ctcae_engine.io import read_domain
+from ctcae_engine.grade.findings import grade_labs
+from ctcae_engine.read.files import read_domain
 
 DATA = PHARMAVERSE
 pytestmark = pytest.mark.skipif(not (DATA / "lb.csv").exists(), reason="pharmaverse SDTM not available")

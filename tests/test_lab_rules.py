@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ctcae_engine.grading import grade_labs
-from ctcae_engine.rules import LabRules
+from ctcae_engine.grade.findings import grade_labs
+from ctcae_engine.grade.rules import LabRules
 from ctcae_terms import allowed_grades, lookup_term
 from ctcae_terms.criteria import load_lab_criteria, load_lab_test_map
 

@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import ctcae_engine.grading  # noqa: F401  (registers the df.ctcae accessor)
-from ctcae_engine.grading import grade_labs
-from ctcae_engine.units import conversion_factor, normalise_unit
+import ctcae_engine.grade.findings  # noqa: F401  (registers the df.ctcae accessor)
+from ctcae_engine.grade.findings import grade_labs
+from ctcae_engine.grade.units import conversion_factor, normalise_unit
 
 
 @pytest.mark.parametrize(

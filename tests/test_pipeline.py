@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 from conftest import PHARMAVERSE
 
-from ctcae_engine import pipeline
-from ctcae_engine.config import load_config
-from ctcae_engine.io import read_study
-from ctcae_engine.pipeline import StudyResults, run_study
+from ctcae_engine.read.config import load_config
+from ctcae_engine.read.files import read_study
 from ctcae_engine.report import write_report
+from ctcae_engine.run import pipeline
+from ctcae_engine.run.pipeline import StudyResults, run_study
 
 PILOT = PHARMAVERSE
 
@@ -131,7 +131,7 @@ def test_run_time_defaults_to_data_cutoff(toy_results, toy):
 def test_real_cdisc_pilot_ae_runs_without_stage_errors(tmp_path):
     for name in ("dm", "ex", "ae", "suppae"):
         shutil.copy(PILOT / f"{name}.csv", tmp_path / f"{name}.csv")
-    from ctcae_engine.config import config_from_dict
+    from ctcae_engine.read.config import config_from_dict
 
     cfg = config_from_dict({"study": {"study_id": "CDISCPILOT01", "data_cutoff": "2015-01-01"},
                             "treatment": {"infusion_extrt": ["XANOMELINE", "PLACEBO"]}})
@@ -366,8 +366,8 @@ def test_study_test_map_grades_a_sponsor_test_code(tmp_path):
     import dataclasses
     import shutil
 
-    from ctcae_engine.config import Grading
     from ctcae_engine.demo import DATA_DIR
+    from ctcae_engine.read.config import Grading
 
     shutil.copytree(DATA_DIR, tmp_path / "data")
     lb = pd.read_csv(tmp_path / "data" / "lb.csv", dtype=str, keep_default_na=False)

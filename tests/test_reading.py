@@ -1,4 +1,4 @@
-"""The shared readers every module uses: columns (ctcae_engine.columns) and dates (ctcae_engine.dates).
+"""The shared readers every module uses: columns (ctcae_engine.read.columns) and dates (ctcae_engine.read.dates).
 
 The choices are in docs/reading_inputs.md; each case below is one of them."""
 
@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ctcae_engine.columns import as_text, join_texts, pick, raw, text
-from ctcae_engine.dates import as_day, dtc_bounds, parse_dtc, to_date, to_datetime
+from ctcae_engine.read.columns import as_text, join_texts, pick, raw, text
+from ctcae_engine.read.dates import as_day, dtc_bounds, parse_dtc, to_date, to_datetime
 
 T = pd.Timestamp
 

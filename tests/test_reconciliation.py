@@ -8,7 +8,7 @@ G3 '<1000 - 500/mm3; <1.0 - 0.5 x 10e9 /L', G2 '<1500 - 1000/mm3; <1.5 - 1.0 x 1
 import pandas as pd
 import pytest
 
-from ctcae_engine.ae import reconcile, validate_ae
+from ctcae_engine.grade.ae import reconcile, validate_ae
 
 ANC = "Neutrophil count decreased"
 PLT = "Platelet count decreased"
@@ -122,9 +122,9 @@ def test_on_the_demo_trial_every_discrepancy_points_at_real_evidence():
     """Realistic data: the demo trial's AE and LB domains, labs graded by the lab engine."""
     from pathlib import Path
 
-    from ctcae_engine.io import read_study
+    from ctcae_engine.read.files import read_study
 
-    grading = pytest.importorskip("ctcae_engine.grading")
+    grading = pytest.importorskip("ctcae_engine.grade.findings")
     folder = Path(__file__).resolve().parents[1] / "ctcae_engine" / "demo" / "data"
     if not (folder / "lb.csv").is_file() or not (folder / "ae.csv").is_file():
         pytest.skip("demo data not generated")
@@ -175,8 +175,8 @@ def test_duplicate_index_labels_are_kept_apart():
 
 
 def test_one_stacking_of_graded_observations_for_reconcile_and_lab_tables():
-    from ctcae_engine.ae import stack_directions
-    from ctcae_engine.tables import _lab_long
+    from ctcae_engine.analyse.safety_tables import _lab_long
+    from ctcae_engine.grade.ae import stack_directions
 
     obs = pd.DataFrame({"usubjid": [" S1", "S2"], "testcd": ["K", "K"], "adt": pd.to_datetime(["2021-03-01"] * 2),
                         "baseline": [True, False], "term_low": ["Hypokalemia", "Hypokalemia"],

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from pypdf import PdfReader
 
-from ctcae_engine.pipeline import StudyResults
 from ctcae_engine.report import compare_summaries, summary_dict, write_report
 from ctcae_engine.report.context import SECTION_ORDER, build_context
 from ctcae_engine.report.render import AssetOnlyFetcher, fmt_n_pct, fmt_value, render_html, render_pdf
+from ctcae_engine.run.pipeline import StudyResults
 
 HOSTILE = "<img src=http://127.0.0.1:9/y.png>"
 SECTION_IDS = ["sec-" + name.replace("_", "-") for name in SECTION_ORDER]

@@ -6,9 +6,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import ctcae_engine.grading  # noqa: F401  (registers the df.ctcae accessor)
-from ctcae_engine.grading import grade_ecg, grade_vitals
-from ctcae_engine.io import read_domain
+import ctcae_engine.grade.findings  # noqa: F401  (registers the df.ctcae accessor)
+from ctcae_engine.grade.findings import grade_ecg, grade_vitals
+from ctcae_engine.read.files import read_domain
 from ctcae_terms import lookup_term
 from ctcae_terms.criteria import load_clinical_criteria
 

@@ -18,10 +18,10 @@ import pandas as pd
 import pytest
 
 from ctcae_engine.demo import DATA_DIR
-from ctcae_engine.pipeline import run_study
 from ctcae_engine.report import SCHEMA, WHATS_NEW_NAME, compare_summaries, summary_dict, write_report
 from ctcae_engine.report.context import WHATS_NEW_ROWS, build_context
 from ctcae_engine.report.render import render_html
+from ctcae_engine.run.pipeline import run_study
 from ctcae_terms import allowed_grades
 
 DEAD_BEFORE_NOT_RECORDED = "ALPP-CART-DEMO-01003"  # died 2024-10-05, no fatal AE (docs/demo_trial.md)

@@ -15,8 +15,9 @@ from typing import Any
 
 import pandas as pd
 
-from ctcae_engine import columns, endpoints
-from ctcae_engine.ae import stack_directions
+from ctcae_engine.analyse import endpoints
+from ctcae_engine.grade.ae import stack_directions
+from ctcae_engine.read import columns
 from ctcae_engine.report.context import MAX_ROWS, build_context
 from ctcae_engine.report.render import AssetOnlyFetcher, render_html, render_pdf
 
@@ -346,7 +347,7 @@ def build_report(
     whats_new and ungraded (every ungraded lab/vital/ECG row with its reason, CSV) when there are graded
     observations.
     """
-    from ctcae_engine.pipeline import run_study
+    from ctcae_engine.run.pipeline import run_study
 
     results = run_study(folder, config, run_time=run_time)
     return write_report(results, out_dir, previous=previous, pdf=pdf)
@@ -355,7 +356,7 @@ def build_report(
 def write_report(
     results: Any, out_dir: str | Path, previous: str | Path | dict[str, Any] | None = None, pdf: bool = True
 ) -> dict[str, Path]:
-    """Write the report files of an already computed :class:`~ctcae_engine.pipeline.StudyResults`.
+    """Write the report files of an already computed :class:`~ctcae_engine.run.pipeline.StudyResults`.
 
     ``new_since_last_run.json`` is always written: on a first run (``previous`` None) its ``previous`` is null
     and its lists are null (not compared), which a scheduler tells apart from ``[]`` (compared, nothing new).

@@ -19,8 +19,8 @@ from functools import cache
 import numpy as np
 import pandas as pd
 
-from ctcae_engine.columns import as_text, join_texts
-from ctcae_engine.dates import to_date, to_datetime
+from ctcae_engine.read.columns import as_text, join_texts
+from ctcae_engine.read.dates import to_date, to_datetime
 from ctcae_terms import lookup_term
 from ctcae_terms.criteria import load_astct
 
@@ -314,14 +314,14 @@ def _ctcae_grade_text(grade: pd.Series) -> pd.Series:
 
 def crs_vs_ctcae(crs: pd.DataFrame, ae: pd.DataFrame, dm: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per participant: ASTCT 2019 CRS (from :func:`grade_crs`) beside the investigator's CTCAE v4.03
-    "Cytokine release syndrome" AE grade (from ``ae``, validated by :func:`ctcae_engine.ae.validate_ae` here
+    "Cytokine release syndrome" AE grade (from ``ae``, validated by :func:`ctcae_engine.grade.ae.validate_ae` here
     if it lacks ``ctcae_term``). Participants: those in XC, in the CRS AEs, and in ``dm`` if given.
 
     Columns: usubjid, astct_grade (0 = assessed, no CRS; NA = no XC assessment or none gradable), astct_episodes,
     astct_onset_day, astct_crs_days, astct_drivers, ctcae_grade, ctcae_text (v4.03 text of that grade),
     n_crs_ae, ae_start, comparison.
     """
-    from ctcae_engine.ae import validate_ae
+    from ctcae_engine.grade.ae import validate_ae
 
     validated = ae if "ctcae_term" in ae.columns else validate_ae(ae)
     crs_ae = validated[validated["ctcae_term"] == CRS_TERM].copy()

@@ -3,7 +3,7 @@ is a required or expected domain missing or empty, are the key dates ISO 8601, d
 ``ctcae-engine validate`` prints them; ``ctcae-engine run`` stops on an error before it writes anything.
 
 Each file is read and hashed here once; a run passes the frames and hashes on to the pipeline
-(:func:`ctcae_engine.pipeline.run_study`), so the sha256 in the manifest is that of the bytes analysed (a file that
+(:func:`ctcae_engine.run.pipeline.run_study`), so the sha256 in the manifest is that of the bytes analysed (a file that
 changes while it is read is an error: a delivery still being copied).
 
 The column contract is data (:data:`REQUIRED`): for each domain, groups of alternative columns, of which at least one
@@ -18,9 +18,9 @@ from typing import Any
 
 import pandas as pd
 
-from ctcae_engine.columns import as_text, text
-from ctcae_engine.dates import parse_dtc
-from ctcae_engine.io import ADAM_TO_SDTM, SUFFIXES, domain_files, read_domain, sha256_file, supp_unmatched
+from ctcae_engine.read.columns import as_text, text
+from ctcae_engine.read.dates import parse_dtc
+from ctcae_engine.read.files import ADAM_TO_SDTM, SUFFIXES, domain_files, read_domain, sha256_file, supp_unmatched
 
 # domain -> groups of alternative column names (at least one of each group must be present)
 REQUIRED: dict[str, tuple[tuple[str, ...], ...]] = {

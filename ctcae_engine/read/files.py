@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pyreadstat
 
-from ctcae_engine.columns import text
+from ctcae_engine.read.columns import text
 
 SUFFIXES = (".csv", ".parquet", ".xpt", ".sas7bdat")
 ADAM_TO_SDTM = {"adsl": "dm", "adae": "ae", "adlb": "lb", "advs": "vs", "adeg": "eg", "adrs": "rs", "adpc": "pc"}

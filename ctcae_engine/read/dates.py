@@ -34,7 +34,7 @@ from datetime import date, datetime
 import numpy as np
 import pandas as pd
 
-from ctcae_engine.columns import clean, factorize
+from ctcae_engine.read.columns import clean, factorize
 
 _ISO = re.compile(r"^(?P<year>\d{4})(?:-(?P<month>\d{2}|-)(?:-(?P<day>\d{2}|-))?)?(?:T[0-9:.+\-Z]*)?$")
 # the days a datetime64[ns] can hold: a date outside them cannot be used (read as malformed, like pandas does)

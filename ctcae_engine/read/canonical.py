@@ -28,8 +28,8 @@ import re
 import numpy as np
 import pandas as pd
 
-from ctcae_engine.columns import clean, factorize, first
-from ctcae_engine.dates import to_date, to_datetime
+from ctcae_engine.read.columns import clean, factorize, first
+from ctcae_engine.read.dates import to_date, to_datetime
 
 # source column per canonical field, in order of preference, per input kind
 _LB_STANDARD = {"result": ["LBSTRESN", "LBSTRESC"], "unit": ["LBSTRESU"], "lln": ["LBSTNRLO"], "uln": ["LBSTNRHI"]}

@@ -11,8 +11,8 @@ import re
 import numpy as np
 import pandas as pd
 
-from ctcae_engine.columns import as_text, join_texts, text
-from ctcae_engine.dates import dtc_bounds
+from ctcae_engine.read.columns import as_text, join_texts, text
+from ctcae_engine.read.dates import dtc_bounds
 from ctcae_terms import DEFAULT_VERSION, load_catalog, suggest_terms
 from ctcae_terms.catalog import GRADE_COLUMNS, normalise_term, synonyms
 from ctcae_terms.criteria import value_fits_from
@@ -178,7 +178,8 @@ def stack_directions(graded: pd.DataFrame) -> pd.DataFrame:
     """Graded observations stacked by direction (a new frame): usubjid, testcd, adt, baseline, direction ("low",
     "high"; "" when the frame has only ``term``/``grade``), term, grade (Float64, NA = not graded) and obs_pos (the
     row's position in ``graded``: labels may repeat). Rows without a term in a direction are left out. The one
-    stacking of the graded-observations contract (reconcile here, the lab tables in :mod:`ctcae_engine.tables`)."""
+    stacking of the graded-observations contract (reconcile here, the lab tables in
+    :mod:`ctcae_engine.analyse.safety_tables`)."""
     pairs = [("low", "term_low", "grade_low"), ("high", "term_high", "grade_high")]
     if not all(column in graded.columns for pair in pairs for column in pair[1:]):
         pairs = [("", "term", "grade")]

@@ -11,11 +11,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ctcae_engine.ae import stack_directions
-from ctcae_engine.columns import pick
-from ctcae_engine.config import StudyConfig, TreatmentEmergent
-from ctcae_engine.dates import to_date
-from ctcae_engine.endpoints import ae_grade, proportion
+from ctcae_engine.analyse.endpoints import ae_grade, proportion
+from ctcae_engine.grade.ae import stack_directions
+from ctcae_engine.read.columns import pick
+from ctcae_engine.read.config import StudyConfig, TreatmentEmergent
+from ctcae_engine.read.dates import to_date
 
 GRADE_COLUMNS = ["grade_1", "grade_2", "grade_3", "grade_4", "grade_5", "grade_missing"]
 
@@ -145,7 +145,7 @@ def _as_graded(labs: pd.DataFrame) -> pd.DataFrame:
 
 
 def _lab_long(graded: pd.DataFrame) -> pd.DataFrame:
-    """Graded observations stacked by direction (:func:`ctcae_engine.ae.stack_directions`): usubjid, testcd, adt,
+    """Graded observations stacked by direction (:func:`ctcae_engine.grade.ae.stack_directions`): usubjid, testcd, adt,
     baseline, direction, term, grade."""
     long = stack_directions(_as_graded(graded))
     return long[["usubjid", "testcd", "adt", "baseline", "direction", "term", "grade"]]
@@ -199,7 +199,8 @@ def lab_shift_table(
     Input: the graded-observations frame (grading.grade_labs contract) or an ADaM ADLB with sponsor grades
     (:func:`graded_from_adlb`). Post-baseline = not the baseline record
     and dated after it; ungraded rows (grade NA) are ignored. When ``population`` carries ``infdt`` (the frame of
-    :func:`ctcae_engine.endpoints.safety_population`), post-baseline records must also lie in the treatment-emergent
+    :func:`~ctcae_engine.analyse.endpoints.safety_population`), post-
+    baseline records must also lie in the treatment-emergent
     window: on/after the infusion (or the start of lymphodepletion, per ``config``) and at most
     ``treatment_emergent.window_days`` after the infusion (365 without ``config``); undated records are kept
     (conservative). ``attrs["n_outside_window"]`` counts the graded records left out by the window.

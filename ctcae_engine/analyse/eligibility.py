@@ -16,10 +16,10 @@ import operator
 import numpy as np
 import pandas as pd
 
-from ctcae_engine import units
-from ctcae_engine.columns import join_texts, pick
-from ctcae_engine.config import EligibilityCriterion, StudyConfig
-from ctcae_engine.dates import to_date
+from ctcae_engine.grade import units
+from ctcae_engine.read.columns import join_texts, pick
+from ctcae_engine.read.config import EligibilityCriterion, StudyConfig
+from ctcae_engine.read.dates import to_date
 from ctcae_terms.criteria import load_lab_test_map
 
 _OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}

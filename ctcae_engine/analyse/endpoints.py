@@ -2,8 +2,8 @@
 
 Inputs are SDTM (DM, EX, AE with SUPPAE merged) or ADaM (ADSL, ADAE); the column mapping is in docs/endpoints.md.
 Results are tidy DataFrames; a table carries its stable id in ``frame.attrs["table_id"]``. SOC/PT tables, lab shift
-tables and CRS/ICANS incidence are in :mod:`ctcae_engine.tables`; the eligibility screen in
-:mod:`ctcae_engine.eligibility`.
+tables and CRS/ICANS incidence are in :mod:`ctcae_engine.analyse.safety_tables`; the eligibility screen in
+:mod:`ctcae_engine.analyse.eligibility`.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 from scipy.stats import binomtest
 
-from ctcae_engine.ae import parse_grade
-from ctcae_engine.columns import join_texts, pick, text
-from ctcae_engine.config import StudyConfig
-from ctcae_engine.dates import dtc_bounds, impute_start_date, parse_dtc, to_date
+from ctcae_engine.grade.ae import parse_grade
+from ctcae_engine.read.columns import join_texts, pick, text
+from ctcae_engine.read.config import StudyConfig
+from ctcae_engine.read.dates import dtc_bounds, impute_start_date, parse_dtc, to_date
 from ctcae_terms import lookup_term
 
 POPULATION_COLUMNS = ["usubjid", "saffl", "infdt", "ldstdt", "dthdt", "reason"]

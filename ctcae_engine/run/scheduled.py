@@ -31,9 +31,9 @@ from typing import Any
 import pandas as pd
 
 from ctcae_engine import __version__
-from ctcae_engine.checks import InputFile, Problem, check_folder
-from ctcae_engine.config import StudyConfig
-from ctcae_engine.io import sha256_file
+from ctcae_engine.read.checks import InputFile, Problem, check_folder
+from ctcae_engine.read.config import StudyConfig
+from ctcae_engine.read.files import sha256_file
 
 log = logging.getLogger("ctcae_engine")
 
@@ -286,10 +286,10 @@ def execute(
             return RunOutcome(EXIT_INPUT, "input_errors", problems=problems)
         inputs = [{"file": f.name, "domain": f.domain.upper(), "size": f.size, "rows": f.rows, "used": f.used,
                    "sha256": f.sha256} for f in files]
-        from ctcae_engine.pipeline import run_study  # heavy imports only once the inputs are usable
         from ctcae_engine.report import SUMMARY_NAME as SUMMARY
         from ctcae_engine.report import WHATS_NEW_NAME as WHATS_NEW
         from ctcae_engine.report import read_summary, write_report
+        from ctcae_engine.run.pipeline import run_study  # heavy imports only once the inputs are usable
 
         config_block = _config_block(config)
         key = _inputs_key(inputs, config_block)

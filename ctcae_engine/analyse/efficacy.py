@@ -2,7 +2,7 @@
 
 Response input: SDTM RS (RSTESTCD = OVRLRESP, RSSTRESC, RSDTC, RSEVAL) or ADaM ADRS (PARAMCD OVR/OVRLRESP, AVALC,
 ADT). Persistence input: SDTM PC (PCTESTCD, PCORRES/PCSTRESC, PCSTRESN, PCDTC). Days are counted from the infusion
-(day 0, :func:`ctcae_engine.endpoints.safety_population`); the analysis population is the infused participants.
+(day 0, :func:`ctcae_engine.analyse.endpoints.safety_population`); the analysis population is the infused participants.
 Table ids: ``RSPT01`` (response), ``TTET01`` (PFS), ``CKT01`` (persistence at month 6), ``CKT02`` (level over time).
 """
 
@@ -13,10 +13,10 @@ import pandas as pd
 from lifelines import KaplanMeierFitter
 from lifelines.utils import median_survival_times
 
-from ctcae_engine.columns import join_texts, pick
-from ctcae_engine.config import StudyConfig
-from ctcae_engine.dates import to_date
-from ctcae_engine.endpoints import proportion
+from ctcae_engine.analyse.endpoints import proportion
+from ctcae_engine.read.columns import join_texts, pick
+from ctcae_engine.read.config import StudyConfig
+from ctcae_engine.read.dates import to_date
 
 RESPONSES = ("CR", "PR", "SD", "PD", "NE")
 _RANK = {"NE": 1, "PD": 2, "SD": 3, "PR": 4, "CR": 5}

@@ -2,7 +2,8 @@
 
 Thin: every command calls the package's public functions. Logs go to stderr: plain timestamped lines when stderr is
 not a terminal (scheduler logs), rich progress and colours on a terminal. Stdout carries the results (paths, counts).
-Exit codes (see :mod:`ctcae_engine.runs`): 0 success; 1 unexpected error (one line on stderr, the traceback with
+Exit codes (see :mod:`ctcae_engine.run.scheduled`):
+0 success; 1 unexpected error (one line on stderr, the traceback with
 ``--verbose``); 2 bad usage or configuration; 3 unusable input; 4 data errors above the configured threshold (run
 folder written, ``latest`` not moved); 5 a stage of the analysis failed (idem); 6 another run holds the output folder.
 """
@@ -23,7 +24,7 @@ import typer
 from ctcae_terms import allowed_grades, load_catalog, search_terms
 
 if TYPE_CHECKING:
-    from ctcae_engine.config import StudyConfig
+    from ctcae_engine.read.config import StudyConfig
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="CTCAE v4.03 grading, safety tables and DSMB reports for oncology / CAR-T trials.")
@@ -68,8 +69,8 @@ def _progress(terminal: bool) -> Iterator[Callable[[str], None]]:
     from rich.console import Console
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from ctcae_engine.pipeline import STEP_LABELS
-    from ctcae_engine.runs import WRITE_STEPS
+    from ctcae_engine.run.pipeline import STEP_LABELS
+    from ctcae_engine.run.scheduled import WRITE_STEPS
 
     with Progress(SpinnerColumn(), TextColumn("{task.description:<40}"), BarColumn(), TimeElapsedColumn(),
                   console=Console(stderr=True), transient=True) as bar:
@@ -79,7 +80,7 @@ def _progress(terminal: bool) -> Iterator[Callable[[str], None]]:
 
 def _load(config: Path | None) -> StudyConfig:
     """The validated study configuration (None: the demo trial's); a mistake exits 2 with the file and key."""
-    from ctcae_engine.config import ConfigError, load_config  # lazy: `terms` starts fast
+    from ctcae_engine.read.config import ConfigError, load_config  # lazy: `terms` starts fast
 
     try:
         return load_config(config)
@@ -88,7 +89,7 @@ def _load(config: Path | None) -> StudyConfig:
 
 
 def _execute(config: Path | None, data: Path | None, out: Path | None, verbose: bool) -> None:
-    from ctcae_engine.runs import RunBusy, execute
+    from ctcae_engine.run.scheduled import RunBusy, execute
 
     terminal = _setup_logging(verbose)
     cfg = _load(config)
@@ -155,8 +156,8 @@ def validate(
     data: Path | None = typer.Option(None, help="Study data folder (default: [data] folder of the config)"),
 ) -> None:
     """Check the configuration and the inputs only; print every problem, write nothing. Exit 0, 2 or 3."""
-    from ctcae_engine.checks import check_folder
-    from ctcae_engine.runs import preflight
+    from ctcae_engine.read.checks import check_folder
+    from ctcae_engine.run.scheduled import preflight
 
     _setup_logging(False)
     cfg = _load(_config_path(config, data))
@@ -198,14 +199,14 @@ def grade(
         _fail(f"{source}: a URL is read by the Dask engine only (--engine dask)")
     if not remote and not Path(source).exists():
         _fail(f"input not found: {source}", 3)
-    from ctcae_engine.config import Grading
+    from ctcae_engine.read.config import Grading
 
     study = _load(config).grading if config is not None else Grading()  # no config: the packaged test maps
     if engine == "dask":
         if not (remote or Path(source).is_dir() or source.lower().endswith(".parquet")):
             _fail(f"{source}: the Dask engine reads Parquet (a file or a folder of files); convert it or use "
                   "--engine pandas")
-        from ctcae_engine.dask_engine import grade_dataset, read_dataset, worst_path
+        from ctcae_engine.dask.engine import grade_dataset, read_dataset, worst_path
 
         failures = (ValueError, KeyError, FileExistsError, FileNotFoundError, RuntimeError)
         if kind == "auto":  # from the dataset's columns (read from the file footers only), else its name
@@ -224,8 +225,8 @@ def grade(
     target, source_path = Path(out), Path(source)
     if target.suffix.lower() not in (".csv", ".parquet"):
         _fail(f"-o {out}: write .csv or .parquet")
-    from ctcae_engine import grading
-    from ctcae_engine.io import read_domain
+    from ctcae_engine.grade import findings as grading
+    from ctcae_engine.read.files import read_domain
 
     try:
         frame = read_domain(source_path)
@@ -247,8 +248,8 @@ def grade(
 
 def _kind_of(frame: pd.DataFrame | None, source: Path) -> str:
     """lab / vitals / ecg from SDTM --TESTCD columns or, for ADaM, the dataset name (adlb, advs, adeg)."""
-    from ctcae_engine.grading import KIND_OF_DOMAIN
-    from ctcae_engine.io import ADAM_TO_SDTM
+    from ctcae_engine.grade.findings import KIND_OF_DOMAIN
+    from ctcae_engine.read.files import ADAM_TO_SDTM
 
     if frame is not None:
         for domain, kind in KIND_OF_DOMAIN.items():

@@ -20,7 +20,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-DEMO_CONFIG = Path(__file__).resolve().parent / "demo" / "study.toml"
+DEMO_CONFIG = Path(__file__).resolve().parent.parent / "demo" / "study.toml"
 OPERATORS = (">", ">=", "<", "<=")
 ATTRIBUTIONS = ("cart", "lymphodepletion", "either")
 TE_STARTS = ("infusion", "lymphodepletion")

@@ -19,7 +19,7 @@ DM      DTHDTC (ADaM ADSL DTHDT)     the participant stays; DTHDTC and DTHFL are
 A date is "after" the cut-off only when its earliest possible day is: ``2025-07`` is after 2025-06-30, but
 ``2025-06`` and ``2025`` are kept because they may fall on or before it. A time part is ignored (a record on the
 cut-off day is kept). Missing or malformed dates are kept: the module that reads them grades the row or lists it
-with the reason. Dates are read by :mod:`ctcae_engine.dates` (``dtc_bounds``), as every other module reads them.
+with the reason. Dates are read by :mod:`ctcae_engine.read.dates` (``dtc_bounds``), as every other module reads them.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from datetime import date, datetime
 
 import pandas as pd
 
-from ctcae_engine.columns import pick
-from ctcae_engine.dates import as_day, dtc_bounds
+from ctcae_engine.read.columns import pick
+from ctcae_engine.read.dates import as_day, dtc_bounds
 
 # domain -> candidate date columns (first present wins); the row is removed when that date is after the cut-off
 ROW_DATES: dict[str, tuple[str, ...]] = {

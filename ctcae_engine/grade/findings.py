@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from ctcae_engine import canonical, units
-from ctcae_engine.dates import to_date
-from ctcae_engine.rules import LabRules, as_int64, combine
+from ctcae_engine.grade import units
+from ctcae_engine.grade.rules import LabRules, as_int64, combine
+from ctcae_engine.read import canonical
+from ctcae_engine.read.dates import to_date
 from ctcae_terms.criteria import load_clinical_criteria, load_clinical_test_map, load_lab_test_map
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ OUTPUT_COLUMNS = [
 
 
 def _on_dask(df: object) -> bool:
-    """Whether ``df`` is a Dask collection (tested without importing dask): it goes to ctcae_engine.dask_engine."""
+    """Whether ``df`` is a Dask collection (tested without importing dask): it goes to ctcae_engine.dask.engine."""
     return type(df).__module__.split(".")[0] in ("dask", "dask_expr")
 
 
@@ -197,7 +198,7 @@ def grade_labs(
     ``use_given_terms``: honour ADaM ATOXDSCL/ATOXDSCH when present. ``criteria``: a replacement criteria table.
     """
     if _on_dask(df):  # partition by partition on Dask, whole participants together (docs/dask.md)
-        from ctcae_engine import dask_engine
+        from ctcae_engine.dask import engine as dask_engine
 
         return dask_engine.grade(df, "lab", first_dose=first_dose, mapping=mapping, result=result,
                                  criteria=criteria, use_given_terms=use_given_terms)
@@ -218,7 +219,7 @@ def grade_vitals(
     baseline), Hypoxia (OXYSAT at rest). Same output contract and arguments as :func:`grade_labs`;
     ``assume_at_rest`` declares every SpO2 reading as taken at rest (else VSTPT/VSPOS/VSCAT must say REST)."""
     if _on_dask(df):  # partition by partition on Dask, whole participants together (docs/dask.md)
-        from ctcae_engine import dask_engine
+        from ctcae_engine.dask import engine as dask_engine
 
         return dask_engine.grade(df, "vitals", first_dose=first_dose, mapping=mapping, result=result,
                                  criteria=criteria, assume_at_rest=assume_at_rest)
@@ -242,7 +243,7 @@ def grade_ecg(
     replicated) is graded as QTcF = QT / (RR / 1000 ms)^(1/3) (Fridericia); its ``testcd`` becomes QTCF while the
     input columns stay as given."""
     if _on_dask(df):  # partition by partition on Dask, whole participants together (docs/dask.md)
-        from ctcae_engine import dask_engine
+        from ctcae_engine.dask import engine as dask_engine
 
         return dask_engine.grade(df, "ecg", first_dose=first_dose, mapping=mapping, result=result,
                                  criteria=criteria, derive_qtcf=derive_qtcf)
@@ -441,7 +442,7 @@ def _assemble(df: pd.DataFrame, new: dict[str, np.ndarray | pd.api.extensions.Ex
 
 @pd.api.extensions.register_dataframe_accessor("ctcae")
 class CtcaeAccessor:
-    """``df.ctcae.grade_labs(...)``: the same functions as ctcae_engine.grading, as DataFrame methods."""
+    """``df.ctcae.grade_labs(...)``: the same functions as ctcae_engine.grade.findings, as DataFrame methods."""
 
     def __init__(self, frame: pd.DataFrame) -> None:
         self._frame = frame

@@ -2,16 +2,19 @@
 
 Design (docs/dask.md): the rows are shuffled by participant (a hash of the stripped USUBJID) through Dask, so
 every participant's rows land in one partition; within a partition they are put back in input order (a row id
-set before the shuffle); each partition is then graded by the unchanged pandas engine (:mod:`ctcae_engine.grading`).
+set before the shuffle); each partition is then graded by the unchanged pandas engine
+(:mod:`ctcae_engine.grade.findings`).
 Every whole-participant step of that engine (flagged or derived baseline, fever runs > 24 h, QTc on two separate
 ECGs, weight change from baseline, QTcF derivation) therefore sees all of a participant's rows, in the order the
 pandas engine would, and the result does not depend on how the input was partitioned. There is one grading code.
 
-The one frame-wide choice of the pandas engine (:func:`ctcae_engine.grading.base_usable`: an ADaM input with a BASE
+The one frame-wide choice of the pandas engine (:func:`ctcae_engine.grade.findings.base_usable`:
+an ADaM input with a BASE
 column uses BASE for every row as soon as one row has a usable BASE, else it derives the baseline from the flags) is
 computed over the whole dataset first and imposed on every partition (``grading._grade(use_base=...)``).
 
-A Parquet dataset is read by :func:`read_dataset` as :func:`ctcae_engine.io.read_domain` reads it (same files, same
+A Parquet dataset is read by :func:`read_dataset` as
+:func:`ctcae_engine.read.files.read_domain` reads it (same files, same
 order, same column names, blank text missing), in pieces cut from the footers' row counts.
 
 Output rows are grouped by participant, not in input order (the index labels are kept): sort by a row id when the
@@ -38,9 +41,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ctcae_engine import canonical, grading, io
-from ctcae_engine.ae import stack_directions
-from ctcae_engine.columns import clean, factorize, pick
+from ctcae_engine.grade import findings as grading
+from ctcae_engine.grade.ae import stack_directions
+from ctcae_engine.read import canonical
+from ctcae_engine.read import files as io
+from ctcae_engine.read.columns import clean, factorize, pick
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -60,7 +65,8 @@ WORST_ROWS_PER_PARTITION = 16  # graded partitions per partition of the lazy wor
 
 def dataset_files(source: str | Path) -> list[str]:
     """The files of a Parquet dataset, in the order both engines read them: a local folder through
-    :func:`ctcae_engine.io.parquet_files` (name order; hidden and ``_`` files skipped), an fsspec URL of a folder
+    :func:`ctcae_engine.read.files.parquet_files` (name order; hidden and ``_`` files skipped),
+    an fsspec URL of a folder
     the same way, a single file as itself. Raises FileNotFoundError when there is none."""
     source = str(source)
     fs, root = fsspec.core.url_to_fs(source)
@@ -130,7 +136,8 @@ def _read_piece(piece: tuple[str, int, int, int], schema: pa.Schema, fs: fsspec.
 
 def read_dataset(source: str | Path, partition_rows: int = PARTITION_ROWS) -> tuple[dd.DataFrame, int]:
     """A Parquet dataset (a file, a folder or an fsspec URL of one) as a Dask DataFrame read like
-    :func:`ctcae_engine.io.read_domain`: the files of :func:`dataset_files` in that order, column names upper-case
+    :func:`ctcae_engine.read.files.read_domain`:
+    the files of :func:`dataset_files` in that order, column names upper-case
     and stripped, blank text missing, one dtype per column across files (see :func:`_target_type`). Partitions are
     cut from the file footers' row counts: each row group in pieces of at most ``partition_rows`` rows, so a big
     file among small ones is cut too. Returns the frame and its row count (from the footers)."""
@@ -264,7 +271,7 @@ def _worst_partial(graded: pd.DataFrame) -> pd.DataFrame:
     """Worst grade, rows and graded rows per participant x direction x term of some graded rows.
 
     The rows are first reduced to their distinct (usubjid, term and grade per direction) with a count, then stacked
-    by :func:`ctcae_engine.ae.stack_directions` (its ``obs_pos`` leads back to each count): the same stacking as
+    by :func:`ctcae_engine.grade.ae.stack_directions` (its ``obs_pos`` leads back to each count): the same stacking as
     the tables, on a few rows per participant and term instead of every observation."""
     columns = ["usubjid", "term_low", "grade_low", "term_high", "grade_high"]
     distinct = graded.groupby(columns, dropna=False, sort=False, observed=True).size().rename("n").reset_index()
@@ -291,10 +298,10 @@ def _worst_finish(partials: pd.DataFrame) -> pd.DataFrame:
 def worst_grade(graded: pd.DataFrame | dd.DataFrame) -> pd.DataFrame | dd.DataFrame:
     """Worst CTCAE grade per participant x direction x term of graded observations (the grading contract).
 
-    Columns: usubjid (stripped), direction ("low" / "high", as :func:`ctcae_engine.ae.stack_directions` labels the
+    Columns: usubjid (stripped), direction ("low" / "high", as :func:`ctcae_engine.grade.ae.stack_directions` labels the
     term_low / term_high columns), term, worst_grade (Int64; NA when no row of that term could be graded), n_rows
     (rows with that term) and n_graded (rows with a grade). Every row counts (baseline included; no window: the
-    tables of :mod:`ctcae_engine.tables` apply those). Sorted by usubjid, direction, term.
+    tables of :mod:`ctcae_engine.analyse.safety_tables` apply those). Sorted by usubjid, direction, term.
     A Dask input gives a Dask DataFrame: each partition reduced to its distinct rows, those shuffled by participant
     into one partition per WORST_ROWS_PER_PARTITION input partitions, each sorted; sorted by the keys once
     computed, it equals the pandas result."""

@@ -18,23 +18,18 @@ from typing import Any
 
 import pandas as pd
 
-from ctcae_engine import (
-    CTCAE_VERSION,
-    __version__,
-    cart,
-    columns,
-    efficacy,
-    eligibility,
-    endpoints,
-    figures,
-    grading,
-    tables,
-)
-from ctcae_engine import ae as ae_checks
-from ctcae_engine.config import Grading, load_config
-from ctcae_engine.cutoff import apply_cutoff, cutoff_summary
-from ctcae_engine.dates import as_day, dtc_bounds
-from ctcae_engine.io import ADAM_TO_SDTM, file_hashes, read_study
+from ctcae_engine import CTCAE_VERSION, __version__
+from ctcae_engine.analyse import efficacy, eligibility, endpoints
+from ctcae_engine.analyse import safety_tables as tables
+from ctcae_engine.grade import ae as ae_checks
+from ctcae_engine.grade import cart
+from ctcae_engine.grade import findings as grading
+from ctcae_engine.read import columns
+from ctcae_engine.read.config import Grading, load_config
+from ctcae_engine.read.cutoff import apply_cutoff, cutoff_summary
+from ctcae_engine.read.dates import as_day, dtc_bounds
+from ctcae_engine.read.files import ADAM_TO_SDTM, file_hashes, read_study
+from ctcae_engine.report import figures
 
 
 @dataclass
@@ -42,7 +37,7 @@ class StudyResults:
     """Everything the engine derived from one study folder (frames are new objects, the inputs are untouched).
 
     ``domains`` are the records on or before the data cut-off (``excluded`` lists every record removed, see
-    :mod:`ctcae_engine.cutoff`); ``files`` the input files as read (rows before the cut-off is applied).
+    :mod:`ctcae_engine.read.cutoff`); ``files`` the input files as read (rows before the cut-off is applied).
     ``tables`` holds the named summary tables (stable IDs such as ``AET02_TEAE``); ``figures`` the SVG text of
     each figure; ``unavailable`` maps a stage or table ID to why it is missing; ``stage_errors`` lists stages
     that raised (stage, message).
@@ -131,12 +126,12 @@ def run_study(
 ) -> StudyResults:
     """Read a study folder and derive every result of the report.
 
-    ``config`` is a :class:`ctcae_engine.config.StudyConfig` or the path of a study TOML (None: the demo's);
+    ``config`` is a :class:`ctcae_engine.read.config.StudyConfig` or the path of a study TOML (None: the demo's);
     ``folder`` None reads the configuration's ``[data] folder``.
     ``run_time`` is recorded as given; by default it is the data cut-off, so the same inputs give the same report.
     ``progress`` is called with the label of each step before it runs (the CLI's progress display).
     ``frames`` (file stem -> DataFrame) and ``hashes`` (file name -> sha256): the files as already read and hashed
-    by the input checks (:func:`ctcae_engine.checks.check_folder`), so a run reads and hashes each file once.
+    by the input checks (:func:`ctcae_engine.read.checks.check_folder`), so a run reads and hashes each file once.
     """
     cfg = _load_config(config)
     if folder is None:
@@ -357,7 +352,7 @@ def _reconcile(runner: _Runner) -> None:
 
 
 def _eligibility(runner: _Runner, domains: dict[str, pd.DataFrame], cfg: Any) -> None:
-    """Screening-lab eligibility (ctcae_engine.eligibility): ELIG01 lists the participants who failed a criterion."""
+    """Screening-lab eligibility (analyse.eligibility): ELIG01 lists the participants who failed a criterion."""
     results = runner.results
     if "lb" not in domains or "dm" not in domains:
         results.unavailable["ELIG01"] = "needs the LB and DM domains"
@@ -380,7 +375,7 @@ def _eligibility(runner: _Runner, domains: dict[str, pd.DataFrame], cfg: Any) ->
 
 
 def _efficacy(runner: _Runner, domains: dict[str, pd.DataFrame], cfg: Any) -> None:
-    """ORR, PFS and CAR-T persistence (ctcae_engine.efficacy)."""
+    """ORR, PFS and CAR-T persistence (ctcae_engine.analyse.efficacy)."""
     results = runner.results
     pop = results.population
     if pop is None:
@@ -405,7 +400,7 @@ def _efficacy(runner: _Runner, domains: dict[str, pd.DataFrame], cfg: Any) -> No
 
 
 def _figures(runner: _Runner, cfg: Any) -> None:
-    """SVG figures of ctcae_engine.figures, fed from the derived frames; a missing input leaves the figure out."""
+    """SVG figures of report.figures, fed from the derived frames; a missing input leaves the figure out."""
     results = runner.results
     pop, ae = results.population, results.ae
 
@@ -450,7 +445,7 @@ def _store(results: StudyResults, table_id: str, table: pd.DataFrame | None) -> 
 
 
 def _summary_tables(runner: _Runner, cfg: Any) -> None:
-    """SOC/PT tables and lab shift tables of ctcae_engine.tables."""
+    """SOC/PT tables and lab shift tables of ctcae_engine.analyse.safety_tables."""
     results = runner.results
     if results.ae is not None and results.population is not None:
         for table_id, related in (("AET04_TEAE", False), ("AET04_TRAE", True)):
