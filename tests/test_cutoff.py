@@ -112,8 +112,8 @@ def test_pipeline_excludes_records_after_cutoff_and_reports_them(tmp_path):
     summary = results.summary.set_index("key")
     assert summary.loc["deaths", "n"] == 0
     assert summary.loc["sae", ["n", "events"]].tolist() == [2, 2]  # neutropenia G4 (001), anemia G3 (002)
-    assert results.tables["DTHL01"].empty
-    dq = results.tables["DQ06"].set_index("Domain")
+    assert results.tables["DTHL01"].frame.empty
+    dq = results.tables["DQ06"].frame.set_index("Domain")
     assert dq["Records"].to_dict() == {"AE": 1, "DM": 1}
     assert results.meta["n_after_cutoff"] == 2
     assert results.files.set_index("name").loc["ae.csv", "rows"] == 6  # the file as read

@@ -12,8 +12,8 @@ import pytest
 from lifelines import KaplanMeierFitter
 
 from ctcae_engine.demo import DATA_DIR
+from ctcae_engine.figures import draw as figures
 from ctcae_engine.read.files import read_study
-from ctcae_engine.report import figures
 
 SVG = "{http://www.w3.org/2000/svg}"
 

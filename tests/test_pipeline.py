@@ -73,21 +73,21 @@ def test_headline_counts_match_hand_count(toy_results):
 
 
 def test_listings_deaths_and_disposition(toy_results):
-    g3 = toy_results.tables["AEL_G3"]
+    g3 = toy_results.tables["AEL_G3"].frame
     assert g3[["Participant", "CTCAE term", "Grade"]].values.tolist() == [
         ["TOY-001", "Neutrophil count decreased", 4], ["TOY-002", "Anemia", 3], ["TOY-002", "Sepsis", 5]]
     assert g3.loc[1, "Onset"] == "2024-02-01 (imputed D)"
-    deaths = toy_results.tables["DTHL01"]
+    deaths = toy_results.tables["DTHL01"].frame
     assert deaths[["Participant", "Date of death", "Day", "Fatal AE (CTCAE term)"]].values.tolist() == [
         ["TOY-002", "2024-04-02", 73, "Sepsis"]]
-    disp = toy_results.tables["DISP01"].set_index("Status")["Participants"]
+    disp = toy_results.tables["DISP01"].frame.set_index("Status")["Participants"]
     assert disp["Infused with CAR-T cells (safety population)"] == 2
     assert disp["Lymphodepleted but not infused"] == 1
 
 
 def test_invalid_ae_term_is_listed_not_lost(toy_results):
     assert len(toy_results.ae) == 6
-    invalid = toy_results.tables["DQ03"]
+    invalid = toy_results.tables["DQ03"].frame
     assert invalid["Reported term"].tolist() == ["Tummy ache"]
 
 
@@ -115,7 +115,7 @@ def test_stage_error_recorded_or_raised_when_strict(toy, monkeypatch, tmp_path):
     assert ("primary", "ValueError: bad column") in results.stage_errors
     assert ("AET04_TEAE", "ValueError: bad column") in results.stage_errors
     assert results.primary is None and "AET04_TEAE" not in results.tables
-    assert results.tables["AEL_G3"].shape[0] == 3  # the other stages still ran
+    assert results.tables["AEL_G3"].frame.shape[0] == 3  # the other stages still ran
     html = write_report(results, tmp_path, pdf=False)["html"].read_text()
     assert "Parts of the pipeline did not run" in html and "AET04_TEAE failed: ValueError: bad column" in html
     with pytest.raises(ValueError, match="bad column"):
@@ -161,7 +161,7 @@ def demo_results() -> StudyResults:
                  id="CRS reported G1, ASTCT 2019 G2 (fever with hypoxia needing low-flow O2)"),
 ])
 def test_demo_planted_discrepancies_are_in_dq04(demo_results, participant, term, kind, reported, derived):
-    dq = demo_results.tables["DQ04"]
+    dq = demo_results.tables["DQ04"].frame
     row = dq[(dq["Participant"] == participant) & (dq["CTCAE term"] == term) & (dq["Discrepancy"] == kind)]
     assert len(row) == 1
     assert row["Derived grade"].iloc[0] == derived
@@ -197,11 +197,11 @@ def _worst_post_infusion(path: Path, testcd: str, cuts: list[float]) -> dict[int
 ])
 def test_demo_vitals_ecg_worst_grades_match_raw_data(demo_results, domain, testcd, term, cuts):
     expected = _worst_post_infusion(DEMO / f"{domain}.csv", testcd, cuts)
-    row = demo_results.tables["VSEG01"].set_index("CTCAE term").loc[term]
+    row = demo_results.tables["VSEG01"].frame.set_index("CTCAE term").loc[term]
     got = {g: int(row[f"Worst {g}"]) for g in range(5) if f"Worst {g}" in row.index and row[f"Worst {g}"] > 0}
     assert got == expected
     assert row["Participants"] == sum(expected.values())
-    listed = demo_results.tables["VSEG02"]
+    listed = demo_results.tables["VSEG02"].frame
     assert (listed["CTCAE term"] == term).sum() == sum(n for g, n in expected.items() if g >= 2)
 
 
@@ -238,9 +238,9 @@ def test_adam_study_folder_gives_the_sdtm_headline_numbers(demo_results, tmp_pat
         adam_row = adam.summary.set_index("key").loc[key]
         assert (adam_row["n"], adam_row["N"]) == (sdtm_row["n"], sdtm_row["N"]), key
     assert adam.primary.iloc[0]["n"] == demo_results.primary.iloc[0]["n"]
-    assert adam.tables["ORR01"].iloc[0]["n"] == demo_results.tables["ORR01"].iloc[0]["n"]
-    pd.testing.assert_frame_equal(adam.tables["LBT14"].reset_index(drop=True),
-                                  demo_results.tables["LBT14"].reset_index(drop=True))
+    assert adam.tables["ORR01"].frame.iloc[0]["n"] == demo_results.tables["ORR01"].frame.iloc[0]["n"]
+    pd.testing.assert_frame_equal(adam.tables["LBT14"].frame.reset_index(drop=True),
+                                  demo_results.tables["LBT14"].frame.reset_index(drop=True))
 
 
 def test_supp_rows_matching_no_ae_are_listed_in_data_quality(toy, tmp_path):
@@ -250,7 +250,7 @@ def test_supp_rows_matching_no_ae_are_listed_in_data_quality(toy, tmp_path):
                                          "TOY-001,AESEQ,9,AERELLD,RELATED\n")
     results = run_study(tmp_path, load_config(), strict=True)
     assert results.domains["ae"]["AERELLD"].notna().sum() == 1
-    assert results.tables["DQ07"][["Participant", "IDVARVAL", "Reason"]].values.tolist() == [
+    assert results.tables["DQ07"].frame[["Participant", "IDVARVAL", "Reason"]].values.tolist() == [
         ["TOY-001", "9", "no parent record with AESEQ = 9"]]
     assert "supp_unmatched" not in results.domains
 
@@ -292,7 +292,7 @@ def test_unusable_xc_rows_are_listed_with_their_reason(toy, tmp_path):
         "TOY-001,2024-01,TEMPMAX,39.2,C\n"  # not a full date: cannot be placed in an episode
         ",2024-01-11T09:00,TEMPMAX,38.5,C\n"  # no participant
         "TOY-001,2024-01-11T10:00,PULSEOX,91,%\n")  # not an XC test code of the contract
-    dq = run_study(tmp_path, load_config(), strict=True).tables["DQ08"]
+    dq = run_study(tmp_path, load_config(), strict=True).tables["DQ08"].frame
     assert dq["Date"].tolist() == ["2024-01", "2024-01-11T09:00", "2024-01-11T10:00"]
     assert dq["Reason"].fillna("").ne("").all()
 
@@ -314,9 +314,9 @@ def test_vseg02_uses_the_window_of_vseg01(toy, tmp_path, start, first):
     cfg = load_config()
     cfg = dataclasses.replace(cfg, treatment_emergent=dataclasses.replace(cfg.treatment_emergent, start=start))
     results = run_study(tmp_path, cfg, strict=True)
-    fever = results.tables["VSEG02"].set_index("CTCAE term").loc["Fever"]
+    fever = results.tables["VSEG02"].frame.set_index("CTCAE term").loc["Fever"]
     assert (fever["Grade"], fever["Date"]) == (2, first)
-    assert results.tables["VSEG01"].set_index("CTCAE term").loc["Fever", "Worst 2"] == 1
+    assert results.tables["VSEG01"].frame.set_index("CTCAE term").loc["Fever", "Worst 2"] == 1
 
 
 def test_listings_read_grade_text_like_the_endpoints_when_terms_were_not_validated(toy_results):
@@ -337,10 +337,10 @@ def test_deaths_with_partial_or_no_date_are_counted_everywhere(toy, tmp_path):
     dm = dm.replace("TOY,TOY-002,2024-01-20,2024-04-02,Y,CAR-T", "TOY,TOY-002,2024-01-20,,Y,CAR-T")
     (tmp_path / "dm.csv").write_text(dm)
     results = run_study(tmp_path, load_config(), strict=True)
-    deaths = results.tables["DTHL01"].set_index("Participant")
+    deaths = results.tables["DTHL01"].frame.set_index("Participant")
     assert deaths.loc["TOY-001", "Date of death"] == "2024-06-01" and deaths.loc["TOY-001", "Date imputed"] == "D"
     assert deaths.loc["TOY-002", "Date imputed"] == "Y" and pd.isna(deaths.loc["TOY-002", "Date of death"])
-    assert results.tables["DISP01"].set_index("Status").loc["Died", "Participants"] == 2
+    assert results.tables["DISP01"].frame.set_index("Status").loc["Died", "Participants"] == 2
     assert results.summary.set_index("key").loc["deaths", "n"] == 2
 
 
@@ -421,5 +421,5 @@ def test_headline_deaths_count_a_death_known_only_from_a_fatal_ae(tmp_path):
     dm.to_csv(tmp_path / "data" / "dm.csv", index=False)
     results = run_study(tmp_path / "data", load_config(), strict=True)
     deaths = results.summary.set_index("key").loc["deaths", "n"]
-    listed = results.tables["DTHL01"]["Participant"].nunique()
+    listed = results.tables["DTHL01"].frame["Participant"].nunique()
     assert deaths == clean.summary.set_index("key").loc["deaths", "n"] == listed

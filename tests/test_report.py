@@ -14,6 +14,7 @@ from ctcae_engine.report import compare_summaries, summary_dict, write_report
 from ctcae_engine.report.context import SECTION_ORDER, build_context
 from ctcae_engine.report.render import AssetOnlyFetcher, fmt_n_pct, fmt_value, render_html, render_pdf
 from ctcae_engine.run.pipeline import StudyResults
+from ctcae_engine.tables import declared
 
 HOSTILE = "<img src=http://127.0.0.1:9/y.png>"
 SECTION_IDS = ["sec-" + name.replace("_", "-") for name in SECTION_ORDER]
@@ -30,12 +31,12 @@ def small_results(term: str = "Anemia") -> StudyResults:
                                      "ci_method": "Clopper-Pearson exact"}])
     results.summary = pd.DataFrame([{"key": "trae_g3", "n": 1, "N": 4, "events": 2, "note": ""},
                                     {"key": "deaths", "n": 0, "N": 4, "events": 0, "note": ""}])
-    results.tables["AET04_TRAE"] = pd.DataFrame(
+    results.tables["AET04_TRAE"] = declared("AET04_TRAE").table(pd.DataFrame(
         {"SOC / PT": ["Blood and lymphatic system disorders", term], "row_type": ["soc", "pt"],
-         "Any grade": [3, 3], "Grade 3": [1, 1]})
-    results.tables["AEL_G3"] = pd.DataFrame(
+         "Any grade": [3, 3], "Grade 3": [1, 1]}))
+    results.tables["AEL_G3"] = declared("AEL_G3").table(pd.DataFrame(
         {"Participant": ["TOY-1-001", "TOY-1-001"], "Term": [term, "Febrile neutropenia"], "Grade": [3, 3],
-         "Start": ["2024-01-02", "2024-01-05"]})
+         "Start": ["2024-01-02", "2024-01-05"]}))
     results.unavailable["AET04_TEAE"] = "endpoints module not installed"
     return results
 
@@ -214,8 +215,8 @@ def test_demo_html_is_byte_identical_on_rerun(demo_report, tmp_path):
 def test_long_listing_is_cut_with_a_note_and_written_whole_to_csv(tmp_path):
     results = small_results()
     n = 250
-    results.tables["AEL_G3"] = pd.DataFrame({"Participant": [f"TOY-1-{i:03d}" for i in range(n)],
-                                             "Term": "Anemia", "Grade": 3, "Start": "2024-01-02"})
+    results.tables["AEL_G3"] = declared("AEL_G3").table(pd.DataFrame(
+        {"Participant": [f"TOY-1-{i:03d}" for i in range(n)], "Term": "Anemia", "Grade": 3, "Start": "2024-01-02"}))
     paths = write_report(results, tmp_path, pdf=False)
     html = paths["html"].read_text()
     table = html[html.index('id="tbl-AEL_G3"'):]
@@ -226,7 +227,8 @@ def test_long_listing_is_cut_with_a_note_and_written_whole_to_csv(tmp_path):
     full = pd.read_csv(paths["AEL_G3"], dtype=str)
     assert len(full) == n and full["Participant"].iloc[-1] == "TOY-1-249"
     # summary tables are never cut, however long
-    results.tables["AET04_TRAE"] = pd.concat([results.tables["AET04_TRAE"]] * 150, ignore_index=True)
+    longer = pd.concat([results.tables["AET04_TRAE"].frame] * 150, ignore_index=True)
+    results.tables["AET04_TRAE"] = declared("AET04_TRAE").table(longer)
     context = build_context(results)
     block = next(b for b in context["sections"]["ae_tables"]["blocks"] if b.get("code") == "AET04_TRAE")
     assert len(block["rows"]) == 300 and block["truncated"] is None

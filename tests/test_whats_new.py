@@ -315,7 +315,7 @@ def _dthl01_records(listing: pd.DataFrame) -> list[tuple[str, str, str, str]]:
 def test_deaths_are_those_of_the_deaths_listing(runs):
     deaths = runs["summaries"][1]["deaths"]
     assert [(r["usubjid"], r["date"], r["date_imputed"], r["cause"]) for r in deaths] == _dthl01_records(
-        runs["current"].tables["DTHL01"])
+        runs["current"].tables["DTHL01"].frame)
 
 
 @pytest.mark.parametrize("listing", ["renamed", "absent"], ids=["DTHL01 display labels renamed", "no DTHL01 table"])
@@ -323,7 +323,8 @@ def test_death_keys_do_not_depend_on_the_listing_labels(runs, listing):
     current = runs["current"]
     tables = dict(current.tables)
     if listing == "renamed":
-        tables["DTHL01"] = tables["DTHL01"].rename(columns={"Participant": "Subject", "Date of death": "Died on"})
+        renamed = tables["DTHL01"].frame.rename(columns={"Participant": "Subject", "Date of death": "Died on"})
+        tables["DTHL01"] = dataclasses.replace(tables["DTHL01"], frame=renamed)
     else:
         del tables["DTHL01"]
     deaths = summary_dict(dataclasses.replace(current, tables=tables))["deaths"]

@@ -3,7 +3,7 @@
 Response input: SDTM RS (RSTESTCD = OVRLRESP, RSSTRESC, RSDTC, RSEVAL) or ADaM ADRS (PARAMCD OVR/OVRLRESP, AVALC,
 ADT). Persistence input: SDTM PC (PCTESTCD, PCORRES/PCSTRESC, PCSTRESN, PCDTC). Days are counted from the infusion
 (day 0, :func:`ctcae_engine.analyse.endpoints.safety_population`); the analysis population is the infused participants.
-Table ids: ``RSPT01`` (response), ``TTET01`` (PFS), ``CKT01`` (persistence at month 6), ``CKT02`` (level over time).
+Table ids: ``ORR01`` (response), ``PFS01`` (PFS), ``PERS01`` (persistence at month 6), ``PERS02`` (level over time).
 """
 
 from __future__ import annotations
@@ -120,12 +120,11 @@ def best_overall_response(rs: pd.DataFrame, population: pd.DataFrame, config: St
 
 def orr_table(bor: pd.DataFrame) -> pd.DataFrame:
     """Objective response rate (CR + PR) and the best-overall-response distribution, n / N, %, exact 95% CI
-    (``RSPT01``). N = infused participants (no assessment counts as NE, i.e. non-responder)."""
+    (``ORR01``). N = infused participants (no assessment counts as NE, i.e. non-responder)."""
     total = len(bor)
     rows = [proportion("Objective response (CR + PR)", bor["bor"].isin(["CR", "PR"]).sum(), total)]
     rows += [proportion(f"Best overall response {r}", bor["bor"].eq(r).sum(), total) for r in RESPONSES]
     table = pd.DataFrame(rows)
-    table.attrs["table_id"] = "RSPT01"
     return table
 
 
@@ -238,7 +237,7 @@ def pfs_data(
 
 
 def pfs_summary(pfs: pd.DataFrame, config: StudyConfig, level: float = 0.95) -> pd.DataFrame:
-    """Kaplan-Meier (lifelines) summary of PFS (``TTET01``): n, events, median and its CI (days), and the
+    """Kaplan-Meier (lifelines) summary of PFS (``PFS01``): n, events, median and its CI (days), and the
     ``pfs.rate_days`` PFS rate (%) with its CI (lifelines' exponential Greenwood interval); the rate is NaN when
     everyone still event-free was censored before that day."""
     data = pfs.dropna(subset=["time_days"])
@@ -247,7 +246,6 @@ def pfs_summary(pfs: pd.DataFrame, config: StudyConfig, level: float = 0.95) -> 
         table = pd.DataFrame([{"n": 0, "events": 0, "median_days": np.nan, "median_ci_low": np.nan,
                                "median_ci_high": np.nan, "rate_days": at, "rate_pct": np.nan, "rate_ci_low": np.nan,
                                "rate_ci_high": np.nan, "at_risk_at_rate_day": 0}])
-        table.attrs.update(table_id="TTET01", note="No participant with an analysable PFS time.")
         return table
     kmf = KaplanMeierFitter(alpha=1 - level).fit(data["time_days"], data["event"].astype(bool), label="PFS")
     med_ci = median_survival_times(kmf.confidence_interval_).iloc[0]
@@ -263,8 +261,13 @@ def pfs_summary(pfs: pd.DataFrame, config: StudyConfig, level: float = 0.95) -> 
         "at_risk_at_rate_day": at_risk,
     }
     table = pd.DataFrame([row])
-    table.attrs["table_id"] = "TTET01"
     return table
+
+
+def pfs_table(pfs: pd.DataFrame, config: StudyConfig) -> tuple[pd.DataFrame, dict[str, str]]:
+    """PFS01: :func:`pfs_summary` and the note it needs (``note``: why the table is empty of estimates)."""
+    table = pfs_summary(pfs, config)
+    return table, {"note": "No participant with an analysable PFS time." if table["n"].iloc[0] == 0 else ""}
 
 
 def pfs_curve(pfs: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
@@ -309,7 +312,7 @@ def cart_samples(pc: pd.DataFrame, population: pd.DataFrame, config: StudyConfig
 
 
 def persistence_at_target(samples: pd.DataFrame, population: pd.DataFrame, config: StudyConfig) -> pd.DataFrame:
-    """Participants with detectable CAR-T at month 6 (``CKT01``) from :func:`cart_samples`: the sample nearest
+    """Participants with detectable CAR-T at month 6 (``PERS01``) from :func:`cart_samples`: the sample nearest
     ``target_day`` within +/- ``window_days`` decides. Two rows: among participants with such a sample (evaluable)
     and among all infused participants (no sample = not shown detectable). n / N, %, exact 95% CI."""
     cfg = config.persistence
@@ -324,12 +327,11 @@ def persistence_at_target(samples: pd.DataFrame, population: pd.DataFrame, confi
             proportion(f"Detectable CAR-T at day {cfg.target_day} (all infused)", n_det, infused),
         ]
     )
-    table.attrs["table_id"] = "CKT01"
     return table
 
 
 def persistence_over_time(samples: pd.DataFrame, config: StudyConfig) -> pd.DataFrame:
-    """CAR-T level by nominal day (``CKT02``) from :func:`cart_samples`: each sample goes to the nearest of
+    """CAR-T level by nominal day (``PERS02``) from :func:`cart_samples`: each sample goes to the nearest of
     ``timepoints_days`` (within ``window_days``; one sample per participant and timepoint, the nearest). Columns:
     timepoint_day, n, n_detectable, median, q1, q3, min, max (values below the LLOQ count as 0 in these order
     statistics)."""
@@ -348,6 +350,4 @@ def persistence_over_time(samples: pd.DataFrame, config: StudyConfig) -> pd.Data
         q1=("level", lambda v: v.quantile(0.25)), q3=("level", lambda v: v.quantile(0.75)), min=("level", "min"),
         max=("level", "max"),
     ).reset_index()
-    table.attrs["table_id"] = "CKT02"
-    table.attrs["unit"] = cfg.unit
     return table

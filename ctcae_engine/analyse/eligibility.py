@@ -150,7 +150,6 @@ def eligibility_screen(
     columns = ["usubjid", "criterion", "testcd", "value", "threshold", "passed", "reason"]
     table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
     table = table.sort_values("usubjid", kind="stable").reset_index(drop=True)
-    table.attrs["table_id"] = "ELIG"
     return table
 
 
@@ -163,5 +162,13 @@ def eligibility_summary(screen: pd.DataFrame) -> pd.DataFrame:
     out["eligible"] = out["n_failed"].eq(0)
     out["failed"] = join_texts(out["usubjid"].map(text).fillna(""))
     out = out.reset_index(drop=True)
-    out.attrs["table_id"] = "ELIG_SUMMARY"
     return out
+
+
+def eligibility_failures(screen: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
+    """ELIG01: the participants who failed a screening criterion (criteria not met, details), and how many of how
+    many screened participants met every criterion (``eligible``, ``screened``)."""
+    summary = eligibility_summary(screen)
+    failed = summary.loc[~summary["eligible"].astype(bool), ["usubjid", "n_failed", "failed"]]
+    failed = failed.rename(columns={"usubjid": "Participant", "n_failed": "Criteria not met", "failed": "Details"})
+    return failed.reset_index(drop=True), {"eligible": int(summary["eligible"].sum()), "screened": len(summary)}

@@ -1,7 +1,7 @@
 """Populations, treatment-emergent / treatment-related AE flags, the primary endpoint and the AE overview (AET01).
 
 Inputs are SDTM (DM, EX, AE with SUPPAE merged) or ADaM (ADSL, ADAE); the column mapping is in docs/endpoints.md.
-Results are tidy DataFrames; a table carries its stable id in ``frame.attrs["table_id"]``. SOC/PT tables, lab shift
+Results are tidy DataFrames (the table registry, :mod:`ctcae_engine.tables`, names them). SOC/PT tables, lab shift
 tables and CRS/ICANS incidence are in :mod:`ctcae_engine.analyse.safety_tables`; the eligibility screen in
 :mod:`ctcae_engine.analyse.eligibility`.
 """
@@ -286,7 +286,6 @@ def primary_endpoint(flagged: pd.DataFrame, population: pd.DataFrame) -> pd.Data
         proportion("AE related to lymphodepletion", facts["trae_ld"].sum(), total),
     ]
     table = pd.DataFrame(rows)
-    table.attrs["table_id"] = "PRIMARY"
     return table
 
 
@@ -307,5 +306,4 @@ def ae_overview(flagged: pd.DataFrame, population: pd.DataFrame) -> pd.DataFrame
     }
     table = pd.DataFrame([proportion(label, facts[col].sum(), total) for col, label in labels.items()])
     table.insert(0, "flag", list(labels))
-    table.attrs["table_id"] = "AET01"
     return table

@@ -1,7 +1,7 @@
 """Safety tables built from flagged AEs, graded observations and CRS/ICANS episodes (tidy DataFrames).
 
-Table ids (``frame.attrs["table_id"]``), named after the FDA Standard Safety Tables / tern conventions:
-``AET04`` TEAEs by SOC and preferred term by worst grade, ``AET04_TRAE`` the same for treatment-related AEs,
+The registry (:mod:`ctcae_engine.tables`) declares their IDs, after the FDA Standard Safety Tables / tern conventions:
+``AET04_TEAE`` TEAEs by SOC and preferred term by worst grade, ``AET04_TRAE`` the same for treatment-related AEs,
 ``LBT14`` baseline grade vs worst post-baseline grade, ``LBT07`` worst post-baseline grade >= 3 per lab term,
 ``CRST01`` CRS/ICANS incidence by maximum grade, ``CRST02`` CRS/ICANS time to onset and duration.
 """
@@ -37,7 +37,7 @@ def _grade_counts(base: pd.DataFrame) -> pd.DataFrame:
 def ae_soc_pt_table(
     flagged: pd.DataFrame, population: pd.DataFrame, related: bool = False, attribution: str | None = None
 ) -> pd.DataFrame:
-    """Participants with treatment-emergent AEs by SOC and preferred term, by worst grade (``AET04``; with
+    """Participants with treatment-emergent AEs by SOC and preferred term, by worst grade (``AET04_TEAE``; with
     ``related=True`` treatment-related only, ``AET04_TRAE``).
 
     A participant counts once per term, and once per SOC, at the worst grade recorded there; one "ANY AE" row
@@ -80,8 +80,6 @@ def ae_soc_pt_table(
     counts = [*GRADE_COLUMNS, "any", "grade_3plus"]
     table[counts] = table[counts].fillna(0).astype(int)
     table = table.reset_index(drop=True)
-    table.attrs["table_id"] = "AET04_TRAE" if related else "AET04"
-    table.attrs["N"] = total
     return table
 
 
@@ -151,7 +149,7 @@ def _lab_long(graded: pd.DataFrame) -> pd.DataFrame:
     return long[["usubjid", "testcd", "adt", "baseline", "direction", "term", "grade"]]
 
 
-def _window_bounds(population: pd.DataFrame, config: StudyConfig | None) -> pd.DataFrame | None:
+def window_bounds(population: pd.DataFrame, config: StudyConfig | None) -> pd.DataFrame | None:
     """Per participant: first and last day (as dates) of the treatment-emergent window, or None without infdt."""
     if "infdt" not in population.columns:
         return None
@@ -178,7 +176,7 @@ def _baseline_and_worst(
     post = long.loc[~long["baseline"]].merge(base["base_adt"], left_on=keys, right_index=True, how="left")
     post = post.loc[post["base_adt"].isna() | (post["adt"] > post["base_adt"]) | post["adt"].isna()]
     outside = 0
-    bounds = _window_bounds(population, config) if population is not None else None
+    bounds = window_bounds(population, config) if population is not None else None
     if bounds is not None:
         win = post[["usubjid"]].join(bounds, on="usubjid")
         inside = post["adt"].isna() | (post["adt"].ge(win["win_start"]) & post["adt"].le(win["win_end"])).fillna(False)
@@ -214,7 +212,6 @@ def lab_shift_table(
     table["N"] = table.groupby(["direction", "term"])["n"].transform("sum")
     table["pct"] = 100.0 * table["n"] / table["N"]
     table = table.sort_values(["term", "direction", "baseline_grade", "worst_grade"]).reset_index(drop=True)
-    table.attrs["table_id"] = "LBT14"
     table.attrs["n_outside_window"] = outside
     return table
 
@@ -242,7 +239,6 @@ def lab_grade3_table(
     table["pct_grade3plus"] = 100.0 * table["n_grade3plus"] / table["N"]
     cols = ["direction", "term", "N", "n_grade3plus", "pct_grade3plus", "n_grade3", "n_grade4", "n_worsened"]
     table = table[cols].sort_values(["n_grade3plus", "term"], ascending=[False, True]).reset_index(drop=True)
-    table.attrs["table_id"] = "LBT07"
     table.attrs["n_outside_window"] = outside
     return table
 
@@ -283,7 +279,6 @@ def crs_icans_incidence(episodes: pd.DataFrame, population: pd.DataFrame) -> pd.
         cats.append(("Grade >= 3", grp["max_grade"].ge(3)))
         rows += [{"syndrome": syndrome, **proportion(label, mask.sum(), total)} for label, mask in cats]
     table = pd.DataFrame(rows, columns=["syndrome", "label", "n", "N", "pct", "ci_low", "ci_high"])
-    table.attrs["table_id"] = "CRST01"
     return table
 
 
@@ -299,5 +294,4 @@ def crs_icans_timing(episodes: pd.DataFrame, population: pd.DataFrame) -> pd.Dat
         max="max", n_missing=lambda v: int(v.isna().sum()),
     ).reset_index()
     stats["measure"] = stats["measure"].map({"onset_day": "time to onset (days)", "duration_days": "duration (days)"})
-    stats.attrs["table_id"] = "CRST02"
     return stats

@@ -171,3 +171,22 @@ def read_study(folder: str | Path, frames: dict[str, pd.DataFrame] | None = None
 def file_hashes(folder: str | Path) -> dict[str, str]:
     """SHA-256 of every domain file in a folder (for the report's provenance section)."""
     return {path.name: sha256_file(path) for path in domain_files(folder)}
+
+
+def as_sdtm(domains: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """A new dict where each ADaM dataset stands under its SDTM domain's name when that domain is absent."""
+    out = dict(domains)
+    for adam, sdtm in ADAM_TO_SDTM.items():
+        if adam in out and sdtm not in out:
+            out[sdtm] = out.pop(adam)
+    return out
+
+
+def file_table(folder: Path, domains: dict[str, pd.DataFrame], hashes: dict[str, str] | None = None) -> pd.DataFrame:
+    """The input files of a study folder: name, rows read (NA for a file that is not a domain) and sha256
+    (``hashes`` as already computed, else hashed here)."""
+    hashes = file_hashes(folder) if hashes is None else hashes
+    stems = [Path(name).stem.lower() for name in hashes]
+    return pd.DataFrame({"name": list(hashes),
+                         "rows": [len(domains[stem]) if stem in domains else pd.NA for stem in stems],
+                         "sha256": list(hashes.values())})

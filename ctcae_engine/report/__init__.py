@@ -378,7 +378,7 @@ def write_report(
     paths["html"].write_text(html, encoding="utf-8")
     _write_json(paths["summary"], current)
     _write_json(paths["whats_new"], whats_new)
-    rows = results.tables.get("DQ02_ROWS")
+    rows = results.frame("DQ02_ROWS")
     if rows is not None:
         paths["ungraded"] = out_dir / "ungraded_rows.csv"
         rows.to_csv(paths["ungraded"], index=False, lineterminator="\n")

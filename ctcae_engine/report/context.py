@@ -1,6 +1,7 @@
 """StudyResults -> the plain context dict the templates render (no jinja, no HTML, no number formatting here).
 
-The layout below says which table or figure goes in which section, in which order. A table or figure that the
+The registry (:mod:`ctcae_engine.tables`) says which table or figure goes in which section, in which order. A
+table or figure that the
 run did not produce becomes an "unavailable" block carrying the reason the pipeline recorded for it (a missing
 domain, a stage that failed), so a missing input never breaks the report.
 Values stay raw (ints, floats, strings, None); the templates format them.
@@ -16,75 +17,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-SECTION_ORDER = (
-    "cover", "summary", "enrollment", "ae_tables", "listings", "deaths", "cart", "labs", "efficacy",
-    "data_quality", "methods",
-)
+from ctcae_engine import tables as registry
+from ctcae_engine.tables import Table
 
-# section -> blocks: (kind, key, default title). A key ending in "*" takes every table/figure with that prefix.
-LAYOUT: dict[str, list[tuple[str, str, str]]] = {
-    "enrollment": [
-        ("table", "DISP01", "Participant disposition"),
-        ("table", "ELIG01", "Screening eligibility criteria not met"),
-        ("table", "EXP01", "Exposure: lymphodepletion and CAR-T infusion"),
-        ("figure", "swimmer", "Swimmer plot: time on study, grade >= 3 AEs, CRS, response, progression, death"),
-    ],
-    "ae_tables": [
-        ("table", "PRIMARY", "Primary endpoint: participants with treatment-related AEs within the window, overall "
-                             "and by attribution (exact Clopper-Pearson 95% CI)"),
-        ("table", "AET01", "Overview of adverse events"),
-        ("table", "AET04_TRAE", "Treatment-related AEs by SOC, PT and worst CTCAE grade"),
-        ("table", "AET04_TEAE", "Treatment-emergent AEs by SOC, PT and worst CTCAE grade"),
-        ("figure", "ae_heatmap", "AE heat map: worst CTCAE grade per participant and term"),
-    ],
-    "listings": [
-        ("table", "AEL_G3", "Listing of treatment-emergent AEs of CTCAE grade 3 or higher"),
-        ("table", "AEL_SAE", "Listing of serious adverse events"),
-    ],
-    "deaths": [("table", "DTHL01", "Listing of deaths")],
-    "cart": [
-        ("table", "CRST01", "CRS and ICANS incidence by maximum ASTCT 2019 grade"),
-        ("table", "CRST02", "CRS and ICANS: time to onset and duration (days)"),
-        ("table", "CRS01", "Cytokine release syndrome per participant: ASTCT 2019 and CTCAE v4.03 side by side"),
-        ("table", "ICANS_EPISODES", "ICANS episodes (ASTCT 2019); CTCAE v4.03 has no ICANS term: see the "
-                                    "nervous-system AEs in section 3"),
-    ],
-    "labs": [
-        ("table", "LBT14*", "Shift from baseline to worst post-baseline CTCAE grade"),
-        ("table", "LBT07", "Participants with a worst post-baseline lab grade >= 3"),
-        ("figure", "lab_*", "Laboratory trajectories (ANC, platelets, hemoglobin, ALT) with CTCAE grade bands"),
-        ("table", "VSEG01", "Vital signs and ECG: participants by worst post-baseline CTCAE grade"),
-        ("table", "VSEG02", "Vital signs and ECG: worst record per participant and term, CTCAE grade >= 2"),
-    ],
-    "efficacy": [
-        ("table", "ORR01", "Objective response rate"),
-        ("table", "PFS01", "Progression-free survival"),
-        ("figure", "km_pfs", "Kaplan-Meier estimate of progression-free survival, with numbers at risk"),
-        ("table", "PERS01", "CAR-T persistence: detectable transgene at month 6"),
-        ("table", "PERS02", "CAR-T levels by nominal day"),
-        ("figure", "persistence", "CAR-T levels over time"),
-    ],
-    "data_quality": [
-        ("table", "DQ01", "Rows that could not be graded, by domain and reason"),
-        ("table", "DQ02", "Ungraded rows with their reason, by domain, test and reason"),
-        ("table", "DQ03", "Invalid AE terms and grades"),
-        ("table", "DQ04", "Reported versus derived discrepancies"),
-        ("table", "DQ05", "AE records that needed an assumption (imputed onset date, unmapped relationship)"),
-        ("table", "DQ06", "Records dated after the data cut-off, excluded from the analysis"),
-        ("table", "DQ07", "Supplemental qualifier rows (SUPP--) that match no parent record"),
-        ("table", "DQ08", "CAR-T toxicity (XC) rows that could not be used for ASTCT 2019 grading"),
-    ],
-    "methods": [
-        ("text", "methods_text", ""),
-        ("table", "METH01", "CTCAE rules applied in this run"),
-    ],
-}
+SECTION_ORDER = registry.SECTIONS
+TEXT_BLOCKS = {"methods": "methods_text"}  # section -> the free text (``texts`` key) that opens it
 
 # listings grow with the number of participants: in the report they show at most MAX_ROWS rows, with a note, and
 # every row goes to <ID>.csv next to the report. Summary tables (bounded by terms and grades) are never cut.
 MAX_ROWS = 200
-LISTINGS = frozenset({"AEL_G3", "AEL_SAE", "DTHL01", "CRS01", "ICANS_EPISODES", "VSEG02", "ELIG01", "DQ02", "DQ03",
-                      "DQ04", "DQ05", "DQ07", "DQ08"})
 
 HEADLINE = (
     ("teae", "Treatment-emergent AEs (TEAE), any grade"),
@@ -198,7 +139,6 @@ def _merge_counts(frame: pd.DataFrame) -> pd.DataFrame:
 def present(key: str, frame: pd.DataFrame) -> pd.DataFrame:
     """Reshape an engine table for reading (labels, SOC/PT rows, shift cross-tab, 'n (%)' cells); values are not
     formatted."""
-    attrs = dict(frame.attrs)
     frame = _merge_counts(frame)
     if {"level", "soc", "term"} <= set(frame.columns):
         frame = _soc_pt(frame)
@@ -208,20 +148,18 @@ def present(key: str, frame: pd.DataFrame) -> pd.DataFrame:
         frame = frame.drop(columns="flag")
     if key == "CRS01" and "ctcae_text" in frame.columns:  # the grade's CTCAE text is long: the grade number stays
         frame = frame.drop(columns="ctcae_text")
-    frame = frame.rename(columns={c: COLUMN_LABELS.get(c, c) for c in frame.columns})
-    frame.attrs.update(attrs)
-    return frame
+    return frame.rename(columns={c: COLUMN_LABELS.get(c, c) for c in frame.columns})
 
 
-def table_block(key: str, frame: pd.DataFrame, title: str, max_rows: int | None = None) -> dict[str, Any]:
-    """A DataFrame as a table block: columns, rows of plain values, numeric columns, optional SOC/PT row classes.
+def table_block(table: Table, shown: pd.DataFrame, max_rows: int | None = None) -> dict[str, Any]:
+    """A registry table, reshaped for reading (``shown``, see :func:`present`), as a table block: columns, rows of
+    plain values, numeric columns, optional SOC/PT row classes, and the table's title, note and empty text.
 
-    Frame attrs may carry ``title``, ``note`` and ``empty`` (the text shown when there are no rows). A
-    ``row_type`` column (e.g. "soc"/"pt") becomes the CSS class of each row and is not shown. A listing (``key`` in
-    :data:`LISTINGS`) longer than ``max_rows`` shows its first ``max_rows`` rows and says so in ``truncated``
-    (shown, total, csv: the file next to the report that holds every row).
+    A ``row_type`` column (e.g. "soc"/"pt") becomes the CSS class of each row and is not shown. A listing longer
+    than ``max_rows`` shows its first ``max_rows`` rows and says so in ``truncated`` (shown, total, csv: the file
+    next to the report that holds every row).
     """
-    frame = frame.reset_index(drop=True)
+    frame = shown.reset_index(drop=True)
     row_class = None
     if "row_type" in frame.columns:
         row_class = [str(x) for x in frame["row_type"].fillna("")]
@@ -230,21 +168,21 @@ def table_block(key: str, frame: pd.DataFrame, title: str, max_rows: int | None 
                and not pd.api.types.is_bool_dtype(frame[c])) or (len(frame) and isinstance(frame[c].iloc[0], dict))]
     total = len(frame)
     truncated = None
-    if max_rows is not None and key in LISTINGS and total > max_rows:
-        truncated = {"shown": max_rows, "total": total, "csv": f"{key}.csv"}
+    if max_rows is not None and table.listing and total > max_rows:
+        truncated = {"shown": max_rows, "total": total, "csv": f"{table.id}.csv"}
         frame = frame.iloc[:max_rows]
     rows = [[plain(v) for v in row] for row in frame.itertuples(index=False, name=None)]
     return {
         "kind": "table",
-        "id": f"tbl-{key}",
-        "code": key,
-        "title": frame.attrs.get("title", title),
+        "id": f"tbl-{table.id}",
+        "code": table.id,
+        "title": table.title,
         "columns": [str(c) for c in frame.columns],
         "numeric": numeric,
         "rows": rows,
         "row_class": row_class,
-        "note": frame.attrs.get("note", ""),
-        "empty": frame.attrs.get("empty", "No rows."),
+        "note": table.note,
+        "empty": table.empty,
         "truncated": truncated,
     }
 
@@ -255,33 +193,23 @@ def figure_block(key: str, svg: str, caption: str) -> dict[str, Any]:
     return {"kind": "figure", "id": f"fig-{key}", "src": f"data:image/svg+xml;base64,{data}", "caption": caption}
 
 
-def _matching(mapping: Mapping[str, Any], key: str) -> list[str]:
-    if key.endswith("*"):
-        return sorted(k for k in mapping if k.startswith(key[:-1]))
-    return [key] if key in mapping else []
-
-
 def _section(name: str, results: Any, texts: Mapping[str, str], max_rows: int | None,
              full: dict[str, pd.DataFrame]) -> dict[str, Any]:
     blocks: list[dict[str, Any]] = []
-    for kind, key, title in LAYOUT[name]:
-        if kind == "text":
-            if texts.get(key):
-                blocks.extend({"kind": "text", "text": para} for para in texts[key].split("\n\n"))
-            continue
-        source = results.tables if kind == "table" else results.figures
-        keys = _matching(source, key)
-        for k in keys:
-            if kind == "table":
-                shown = present(k, source[k])
-                blocks.append(table_block(k, shown, title, max_rows))
-                if blocks[-1]["truncated"]:
-                    full[blocks[-1]["truncated"]["csv"]] = shown
-            else:
-                blocks.append(figure_block(k, source[k], title))
-        if not keys:
-            reason = results.unavailable.get(key.rstrip("*"), "not produced by this run")
-            blocks.append({"kind": "unavailable", "text": f"{title}: {reason}"})
+    if texts.get(TEXT_BLOCKS.get(name, "")):
+        blocks.extend({"kind": "text", "text": para} for para in texts[TEXT_BLOCKS[name]].split("\n\n"))
+    for output in registry.in_section(name):
+        if output.kind == "table" and output.id in results.tables:
+            table = results.tables[output.id]
+            shown = present(output.id, table.frame)
+            blocks.append(table_block(table, shown, max_rows))
+            if blocks[-1]["truncated"]:
+                full[blocks[-1]["truncated"]["csv"]] = shown
+        elif output.kind == "figure" and output.id in results.figures:
+            blocks.append(figure_block(output.id, results.figures[output.id], output.title))
+        else:
+            reason = results.unavailable.get(output.id, "not produced by this run")
+            blocks.append({"kind": "unavailable", "text": f"{output.title}: {reason}"})
     available = any(b["kind"] != "unavailable" for b in blocks)
     reason = "; ".join(b["text"] for b in blocks if b["kind"] == "unavailable")
     return {"available": available, "reason": reason, "blocks": blocks}
@@ -391,6 +319,7 @@ def build_context(
     meta["previous"] = ((whats_new or {}).get("previous") or {}).get("data_cutoff")
     sections: dict[str, Any] = {"summary": _summary(results, whats_new)}
     full: dict[str, pd.DataFrame] = {}
-    for name in LAYOUT:
-        sections[name] = _section(name, results, texts, max_rows, full)
+    for name in SECTION_ORDER:
+        if name not in sections and (registry.in_section(name) or name in TEXT_BLOCKS):
+            sections[name] = _section(name, results, texts, max_rows, full)
     return {"meta": meta, "section_order": list(SECTION_ORDER), "sections": sections, "full_listings": full}

@@ -335,8 +335,7 @@ def execute(
                 _save_frame(frame, work / "graded" / stem)
         (work / "tables").mkdir()
         for table_id, table in sorted(results.tables.items()):
-            if isinstance(table, pd.DataFrame):
-                table.to_csv(work / "tables" / f"{table_id}.csv", index=False, lineterminator="\n")
+            table.frame.to_csv(work / "tables" / f"{table_id}.csv", index=False, lineterminator="\n")
         durations["datasets_and_tables"] = time.perf_counter() - stamp
 
         warnings = [str(p) for p in problems]

@@ -1,0 +1,143 @@
+"""The data-quality appendix (DQ01-DQ08) and the rules applied (METH01): what the engine could not use, and why.
+
+Every builder takes the frames it reads and returns a new DataFrame (None: nothing to report on, e.g. no graded
+domain); titles and texts are declared with the tables in :mod:`ctcae_engine.tables`.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ctcae_engine.grade import ae as ae_checks
+from ctcae_engine.grade import cart
+from ctcae_engine.read import columns
+from ctcae_engine.read.cutoff import cutoff_summary
+
+GRADED = ("LB", "VS", "EG")
+
+
+def _first_of(values: pd.Series, k: int) -> str:
+    """Up to ``k`` distinct values, sorted, joined; '...' when there are more."""
+    distinct = sorted(set(values.dropna()))
+    return ", ".join(distinct[:k]) + (f" ... ({len(distinct)} distinct)" if len(distinct) > k else "")
+
+
+def ungraded_rows(labs: pd.DataFrame | None, vitals: pd.DataFrame | None,
+                  ecg: pd.DataFrame | None) -> pd.DataFrame | None:
+    """DQ02_ROWS: every lab, vital-sign and ECG row without a grade, with its result and reason (None: no graded
+    domain)."""
+    parts = []
+    for domain, frame in zip(GRADED, (labs, vitals, ecg), strict=True):
+        if frame is None or "grade" not in frame.columns:
+            continue
+        bad = frame[frame["grade"].isna()]
+        value = columns.raw(bad, f"{domain}ORRES", f"{domain}STRESC").fillna("")
+        unit = columns.raw(bad, f"{domain}ORRESU", f"{domain}STRESU").fillna("")
+        parts.append(pd.DataFrame({"Domain": domain, "Participant": bad["usubjid"].astype("string"),
+                                   "Test": bad["testcd"].astype("string"), "Date": bad["dtc"].astype("string"),
+                                   "Result": (value + " " + unit).str.strip(),
+                                   "Reason": bad["reason"].astype("string")}))
+    if not parts:
+        return None
+    rows = pd.concat(parts, ignore_index=True)
+    rows["Reason"] = rows["Reason"].replace("", pd.NA).fillna("no reason given by the grader")
+    return rows
+
+
+def ungraded_counts(rows: pd.DataFrame) -> pd.DataFrame:
+    """DQ01: ungraded rows (DQ02_ROWS) counted by domain and reason."""
+    return rows.groupby(["Domain", "Reason"], sort=True).size().rename("Rows").reset_index()
+
+
+def ungraded_groups(rows: pd.DataFrame) -> pd.DataFrame:
+    """DQ02: ungraded rows (DQ02_ROWS) grouped by domain, test and reason: rows, participants, first and last date,
+    up to 3 participant IDs and 3 distinct results."""
+    keys = ["Domain", "Test", "Reason"]
+    return rows.fillna({"Date": "", "Participant": ""}).groupby(keys, sort=True, dropna=False).agg(
+        Rows=("Result", "size"), Participants=("Participant", "nunique"),
+        **{"Participant IDs": ("Participant", lambda p: _first_of(p, 3))},
+        First=("Date", "min"), Last=("Date", "max"), Results=("Result", lambda r: _first_of(r, 3)),
+    ).reset_index()
+
+
+def invalid_ae_terms(ae: pd.DataFrame) -> pd.DataFrame | None:
+    """DQ03: AE records whose term or grade is not valid CTCAE (None: terms were not validated)."""
+    if "valid" not in ae.columns:
+        return None
+    bad = ae[~ae["valid"].fillna(False).astype(bool)]
+    return pd.DataFrame({"Participant": columns.raw(bad, "USUBJID"), "Reported term": columns.raw(bad, "AEDECOD"),
+                         "Verbatim": columns.raw(bad, "AETERM"), "Reported grade": columns.raw(bad, "AETOXGR"),
+                         "Issue": columns.raw(bad, "issue")}).reset_index(drop=True)
+
+
+def ae_assumptions(ae: pd.DataFrame) -> pd.DataFrame | None:
+    """DQ05: AE records whose flags needed an assumption (imputed onset, unmapped relationship; None: not
+    flagged)."""
+    if "flag_issue" not in ae.columns:
+        return None
+    issue = ae["flag_issue"].astype("string").fillna("")
+    rows = ae[issue.ne("")]
+    return pd.DataFrame({"Participant": columns.raw(rows, "USUBJID"), "Term": columns.raw(rows, "AEDECOD"),
+                         "Onset as given": columns.raw(rows, "AESTDTC"),
+                         "Assumption": issue[issue.ne("")]}).reset_index(drop=True)
+
+
+def discrepancies(found: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
+    """DQ04: reported AE grades against derived grades (:func:`ctcae_engine.analyse.reconciliation.reconcile_all`
+    rows) for reading, and the legend of the discrepancy types present (the ``legend`` text of the note)."""
+    found = found.reindex(columns=[*ae_checks.RECONCILE_COLUMNS, "domain"])
+
+    def day(column: str) -> pd.Series:
+        return pd.to_datetime(found[column], errors="coerce").dt.strftime("%Y-%m-%d").astype("string")
+
+    first, last = day("obs_first"), day("obs_last")
+    span = first.where(first.eq(last).fillna(False) | last.isna(), first + " to " + last)
+    out = pd.DataFrame({
+        "Participant": found["usubjid"].astype("string"), "Source": found["domain"],
+        "Discrepancy": found["type"], "CTCAE term": found["term"].astype("string"),
+        "Reported grade": pd.array(found["reported_grade"], dtype="Int64"),
+        "Derived grade": pd.array(found["derived_grade"], dtype="Int64"),
+        "AE onset": day("ae_start"), "AE end": day("ae_end"), "Observations": span,
+        "n obs": pd.array(found["n_obs"], dtype="Int64"),
+        "Worst evidence": found["evidence"].astype("string").fillna(""),
+    }).reset_index(drop=True)
+    legend = "; ".join(f"{code}: {text}" for code, text in ae_checks.DISCREPANCY_TYPES.items()
+                       if code in set(found["type"]))
+    return out, {"legend": legend + ". " if legend else ""}
+
+
+def late_records(excluded: pd.DataFrame, data_cutoff: str) -> tuple[pd.DataFrame, dict[str, str]]:
+    """DQ06: records dated after the data cut-off, by domain (``data_cutoff`` fills the declared texts)."""
+    return cutoff_summary(excluded), {"data_cutoff": data_cutoff}
+
+
+def supp_unmatched(lost: pd.DataFrame | None) -> pd.DataFrame:
+    """DQ07: supplemental qualifier rows (SUPP--) that match no parent record, so their value reached no row."""
+    lost = lost if lost is not None else pd.DataFrame()
+    return pd.DataFrame({"Domain": columns.raw(lost, "domain"), "Participant": columns.raw(lost, "USUBJID"),
+                         "IDVAR": columns.raw(lost, "IDVAR"), "IDVARVAL": columns.raw(lost, "IDVARVAL"),
+                         "QNAM": columns.raw(lost, "QNAM"), "QVAL": columns.raw(lost, "QVAL"),
+                         "Reason": columns.raw(lost, "reason")}).reset_index(drop=True)
+
+
+def xc_unusable(xc: pd.DataFrame) -> pd.DataFrame:
+    """DQ08: the XC rows :func:`ctcae_engine.grade.cart.check_xc` finds unusable (not a full date and time, no
+    participant, unknown test), with the reason."""
+    checked = cart.check_xc(xc)
+    bad = checked[~checked["valid"].fillna(False).astype(bool)]
+    return pd.DataFrame({"Participant": bad["usubjid"], "Date": bad["dtc"], "Test": bad["testcd"],
+                         "Value": columns.join_texts(bad["value"], bad["unit"].astype("string"), sep=" "),
+                         "Reason": bad["reason"].astype("string")}).reset_index(drop=True)
+
+
+def rules_applied(labs: pd.DataFrame | None, vitals: pd.DataFrame | None,
+                  ecg: pd.DataFrame | None) -> pd.DataFrame | None:
+    """METH01: the CTCAE rules that fired in this run, by domain, with the rows each graded."""
+    parts = [f[["rule"]].assign(Domain=d) for d, f in zip(GRADED, (labs, vitals, ecg), strict=True)
+             if f is not None and "rule" in f]
+    if not parts:
+        return None
+    rules = pd.concat(parts, ignore_index=True)
+    rules = rules[rules["rule"].astype("string").fillna("").ne("")]
+    out = rules.groupby(["Domain", "rule"], sort=True).size().rename("Rows").reset_index()
+    return out.rename(columns={"rule": "CTCAE rule (text of the criterion)"})

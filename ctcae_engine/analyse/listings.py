@@ -1,0 +1,86 @@
+"""Listings: treatment-emergent AEs of grade >= 3 (AEL_G3), serious AEs (AEL_SAE) and deaths (DTHL01).
+
+Each builder takes the frames it reads and returns a new DataFrame with readable column names; titles, notes and
+the text shown when a listing is empty are declared with the table in :mod:`ctcae_engine.tables`.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ctcae_engine.analyse import endpoints
+from ctcae_engine.read import columns
+
+ORDER = ["Participant", "Onset", "CTCAE term"]
+
+
+def ae_view(ae: pd.DataFrame) -> pd.DataFrame:
+    """The flagged AE frame (:func:`~ctcae_engine.analyse.endpoints.flag_ae`) reduced to the columns listings
+    need, with readable names; same index as ``ae``."""
+    grade = endpoints.ae_grade(ae)
+    term = columns.raw(ae, "ctcae_term").fillna(columns.raw(ae, "AEDECOD")).fillna(columns.raw(ae, "AETERM"))
+    onset = ae["astdt"].dt.strftime("%Y-%m-%d").astype("string")
+    imputed = ae["astdt_imputed"].astype("string").fillna("")
+    onset = onset.where(imputed.eq(""), onset + " (imputed " + imputed + ")")
+    return pd.DataFrame(
+        {
+            "Participant": columns.raw(ae, "USUBJID", "usubjid"),
+            "CTCAE term": term,
+            "Grade": pd.array(grade, dtype="Int64"),
+            "Onset": onset,
+            "Day": ae["ady"].astype("Int64"),
+            "SOC": columns.raw(ae, "AEBODSYS"),
+            "Serious": columns.text(ae, "AESER", upper=True),
+            "Related CAR-T": ae["related_cart"].astype(bool),
+            "Related LD": ae["related_ld"].astype(bool),
+            "Outcome": columns.raw(ae, "AEOUT"),
+            "Verbatim": columns.raw(ae, "AETERM"),
+        },
+        index=ae.index,
+    )
+
+
+def grade3_listing(ae: pd.DataFrame) -> pd.DataFrame:
+    """AEL_G3: every treatment-emergent AE of CTCAE grade >= 3, by participant, onset and term."""
+    view = ae_view(ae)
+    g3 = view[ae["trtemfl"].to_numpy(dtype=bool) & view["Grade"].ge(3).fillna(False).to_numpy(dtype=bool)]
+    return g3.sort_values(ORDER, kind="stable").reset_index(drop=True)
+
+
+def sae_listing(ae: pd.DataFrame) -> pd.DataFrame:
+    """AEL_SAE: every serious AE (AESER = Y), treatment-emergent or not (a column says which)."""
+    view = ae_view(ae)
+    sae = view[view["Serious"].eq("Y").fillna(False).to_numpy(dtype=bool)].copy()
+    sae.insert(5, "Treatment-emergent", ae.loc[sae.index, "trtemfl"].astype(bool))
+    return sae.sort_values(ORDER, kind="stable").reset_index(drop=True)
+
+
+def died(population: pd.DataFrame) -> pd.Series:
+    """Participants who died: a death date, or DTHFL = Y without a usable date (endpoints.safety_population)."""
+    flag = population["dthfl"] if "dthfl" in population.columns else False
+    return (population["dthdt"].notna() | flag).astype(bool)
+
+
+def deaths_listing(population: pd.DataFrame, ae: pd.DataFrame | None) -> pd.DataFrame:
+    """DTHL01: deaths from DM (DTHDTC, DTHFL) and participants with a fatal AE, one row per participant."""
+    cols = [c for c in ("usubjid", "dthdt", "infdt", "dthdt_imputed", "dth_reason") if c in population.columns]
+    dead = population.loc[died(population), cols]
+    fatal = pd.DataFrame(columns=["usubjid", "cause", "related"])
+    if ae is not None:
+        view = ae_view(ae)
+        rows = view[endpoints.is_fatal(ae).to_numpy(dtype=bool)]
+        related = ae.loc[rows.index, "related"].astype(bool)
+        fatal = pd.DataFrame({"usubjid": rows["Participant"].str.strip(), "cause": rows["CTCAE term"].fillna("?"),
+                              "related": related}).groupby("usubjid", as_index=False).agg(
+            cause=("cause", lambda s: "; ".join(sorted(set(s)))), related=("related", "max"))
+    out = dead.merge(fatal, on="usubjid", how="outer")
+    return pd.DataFrame(
+        {
+            "Participant": out["usubjid"],
+            "Date of death": out["dthdt"].dt.strftime("%Y-%m-%d"),
+            "Date imputed": out.get("dthdt_imputed", pd.Series("", index=out.index)).fillna(""),
+            "Day": (out["dthdt"] - out["infdt"]).dt.days.astype("Int64"),
+            "Fatal AE (CTCAE term)": out["cause"].fillna("no fatal AE recorded"),
+            "Related to treatment": out["related"].astype("boolean"),
+        }
+    ).sort_values("Participant", kind="stable").reset_index(drop=True)

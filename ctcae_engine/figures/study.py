@@ -1,0 +1,62 @@
+"""The report's figures from the derived frames: each function shapes what it needs and calls
+:mod:`ctcae_engine.figures.draw` (SVG text; an empty string leaves the figure out)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ctcae_engine.analyse import efficacy
+from ctcae_engine.analyse.listings import died
+from ctcae_engine.figures import draw as figures
+from ctcae_engine.read import columns
+from ctcae_engine.read.config import Persistence, Response
+
+MONTH_DAYS = 30.4375
+
+
+def treatment_emergent(ae: pd.DataFrame) -> pd.DataFrame | None:
+    """The treatment-emergent AEs with a stripped ``usubjid`` (None: terms were not validated)."""
+    if "ctcae_term" not in ae.columns:
+        return None
+    return ae.loc[ae["trtemfl"].astype(bool)].assign(usubjid=columns.raw(ae, "USUBJID").str.strip())
+
+
+def ae_heatmap(ae: pd.DataFrame) -> str:
+    """Worst CTCAE grade per participant and term (treatment-emergent AEs)."""
+    te_ae = treatment_emergent(ae)
+    return figures.ae_heatmap(te_ae) if te_ae is not None else ""
+
+
+def swimmer(population: pd.DataFrame, ae: pd.DataFrame | None, bor: pd.DataFrame | None, rs: pd.DataFrame | None,
+            data_cutoff: str, response: Response) -> str:
+    """Time on study of the infused participants (to death, else the data cut-off) with grade >= 3 AEs, CRS,
+    responses and death."""
+    saf = population.loc[population["saffl"].astype(bool) & population["infdt"].notna()].copy()
+    cutoff = pd.Timestamp(data_cutoff) if data_cutoff != "not given" else None
+    end = saf["dthdt"].fillna(cutoff if cutoff is not None else saf["infdt"])
+    swim = pd.DataFrame({"usubjid": saf["usubjid"], "days_on_study": (end - saf["infdt"]).dt.days,
+                         "death": died(saf), "ongoing": ~died(saf)})
+    if bor is not None:
+        swim["best_response"] = swim["usubjid"].map(bor.set_index("usubjid")["bor"])
+    assessed = None
+    if rs is not None:
+        assessed = efficacy.response_assessments(rs, population, response.evaluator).rename(
+            columns={"resp": "response"})
+    return figures.swimmer_plot(swim, treatment_emergent(ae) if ae is not None else None, assessed)
+
+
+def lab_trajectories(labs: pd.DataFrame, population: pd.DataFrame) -> str:
+    """ANC, platelets, hemoglobin and ALT over study days, with CTCAE grade bands."""
+    return figures.lab_trajectories(labs, day0=population.set_index("usubjid")["infdt"])
+
+
+def km_pfs(pfs: pd.DataFrame) -> str:
+    """Kaplan-Meier estimate of PFS in months, with numbers at risk."""
+    data = pfs.dropna(subset=["time_days"])
+    return figures.km_plot(durations=data["time_days"] / MONTH_DAYS, events=data["event"].astype(bool),
+                           time_unit="months")
+
+
+def persistence(cart_levels: pd.DataFrame, config: Persistence) -> str:
+    """CAR-T levels over time, per participant."""
+    return figures.cart_persistence(cart_levels, lloq=config.lloq, unit=config.unit)

@@ -1,0 +1,215 @@
+"""The registry of the run's outputs: one declaration per table and figure (ID, title, section, builder, texts).
+
+The pipeline builds what the registry declares, the report lays it out in registry order by section, the run
+folder writes every table as ``tables/<ID>.csv`` and the stage an output needs gives its reason when it is missing.
+IDs are the ones the report shows (tern / FDA Standard Safety Tables style where one exists: AET01, AET04_TEAE,
+LBT14, ...); the full list with titles is in docs/ARCHITECTURE.md (tables).
+
+A builder takes the frames named in ``inputs`` (lower case: derived frames of :class:`StudyResults`, e.g. ``ae``,
+``population``; upper case: SDTM domains as read, e.g. ``EX``; ``config`` / ``config.<section>``: the study
+configuration or one of its sections; an ID: a table built before it; a trailing ``?``: optional, None when
+absent) and returns a DataFrame, or a DataFrame and the fields that fill the declared ``note`` / ``empty`` texts,
+or None (nothing to show, e.g. AE terms not validated). Without a builder the single input is the table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from ctcae_engine.analyse import data_quality as dq
+from ctcae_engine.analyse import disposition, efficacy, eligibility, endpoints, listings, safety_tables, vitals_ecg
+from ctcae_engine.figures import study as study_figures
+
+SECTIONS = ("cover", "summary", "enrollment", "ae_tables", "listings", "deaths", "cart", "labs", "efficacy",
+            "data_quality", "methods")
+"""Report sections, in reading order (the templates have one partial per section)."""
+
+
+@dataclass(frozen=True)
+class Table:
+    """One table of a run: its identity and texts from the declaration, and the rows built from the data."""
+
+    id: str
+    title: str
+    section: str
+    frame: pd.DataFrame
+    note: str = ""
+    empty: str = "No rows."
+    listing: bool = False
+
+
+@dataclass(frozen=True)
+class Output:
+    """The declaration of a table (``kind`` "table") or figure ("figure"): see the module docstring."""
+
+    kind: str
+    id: str
+    title: str
+    section: str
+    inputs: tuple[str, ...]
+    build: Callable[..., Any] | None = None
+    options: tuple[tuple[str, Any], ...] = ()
+    needs: tuple[str, ...] = ()  # stages whose absence (no domain, a failure) makes this output unavailable
+    listing: bool = False  # grows with participants: the report shows its first rows, the CSV all
+    note: str = ""
+    empty: str = "No rows."
+
+    def table(self, frame: pd.DataFrame, fields: dict[str, Any] | None = None) -> Table:
+        """This declaration's table for ``frame``; ``fields`` fill the ``{name}`` slots of the note and empty text."""
+        note, empty = (self.note.format(**fields), self.empty.format(**fields)) if fields else (self.note, self.empty)
+        return Table(self.id, self.title, self.section, frame, note, empty, self.listing)
+
+
+def _table(id: str, title: str, section: str, inputs: tuple[str, ...], build: Callable[..., Any] | None = None,
+           **kw: Any) -> Output:
+    kw["options"] = tuple(kw.get("options", {}).items())
+    return Output("table", id, title, section, inputs, build, **kw)
+
+
+def _figure(id: str, title: str, section: str, inputs: tuple[str, ...], build: Callable[..., str],
+            needs: tuple[str, ...]) -> Output:
+    return Output("figure", id, title, section, inputs, build, needs=needs)
+
+
+POP, AE = ("population",), ("population", "ae")
+IMPUTED = "Onset: imputed dates are flagged (D = day, M = month and day, Y = whole date imputed). "
+
+REGISTRY: tuple[Output, ...] = (
+    # enrollment
+    _table("DISP01", "Participant disposition", "enrollment", ("population",), disposition.disposition_table,
+           needs=POP, note="The safety population (denominator N of the AE tables) is every participant infused."),
+    _table("ELIG_SCREEN", "Screening eligibility, one row per participant and criterion", "", ("eligibility",)),
+    _table("ELIG01", "Screening eligibility criteria not met", "enrollment", ("eligibility",),
+           eligibility.eligibility_failures, listing=True,
+           empty="Every participant met every laboratory eligibility criterion at screening.",
+           note="{eligible} of {screened} participants met every laboratory criterion of the study configuration at "
+                "screening."),
+    _table("EXP01", "Exposure: lymphodepletion and CAR-T infusion", "enrollment", ("EX",), disposition.exposure_table,
+           note="Doses as recorded in EX (EXDOSE, EXDOSU); one row per administration counted."),
+    _figure("swimmer", "Swimmer plot: time on study, grade >= 3 AEs, CRS, response, progression, death", "enrollment",
+            ("population", "ae?", "bor?", "RS?", "data_cutoff", "config.response"), study_figures.swimmer, POP),
+    # adverse events
+    _table("PRIMARY", "Primary endpoint: participants with treatment-related AEs within the window, overall and by "
+                      "attribution (exact Clopper-Pearson 95% CI)", "ae_tables", ("ae", "population"),
+           endpoints.primary_endpoint, needs=AE),
+    _table("AET01", "Overview of adverse events", "ae_tables", ("ae", "population"), endpoints.ae_overview, needs=AE),
+    _table("AET04_TRAE", "Treatment-related AEs by SOC, PT and worst CTCAE grade", "ae_tables", ("ae", "population"),
+           safety_tables.ae_soc_pt_table, options={"related": True}, needs=AE),
+    _table("AET04_TEAE", "Treatment-emergent AEs by SOC, PT and worst CTCAE grade", "ae_tables", ("ae", "population"),
+           safety_tables.ae_soc_pt_table, options={"related": False}, needs=AE),
+    _figure("ae_heatmap", "AE heat map: worst CTCAE grade per participant and term", "ae_tables", ("ae",),
+            study_figures.ae_heatmap, ("ae",)),
+    # listings and deaths
+    _table("AEL_G3", "Listing of treatment-emergent AEs of CTCAE grade 3 or higher", "listings", ("ae",),
+           listings.grade3_listing, needs=("ae",), listing=True,
+           empty="No treatment-emergent AE of grade 3 or higher.",
+           note=IMPUTED + "Day: days from CAR-T infusion (day 0). LD: lymphodepletion."),
+    _table("AEL_SAE", "Listing of serious adverse events", "listings", ("ae",), listings.sae_listing, needs=("ae",),
+           listing=True, empty="No serious AE in the data.",
+           note="All serious AEs in the data, treatment-emergent or not."),
+    _table("DTHL01", "Listing of deaths", "deaths", ("population", "ae?"), listings.deaths_listing, needs=POP,
+           listing=True, empty="No death in the data.",
+           note="Deaths from DM (DTHDTC, DTHFL) and AEs with grade 5, AESDTH = Y or outcome FATAL. Day: days from "
+                "CAR-T infusion. Date imputed: D = day, M = month and day imputed from a partial DTHDTC (earliest "
+                "possible day, not before the last known alive date); Y = DTHFL = Y without a usable date."),
+    # CAR-T toxicity
+    _table("CRS_EPISODES", "CRS episodes (ASTCT 2019)", "", ("crs_episodes",)),
+    _table("CRST01", "CRS and ICANS incidence by maximum ASTCT 2019 grade", "cart", ("episodes", "population"),
+           safety_tables.crs_icans_incidence, needs=("population", "xc", "crs", "icans")),
+    _table("CRST02", "CRS and ICANS: time to onset and duration (days)", "cart", ("episodes", "population"),
+           safety_tables.crs_icans_timing, needs=("population", "xc", "crs", "icans")),
+    _table("CRS01", "Cytokine release syndrome per participant: ASTCT 2019 and CTCAE v4.03 side by side", "cart",
+           ("crs_vs_ae",), needs=("xc", "crs"), listing=True),
+    _table("ICANS_EPISODES", "ICANS episodes (ASTCT 2019); CTCAE v4.03 has no ICANS term: see the nervous-system AEs "
+                             "in section 3", "cart", ("icans_episodes",), needs=("xc", "icans"), listing=True),
+    # labs, vital signs, ECG
+    _table("LBT14", "Shift from baseline to worst post-baseline CTCAE grade", "labs",
+           ("labs", "population?", "config"), safety_tables.lab_shift_table, needs=("labs",)),
+    _table("LBT07", "Participants with a worst post-baseline lab grade >= 3", "labs",
+           ("labs", "population?", "config"), safety_tables.lab_grade3_table, needs=("labs",)),
+    _figure("lab_trajectories", "Laboratory trajectories (ANC, platelets, hemoglobin, ALT) with CTCAE grade bands",
+            "labs", ("labs", "population"), study_figures.lab_trajectories, ("labs",)),
+    _table("VSEG01", "Vital signs and ECG: participants by worst post-baseline CTCAE grade", "labs",
+           ("vitals?", "ecg?", "population?", "config"), vitals_ecg.worst_grade_counts, needs=("vseg",),
+           empty="No graded vital-sign or ECG record after baseline.",
+           note="Participants counted once per term at their worst post-baseline grade in the treatment-emergent "
+                "window (baseline as for the labs). Fever, Hypertension, Weight loss/gain and Hypoxia from VS; QTc "
+                "prolonged from EG."),
+    _table("VSEG02", "Vital signs and ECG: worst record per participant and term, CTCAE grade >= 2", "labs",
+           ("vitals?", "ecg?", "population?", "config"), vitals_ecg.worst_records, needs=("vseg",), listing=True,
+           empty="No vital-sign or ECG grade >= 2 after baseline in the treatment-emergent window.",
+           note="One row per participant and term: the worst post-baseline record (earliest if tied)."),
+    # efficacy
+    _table("ORR01", "Objective response rate", "efficacy", ("bor",), efficacy.orr_table, needs=("population", "rs")),
+    _table("PFS01", "Progression-free survival", "efficacy", ("pfs", "config"), efficacy.pfs_table,
+           needs=("population", "rs"), note="{note}"),
+    _figure("km_pfs", "Kaplan-Meier estimate of progression-free survival, with numbers at risk", "efficacy",
+            ("pfs",), study_figures.km_pfs, ("population", "rs")),
+    _table("PERS01", "CAR-T persistence: detectable transgene at month 6", "efficacy",
+           ("cart_levels", "population", "config"), efficacy.persistence_at_target, needs=("population", "pc")),
+    _table("PERS02", "CAR-T levels by nominal day", "efficacy", ("cart_levels", "config"),
+           efficacy.persistence_over_time, needs=("population", "pc", "PERS01")),
+    _figure("persistence", "CAR-T levels over time", "efficacy", ("cart_levels", "config.persistence"),
+            study_figures.persistence, ("population", "pc", "PERS01")),
+    # data quality
+    _table("DQ02_ROWS", "Every ungraded lab, vital-sign and ECG row with its reason", "",
+           ("labs?", "vitals?", "ecg?"), dq.ungraded_rows),
+    _table("DQ01", "Rows that could not be graded, by domain and reason", "data_quality", ("DQ02_ROWS",),
+           dq.ungraded_counts, needs=("grading",), empty="Every lab, vital-sign and ECG row was graded."),
+    _table("DQ02", "Ungraded rows with their reason, by domain, test and reason", "data_quality", ("DQ02_ROWS",),
+           dq.ungraded_groups, needs=("grading",), listing=True, empty="Every lab, vital-sign and ECG row was graded.",
+           note="Rows sharing domain, test and reason are grouped (rows, participants, first and last date, up to 3 "
+                "participants and 3 distinct results); every row, with its reason, is in ungraded_rows.csv next to "
+                "the report."),
+    _table("DQ03", "Invalid AE terms and grades", "data_quality", ("ae",), dq.invalid_ae_terms, needs=("ae",),
+           listing=True, empty="Every AE term and grade is valid CTCAE v4.03."),
+    _table("DQ04", "Reported versus derived discrepancies", "data_quality", ("reconciliation",), dq.discrepancies,
+           needs=("ae",), listing=True,
+           empty="No discrepancy between the reported AE grades and the grades derived from the observations.",
+           note="{legend}Reported AEs against grades derived from labs (LB), vital signs (VS) and ECG (EG) in the AE "
+                "window +/- 3 days; MISSING_AE needs a value that alone reaches grade >= 3. XC: the CRS AE grade "
+                "against ASTCT 2019 (the AE form's CTCAE v4.03 CRS grade is a different scale: a query, not an "
+                "error). CTCAE grades that need clinical information (e.g. Hypokalemia grade 2, symptomatic) are "
+                "derived as the worse grade; a reported grade the value alone also fits is GRADE_NEEDS_CONTEXT: it "
+                "asks whether the clinical criterion was met."),
+    _table("DQ05", "AE records that needed an assumption (imputed onset date, unmapped relationship)", "data_quality",
+           ("ae",), dq.ae_assumptions, needs=("ae",), listing=True,
+           empty="No AE needed an assumption (all dates complete, relationships mapped)."),
+    _table("DQ06", "Records dated after the data cut-off, excluded from the analysis", "data_quality",
+           ("excluded", "data_cutoff"), dq.late_records,
+           empty="No record is dated after the data cut-off {data_cutoff}.",
+           note="These records were left out of every table, listing and figure. Partial dates that may fall on or "
+                "before the cut-off (e.g. 2025-06 for 2025-06-30) are kept; every excluded record is in "
+                "excluded_after_cutoff.csv next to the report."),
+    _table("DQ07", "Supplemental qualifier rows (SUPP--) that match no parent record", "data_quality",
+           ("supp_unmatched?",), dq.supp_unmatched, listing=True,
+           empty="Every supplemental qualifier row (SUPP--) matched a record of its parent domain.",
+           note="These qualifiers (e.g. AERELLD) reached no record: the record they belong to reads them as missing. "
+                "Keys are compared as text, a numeric sequence number 1.0 as 1."),
+    _table("DQ08", "CAR-T toxicity (XC) rows that could not be used for ASTCT 2019 grading", "data_quality", ("XC",),
+           dq.xc_unusable, needs=("xc",), listing=True,
+           empty="Every XC (CRS / ICANS) row could be used for ASTCT 2019 grading.",
+           note="These rows were left out of the CRS and ICANS grading, each with the reason."),
+    # methods
+    _table("METH01", "CTCAE rules applied in this run", "methods", ("labs?", "vitals?", "ecg?"), dq.rules_applied,
+           needs=("grading",)),
+)
+
+DECLARED: dict[str, Output] = {output.id: output for output in REGISTRY}
+
+
+def declared(output_id: str) -> Output:
+    """The declaration of ``output_id`` (KeyError naming the known IDs when there is none)."""
+    try:
+        return DECLARED[output_id]
+    except KeyError:
+        raise KeyError(f"no output {output_id!r} in the registry; known: {', '.join(DECLARED)}") from None
+
+
+def in_section(section: str) -> list[Output]:
+    """The outputs the report shows in ``section``, in registry order."""
+    return [output for output in REGISTRY if output.section == section]
