@@ -19,15 +19,12 @@ from typing import Any
 import pandas as pd
 
 from ctcae_engine import CTCAE_VERSION, __version__, tables
-from ctcae_engine.analyse import efficacy, eligibility, endpoints
 from ctcae_engine.analyse.headline import NEEDS, headline
-from ctcae_engine.analyse.reconciliation import reconcile_all
-from ctcae_engine.grade import ae as ae_checks
-from ctcae_engine.grade import cart, findings
 from ctcae_engine.read.config import StudyConfig, load_config
 from ctcae_engine.read.cutoff import apply_cutoff
 from ctcae_engine.read.dates import as_day
 from ctcae_engine.read.files import as_sdtm, file_table, read_study
+from ctcae_engine.run import stages
 
 
 @dataclass
@@ -81,26 +78,6 @@ class StudyResults:
         return self.domains.get(name.lower()) if name.isupper() else getattr(self, name)
 
 
-class _Runner:
-    def __init__(self, results: StudyResults, strict: bool) -> None:
-        self.results = results
-        self.strict = strict
-
-    def call(self, stage: str, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """``func(*args, **kwargs)``; on an error None, with the stage recorded (raised instead when strict)."""
-        try:
-            return func(*args, **kwargs)
-        except Exception as exc:
-            if self.strict:
-                raise
-            self.results.stage_errors.append((stage, f"{type(exc).__name__}: {exc}"))
-            self.results.unavailable[stage] = f"{stage} failed: {type(exc).__name__}: {exc}"
-            return None
-
-    def missing(self, stage: str, reason: str) -> None:
-        self.results.unavailable[stage] = reason
-
-
 STEP_LABELS = ("grading labs, vital signs and ECGs", "adverse events", "CRS and ICANS", "eligibility", "efficacy",
                "reconciliation", "tables", "figures")
 """The steps of :func:`run_study`, in order (the labels ``progress`` receives)."""
@@ -145,8 +122,9 @@ def run_study(
         "n_participants": int(dm["USUBJID"].nunique()) if dm is not None and "USUBJID" in dm else 0,
         "n_after_cutoff": len(excluded),
     }
-    runner = _Runner(results, strict)
-    steps = (_grade, _adverse_events, _cart_toxicity, _eligibility, _efficacy, _reconcile,
+    runner = stages.Runner(results, strict)
+    steps = (stages.grade, stages.adverse_events, stages.cart_toxicity, stages.eligibility, stages.efficacy,
+             stages.reconcile,
              lambda r: _build(r, "table"), lambda r: _build(r, "figure"))
     for label, step in zip(STEP_LABELS, steps, strict=True):
         if progress is not None:
@@ -158,7 +136,7 @@ def run_study(
     return results
 
 
-def _build(runner: _Runner, kind: str) -> None:
+def _build(runner: stages.Runner, kind: str) -> None:
     """Every registry output of ``kind`` whose required inputs exist, in registry order."""
     results = runner.results
     for output in tables.REGISTRY:
@@ -182,102 +160,6 @@ def _spread_unavailable(results: StudyResults) -> None:
     produced = set(results.tables) | set(results.figures) | set(results.summary["key"])
     needs = {o.id: o.needs for o in tables.REGISTRY} | NEEDS
     for stage, reason in list(results.unavailable.items()):
-        for output_id, stages in needs.items():
-            if stage in stages and output_id not in produced:
+        for output_id, needed in needs.items():
+            if stage in needed and output_id not in produced:
                 results.unavailable.setdefault(output_id, reason)
-
-
-def _grade(runner: _Runner) -> None:
-    results, domains = runner.results, runner.results.domains
-    for attr, domain in (("labs", "lb"), ("vitals", "vs"), ("ecg", "eg")):
-        if domain not in domains:
-            runner.missing(attr, f"no {domain.upper()} domain in the study folder")
-            continue
-        kind = findings.KIND_OF_DOMAIN[domain]  # baseline = last value on/before infusion when none is flagged
-        setattr(results, attr, runner.call(attr, findings.GRADERS[kind], domains[domain], first_dose=domains.get("dm"),
-                                           **results.config.grading.options(kind)))
-    if not {"lb", "vs", "eg"} & set(domains):
-        runner.missing("grading", "no LB, VS or EG domain in the study folder")
-    if results.vitals is None and results.ecg is None:
-        runner.missing("vseg", "no graded VS or EG domain")
-
-
-def _adverse_events(runner: _Runner) -> None:
-    results, domains, cfg = runner.results, runner.results.domains, runner.results.config
-    if "dm" not in domains:
-        return runner.missing("population", "no DM domain in the study folder")
-    results.population = runner.call("population", endpoints.safety_population, domains["dm"], domains.get("ex"), cfg)
-    if "ae" not in domains:
-        return runner.missing("ae", "no AE domain in the study folder")
-    ae = runner.call("ae_validation", ae_checks.validate_ae, domains["ae"])
-    ae = domains["ae"] if ae is None else ae  # without term validation the grade is read from AETOXGR as reported
-    results.ae = runner.call("ae", endpoints.flag_ae, ae, domains["dm"], domains.get("ex"), cfg)
-    if results.ae is None or results.population is None:
-        return None
-    results.participants = runner.call("participants", endpoints.participant_ae_flags, results.ae, results.population)
-    primary = runner.call("primary", endpoints.primary_endpoint, results.ae, results.population)
-    if primary is not None:
-        first = primary.iloc[[0]].copy()
-        first["label"] = (f"participants with a treatment-related AE (CTCAE v{results.meta['ctcae_version']}) "
-                          f"within {cfg.treatment_emergent.window_days} days of infusion")
-        first["ci_method"] = "exact Clopper-Pearson"
-        results.primary = first.reset_index(drop=True)
-    return None
-
-
-def _cart_toxicity(runner: _Runner) -> None:
-    results, domains = runner.results, runner.results.domains
-    if "xc" not in domains:
-        return runner.missing("xc", "no XC (CAR-T toxicity observations) domain in the study folder")
-    dm = domains.get("dm")
-    results.crs = runner.call("crs", cart.grade_crs, domains["xc"], dm)
-    results.icans = runner.call("icans", cart.grade_icans, domains["xc"], dm)
-    found = []
-    for name, graded in (("crs", results.crs), ("icans", results.icans)):
-        eps = runner.call(name, cart.episodes, graded) if graded is not None else None
-        setattr(results, f"{name}_episodes", eps)
-        if eps is not None:
-            found.append(eps.assign(syndrome=name.upper()))
-    ae = results.ae if results.ae is not None else domains.get("ae")
-    if results.crs is not None and ae is not None:
-        results.crs_vs_ae = runner.call("CRS01", cart.crs_vs_ctcae, results.crs, ae, dm)
-    kept = [frame for frame in found if not frame.empty]  # an empty episode frame adds no row
-    results.episodes = pd.concat(kept, ignore_index=True) if kept else found[0] if found else None
-    return None
-
-
-def _eligibility(runner: _Runner) -> None:
-    """Screening-lab eligibility of every participant in DM (:mod:`ctcae_engine.analyse.eligibility`)."""
-    results, domains = runner.results, runner.results.domains
-    if "lb" not in domains or "dm" not in domains:
-        return runner.missing("ELIG01", "needs the LB and DM domains")
-    people = domains["dm"]["USUBJID"].astype("string").str.strip()
-    results.eligibility = runner.call("ELIG01", eligibility.eligibility_screen, domains["lb"], results.config, people)
-    return None
-
-
-def _efficacy(runner: _Runner) -> None:
-    """Best overall response, PFS data and CAR-T levels (:mod:`ctcae_engine.analyse.efficacy`)."""
-    results = runner.results
-    domains, cfg, pop = results.domains, results.config, results.population
-    if pop is None:
-        return
-    if "rs" in domains:
-        results.bor = runner.call("ORR01", efficacy.best_overall_response, domains["rs"], pop, cfg)
-        results.pfs = runner.call("PFS01", efficacy.pfs_data, domains["rs"], pop, cfg)
-    else:
-        runner.missing("rs", "no RS domain in the study folder")
-    if "pc" in domains:
-        results.cart_levels = runner.call("PERS01", efficacy.cart_samples, domains["pc"], pop, cfg)
-    else:
-        runner.missing("pc", "no PC (CAR-T cellular kinetics) domain in the study folder")
-
-
-def _reconcile(runner: _Runner) -> None:
-    """Reported AE grades against the grades derived from LB, VS, EG and the ASTCT CRS grade (DQ04)."""
-    results = runner.results
-    if results.ae is None or "ctcae_term" not in results.ae.columns:
-        return runner.missing("DQ04", "AE terms were not validated, so reported grades cannot be compared")
-    results.reconciliation = runner.call("DQ04", reconcile_all, results.ae, results.labs, results.vitals,
-                                         results.ecg, results.crs_vs_ae)
-    return None

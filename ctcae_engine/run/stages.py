@@ -1,0 +1,135 @@
+"""The derivation stages of :func:`ctcae_engine.run.pipeline.run_study`: each calls the domain functions that own
+its frames and stores them on the ``StudyResults``; an absent domain is recorded as the reason the stage's outputs
+are unavailable."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+
+from ctcae_engine.analyse import efficacy as efficacy_
+from ctcae_engine.analyse import eligibility as eligibility_
+from ctcae_engine.analyse import endpoints
+from ctcae_engine.analyse.reconciliation import reconcile_all
+from ctcae_engine.grade import ae as ae_checks
+from ctcae_engine.grade import cart, findings
+
+
+class Runner:
+    """Calls the domain functions of a run: an error is recorded for its stage (raised when strict)."""
+
+    def __init__(self, results: Any, strict: bool) -> None:
+        self.results = results
+        self.strict = strict
+
+    def call(self, stage: str, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """``func(*args, **kwargs)``; on an error None, with the stage recorded (raised instead when strict)."""
+        try:
+            return func(*args, **kwargs)
+        except Exception as exc:
+            if self.strict:
+                raise
+            self.results.stage_errors.append((stage, f"{type(exc).__name__}: {exc}"))
+            self.results.unavailable[stage] = f"{stage} failed: {type(exc).__name__}: {exc}"
+            return None
+
+    def missing(self, stage: str, reason: str) -> None:
+        self.results.unavailable[stage] = reason
+
+
+def grade(runner: Runner) -> None:
+    results, domains = runner.results, runner.results.domains
+    for attr, domain in (("labs", "lb"), ("vitals", "vs"), ("ecg", "eg")):
+        if domain not in domains:
+            runner.missing(attr, f"no {domain.upper()} domain in the study folder")
+            continue
+        kind = findings.KIND_OF_DOMAIN[domain]  # baseline = last value on/before infusion when none is flagged
+        setattr(results, attr, runner.call(attr, findings.GRADERS[kind], domains[domain], first_dose=domains.get("dm"),
+                                           **results.config.grading.options(kind)))
+    if not {"lb", "vs", "eg"} & set(domains):
+        runner.missing("grading", "no LB, VS or EG domain in the study folder")
+    if results.vitals is None and results.ecg is None:
+        runner.missing("vseg", "no graded VS or EG domain")
+
+
+def adverse_events(runner: Runner) -> None:
+    results, domains, cfg = runner.results, runner.results.domains, runner.results.config
+    if "dm" not in domains:
+        return runner.missing("population", "no DM domain in the study folder")
+    results.population = runner.call("population", endpoints.safety_population, domains["dm"], domains.get("ex"), cfg)
+    if "ae" not in domains:
+        return runner.missing("ae", "no AE domain in the study folder")
+    ae = runner.call("ae_validation", ae_checks.validate_ae, domains["ae"])
+    ae = domains["ae"] if ae is None else ae  # without term validation the grade is read from AETOXGR as reported
+    results.ae = runner.call("ae", endpoints.flag_ae, ae, domains["dm"], domains.get("ex"), cfg)
+    if results.ae is None or results.population is None:
+        return None
+    results.participants = runner.call("participants", endpoints.participant_ae_flags, results.ae, results.population)
+    primary = runner.call("primary", endpoints.primary_endpoint, results.ae, results.population)
+    if primary is not None:
+        first = primary.iloc[[0]].copy()
+        first["label"] = (f"participants with a treatment-related AE (CTCAE v{results.meta['ctcae_version']}) "
+                          f"within {cfg.treatment_emergent.window_days} days of infusion")
+        first["ci_method"] = "exact Clopper-Pearson"
+        results.primary = first.reset_index(drop=True)
+    return None
+
+
+def cart_toxicity(runner: Runner) -> None:
+    results, domains = runner.results, runner.results.domains
+    if "xc" not in domains:
+        return runner.missing("xc", "no XC (CAR-T toxicity observations) domain in the study folder")
+    dm = domains.get("dm")
+    results.crs = runner.call("crs", cart.grade_crs, domains["xc"], dm)
+    results.icans = runner.call("icans", cart.grade_icans, domains["xc"], dm)
+    found = []
+    for name, graded in (("crs", results.crs), ("icans", results.icans)):
+        eps = runner.call(name, cart.episodes, graded) if graded is not None else None
+        setattr(results, f"{name}_episodes", eps)
+        if eps is not None:
+            found.append(eps.assign(syndrome=name.upper()))
+    ae = results.ae if results.ae is not None else domains.get("ae")
+    if results.crs is not None and ae is not None:
+        results.crs_vs_ae = runner.call("CRS01", cart.crs_vs_ctcae, results.crs, ae, dm)
+    kept = [frame for frame in found if not frame.empty]  # an empty episode frame adds no row
+    results.episodes = pd.concat(kept, ignore_index=True) if kept else found[0] if found else None
+    return None
+
+
+def eligibility(runner: Runner) -> None:
+    """Screening-lab eligibility of every participant in DM (:mod:`ctcae_engine.analyse.eligibility`)."""
+    results, domains = runner.results, runner.results.domains
+    if "lb" not in domains or "dm" not in domains:
+        return runner.missing("ELIG01", "needs the LB and DM domains")
+    people = domains["dm"]["USUBJID"].astype("string").str.strip()
+    results.eligibility = runner.call("ELIG01", eligibility_.eligibility_screen, domains["lb"], results.config, people)
+    return None
+
+
+def efficacy(runner: Runner) -> None:
+    """Best overall response, PFS data and CAR-T levels (:mod:`ctcae_engine.analyse.efficacy`)."""
+    results = runner.results
+    domains, cfg, pop = results.domains, results.config, results.population
+    if pop is None:
+        return
+    if "rs" in domains:
+        results.bor = runner.call("ORR01", efficacy_.best_overall_response, domains["rs"], pop, cfg)
+        results.pfs = runner.call("PFS01", efficacy_.pfs_data, domains["rs"], pop, cfg)
+    else:
+        runner.missing("rs", "no RS domain in the study folder")
+    if "pc" in domains:
+        results.cart_levels = runner.call("PERS01", efficacy_.cart_samples, domains["pc"], pop, cfg)
+    else:
+        runner.missing("pc", "no PC (CAR-T cellular kinetics) domain in the study folder")
+
+
+def reconcile(runner: Runner) -> None:
+    """Reported AE grades against the grades derived from LB, VS, EG and the ASTCT CRS grade (DQ04)."""
+    results = runner.results
+    if results.ae is None or "ctcae_term" not in results.ae.columns:
+        return runner.missing("DQ04", "AE terms were not validated, so reported grades cannot be compared")
+    results.reconciliation = runner.call("DQ04", reconcile_all, results.ae, results.labs, results.vitals,
+                                         results.ecg, results.crs_vs_ae)
+    return None
