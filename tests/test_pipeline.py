@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 
@@ -9,10 +10,12 @@ import pandas as pd
 import pytest
 from conftest import PHARMAVERSE
 
+from ctcae_engine import tables as registry
+from ctcae_engine.analyse import listings
 from ctcae_engine.read.config import load_config
 from ctcae_engine.read.files import read_study
 from ctcae_engine.report import write_report
-from ctcae_engine.run import pipeline
+from ctcae_engine.run import stages
 from ctcae_engine.run.pipeline import StudyResults, run_study
 
 PILOT = PHARMAVERSE
@@ -109,8 +112,9 @@ def test_stage_error_recorded_or_raised_when_strict(toy, monkeypatch, tmp_path):
     def broken(*args, **kwargs):
         raise ValueError("bad column")
 
-    monkeypatch.setattr(pipeline.endpoints, "primary_endpoint", broken)
-    monkeypatch.setattr(pipeline.tables, "ae_soc_pt_table", broken)
+    monkeypatch.setattr(stages.endpoints, "primary_endpoint", broken)
+    monkeypatch.setattr(registry, "REGISTRY", tuple(dataclasses.replace(o, build=broken) if o.id == "AET04_TEAE"
+                                                    else o for o in registry.REGISTRY))
     results = run_study(toy, load_config())
     assert ("primary", "ValueError: bad column") in results.stage_errors
     assert ("AET04_TEAE", "ValueError: bad column") in results.stage_errors
@@ -324,8 +328,8 @@ def test_listings_read_grade_text_like_the_endpoints_when_terms_were_not_validat
     # (CTCAE v4.03: "Grade 5 Death related to AE"), so the death is listed with its fatal AE
     ae = toy_results.ae.drop(columns="grade").assign(AETOXGR="Grade " + toy_results.ae["AETOXGR"].astype(str),
                                                      AESDTH="N", AEOUT="")
-    assert pipeline._ae_view(ae)["Grade"].tolist() == [2, 4, 1, 3, 5, 2]
-    deaths = pipeline._deaths(toy_results.population, ae)
+    assert listings.ae_view(ae)["Grade"].tolist() == [2, 4, 1, 3, 5, 2]
+    deaths = listings.deaths_listing(toy_results.population, ae)
     assert deaths["Fatal AE (CTCAE term)"].tolist() == ["Sepsis"]
 
 
