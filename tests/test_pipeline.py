@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
@@ -427,3 +428,19 @@ def test_headline_deaths_count_a_death_known_only_from_a_fatal_ae(tmp_path):
     deaths = results.summary.set_index("key").loc["deaths", "n"]
     listed = results.tables["DTHL01"].frame["Participant"].nunique()
     assert deaths == clean.summary.set_index("key").loc["deaths", "n"] == listed
+
+
+def test_one_domain_failing_reconciliation_leaves_the_others_reconciled(monkeypatch):
+    labs, vitals = pd.DataFrame({"domain": ["LB"]}), pd.DataFrame({"domain": ["VS"]})
+
+    def reconcile(ae, graded):
+        if graded is vitals:
+            raise ValueError("bad VS column")
+        return pd.DataFrame({"type": ["MISSING_AE"], "usubjid": ["P1"], "term": ["Anemia"]})
+
+    monkeypatch.setattr(stages.ae_checks, "reconcile", reconcile)
+    results = SimpleNamespace(ae=pd.DataFrame({"ctcae_term": ["Anemia"]}), labs=labs, vitals=vitals, ecg=None,
+                              crs_vs_ae=None, unavailable={}, stage_errors=[])
+    stages.reconcile(stages.Runner(results, strict=False))
+    assert results.reconciliation[["usubjid", "domain"]].values.tolist() == [["P1", "LB"]]
+    assert results.stage_errors == [("DQ04", "ValueError: bad VS column")]

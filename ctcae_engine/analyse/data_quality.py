@@ -83,8 +83,9 @@ def ae_assumptions(ae: pd.DataFrame) -> pd.DataFrame | None:
 
 
 def discrepancies(found: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
-    """DQ04: reported AE grades against derived grades (:func:`ctcae_engine.analyse.reconciliation.reconcile_all`
-    rows) for reading, and the legend of the discrepancy types present (the ``legend`` text of the note)."""
+    """DQ04: reported AE grades against derived grades (the rows of
+    :func:`ctcae_engine.analyse.reconciliation.combine_discrepancies`) for reading, and the legend of the
+    discrepancy types present (the ``legend`` text of the note)."""
     found = found.reindex(columns=[*ae_checks.RECONCILE_COLUMNS, "domain"])
 
     def day(column: str) -> pd.Series:

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ctcae_engine.analyse import efficacy
 from ctcae_engine.analyse.listings import died
 from ctcae_engine.figures import draw as figures
 from ctcae_engine.read import columns
-from ctcae_engine.read.config import Persistence, Response
+from ctcae_engine.read.config import Persistence
 
 MONTH_DAYS = 30.4375
 
@@ -27,10 +26,10 @@ def ae_heatmap(ae: pd.DataFrame) -> str:
     return figures.ae_heatmap(te_ae) if te_ae is not None else ""
 
 
-def swimmer(population: pd.DataFrame, ae: pd.DataFrame | None, bor: pd.DataFrame | None, rs: pd.DataFrame | None,
-            data_cutoff: str, response: Response) -> str:
+def swimmer(population: pd.DataFrame, ae: pd.DataFrame | None, bor: pd.DataFrame | None,
+            responses: pd.DataFrame | None, data_cutoff: str) -> str:
     """Time on study of the infused participants (to death, else the data cut-off) with grade >= 3 AEs, CRS,
-    responses and death."""
+    responses (:func:`ctcae_engine.analyse.efficacy.response_assessments`) and death."""
     saf = population.loc[population["saffl"].astype(bool) & population["infdt"].notna()].copy()
     cutoff = pd.Timestamp(data_cutoff) if data_cutoff != "not given" else None
     end = saf["dthdt"].fillna(cutoff if cutoff is not None else saf["infdt"])
@@ -38,10 +37,7 @@ def swimmer(population: pd.DataFrame, ae: pd.DataFrame | None, bor: pd.DataFrame
                          "death": died(saf), "ongoing": ~died(saf)})
     if bor is not None:
         swim["best_response"] = swim["usubjid"].map(bor.set_index("usubjid")["bor"])
-    assessed = None
-    if rs is not None:
-        assessed = efficacy.response_assessments(rs, population, response.evaluator).rename(
-            columns={"resp": "response"})
+    assessed = responses.rename(columns={"resp": "response"}) if responses is not None else None
     return figures.swimmer_plot(swim, treatment_emergent(ae) if ae is not None else None, assessed)
 
 

@@ -59,6 +59,7 @@ class StudyResults:
     reconciliation: pd.DataFrame | None = None
     eligibility: pd.DataFrame | None = None
     bor: pd.DataFrame | None = None
+    responses: pd.DataFrame | None = None
     pfs: pd.DataFrame | None = None
     cart_levels: pd.DataFrame | None = None
     summary: pd.DataFrame | None = None

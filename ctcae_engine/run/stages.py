@@ -12,7 +12,7 @@ import pandas as pd
 from ctcae_engine.analyse import efficacy as efficacy_
 from ctcae_engine.analyse import eligibility as eligibility_
 from ctcae_engine.analyse import endpoints
-from ctcae_engine.analyse.reconciliation import reconcile_all
+from ctcae_engine.analyse.reconciliation import combine_discrepancies, crs_discrepancies
 from ctcae_engine.grade import ae as ae_checks
 from ctcae_engine.grade import cart, findings
 
@@ -57,15 +57,17 @@ def grade(runner: Runner) -> None:
 def adverse_events(runner: Runner) -> None:
     results, domains, cfg = runner.results, runner.results.domains, runner.results.config
     if "dm" not in domains:
-        return runner.missing("population", "no DM domain in the study folder")
+        runner.missing("population", "no DM domain in the study folder")
+        return
     results.population = runner.call("population", endpoints.safety_population, domains["dm"], domains.get("ex"), cfg)
     if "ae" not in domains:
-        return runner.missing("ae", "no AE domain in the study folder")
+        runner.missing("ae", "no AE domain in the study folder")
+        return
     ae = runner.call("ae_validation", ae_checks.validate_ae, domains["ae"])
     ae = domains["ae"] if ae is None else ae  # without term validation the grade is read from AETOXGR as reported
     results.ae = runner.call("ae", endpoints.flag_ae, ae, domains["dm"], domains.get("ex"), cfg)
     if results.ae is None or results.population is None:
-        return None
+        return
     results.participants = runner.call("participants", endpoints.participant_ae_flags, results.ae, results.population)
     primary = runner.call("primary", endpoints.primary_endpoint, results.ae, results.population)
     if primary is not None:
@@ -74,13 +76,13 @@ def adverse_events(runner: Runner) -> None:
                           f"within {cfg.treatment_emergent.window_days} days of infusion")
         first["ci_method"] = "exact Clopper-Pearson"
         results.primary = first.reset_index(drop=True)
-    return None
 
 
 def cart_toxicity(runner: Runner) -> None:
     results, domains = runner.results, runner.results.domains
     if "xc" not in domains:
-        return runner.missing("xc", "no XC (CAR-T toxicity observations) domain in the study folder")
+        runner.missing("xc", "no XC (CAR-T toxicity observations) domain in the study folder")
+        return
     dm = domains.get("dm")
     results.crs = runner.call("crs", cart.grade_crs, domains["xc"], dm)
     results.icans = runner.call("icans", cart.grade_icans, domains["xc"], dm)
@@ -95,21 +97,21 @@ def cart_toxicity(runner: Runner) -> None:
         results.crs_vs_ae = runner.call("CRS01", cart.crs_vs_ctcae, results.crs, ae, dm)
     kept = [frame for frame in found if not frame.empty]  # an empty episode frame adds no row
     results.episodes = pd.concat(kept, ignore_index=True) if kept else found[0] if found else None
-    return None
 
 
 def eligibility(runner: Runner) -> None:
     """Screening-lab eligibility of every participant in DM (:mod:`ctcae_engine.analyse.eligibility`)."""
     results, domains = runner.results, runner.results.domains
     if "lb" not in domains or "dm" not in domains:
-        return runner.missing("ELIG01", "needs the LB and DM domains")
+        runner.missing("ELIG01", "needs the LB and DM domains")
+        return
     people = domains["dm"]["USUBJID"].astype("string").str.strip()
     results.eligibility = runner.call("ELIG01", eligibility_.eligibility_screen, domains["lb"], results.config, people)
-    return None
 
 
 def efficacy(runner: Runner) -> None:
-    """Best overall response, PFS data and CAR-T levels (:mod:`ctcae_engine.analyse.efficacy`)."""
+    """Best overall response, PFS data, every response assessment and CAR-T levels
+    (:mod:`ctcae_engine.analyse.efficacy`)."""
     results = runner.results
     domains, cfg, pop = results.domains, results.config, results.population
     if pop is None:
@@ -117,6 +119,8 @@ def efficacy(runner: Runner) -> None:
     if "rs" in domains:
         results.bor = runner.call("ORR01", efficacy_.best_overall_response, domains["rs"], pop, cfg)
         results.pfs = runner.call("PFS01", efficacy_.pfs_data, domains["rs"], pop, cfg)
+        results.responses = runner.call("swimmer", efficacy_.response_assessments, domains["rs"], pop,
+                                        cfg.response.evaluator)
     else:
         runner.missing("rs", "no RS domain in the study folder")
     if "pc" in domains:
@@ -129,7 +133,13 @@ def reconcile(runner: Runner) -> None:
     """Reported AE grades against the grades derived from LB, VS, EG and the ASTCT CRS grade (DQ04)."""
     results = runner.results
     if results.ae is None or "ctcae_term" not in results.ae.columns:
-        return runner.missing("DQ04", "AE terms were not validated, so reported grades cannot be compared")
-    results.reconciliation = runner.call("DQ04", reconcile_all, results.ae, results.labs, results.vitals,
-                                         results.ecg, results.crs_vs_ae)
-    return None
+        runner.missing("DQ04", "AE terms were not validated, so reported grades cannot be compared")
+        return
+    parts = []
+    for domain, graded in (("LB", results.labs), ("VS", results.vitals), ("EG", results.ecg)):
+        found = runner.call("DQ04", ae_checks.reconcile, results.ae, graded) if graded is not None else None
+        if found is not None and len(found):  # one domain failing leaves the others reconciled
+            parts.append(found.assign(domain=domain))
+    if results.crs_vs_ae is not None:
+        parts.append(crs_discrepancies(results.crs_vs_ae))
+    results.reconciliation = combine_discrepancies(parts)
