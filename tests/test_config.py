@@ -1,12 +1,15 @@
 """Study configuration: the demo file loads, a bad file fails with a message naming the key."""
 
 import copy
+import dataclasses
 import datetime as dt
+import json
+from pathlib import Path
 
 import pytest
 import tomllib
 
-from ctcae_engine.read.config import DEMO_CONFIG, ConfigError, config_from_dict, load_config
+from ctcae_engine.read.config import DEMO_CONFIG, ConfigError, config_from_dict, config_schema, load_config
 
 
 @pytest.fixture()
@@ -141,3 +144,106 @@ def test_a_byte_order_mark_is_not_an_error_and_a_folder_is_named(tmp_path):
     (tmp_path / "latin1.toml").write_bytes('[study]\nstudy_id = "caf\xe9"\n'.encode("latin-1"))
     with pytest.raises(ConfigError, match="latin1.toml: not UTF-8 text"):
         load_config(tmp_path / "latin1.toml")
+
+
+# ---- the JSON Schema of study.toml (`ctcae-engine config-schema`)
+
+PILOT_CONFIG = Path(__file__).resolve().parent.parent / "examples" / "cdisc_pilot" / "study.toml"
+
+
+def _schema_problems(value: dict, node: dict, schema: dict, where: str = "") -> list[str]:
+    """Keys of the parsed TOML ``value`` the schema ``node`` does not declare (with a description) or requires and
+    misses, walking tables, arrays of tables and maps such as grading.test_map (the jsonschema package is not a
+    dependency: key sets, not value types)."""
+    while "$ref" in node or "allOf" in node:  # {"$ref"}, or {"allOf": [{"$ref"}]} (older pydantic)
+        node = node["allOf"][0] if "allOf" in node else schema["$defs"][node["$ref"].rsplit("/", 1)[-1]]
+    if isinstance(value, list):
+        return [p for i, item in enumerate(value) if "items" in node
+                for p in _schema_problems(item, node["items"], schema, f"{where}[{i}]")]
+    if not isinstance(value, dict):
+        return []
+
+    def at(key: str) -> str:
+        return f"{where}.{key}" if where else key
+
+    if "properties" not in node:  # a map: any key, each value of the same kind
+        return [p for key, item in value.items() for p in _schema_problems(item, node["additionalProperties"],
+                                                                           schema, at(key))]
+    props = node["properties"]
+    problems = [f"{at(key)}: missing required key" for key in node.get("required", []) if key not in value]
+    for key, item in value.items():
+        if key not in props:
+            problems.append(f"{at(key)}: not in the schema")
+        elif not props[key].get("description"):
+            problems.append(f"{at(key)}: no description")
+        else:
+            problems += _schema_problems(item, props[key], schema, at(key))
+    return problems
+
+
+def test_every_key_of_the_demo_file_is_in_the_schema_with_a_description(raw):
+    schema = config_schema()
+    assert schema["title"] == "study.toml" and schema["description"]
+    assert _schema_problems(raw, schema, schema) == []
+    for name, table in schema["$defs"].items():  # keys the demo leaves out are described too
+        assert table.get("description"), name
+        assert all(prop.get("description") for prop in table["properties"].values()), name
+    # the demo names every section but the test map: a mapped test code is walked as well
+    raw["grading"]["test_map"] = {"ALTX": {"high": "Alanine aminotransferase increased"}}
+    assert _schema_problems(raw, schema, schema) == []
+
+
+@pytest.mark.parametrize("path", [DEMO_CONFIG, PILOT_CONFIG], ids=["demo", "cdisc pilot"])
+def test_the_schema_accepts_the_shipped_study_files(path):
+    raw = tomllib.loads(path.read_text())
+    schema = config_schema()
+    assert _schema_problems(raw, schema, schema) == []
+    config_from_dict(raw)  # and so does the loader
+
+
+def test_the_schema_refuses_what_the_loader_refuses(raw):
+    schema = config_schema()
+    raw["pfs"]["rate_day"] = 183
+    del raw["study"]["study_id"]
+    raw["eligibility"]["criteria"][1]["opertor"] = ">"
+    raw["grading"]["test_map"] = {"ALTX": {"hi": "Alanine aminotransferase increased"}}
+    raw["reprot"] = {}
+    assert _schema_problems(raw, schema, schema) == [
+        "study.study_id: missing required key", "eligibility.criteria[1].opertor: not in the schema",
+        "pfs.rate_day: not in the schema", "grading.test_map.ALTX.hi: not in the schema", "reprot: not in the schema"]
+
+
+def test_an_unknown_key_in_a_file_names_the_file_the_key_and_the_closest_key(tmp_path):
+    (tmp_path / "data").mkdir()
+    path = tmp_path / "study.toml"
+    path.write_text(DEMO_CONFIG.read_text().replace("rate_days = 183", "rate_day = 183"))
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert str(err.value) == f"{path}: [pfs]: unknown key 'rate_day'; did you mean 'rate_days'?"
+    path.write_text(DEMO_CONFIG.read_text().replace("[report]", "[reprot]"))
+    with pytest.raises(ConfigError, match=r"study.toml: top level \(section names\): unknown key 'reprot'; "
+                                          r"did you mean 'report'\?"):
+        load_config(path)
+
+
+def test_config_schema_command_writes_valid_json(tmp_path):
+    from typer.testing import CliRunner
+
+    from ctcae_engine.run.cli import app
+
+    out = tmp_path / "study.schema.json"
+    result = CliRunner().invoke(app, ["config-schema", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text(encoding="utf-8")) == config_schema()
+    printed = CliRunner().invoke(app, ["config-schema"])
+    assert printed.exit_code == 0 and json.loads(printed.stdout) == config_schema()
+
+
+def test_tables_stay_frozen_dataclasses():
+    cfg = load_config()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.pfs.rate_days = 1  # type: ignore[misc]
+    later = dataclasses.replace(cfg, study=dataclasses.replace(cfg.study, data_cutoff=dt.date(2026, 1, 1)))
+    assert later.study.data_cutoff == dt.date(2026, 1, 1) and later.source == cfg.source
+    assert dataclasses.asdict(later)["grading"] == {"lab_test_map": {}, "clinical_test_map": {},
+                                                   "assume_at_rest": False}

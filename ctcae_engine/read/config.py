@@ -1,8 +1,13 @@
-"""Study configuration: a TOML file loaded into typed, validated dataclasses.
+"""Study configuration: a TOML file loaded into typed, validated, frozen (pydantic) dataclasses.
 
 Every clinical choice the endpoints make (treatment-emergent window, relationship mapping, eligibility thresholds,
 response window, persistence detection limit) is read from here, never hard-coded. A bad file fails at load time with
-a message naming the key and what was expected. The demo trial's file is ``ctcae_engine/demo/study.toml``.
+a message naming the file, the key and what was expected. The demo trial's file is ``ctcae_engine/demo/study.toml``.
+
+Each key is declared once: a field (type, default, description) of the table that holds it. :class:`StudyFile` is the
+file as written, and its JSON Schema is :func:`config_schema` (``ctcae-engine config-schema``). :class:`StudyConfig`
+is what the engine reads: the same tables, ``[data]`` flattened into ``data_folder`` / ``expected_domains`` and the
+grading test map split by criteria table. The tables are dataclasses, so ``dataclasses.replace`` and ``asdict`` work.
 """
 
 from __future__ import annotations
@@ -10,10 +15,26 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import difflib
+import functools
 import sys
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, get_args
+
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+from pydantic.dataclasses import dataclass
+from pydantic_core import ArgsKwargs
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -21,100 +42,346 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 DEMO_CONFIG = Path(__file__).resolve().parent.parent / "demo" / "study.toml"
-OPERATORS = (">", ">=", "<", "<=")
-ATTRIBUTIONS = ("cart", "lymphodepletion", "either")
-TE_STARTS = ("infusion", "lymphodepletion")
+Operator = Literal[">", ">=", "<", "<="]
+Attribution = Literal["cart", "lymphodepletion", "either"]
+TeStart = Literal["infusion", "lymphodepletion"]
+OPERATORS, ATTRIBUTIONS, TE_STARTS = get_args(Operator), get_args(Attribution), get_args(TeStart)
 
 
 class ConfigError(ValueError):
     """The study configuration is missing a key or holds a value of the wrong kind."""
 
 
-@dataclass(frozen=True)
+class _Invalid(ValueError):
+    """A value refused by a validator; ``path`` continues the key's location (a unit, a test code, a direction)."""
+
+    def __init__(self, message: str, *path: str | int) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+# ---- value checks: a TOML value is never coerced ("365" is not a number, nor is true); messages name what was wanted
+
+
+def _typed(*kinds: type) -> Callable[[Any], Any]:
+    def check(value: Any) -> Any:
+        if list in kinds and isinstance(value, tuple):  # a tuple comes from Python code (dataclasses.replace)
+            value = list(value)
+        if float in kinds and isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, bool) and (int in kinds or float in kinds):
+            raise _Invalid(f"expected a number, got {value!r}")
+        if not isinstance(value, kinds):
+            raise _Invalid(f"expected {' or '.join(k.__name__ for k in kinds)}, got {type(value).__name__} {value!r}")
+        return value
+
+    return check
+
+
+def _not_nan(value: float) -> float:
+    if value != value:
+        raise _Invalid("expected a number, got nan")
+    return value
+
+
+def _at_least(low: int) -> Callable[[float], float]:
+    def check(value: float) -> float:
+        if _not_nan(value) < low:
+            raise _Invalid(f"must be >= {low}, got {value}")
+        return value
+
+    return check
+
+
+def _percentage(value: float) -> float:
+    if not 0 <= value <= 100:
+        raise _Invalid(f"expected a percentage 0-100, got {value}")
+    return value
+
+
+def _one_of(choices: tuple[str, ...]) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        if _typed(str)(value) not in choices:
+            raise _Invalid(f"{value!r} is not one of {', '.join(choices)}")
+        return value
+
+    return check
+
+
+def _codes(value: Any) -> tuple[str, ...]:
+    """A string or a list of strings -> a tuple of stripped, upper-case codes."""
+    value = _typed(list, str)(value)
+    values = [value] if isinstance(value, str) else value
+    if not all(isinstance(v, str) for v in values):
+        raise _Invalid(f"expected a list of strings, got {value!r}")
+    return tuple(v.strip().upper() for v in values)
+
+
+def _days(after_infusion: bool) -> Callable[[Any], tuple[int, ...]]:
+    """A list of whole days -> sorted tuple (after infusion: > 0, each once)."""
+    def check(value: Any) -> tuple[int, ...]:
+        value = _typed(list)(value)
+        if not all(isinstance(x, int) and not isinstance(x, bool) and (x > 0 or not after_infusion) for x in value):
+            what = "whole days after infusion (> 0)" if after_infusion else "whole days"
+            raise _Invalid(f"expected a list of {what}, got {value!r}")
+        return tuple(sorted(set(value) if after_infusion else value))
+
+    return check
+
+
+def _date(value: Any) -> _dt.date | None:
+    if value is None:  # from Python code (dataclasses.replace); TOML has no null
+        return None
+    value = _typed(_dt.date, str)(value)
+    if isinstance(value, str):
+        try:
+            value = _dt.date.fromisoformat(value)
+        except ValueError:
+            raise _Invalid(f"expected an ISO 8601 date YYYY-MM-DD, got {value!r}") from None
+    return value.date() if isinstance(value, _dt.datetime) else value
+
+
+def _v403(value: Any) -> str:
+    version = _typed(str)(value).strip()
+    if version.lower().lstrip("v") not in ("4", "4.0", "4.03"):
+        raise _Invalid(f'this engine grades by CTCAE v4.03 ("v4"); got {version!r}')
+    return "4.03"
+
+
+def _path(value: Any, info: ValidationInfo) -> Path | None:
+    """A path of the file, relative to its folder (the validation context's ``base``; else the working directory)."""
+    if value is None or isinstance(value, Path):
+        return value
+    value = _typed(str)(value)
+    return (info.context or {}).get("base", Path.cwd()) / value if value else None
+
+
+def _required(message: str) -> Callable[[Any], Any]:
+    def check(value: Any) -> Any:
+        if not (value.strip() if isinstance(value, str) else value):
+            raise _Invalid(message)
+        return value
+
+    return check
+
+
+def _factors(value: Any) -> dict[str, float]:
+    for unit, factor in _typed(dict)(value).items():
+        if isinstance(factor, bool) or not isinstance(factor, int | float) or factor <= 0:
+            raise _Invalid(f"expected a positive number, got {factor!r}", unit)
+    return value
+
+
+# the kinds of TOML value: each refuses another type with a message naming what it wanted
+Text = Annotated[str, BeforeValidator(_typed(str))]
+Code = Annotated[str, BeforeValidator(_typed(str)), AfterValidator(lambda v: v.strip().upper())]
+Codes = Annotated[tuple[str, ...], BeforeValidator(_codes),
+                  WithJsonSchema({"anyOf": [{"type": "array", "items": {"type": "string"}}, {"type": "string"}]})]
+Flag = Annotated[bool, BeforeValidator(_typed(bool))]
+Days = Annotated[int, BeforeValidator(_typed(int)), AfterValidator(_at_least(0))]
+Number = Annotated[float, BeforeValidator(_typed(float)), AfterValidator(_at_least(0))]
+_DAYS_SCHEMA = WithJsonSchema({"type": "array", "items": {"type": "integer"}})
+DayList = Annotated[tuple[int, ...], BeforeValidator(_days(False)), _DAYS_SCHEMA]
+FilePath = Annotated[Path | None, BeforeValidator(_path), WithJsonSchema({"type": "string"})]
+Criterion = Annotated[str, BeforeValidator(_typed(str)),
+                      AfterValidator(_required("empty criterion name (leave the key out instead)"))]
+_table = functools.partial(dataclass, frozen=True, config=ConfigDict(extra="forbid"))
+
+
+# ---- the tables of study.toml
+
+
+@_table
 class StudyInfo:
-    study_id: str
-    protocol_id: str
-    title: str
-    data_cutoff: _dt.date | None = None
-    ctcae_version: str = "4.03"
+    """[study]: which trial this is."""
+
+    study_id: Annotated[Text, AfterValidator(_required("must not be empty"))] = Field(
+        description="study identifier (STUDYID)")
+    protocol_id: Text = Field("", description="protocol or registry number, e.g. NCT04627740")
+    title: Text = Field("", description="study title for the report")
+    data_cutoff: Annotated[_dt.date | None, BeforeValidator(_date)] = Field(
+        None, description="data cut-off date (YYYY-MM-DD): later records are left out; required by `run`")
+    ctcae_version: Annotated[str, BeforeValidator(_v403)] = Field(
+        "4.03", description="CTCAE version of the grading: only 4.03 (v4), the version this engine grades by")
 
 
-@dataclass(frozen=True)
+@_table
+class DataOptions:
+    """[data]: where the study's domain files are."""
+
+    folder: FilePath = Field(None, description="folder of the study's SDTM/ADaM files (CSV, Parquet, XPT, "
+                                               "sas7bdat), relative to this file")
+    expected_domains: Annotated[Codes, AfterValidator(lambda v: tuple(x.lower() for x in v))] = Field(
+        ("ae", "lb"), description="domains whose absence or emptiness stops a run")
+
+
+@_table
 class Treatment:
-    infusion_extrt: tuple[str, ...]
-    lymphodepletion_extrt: tuple[str, ...] = ()
+    """[treatment]: the EX records of the study treatment."""
+
+    infusion_extrt: Annotated[Codes, AfterValidator(_required("name at least one EXTRT for the CAR-T infusion"))] = (
+        Field(description="EXTRT values of the CAR-T infusion (day 0; the safety population)"))
+    lymphodepletion_extrt: Codes = Field((), description="EXTRT values of the lymphodepleting chemotherapy")
 
 
-@dataclass(frozen=True)
+@_table
 class TreatmentEmergent:
-    start: str = "infusion"  # "infusion" or "lymphodepletion"
-    window_days: int = 365
+    """[treatment_emergent]: the window in which an AE counts as treatment-emergent."""
+
+    start: Annotated[TeStart, BeforeValidator(_one_of(TE_STARTS))] = Field(
+        "infusion", description="window start: the infusion (day 0) or the first lymphodepletion dose")
+    window_days: Days = Field(365, description="window end: AEs with onset up to this many days after the infusion")
 
 
-@dataclass(frozen=True)
+@_table
 class Relationship:
-    related: tuple[str, ...] = ("RELATED", "POSSIBLY RELATED", "PROBABLY RELATED", "DEFINITELY RELATED")
-    not_related: tuple[str, ...] = ("NOT RELATED", "UNLIKELY RELATED")
-    missing_is_related: bool = True
-    attribution: str = "either"  # which attribution makes `related`: "cart", "lymphodepletion" or "either"
+    """[relationship]: how AEREL (and the lymphodepletion relationship) say 'related to the treatment'."""
+
+    related: Codes = Field(("RELATED", "POSSIBLY RELATED", "PROBABLY RELATED", "DEFINITELY RELATED"),
+                           description="relationship values that count as related")
+    not_related: Codes = Field(("NOT RELATED", "UNLIKELY RELATED"),
+                               description="relationship values that count as not related")
+    missing_is_related: Flag = Field(True, description="a blank relationship counts as related (conservative)")
+    attribution: Annotated[Attribution, BeforeValidator(_one_of(ATTRIBUTIONS))] = Field(
+        "either", description="which relationship makes an AE treatment-related: CAR-T, lymphodepletion or either")
+
+    @model_validator(mode="after")
+    def _disjoint(self) -> Relationship:
+        both = set(self.related) & set(self.not_related)
+        if both:
+            raise _Invalid(f"values listed as both related and not related: {sorted(both)}")
+        return self
 
 
-@dataclass(frozen=True)
+@_table
 class EligibilityCriterion:
     """One screening-lab threshold: ``value <operator> limit`` (times ULN when ``relative_to_uln``)."""
 
-    criterion: str
-    testcd: str
-    operator: str
-    limit: float
-    unit: str = ""
-    relative_to_uln: bool = False
-    unit_factors: dict[str, float] = field(default_factory=dict)  # accepted unit (upper case) -> factor to `unit`
+    criterion: Text = Field(description="the criterion as the protocol words it (shown in the report)")
+    testcd: Code = Field(description="LBTESTCD of the screening lab")
+    operator: Annotated[Operator, BeforeValidator(_one_of(OPERATORS))] = Field(
+        description="comparison a result must pass: >, >=, < or <=")
+    limit: Annotated[float, BeforeValidator(_typed(float)), AfterValidator(_not_nan)] = Field(
+        description="threshold, in `unit` (or times ULN)")
+    unit: Text = Field("", description="unit of `limit`; required unless `relative_to_uln`")
+    relative_to_uln: Flag = Field(False, description="`limit` is a multiple of the upper limit of normal")
+    unit_factors: Annotated[dict[str, float], BeforeValidator(_factors)] = Field(
+        default_factory=dict, validate_default=True,
+        description="this criterion's own units: UNIT -> factor to `unit`, added to the engine's unit table")
+
+    @field_validator("unit_factors")
+    @classmethod
+    def _with_own_unit(cls, factors: dict[str, float], info: ValidationInfo) -> dict[str, float]:
+        """Upper-case units; the criterion's own unit has factor 1."""
+        unit = info.data.get("unit", "")
+        return {str(k).strip().upper(): float(v) for k, v in [*([(unit, 1)] if unit else []), *factors.items()]}
+
+    @model_validator(mode="after")
+    def _has_unit(self) -> EligibilityCriterion:
+        if not self.relative_to_uln and not self.unit:
+            raise _Invalid("an absolute threshold needs a 'unit'")
+        return self
 
 
-@dataclass(frozen=True)
+@_table
 class Eligibility:
-    criteria: tuple[EligibilityCriterion, ...] = ()
-    screening_visit: str = "SCREEN"  # case-insensitive substring of VISIT that marks screening records
+    """[eligibility]: the protocol's screening-lab thresholds."""
+
+    criteria: Annotated[tuple[EligibilityCriterion, ...], BeforeValidator(_typed(list))] = Field(
+        (), description="[[eligibility.criteria]]: one table per screening-lab threshold")
+    screening_visit: Text = Field("SCREEN", description="VISIT values containing this text (any case) are "
+                                                        "screening records")
 
 
-@dataclass(frozen=True)
+@_table
 class Response:
-    window_days: int = 63  # week 8 (day 56) plus a 7-day visit window
-    confirmation_required: bool = False
-    confirmation_min_days: int = 28
-    sd_min_days: int = 42
-    evaluator: str = "INVESTIGATOR"
+    """[response]: best overall response (RECIST 1.1)."""
+
+    window_days: Days = Field(63, description="assessments on days 1..window_days count (week 8 + 7-day window)")
+    confirmation_required: Flag = Field(False, description="a CR/PR counts only when confirmed by a later one")
+    confirmation_min_days: Days = Field(28, description="days from a CR/PR to its confirming assessment (at least)")
+    sd_min_days: Days = Field(42, description="SD counts as best response only from this day after infusion")
+    evaluator: Code = Field("INVESTIGATOR", description="RSEVAL of the assessments used")
 
 
-@dataclass(frozen=True)
+@_table
 class Pfs:
-    rate_days: int = 183  # 6 months
-    evaluator: str = "INVESTIGATOR"
-    # scheduled tumour assessments, days from infusion (weeks 4, 8, 12, 24, 36, 48) and their +/- visit window
-    assessment_days: tuple[int, ...] = (28, 56, 84, 168, 252, 336)
-    assessment_tolerance_days: int = 7
-    max_missed_assessments: int = 1  # progression/death after more missed scheduled assessments is censored (FDA 2018)
-    require_baseline_assessment: bool = False  # no RS record on/before day 0 -> censored at day 0
+    """[pfs]: progression-free survival and its censoring rules."""
+
+    rate_days: Days = Field(183, description="day of the PFS rate reported (183 = 6 months)")
+    evaluator: Code = Field("INVESTIGATOR", description="RSEVAL of the assessments used (default: "
+                                                        "response.evaluator)")
+    assessment_days: Annotated[tuple[int, ...], BeforeValidator(_days(True)), _DAYS_SCHEMA] = (
+        Field((28, 56, 84, 168, 252, 336), description="scheduled tumour assessments, days from infusion; [] turns "
+                                                       "the missed-assessment rule off"))
+    assessment_tolerance_days: Days = Field(7, description="+/- days around a scheduled assessment before it is "
+                                                           "missed")
+    max_missed_assessments: Days = Field(1, description="progression or death after more missed scheduled "
+                                                        "assessments is censored (FDA 2018)")
+    require_baseline_assessment: Flag = Field(False, description="no tumour assessment on/before day 0 -> "
+                                                                 "censored at day 0")
 
 
-@dataclass(frozen=True)
+@_table
 class Persistence:
-    testcd: str = "CARTDNA"
-    unit: str = "copies/ug gDNA"
-    lloq: float = 0.0
-    target_day: int = 182  # month 6
-    window_days: int = 28
-    timepoints_days: tuple[int, ...] = (7, 14, 28, 56, 91, 182, 273, 365)
+    """[persistence]: CAR-T transgene persistence in blood (qPCR)."""
+
+    testcd: Code = Field("CARTDNA", description="test code of the transgene copies")
+    unit: Text = Field("copies/ug gDNA", description="unit of the results")
+    lloq: Number = Field(0.0, description="lower limit of quantification: results below are not detectable")
+    target_day: Days = Field(182, description="day of the persistence endpoint (182 = month 6)")
+    window_days: Days = Field(28, description="+/- days around target_day a sample may fall (nearest wins)")
+    timepoints_days: DayList = Field((7, 14, 28, 56, 91, 182, 273, 365),
+                                     description="nominal sampling days after infusion (levels-over-time table)")
 
 
-@dataclass(frozen=True)
+@_table
+class MapEntry:
+    """One ``[grading.test_map]`` entry: the criteria a test code is graded by."""
+
+    low: Criterion | None = Field(None, description="criterion for low values (a name of ctcae_terms/criteria)")
+    high: Criterion | None = Field(None, description="criterion for high values (a name of ctcae_terms/criteria)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _a_table(cls, value: Any) -> Any:
+        if value == {} or not isinstance(value, dict | ArgsKwargs):  # ArgsKwargs: MapEntry(...) in Python
+            raise _Invalid('expected a table such as { high = "Alanine aminotransferase increased" }')
+        return value
+
+
+@functools.cache
+def _criteria_keys() -> dict[str, frozenset[str]]:
+    from ctcae_terms.criteria import load_clinical_criteria, load_lab_criteria
+
+    return {"lab": frozenset(load_lab_criteria()["key"]), "clinical": frozenset(load_clinical_criteria()["key"])}
+
+
+def _criteria_table(testcd: str, entry: MapEntry) -> str:
+    """'lab' or 'clinical': the criteria table both names of ``entry`` belong to; an unknown name is refused with the
+    closest known ones."""
+    tables = _criteria_keys()
+    given = [name for name in (entry.low, entry.high) if name]
+    kind = next((k for k, keys in tables.items() if all(name in keys for name in given)), None)
+    if kind is not None:
+        return kind
+    for direction in ("low", "high"):
+        name = getattr(entry, direction)
+        if name and not any(name in keys for keys in tables.values()):
+            close = difflib.get_close_matches(name, sorted(tables["lab"] | tables["clinical"]), n=3)
+            raise _Invalid(f"{name!r} is not a CTCAE v4.03 criterion of the engine; "
+                           f"closest: {', '.join(close) or 'none'}", testcd, direction)
+    raise _Invalid("low and high must both be lab or both be clinical criteria", testcd)
+
+
+@_table
 class Grading:
     """Study-specific test-code mapping: TESTCD -> (criterion key for low values, for high values), split by the
-    criteria table the key belongs to (lab or clinical); these rows take precedence over the packaged test maps."""
+    criteria table the key belongs to (lab or clinical); these rows take precedence over the packaged test maps.
+    Built from ``[grading]`` (:class:`GradingOptions`)."""
 
-    lab_test_map: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
-    clinical_test_map: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
+    lab_test_map: dict[str, tuple[str | None, str | None]] = Field(default_factory=dict)
+    clinical_test_map: dict[str, tuple[str | None, str | None]] = Field(default_factory=dict)
     assume_at_rest: bool = False  # every SpO2 reading is declared taken at rest (Hypoxia)
 
     def options(self, kind: str) -> dict[str, Any]:
@@ -123,284 +390,178 @@ class Grading:
         return {"mapping": mapping or None, **({"assume_at_rest": self.assume_at_rest} if kind == "vitals" else {})}
 
 
-@dataclass(frozen=True)
+@_table
+class GradingOptions:
+    """[grading]: the study's own test codes and grading assumptions."""
+
+    test_map: Annotated[dict[str, MapEntry], BeforeValidator(_typed(dict))] = Field(
+        default_factory=dict, description="a sponsor's own test codes, CODE = { low = \"criterion\", high = "
+                                          "\"criterion\" }; they take precedence over the packaged test maps")
+    assume_at_rest: Flag = Field(False, description="every SpO2 reading counts as taken at rest (else Hypoxia is "
+                                                    "graded only when VSPOS/VSTPT/VSCAT say so)")
+
+    @field_validator("test_map")
+    @classmethod
+    def _known_criteria(cls, entries: dict[str, MapEntry]) -> dict[str, MapEntry]:
+        for testcd, entry in entries.items():
+            _criteria_table(testcd, entry)
+        return entries
+
+    def grading(self) -> Grading:
+        split: dict[str, dict[str, tuple[str | None, str | None]]] = {"lab": {}, "clinical": {}}
+        for testcd, entry in self.test_map.items():
+            split[_criteria_table(testcd, entry)][testcd.strip().upper()] = (entry.low, entry.high)
+        return Grading(split["lab"], split["clinical"], self.assume_at_rest)
+
+
+@_table
 class ReportOptions:
-    pdf: bool = True
-    listing_max_rows: int = 200  # longer listings show their first rows in the report; the full listing is a CSV
+    """[report]: the DSMB report."""
+
+    pdf: Flag = Field(True, description="write report.pdf beside report.html")
+    listing_max_rows: Annotated[int, BeforeValidator(_typed(int)), AfterValidator(_at_least(1))] = Field(
+        200, description="longer listings show their first rows in the report; the full listing is a CSV")
 
 
-@dataclass(frozen=True)
+@_table
 class RunOptions:
-    output_dir: Path | None = None  # run folders go here (default: "runs" beside the TOML file)
-    # exit 4 when more than this share of the observations of tests with a CTCAE criterion cannot be graded
-    max_ungradable_pct: float = 5.0
+    """[run]: scheduled runs."""
+
+    output_dir: FilePath = Field(None, description="where run folders go, relative to this file (default: runs/ "
+                                                   "beside it)")
+    max_ungradable_pct: Annotated[float, BeforeValidator(_typed(float)), AfterValidator(_percentage)] = Field(
+        5.0, description="exit 4 when more than this % of the observations of graded tests cannot be graded")
 
 
-@dataclass(frozen=True)
+@_table
 class StudyConfig:
+    """The validated configuration the engine reads: :class:`StudyFile`'s tables, ``[data]`` flattened, the test map
+    split by criteria table, and the TOML file it came from."""
+
     study: StudyInfo
     treatment: Treatment
-    treatment_emergent: TreatmentEmergent = field(default_factory=TreatmentEmergent)
-    relationship: Relationship = field(default_factory=Relationship)
-    eligibility: Eligibility = field(default_factory=Eligibility)
-    response: Response = field(default_factory=Response)
-    pfs: Pfs = field(default_factory=Pfs)
-    persistence: Persistence = field(default_factory=Persistence)
-    grading: Grading = field(default_factory=Grading)
-    report: ReportOptions = field(default_factory=ReportOptions)
-    run: RunOptions = field(default_factory=RunOptions)
+    treatment_emergent: TreatmentEmergent = Field(default_factory=TreatmentEmergent)
+    relationship: Relationship = Field(default_factory=Relationship)
+    eligibility: Eligibility = Field(default_factory=Eligibility)
+    response: Response = Field(default_factory=Response)
+    pfs: Pfs = Field(default_factory=Pfs)
+    persistence: Persistence = Field(default_factory=Persistence)
+    grading: Grading = Field(default_factory=Grading)
+    report: ReportOptions = Field(default_factory=ReportOptions)
+    run: RunOptions = Field(default_factory=RunOptions)
     data_folder: Path | None = None  # [data] folder, resolved against the TOML file's folder
     expected_domains: tuple[str, ...] = ("ae", "lb")  # [data] domains whose absence or emptiness stops a run
     source: Path | None = None  # the TOML file this came from
 
 
-# every key the TOML may hold, per section: anything else is a typo and is refused with the closest known name
-KNOWN_KEYS: dict[str, tuple[str, ...]] = {
-    "study": ("study_id", "protocol_id", "title", "data_cutoff", "ctcae_version"),
-    "data": ("folder", "expected_domains"),
-    "treatment": ("infusion_extrt", "lymphodepletion_extrt"),
-    "treatment_emergent": ("start", "window_days"),
-    "relationship": ("related", "not_related", "missing_is_related", "attribution"),
-    "eligibility": ("criteria", "screening_visit"),
-    "eligibility.criteria": ("criterion", "testcd", "operator", "limit", "unit", "relative_to_uln", "unit_factors"),
-    "response": ("window_days", "confirmation_required", "confirmation_min_days", "sd_min_days", "evaluator"),
-    "pfs": ("rate_days", "evaluator", "assessment_days", "assessment_tolerance_days", "max_missed_assessments",
-            "require_baseline_assessment"),
-    "persistence": ("testcd", "unit", "lloq", "target_day", "window_days", "timepoints_days"),
-    "grading": ("test_map", "assume_at_rest"),
-    "report": ("pdf", "listing_max_rows"),
-    "run": ("output_dir", "max_ungradable_pct"),
-}
+@_table(kw_only=True)
+class StudyFile:
+    """study.toml as written: one table per section. Only study.study_id and treatment.infusion_extrt are required."""
+
+    study: StudyInfo = Field(description="the trial: identifiers, title, data cut-off, CTCAE version")
+    data: DataOptions = Field(default_factory=DataOptions, description="the study's data folder")
+    treatment: Treatment = Field(description="EX treatment names: CAR-T infusion and lymphodepletion")
+    treatment_emergent: TreatmentEmergent = Field(default_factory=TreatmentEmergent,
+                                                  description="treatment-emergent AE window")
+    relationship: Relationship = Field(default_factory=Relationship, description="AE relationship mapping")
+    eligibility: Eligibility = Field(default_factory=Eligibility, description="screening-lab eligibility criteria")
+    response: Response = Field(default_factory=Response, description="best overall response (RECIST 1.1)")
+    pfs: Pfs = Field(default_factory=Pfs, description="progression-free survival")
+    persistence: Persistence = Field(default_factory=Persistence, description="CAR-T persistence (qPCR)")
+    grading: GradingOptions = Field(default_factory=GradingOptions, description="study-specific grading choices")
+    report: ReportOptions = Field(default_factory=ReportOptions, description="DSMB report options")
+    run: RunOptions = Field(default_factory=RunOptions, description="scheduled-run options")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _pfs_evaluator(cls, raw: Any) -> Any:
+        """pfs.evaluator defaults to response.evaluator."""
+        response, pfs = (raw.get("response"), raw.get("pfs", {})) if isinstance(raw, dict) else (None, None)
+        if isinstance(response, dict) and "evaluator" in response and isinstance(pfs, dict) and "evaluator" not in pfs:
+            return {**raw, "pfs": {**pfs, "evaluator": response["evaluator"]}}
+        return raw
+
+    @model_validator(mode="after")
+    def _lymphodepletion_named(self) -> StudyFile:
+        if self.treatment_emergent.start == "lymphodepletion" and not self.treatment.lymphodepletion_extrt:
+            raise _Invalid("treatment_emergent.start = 'lymphodepletion' needs treatment.lymphodepletion_extrt")
+        return self
+
+    def config(self) -> StudyConfig:
+        return StudyConfig(self.study, self.treatment, self.treatment_emergent, self.relationship, self.eligibility,
+                           self.response, self.pfs, self.persistence, self.grading.grading(), self.report, self.run,
+                           data_folder=self.data.folder, expected_domains=self.data.expected_domains)
 
 
-def _check_keys(table: dict[str, Any], known: tuple[str, ...], where: str) -> None:
-    for key in table:
-        if key not in known:
-            close = difflib.get_close_matches(str(key), known, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(known)}"
-            raise ConfigError(f"{where}: unknown key {key!r}{hint}")
+_FILE = TypeAdapter(StudyFile)
 
 
-def _get(table: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str, default: Any = ...) -> Any:
-    if key not in table:
-        if default is ...:
-            raise ConfigError(f"{where}: missing required key {key!r}")
-        return default
-    value = table[key]
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
-    if isinstance(value, bool) and kind in (int, float):
-        raise ConfigError(f"{where}.{key}: expected a number, got {value!r}")
-    if not isinstance(value, kind):
-        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-        raise ConfigError(f"{where}.{key}: expected {names}, got {type(value).__name__} {value!r}")
-    return value
+# ---- pydantic's errors in today's words: file, key, what was expected
 
 
-def _strings(table: dict[str, Any], key: str, where: str, default: Any = ...) -> tuple[str, ...]:
-    value = _get(table, key, (list, str), where, default)
-    values = [value] if isinstance(value, str) else list(value)
-    if not all(isinstance(v, str) for v in values):
-        raise ConfigError(f"{where}.{key}: expected a list of strings, got {value!r}")
-    return tuple(v.strip().upper() for v in values)
+def _where(loc: tuple[str | int, ...]) -> str:
+    """``('eligibility', 'criteria', 0, 'limit')`` -> ``eligibility.criteria[0].limit``."""
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}" if text else str(part)
+    return text
 
 
-def _choice(value: str, choices: tuple[str, ...], where: str) -> str:
-    if value not in choices:
-        raise ConfigError(f"{where}: {value!r} is not one of {', '.join(choices)}")
-    return value
+def _keys(loc: tuple[str | int, ...]) -> tuple[str, ...]:
+    """The keys the table at ``loc`` of the file may hold."""
+    table: Any = StudyFile
+    for part in loc:
+        table = (table.__pydantic_fields__[part].annotation if dataclasses.is_dataclass(table)
+                 else next(arg for arg in get_args(table) if dataclasses.is_dataclass(arg)))
+    return tuple(f.name for f in dataclasses.fields(table))
 
 
-def _positive(value: float, where: str) -> float:
-    if value != value:  # NaN
-        raise ConfigError(f"{where}: expected a number, got nan")
-    if value < 0:
-        raise ConfigError(f"{where}: must be >= 0, got {value}")
-    return value
+def _message(error: ValidationError) -> str:
+    errors = error.errors(include_url=False)
+    # as the file is read: an unknown section name first, then an unknown key of a section, then values in order
+    unknown = [e for e in errors if e["type"] == "unexpected_keyword_argument" and len(e["loc"]) <= 2]
+    first = min(unknown, key=lambda e: len(e["loc"])) if unknown else errors[0]
+    loc, kind = tuple(first["loc"]), first["type"]
+    if kind == "unexpected_keyword_argument":
+        parent, key = loc[:-1], str(loc[-1])
+        known = _keys(parent)
+        close = difflib.get_close_matches(key, known, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(known)}"
+        where = f"[{parent[0]}]" if len(parent) == 1 else _where(parent) or "top level (section names)"
+        return f"{where}: unknown key {key!r}{hint}"
+    if kind == "missing":
+        return f"{_where(loc[:-1])}: missing required key {loc[-1]!r}" if len(loc) > 1 else \
+            f"missing required section [{loc[0]}]"
+    if kind in ("dataclass_type", "dataclass_args_type"):
+        return f"[{loc[0]}] must be a table" if len(loc) == 1 else f"{_where(loc)}: expected a table"
+    cause = first.get("ctx", {}).get("error")
+    if isinstance(cause, _Invalid):
+        loc, text = loc + cause.path, str(cause)
+    else:
+        text = first["msg"]
+    return f"{_where(loc)}: {text}" if loc else text
 
 
-def _section(raw: dict[str, Any], name: str, required: bool = False) -> dict[str, Any]:
-    if name not in raw:
-        if required:
-            raise ConfigError(f"missing required section [{name}]")
-        return {}
-    if not isinstance(raw[name], dict):
-        raise ConfigError(f"[{name}] must be a table")
-    return raw[name]
+# ---- public functions
 
 
-def _criterion(raw: Any, i: int) -> EligibilityCriterion:
-    where = f"eligibility.criteria[{i}]"
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{where}: expected a table")
-    _check_keys(raw, KNOWN_KEYS["eligibility.criteria"], where)
-    factors = _get(raw, "unit_factors", dict, where, {})
-    for unit, factor in factors.items():
-        if isinstance(factor, bool) or not isinstance(factor, int | float) or factor <= 0:
-            raise ConfigError(f"{where}.unit_factors.{unit}: expected a positive number, got {factor!r}")
-    unit = _get(raw, "unit", str, where, "")
-    if _get(raw, "limit", float, where) != _get(raw, "limit", float, where):
-        raise ConfigError(f"{where}.limit: expected a number, got nan")
-    relative = _get(raw, "relative_to_uln", bool, where, False)
-    if not relative and not unit:
-        raise ConfigError(f"{where}: an absolute threshold needs a 'unit'")
-    return EligibilityCriterion(
-        criterion=_get(raw, "criterion", str, where),
-        testcd=_get(raw, "testcd", str, where).strip().upper(),
-        operator=_choice(_get(raw, "operator", str, where), OPERATORS, f"{where}.operator"),
-        limit=_get(raw, "limit", float, where),
-        unit=unit,
-        relative_to_uln=relative,
-        unit_factors={str(k).strip().upper(): float(v) for k, v in [*([(unit, 1)] if unit else []), *factors.items()]},
-    )
-
-
-def _test_map(raw: dict[str, Any]) -> tuple[dict[str, tuple[str | None, str | None]], ...]:
-    """``[grading.test_map]`` entries ``TESTCD = { low = "criterion", high = "criterion" }`` routed to the lab or
-    clinical criteria table their keys belong to; an unknown criterion is refused with the closest names."""
-    from ctcae_terms.criteria import load_clinical_criteria, load_lab_criteria
-
-    tables = {"lab": set(load_lab_criteria()["key"]), "clinical": set(load_clinical_criteria()["key"])}
-    out: dict[str, dict[str, tuple[str | None, str | None]]] = {"lab": {}, "clinical": {}}
-    for testcd, entry in raw.items():
-        where = f"grading.test_map.{testcd}"
-        if not isinstance(entry, dict) or not entry:
-            raise ConfigError(f"{where}: expected a table such as {{ high = \"Alanine aminotransferase increased\" }}")
-        _check_keys(entry, ("low", "high"), where)
-        names = {d: _get(entry, d, str, where, None) for d in ("low", "high")}
-        for direction, name in names.items():
-            if name is not None and not name.strip():
-                raise ConfigError(f"{where}.{direction}: empty criterion name (leave the key out instead)")
-        given = [n for n in names.values() if n]
-        kind = next((k for k, keys in tables.items() if all(n in keys for n in given)), None)
-        if kind is None:
-            for direction, name in names.items():
-                if name and not any(name in keys for keys in tables.values()):
-                    close = difflib.get_close_matches(name, sorted(tables["lab"] | tables["clinical"]), n=3)
-                    raise ConfigError(f"{where}.{direction}: {name!r} is not a CTCAE v4.03 criterion of the engine; "
-                                      f"closest: {', '.join(close) or 'none'}")
-            raise ConfigError(f"{where}: low and high must both be lab or both be clinical criteria")
-        out[kind][testcd.strip().upper()] = (names["low"], names["high"])
-    return out["lab"], out["clinical"]
+def config_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of study.toml, generated from the key declarations above."""
+    schema = _FILE.json_schema()
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": "study.toml",
+            "description": "Study configuration of ctcae-engine: one TOML table per section; relative paths are "
+                           "resolved against the file's folder.",
+            **{key: value for key, value in schema.items() if key not in ("title", "description")}}
 
 
 def config_from_dict(raw: dict[str, Any], base: Path | None = None) -> StudyConfig:
     """Build and validate a :class:`StudyConfig` from a parsed TOML mapping; relative paths are resolved against
     ``base`` (the TOML file's folder; the working directory when None)."""
-    _check_keys(raw, tuple(k for k in KNOWN_KEYS if "." not in k), "top level (section names)")
-    for name in KNOWN_KEYS:
-        if "." not in name and isinstance(raw.get(name), dict):
-            _check_keys(raw[name], KNOWN_KEYS[name], f"[{name}]")
-    s = _section(raw, "study", required=True)
-    cutoff = _get(s, "data_cutoff", (_dt.date, str), "study", None)
-    if isinstance(cutoff, str):
-        try:
-            cutoff = _dt.date.fromisoformat(cutoff)
-        except ValueError as exc:
-            raise ConfigError(f"study.data_cutoff: expected an ISO 8601 date YYYY-MM-DD, got {cutoff!r}") from exc
-    if isinstance(cutoff, _dt.datetime):
-        cutoff = cutoff.date()
-    version = _get(s, "ctcae_version", str, "study", "4.03").strip()
-    if version.lower().lstrip("v") not in ("4", "4.0", "4.03"):
-        raise ConfigError(f"study.ctcae_version: this engine grades by CTCAE v4.03 (\"v4\"); got {version!r}")
-    study = StudyInfo(
-        study_id=_get(s, "study_id", str, "study"),
-        protocol_id=_get(s, "protocol_id", str, "study", ""),
-        title=_get(s, "title", str, "study", ""),
-        data_cutoff=cutoff,
-        ctcae_version="4.03",
-    )
-    if not study.study_id.strip():
-        raise ConfigError("study.study_id: must not be empty")
-    t = _section(raw, "treatment", required=True)
-    treatment = Treatment(
-        infusion_extrt=_strings(t, "infusion_extrt", "treatment"),
-        lymphodepletion_extrt=_strings(t, "lymphodepletion_extrt", "treatment", ()),
-    )
-    if not treatment.infusion_extrt:
-        raise ConfigError("treatment.infusion_extrt: name at least one EXTRT for the CAR-T infusion")
-    te = _section(raw, "treatment_emergent")
-    tem = TreatmentEmergent(
-        start=_choice(_get(te, "start", str, "treatment_emergent", "infusion"), TE_STARTS, "treatment_emergent.start"),
-        window_days=int(_positive(_get(te, "window_days", int, "treatment_emergent", 365),
-                                     "treatment_emergent.window_days")),
-    )
-    if tem.start == "lymphodepletion" and not treatment.lymphodepletion_extrt:
-        raise ConfigError("treatment_emergent.start = 'lymphodepletion' needs treatment.lymphodepletion_extrt")
-    r = _section(raw, "relationship")
-    rel = Relationship(
-        related=_strings(r, "related", "relationship", Relationship.related),
-        not_related=_strings(r, "not_related", "relationship", Relationship.not_related),
-        missing_is_related=_get(r, "missing_is_related", bool, "relationship", True),
-        attribution=_choice(_get(r, "attribution", str, "relationship", "either"), ATTRIBUTIONS,
-                            "relationship.attribution"),
-    )
-    both = set(rel.related) & set(rel.not_related)
-    if both:
-        raise ConfigError(f"relationship: values listed as both related and not related: {sorted(both)}")
-    e = _section(raw, "eligibility")
-    crits = _get(e, "criteria", list, "eligibility", [])
-    elig = Eligibility(
-        criteria=tuple(_criterion(c, i) for i, c in enumerate(crits)),
-        screening_visit=_get(e, "screening_visit", str, "eligibility", "SCREEN"),
-    )
-    o = _section(raw, "response")
-    resp = Response(
-        window_days=int(_positive(_get(o, "window_days", int, "response", 63), "response.window_days")),
-        confirmation_required=_get(o, "confirmation_required", bool, "response", False),
-        confirmation_min_days=int(_positive(_get(o, "confirmation_min_days", int, "response", 28),
-                                                "response.confirmation_min_days")),
-        sd_min_days=int(_positive(_get(o, "sd_min_days", int, "response", 42), "response.sd_min_days")),
-        evaluator=_get(o, "evaluator", str, "response", "INVESTIGATOR").strip().upper(),
-    )
-    p = _section(raw, "pfs")
-    schedule = _get(p, "assessment_days", list, "pfs", list(Pfs.assessment_days))
-    if not all(isinstance(x, int) and not isinstance(x, bool) and x > 0 for x in schedule):
-        raise ConfigError(f"pfs.assessment_days: expected a list of whole days after infusion (> 0), got {schedule!r}")
-    pfs = Pfs(
-        rate_days=int(_positive(_get(p, "rate_days", int, "pfs", 183), "pfs.rate_days")),
-        evaluator=_get(p, "evaluator", str, "pfs", resp.evaluator).strip().upper(),
-        assessment_days=tuple(sorted(set(schedule))),
-        assessment_tolerance_days=int(_positive(_get(p, "assessment_tolerance_days", int, "pfs", 7),
-                                                "pfs.assessment_tolerance_days")),
-        max_missed_assessments=int(_positive(_get(p, "max_missed_assessments", int, "pfs", 1),
-                                             "pfs.max_missed_assessments")),
-        require_baseline_assessment=_get(p, "require_baseline_assessment", bool, "pfs", False),
-    )
-    k = _section(raw, "persistence")
-    times = _get(k, "timepoints_days", list, "persistence", list(Persistence.timepoints_days))
-    if not all(isinstance(x, int) and not isinstance(x, bool) for x in times):
-        raise ConfigError(f"persistence.timepoints_days: expected a list of whole days, got {times!r}")
-    pers = Persistence(
-        testcd=_get(k, "testcd", str, "persistence", "CARTDNA").strip().upper(),
-        unit=_get(k, "unit", str, "persistence", "copies/ug gDNA"),
-        lloq=_positive(_get(k, "lloq", float, "persistence", 0.0), "persistence.lloq"),
-        target_day=int(_positive(_get(k, "target_day", int, "persistence", 182), "persistence.target_day")),
-        window_days=int(_positive(_get(k, "window_days", int, "persistence", 28), "persistence.window_days")),
-        timepoints_days=tuple(sorted(times)),
-    )
-    g = _section(raw, "grading")
-    lab_map, clinical_map = _test_map(_get(g, "test_map", dict, "grading", {}))
-    grading = Grading(lab_map, clinical_map, _get(g, "assume_at_rest", bool, "grading", False))
-    r = _section(raw, "report")
-    report = ReportOptions(
-        pdf=_get(r, "pdf", bool, "report", True),
-        listing_max_rows=int(_get(r, "listing_max_rows", int, "report", 200)),
-    )
-    if report.listing_max_rows < 1:
-        raise ConfigError(f"report.listing_max_rows: must be >= 1, got {report.listing_max_rows}")
-    u = _section(raw, "run")
-    base = Path(base) if base is not None else Path.cwd()
-    out_dir = _get(u, "output_dir", str, "run", None)
-    pct = _get(u, "max_ungradable_pct", float, "run", 5.0)
-    if not 0 <= pct <= 100:
-        raise ConfigError(f"run.max_ungradable_pct: expected a percentage 0-100, got {pct}")
-    run = RunOptions(output_dir=(base / out_dir) if out_dir else None, max_ungradable_pct=pct)
-    d = _section(raw, "data")
-    folder = _get(d, "folder", str, "data", None)
-    expected = tuple(x.lower() for x in _strings(d, "expected_domains", "data", ("AE", "LB")))
-    return StudyConfig(study, treatment, tem, rel, elig, resp, pfs, pers, grading, report, run,
-                       data_folder=(base / folder) if folder else None, expected_domains=expected)
+    try:
+        study_file = _FILE.validate_python(raw, context={"base": Path(base) if base is not None else Path.cwd()})
+    except ValidationError as exc:
+        raise ConfigError(_message(exc)) from exc
+    return study_file.config()
 
 
 def load_config(path: str | Path | None = None) -> StudyConfig:

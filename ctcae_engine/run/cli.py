@@ -176,6 +176,24 @@ def validate(
     raise typer.Exit(2 if setup_errors else 3 if n_errors else 0)
 
 
+@app.command("config-schema")
+def config_schema(
+    out: Path | None = typer.Option(None, "--out", "-o", help="Write the schema to this file (default: stdout)"),
+) -> None:
+    """The JSON Schema of study.toml: every section and key, its type, default and meaning."""
+    from ctcae_engine.read.config import config_schema as schema
+
+    text = json.dumps(schema(), indent=2, ensure_ascii=False) + "\n"
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        _fail(f"{out}: cannot be written: {exc.strerror or exc}")
+    typer.echo(str(out))
+
+
 @app.command()
 def grade(
     source: str = typer.Argument(..., help="LB/VS/EG (SDTM) or ADLB/ADVS/ADEG file: csv, parquet, xpt, sas7bdat, or "
