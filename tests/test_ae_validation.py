@@ -9,7 +9,7 @@ from ctcae_engine.grade.ae import synonyms, validate_ae
 from ctcae_engine.read.files import read_study
 from ctcae_terms import lookup_term
 
-needs_shared = pytest.mark.skipif(not PHARMAVERSE.is_dir(), reason="../shared/pharmaverse not present")
+needs_shared = pytest.mark.needs_shared(PHARMAVERSE)
 
 
 def one(**columns) -> pd.Series:

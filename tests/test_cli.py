@@ -56,6 +56,7 @@ def first_run(tmp_path_factory):
     return config, root, (root / "latest").resolve()
 
 
+@pytest.mark.slow  # full demo run(s) through the CLI
 def test_run_writes_a_complete_run_folder_and_moves_latest(first_run):
     config, root, folder = first_run
     assert folder.name.startswith("cutoff-2025-06-30_run-")  # named for the data cut-off and the run time
@@ -80,6 +81,7 @@ def test_run_writes_a_complete_run_folder_and_moves_latest(first_run):
     assert "report.html" in outputs and "manifest.json" not in outputs
 
 
+@pytest.mark.slow  # full demo run(s) through the CLI
 def test_rerun_on_the_same_inputs_gives_identical_outputs(first_run):
     config, root, folder = first_run
     result = _run(config)
@@ -124,6 +126,7 @@ def _break_unknown_key(tmp: Path) -> None:
     (_break_toml, 2, "study.toml: not valid TOML"),
     (_break_unknown_key, 2, "[treatment_emergent]: unknown key 'window_dayz'; did you mean 'window_days'?"),
 ], ids=["missing column", "unreadable file", "empty DM", "bad TOML", "unknown config key"])
+@pytest.mark.slow  # full demo run(s) through the CLI
 def test_broken_input_fails_cleanly_and_leaves_the_last_good_run_untouched(tmp_path, breaker, code, message):
     config = _study(tmp_path)
     assert _run(config).exit_code == 0
@@ -156,6 +159,7 @@ def test_config_naming_a_missing_data_folder_exits_2(tmp_path):
     assert "data.folder: folder not found" in result.output and "study.toml" in result.output
 
 
+@pytest.mark.slow  # full demo run(s) through the CLI
 def test_data_errors_above_the_threshold_exit_4_and_keep_latest(tmp_path):
     # the demo holds a few ungradable rows of graded tests (e.g. ANC "<0.5", creatinine without a baseline)
     config = _study(tmp_path)
@@ -171,6 +175,7 @@ def test_data_errors_above_the_threshold_exit_4_and_keep_latest(tmp_path):
     assert manifest["status"] == "data_errors" and manifest["ungradable"]["rows"] > 0
 
 
+@pytest.mark.slow  # full demo run(s) through the CLI
 def test_a_run_killed_while_writing_leaves_no_run_folder(tmp_path, monkeypatch):
     config = _study(tmp_path)
     assert _run(config).exit_code == 0
@@ -198,6 +203,7 @@ def test_a_second_run_on_the_same_output_folder_exits_6(tmp_path):
     assert result.exit_code == 6 and "another run is writing" in result.output
 
 
+@pytest.mark.slow  # full demo run(s) through the CLI
 def test_new_since_last_run_compares_with_the_previous_successful_run(tmp_path):
     config = _study(tmp_path)
     assert _run(config).exit_code == 0
@@ -215,6 +221,7 @@ def test_new_since_last_run_compares_with_the_previous_successful_run(tmp_path):
     assert "Diarrhea" in (second / "report.html").read_text()
 
 
+@pytest.mark.slow  # full demo run(s) through the CLI
 def test_console_script_logs_plain_lines_when_not_on_a_terminal(tmp_path):
     config = _study(tmp_path)
     script = Path(sys.executable).with_name("ctcae-engine")
@@ -291,6 +298,7 @@ def test_terms_with_unknown_version_or_no_match_exits_2():
     assert result.exit_code == 2 and "no CTCAE v4.03 term matches" in result.output
 
 
+@pytest.mark.slow  # full demo run(s) through the CLI
 def test_a_failing_stage_exits_5_writes_the_folder_and_keeps_latest(tmp_path, monkeypatch):
     config = _study(tmp_path)
     assert _run(config).exit_code == 0
@@ -310,6 +318,7 @@ def test_a_failing_stage_exits_5_writes_the_folder_and_keeps_latest(tmp_path, mo
     assert "PFS01" in (tmp_path / "runs" / failed["run"]["folder"] / "report.html").read_text()
 
 
+@pytest.mark.slow  # full demo run(s) through the CLI
 def test_a_damaged_previous_summary_is_a_warning_not_a_stop(tmp_path):
     config = _study(tmp_path)
     assert _run(config).exit_code == 0
@@ -322,6 +331,7 @@ def test_a_damaged_previous_summary_is_a_warning_not_a_stop(tmp_path):
     assert manifest["compared_with"] is None and any("cannot be read" in w for w in manifest["warnings"])
 
 
+@pytest.mark.slow  # full demo run(s) through the CLI
 def test_listing_rows_in_the_report_follow_the_configuration(tmp_path):
     config = _study(tmp_path)
     config.write_text(config.read_text().replace("listing_max_rows = 200", "listing_max_rows = 2"))
@@ -332,6 +342,7 @@ def test_listing_rows_in_the_report_follow_the_configuration(tmp_path):
     assert f"first 2 of {len(listing)}" in (folder / "report.html").read_text()
 
 
+@pytest.mark.slow  # full demo run(s) through the CLI
 def test_an_unexpected_error_is_one_line_exit_1_and_latest_stays(tmp_path, monkeypatch):
     config = _study(tmp_path)
     assert _run(config).exit_code == 0
@@ -356,6 +367,7 @@ def test_a_latest_that_is_not_a_link_is_refused_before_anything_is_written(tmp_p
     assert [p.name for p in (tmp_path / "runs").iterdir()] == ["latest"]
 
 
+@pytest.mark.slow  # full demo run(s) through the CLI
 def test_run_with_only_a_data_folder_uses_its_study_toml(tmp_path):
     config = _study(tmp_path)
     shutil.move(config, tmp_path / "data" / "study.toml")
@@ -368,6 +380,7 @@ def test_run_with_only_a_data_folder_uses_its_study_toml(tmp_path):
     assert result.exit_code == 2 and "give --config" in result.output
 
 
+@pytest.mark.slow  # full demo run(s) through the CLI
 def test_rerun_with_pdf_gives_the_same_pdf_bytes(tmp_path):
     config = _study(tmp_path)
     config.write_text(config.read_text().replace("pdf = false", "pdf = true"))
@@ -403,6 +416,7 @@ def test_grade_applies_the_study_test_map(tmp_path):
     assert graded.loc[graded["testcd"].eq("ALTX"), "term_high"].eq("Alanine aminotransferase increased").all()
 
 
+@pytest.mark.slow  # full demo run(s) through the CLI
 def test_records_gone_since_the_last_run_are_a_warning(tmp_path):
     config = _study(tmp_path)
     assert _run(config).exit_code == 0
@@ -415,6 +429,7 @@ def test_records_gone_since_the_last_run_are_a_warning(tmp_path):
     assert "are no longer in the data" in result.output
 
 
+@pytest.mark.slow  # full demo run(s) through the CLI
 def test_grade_parquet_folder_with_pandas_and_dask_gives_the_same_rows(tmp_path):
     lb = pd.read_csv(DATA_DIR / "lb.csv", dtype=str, keep_default_na=False)
     (tmp_path / "lb").mkdir()
@@ -444,6 +459,7 @@ def test_grade_dask_on_a_folder_of_unknown_kind_says_so(tmp_path):
     assert result.exit_code == 2 and "cannot tell lab, vitals or ECG" in result.output
 
 
+@pytest.mark.slow  # full demo run(s) through the CLI
 def test_on_a_terminal_the_run_shows_rich_progress(tmp_path):
     """stderr on a pseudo-terminal: rich draws (ANSI control sequences), not plain log lines; stdout stays plain."""
     import pty
@@ -497,6 +513,7 @@ def test_an_output_path_that_is_a_file_exits_2(tmp_path):
     assert result.exit_code == 2 and "the output folder is a file" in result.output
 
 
+@pytest.mark.slow  # full demo run(s) through the CLI
 def test_a_latest_pointing_at_a_deleted_run_is_a_warning(tmp_path):
     config = _study(tmp_path)
     assert _run(config).exit_code == 0

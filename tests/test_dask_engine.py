@@ -18,6 +18,8 @@ import pytest
 from ctcae_engine.dask import engine as dask_engine
 from ctcae_engine.grade.findings import OUTPUT_COLUMNS, grade_ecg, grade_labs, grade_vitals
 
+pytestmark = pytest.mark.slow  # Dask: local clusters, subprocesses, the 45,077-row conformance data
+
 
 @pytest.fixture
 def sync():

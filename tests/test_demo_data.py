@@ -194,6 +194,7 @@ def test_response_and_persistence(study: dict[str, pd.DataFrame]) -> None:
     assert (month6["PCORRES"] == "BLQ").any() and month6["PCSTRESN"].notna().any()
 
 
+@pytest.mark.slow  # generates and checks a scaled trial
 def test_scaled_trial(tmp_path: Path) -> None:
     frames, _ = gen.generate(seed=7, participants=200)
     dm = frames["dm"]

@@ -311,7 +311,8 @@ def test_adlb_without_grades_is_a_clear_error():
         lab_shift_table(adlb().drop(columns=["ATOXGRL", "ATOXGRH"]))
 
 
-@pytest.mark.skipif(not PEER_ADLB.is_file(), reason="../shared/peer not present")
+@pytest.mark.slow
+@pytest.mark.needs_shared(PEER_ADLB)
 def test_signed_atoxgr_split_equals_admiral_direction_grades():
     """admiral's pharmaverseadam ADLB: splitting the signed ATOXGR gives admiral's own ATOXGRL / ATOXGRH on every
     observed record where a direction has a term and ATOXGR is given."""
@@ -350,7 +351,7 @@ def test_crs_icans_timing(trial):
     assert (duration["median"], duration["max"]) == (5.0, 5.0)
 
 
-@pytest.mark.skipif(not PHARMAVERSE.is_dir(), reason="../shared/pharmaverse not present")
+@pytest.mark.needs_shared(PHARMAVERSE)
 def test_pilot_study_treatment_emergent_matches_sponsor_flag():
     """Real SDTM (CDISC pilot): our treatment-emergent flag agrees with the sponsor's SUPPAE AETRTEM on every AE."""
     study = read_study(PHARMAVERSE)

@@ -70,6 +70,7 @@ def _calls(demo: dict[str, pd.DataFrame]) -> dict[str, object]:
 
 
 @pytest.mark.parametrize("name", ["swimmer", "heatmap", "labs", "km", "cart"])
+@pytest.mark.slow  # renders every figure (twice)
 def test_valid_and_byte_deterministic(demo: dict[str, pd.DataFrame], name: str) -> None:
     call = _calls(demo)[name]
     first, second = call(), call()
@@ -212,6 +213,7 @@ def _drawn(call: object, monkeypatch: pytest.MonkeyPatch) -> object:
 
 @pytest.mark.parametrize("name", ["swimmer", "heatmap", "labs", "km", "cart"])
 @pytest.mark.parametrize("many", [False, True], ids=["labelled", "many-participants"])
+@pytest.mark.slow  # renders every figure (twice)
 def test_fixed_layout_keeps_every_label_inside_and_apart(demo: dict[str, pd.DataFrame], name: str, many: bool,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     """Margins come from the measured label widths (no layout engine): nothing is cut at the figure's edges, the

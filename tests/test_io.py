@@ -7,7 +7,7 @@ from conftest import PHARMAVERSE
 
 from ctcae_engine.read.files import merge_supp, read_domain, read_study
 
-needs_shared = pytest.mark.skipif(not PHARMAVERSE.is_dir(), reason="../shared/pharmaverse not present")
+needs_shared = pytest.mark.needs_shared(PHARMAVERSE)
 
 
 @needs_shared

@@ -12,6 +12,8 @@ import pytest
 
 from ctcae_engine.grade.findings import grade_labs
 
+pytestmark = pytest.mark.slow  # admiral conformance over 45,077 rows
+
 
 @pytest.fixture(scope="module")
 def peer(peer_adlb) -> pd.DataFrame:

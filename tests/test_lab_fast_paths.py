@@ -40,6 +40,7 @@ def test_factorize_small_and_non_object_inputs_fall_back_to_pandas():
     np.testing.assert_array_equal(factorize(strings)[0][:4], [0, 1, -1, 0])
 
 
+@pytest.mark.slow  # admiral conformance data
 def test_grades_do_not_depend_on_how_the_text_columns_are_held(peer_adlb):
     peer = peer_adlb.head(12_000).copy()
     shared = grade_labs(peer)

@@ -7,17 +7,18 @@ rounding moves it across (e.g. calcium 8.4 mg/dL = LLN 8.4 but 2.0958 mmol/L < L
 
 import pandas as pd
 import pytest
-from conftest import PHARMAVERSE
+from conftest import PHARMAVERSE, require_shared
 
 from ctcae_engine.grade.findings import grade_labs
 from ctcae_engine.read.files import read_domain
 
 DATA = PHARMAVERSE
-pytestmark = pytest.mark.skipif(not (DATA / "lb.csv").exists(), reason="pharmaverse SDTM not available")
+pytestmark = pytest.mark.slow  # the whole real pilot LB (59,580 rows), graded twice
 
 
 @pytest.fixture(scope="module")
 def lb() -> pd.DataFrame:
+    require_shared(DATA / "lb.csv", DATA / "dm.csv")
     return read_domain(DATA / "lb.csv")
 
 

@@ -5,8 +5,11 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("ctcae_engine", "ctcae_terms", "report_templates")
+pytestmark = pytest.mark.slow  # builds a wheel in a subprocess
 
 
 def test_wheel_contains_all_package_data(tmp_path):

@@ -132,7 +132,8 @@ def test_run_time_defaults_to_data_cutoff(toy_results, toy):
     assert run_study(toy, load_config(), run_time="2025-07-01T09:00").meta["run_time"] == "2025-07-01T09:00"
 
 
-@pytest.mark.skipif(not PILOT.is_dir(), reason="CDISC pilot SDTM not available")
+@pytest.mark.slow
+@pytest.mark.needs_shared(PILOT)
 def test_real_cdisc_pilot_ae_runs_without_stage_errors(tmp_path):
     for name in ("dm", "ex", "ae", "suppae"):
         shutil.copy(PILOT / f"{name}.csv", tmp_path / f"{name}.csv")
@@ -165,6 +166,7 @@ def demo_results() -> StudyResults:
     pytest.param("ALPP-CART-DEMO-01004", "Cytokine release syndrome", "CRS_ASTCT_VS_AE", 1, 2,
                  id="CRS reported G1, ASTCT 2019 G2 (fever with hypoxia needing low-flow O2)"),
 ])
+@pytest.mark.slow  # full demo run(s)
 def test_demo_planted_discrepancies_are_in_dq04(demo_results, participant, term, kind, reported, derived):
     dq = demo_results.tables["DQ04"].frame
     row = dq[(dq["Participant"] == participant) & (dq["CTCAE term"] == term) & (dq["Discrepancy"] == kind)]
@@ -174,6 +176,7 @@ def test_demo_planted_discrepancies_are_in_dq04(demo_results, participant, term,
     assert row["Worst evidence"].iloc[0] != ""
 
 
+@pytest.mark.slow  # full demo run(s)
 def test_demo_reconciliation_covers_every_domain_without_noise(demo_results):
     found = demo_results.reconciliation
     # only real disagreements: no AE is flagged against a term its participant was never observed for
@@ -200,6 +203,7 @@ def _worst_post_infusion(path: Path, testcd: str, cuts: list[float]) -> dict[int
     pytest.param("eg", "QTCF", "Electrocardiogram QT corrected interval prolonged", [450.5, 480.5, 500.5],
                  id="QTc G1 450-480 ms; G2 481-500 ms; G3 >=501 ms"),
 ])
+@pytest.mark.slow  # full demo run(s)
 def test_demo_vitals_ecg_worst_grades_match_raw_data(demo_results, domain, testcd, term, cuts):
     expected = _worst_post_infusion(DEMO / f"{domain}.csv", testcd, cuts)
     row = demo_results.tables["VSEG01"].frame.set_index("CTCAE term").loc[term]
@@ -235,6 +239,7 @@ def _demo_as_adam(folder: Path) -> None:
         frame.to_csv(folder / f"{name}.csv", index=False)
 
 
+@pytest.mark.slow  # full demo run(s)
 def test_adam_study_folder_gives_the_sdtm_headline_numbers(demo_results, tmp_path):
     _demo_as_adam(tmp_path)
     adam = run_study(tmp_path, strict=True)
@@ -349,10 +354,10 @@ def test_deaths_with_partial_or_no_date_are_counted_everywhere(toy, tmp_path):
     assert results.summary.set_index("key").loc["deaths", "n"] == 2
 
 
+@pytest.mark.slow
+@pytest.mark.needs_shared(PILOT)
 def test_whole_cdisc_pilot_folder_with_the_example_config(tmp_path):
     """Real sponsor SDTM end to end: every lab, vital-sign and ECG row is graded or carries its reason."""
-    if not PILOT.is_dir():
-        pytest.skip("../shared/pharmaverse not present")
     for name in ("dm", "ex", "ae", "suppae", "lb", "vs", "eg"):
         shutil.copy(PILOT / f"{name}.csv", tmp_path / f"{name}.csv")
     shutil.copy(PILOT / "rs_onco.csv", tmp_path / "rs.csv")
@@ -365,6 +370,7 @@ def test_whole_cdisc_pilot_folder_with_the_example_config(tmp_path):
         assert not (graded["grade"].isna() & graded["reason"].eq("")).any()  # no silent NA
 
 
+@pytest.mark.slow  # full demo run(s)
 def test_study_test_map_grades_a_sponsor_test_code(tmp_path):
     """[grading.test_map] maps a sponsor's own code: ALT renamed ALTX is ungraded without it, graded like ALT with it
     (CTCAE v4.03 'Alanine aminotransferase increased': >ULN - 3.0 x ULN G1 ... >20.0 x ULN G4)."""
@@ -390,6 +396,7 @@ def test_study_test_map_grades_a_sponsor_test_code(tmp_path):
     assert alt_x["grade"].tolist() == alt["grade"].tolist()
 
 
+@pytest.mark.slow  # full demo run(s)
 def test_supplemental_qualifiers_merge_whatever_their_case_and_idvar(tmp_path):
     """SUPPAE QNAM 'aerelld' is AERELLD, and rows keyed by AESPID for some AEs and AESEQ for others all land: the
     lymphodepletion relationship (and so the treatment-related counts) is the same as with clean SUPPAE."""
@@ -410,6 +417,7 @@ def test_supplemental_qualifiers_merge_whatever_their_case_and_idvar(tmp_path):
     assert messy.ae["related_ld"].sum() > 0
 
 
+@pytest.mark.slow  # full demo run(s)
 def test_headline_deaths_count_a_death_known_only_from_a_fatal_ae(tmp_path):
     import shutil
 

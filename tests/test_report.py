@@ -69,6 +69,7 @@ def test_data_is_escaped_in_html():
     assert HOSTILE not in html
 
 
+@pytest.mark.slow  # renders a PDF
 def test_pdf_of_hostile_data_fetches_nothing(tmp_path):
     fetcher = AssetOnlyFetcher()
     html = render_html(build_context(small_results(term=HOSTILE)))
@@ -122,6 +123,7 @@ def test_headline_numbers_read_back_from_html():
     assert numbers["deaths"] == "0 (0.0%)"
 
 
+@pytest.mark.slow  # renders a PDF
 def test_report_files_written(tmp_path):
     paths = write_report(small_results(), tmp_path)
     assert set(paths) == {"html", "pdf", "summary", "whats_new"}
@@ -178,6 +180,7 @@ def independent_counts() -> dict[str, tuple[int, int]]:
     }
 
 
+@pytest.mark.slow  # full demo run and its PDF
 def test_demo_headline_numbers_equal_independent_counts(demo_report):
     html = demo_report["html"].read_text(encoding="utf-8")
     numbers = headline_numbers(html)
@@ -189,6 +192,7 @@ def test_demo_headline_numbers_equal_independent_counts(demo_report):
         assert numbers[key] == fmt_n_pct(n, total), key
 
 
+@pytest.mark.slow  # full demo run and its PDF
 def test_demo_report_has_every_section_and_a_readable_pdf(demo_report):
     html = demo_report["html"].read_text(encoding="utf-8")
     for section_id in SECTION_IDS:
@@ -205,6 +209,7 @@ def test_demo_report_has_every_section_and_a_readable_pdf(demo_report):
     assert "CONFIDENTIAL" in reader.pages[1].extract_text()
 
 
+@pytest.mark.slow  # full demo run and its PDF
 def test_demo_html_is_byte_identical_on_rerun(demo_report, tmp_path):
     from ctcae_engine.report import build_report
 

@@ -21,6 +21,7 @@ def test_ids_are_unique_and_sections_known():
     assert {o.section for o in tables.REGISTRY} <= set(tables.SECTIONS) | {""}
 
 
+@pytest.mark.slow  # full demo run
 def test_every_table_is_stored_under_its_own_id_without_attrs(demo):
     assert demo.tables, "the demo builds tables"
     for key, table in demo.tables.items():
@@ -28,6 +29,7 @@ def test_every_table_is_stored_under_its_own_id_without_attrs(demo):
         assert "table_id" not in table.frame.attrs  # identity travels in the Table value only
 
 
+@pytest.mark.slow  # full demo run
 def test_every_report_table_of_the_demo_is_in_its_section(demo):
     context = build_context(demo)
     for output in tables.REGISTRY:
@@ -37,6 +39,7 @@ def test_every_report_table_of_the_demo_is_in_its_section(demo):
         assert output.id in codes, f"{output.id} missing from section {output.section}"
 
 
+@pytest.mark.slow  # full demo run
 def test_a_missing_domain_gives_its_reason_to_the_outputs_that_need_it(tmp_path):
     for path in DATA_DIR.iterdir():
         if path.stem != "rs":

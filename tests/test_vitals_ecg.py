@@ -1,10 +1,9 @@
 """Vital signs and ECG graded by the same rules-as-data engine: Fever, Hypertension, Weight loss/gain, QTc, Hypoxia.
 Each threshold is tested at, below and above, with the CTCAE v4.03 text in the test id."""
 
-from pathlib import Path
-
 import pandas as pd
 import pytest
+from conftest import PHARMAVERSE
 
 import ctcae_engine.grade.findings  # noqa: F401  (registers the df.ctcae accessor)
 from ctcae_engine.grade.findings import grade_ecg, grade_vitals
@@ -12,7 +11,7 @@ from ctcae_engine.read.files import read_domain
 from ctcae_terms import lookup_term
 from ctcae_terms.criteria import load_clinical_criteria
 
-DATA = Path("/work/shared/pharmaverse")
+DATA = PHARMAVERSE
 
 
 def vs(rows: list[tuple], **extra: list) -> pd.DataFrame:
@@ -189,7 +188,7 @@ def test_unmapped_vitals_keep_their_rows_with_a_reason_and_accessor_works():
     assert out["grade"].iloc[1] == 1 and list(out.columns[:5]) == list(frame.columns)
 
 
-@pytest.mark.skipif(not (DATA / "vs.csv").exists(), reason="pharmaverse SDTM not available")
+@pytest.mark.needs_shared(DATA / "vs.csv", DATA / "dm.csv")
 def test_real_vs_graded_the_same_from_original_and_standard_units():
     data = read_domain(DATA / "vs.csv")  # TEMP originally F, WEIGHT originally LB
     dm = read_domain(DATA / "dm.csv")

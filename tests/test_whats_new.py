@@ -115,6 +115,7 @@ def _table(html: str, table_id: str) -> str:
     return table[:table.index("</table>")]
 
 
+@pytest.mark.slow  # the runs fixture: three full demo runs
 def test_summary_json_keys_every_teae_g3_observation_and_death(runs):
     summary = runs["summaries"][1]
     current = runs["current"]
@@ -127,6 +128,7 @@ def test_summary_json_keys_every_teae_g3_observation_and_death(runs):
     json.dumps(summary)  # JSON-ready
 
 
+@pytest.mark.slow  # the runs fixture: three full demo runs
 def test_comparison_finds_exactly_the_planted_changes(runs):
     diff = compare_summaries(*runs["summaries"])
     planted = runs["planted"]
@@ -142,12 +144,14 @@ def test_comparison_finds_exactly_the_planted_changes(runs):
     assert {c["key"]: c["change"] for c in diff["counts"]}["deaths"] == 1
 
 
+@pytest.mark.slow  # the runs fixture: three full demo runs
 def test_nothing_is_new_against_itself(runs):
     current = runs["summaries"][1]
     diff = compare_summaries(json.loads(json.dumps(current)), current)
     assert [diff[name] for name in ("new_aes", "grade_rose", "new_lab_g3", "new_deaths")] == [[], [], [], []]
 
 
+@pytest.mark.slow  # the runs fixture: three full demo runs
 def test_json_file_and_executive_summary_show_the_changes(runs, tmp_path):
     previous_run = write_report(runs["previous"], tmp_path / "previous", pdf=False)
     paths = write_report(runs["current"], tmp_path / "now", previous=tmp_path / "previous", pdf=False)
@@ -169,6 +173,7 @@ def test_json_file_and_executive_summary_show_the_changes(runs, tmp_path):
     assert rerun["whats_new"].read_bytes() == paths["whats_new"].read_bytes()
 
 
+@pytest.mark.slow  # the runs fixture: three full demo runs
 def test_long_lists_are_cut_in_the_report_and_whole_in_the_json(runs, tmp_path):
     previous = json.loads(json.dumps(runs["summaries"][1]))
     previous["lab_g3"] = []  # every grade >= 3 observation of this run is new
@@ -180,6 +185,7 @@ def test_long_lists_are_cut_in_the_report_and_whole_in_the_json(runs, tmp_path):
     assert f"... and {n - WHATS_NEW_ROWS} more, see {WHATS_NEW_NAME}." in html
 
 
+@pytest.mark.slow  # the runs fixture: three full demo runs
 def test_long_removed_list_is_cut_in_the_report_and_whole_in_the_json(runs):
     previous = runs["summaries"][1]
     now = dict(previous, lab_g3=[])  # a delivery whose grade >= 3 observations all vanished (same domains graded)
@@ -192,6 +198,7 @@ def test_long_removed_list_is_cut_in_the_report_and_whole_in_the_json(runs):
     assert f"<strong>{n}</strong> records of the previous run are no longer in the data" in html
 
 
+@pytest.mark.slow  # the runs fixture: three full demo runs
 def test_first_run_has_nothing_to_compare(runs, tmp_path):
     paths = write_report(runs["current"], tmp_path, pdf=False)
     data = json.loads(paths["whats_new"].read_text())
@@ -202,6 +209,7 @@ def test_first_run_has_nothing_to_compare(runs, tmp_path):
     assert "First run: nothing to compare." in paths["html"].read_text(encoding="utf-8")
 
 
+@pytest.mark.slow  # the runs fixture: three full demo runs
 def test_previous_summary_of_schema_1_compares_counts_only(runs, tmp_path):
     old = {"study_id": "ALPP-CART-DEMO", "data_cutoff": "2025-03-31", "primary": {"n": 19, "N": 20},
            "headline": {"deaths": {"n": 2, "N": 23, "events": 2}},
@@ -223,6 +231,7 @@ def test_previous_summary_of_schema_1_compares_counts_only(runs, tmp_path):
     assert 'id="whats-new-aes"' in html and "whats-new-aes\" class" not in html  # no table listing every AE
 
 
+@pytest.mark.slow  # the runs fixture: three full demo runs
 def test_another_study_is_not_compared(runs):
     previous = dict(runs["summaries"][1], study_id="OTHER-STUDY")
     diff = compare_summaries(previous, runs["summaries"][1])
@@ -240,6 +249,7 @@ def test_grade_from_unknown_is_not_a_rise():
 
 
 @pytest.mark.parametrize("content", ["{not json", "[1, 2]"], ids=["malformed JSON", "not an object"])
+@pytest.mark.slow  # the runs fixture: three full demo runs
 def test_unreadable_previous_summary_is_a_clear_error(runs, tmp_path, content):
     (tmp_path / "summary.json").write_text(content)
     with pytest.raises(ValueError, match="not a report summary JSON"):
@@ -258,6 +268,7 @@ def test_part_missing_now_is_not_compared_and_removed_keys_are_counted():
     assert diff["new_aes"] == [] and diff["new_deaths"] == []
 
 
+@pytest.mark.slow  # the runs fixture: three full demo runs
 def test_records_gone_since_the_previous_run_are_listed(runs, tmp_path):
     """The planted changes seen backwards: the newer delivery lost an AE, a grade >= 3 lab row and a death."""
     later, earlier = runs["summaries"]  # "later" lacks what "earlier" (the full demo) has
@@ -283,6 +294,7 @@ def test_records_gone_since_the_previous_run_are_listed(runs, tmp_path):
         assert table.count("<tr>") == 2 and needle in table, table_id  # header + the one record
 
 
+@pytest.mark.slow  # the runs fixture: three full demo runs
 def test_domain_not_graded_in_the_previous_run_is_said_not_hidden(runs, tmp_path):
     """Previous run without lb.csv: LB grade >= 3 rows are neither new nor silently dropped; VS/EG still compared."""
     before, now = runs["no_lb"], runs["summaries"][1]
@@ -312,6 +324,7 @@ def _dthl01_records(listing: pd.DataFrame) -> list[tuple[str, str, str, str]]:
                       listing["Date imputed"], listing["Fatal AE (CTCAE term)"], strict=True))
 
 
+@pytest.mark.slow  # the runs fixture: three full demo runs
 def test_deaths_are_those_of_the_deaths_listing(runs):
     deaths = runs["summaries"][1]["deaths"]
     assert [(r["usubjid"], r["date"], r["date_imputed"], r["cause"]) for r in deaths] == _dthl01_records(
@@ -319,6 +332,7 @@ def test_deaths_are_those_of_the_deaths_listing(runs):
 
 
 @pytest.mark.parametrize("listing", ["renamed", "absent"], ids=["DTHL01 display labels renamed", "no DTHL01 table"])
+@pytest.mark.slow  # the runs fixture: three full demo runs
 def test_death_keys_do_not_depend_on_the_listing_labels(runs, listing):
     current = runs["current"]
     tables = dict(current.tables)
@@ -332,6 +346,7 @@ def test_death_keys_do_not_depend_on_the_listing_labels(runs, listing):
     assert deaths == runs["summaries"][1]["deaths"]
 
 
+@pytest.mark.slow  # the runs fixture: three full demo runs
 def test_undated_deaths_and_a_fatal_ae_only_keep_one_key_each(runs):
     """DTHFL = Y without a date for two participants, and a death known only from a fatal AE: three keys, no merge."""
     current = runs["current"]
