@@ -57,7 +57,7 @@ def bench(folder: Path, out: Path, label: str, target: float) -> float:
 
 def warm_calls(folder: Path, out: Path, n: int) -> None:
     """``build_report`` again ``n`` times in this process (garbage of the previous call is collected in the next)."""
-    from ctcae_engine.report import build_report
+    from ctcae_engine.run.pipeline import build_report
 
     for i in range(n):
         c0, t0 = time.process_time(), time.perf_counter()

@@ -20,9 +20,9 @@ __version__ = "0.1.0"
 CTCAE_VERSION = "4.03"
 
 _PUBLIC = {
-    "grade_labs": "ctcae_engine.grade.findings", "grade_vitals": "ctcae_engine.grade.findings",
-    "grade_ecg": "ctcae_engine.grade.findings", "grade_crs": "ctcae_engine.grade.cart",
-    "grade_icans": "ctcae_engine.grade.cart", "validate_ae": "ctcae_engine.grade.ae",
+    "grade_labs": "ctcae_engine.api", "grade_vitals": "ctcae_engine.api", "grade_ecg": "ctcae_engine.api",
+    "grade_crs": "ctcae_engine.grade.cart", "grade_icans": "ctcae_engine.grade.cart",
+    "validate_ae": "ctcae_engine.grade.ae",
     "read_study": "ctcae_engine.read.files", "run_study": "ctcae_engine.run.pipeline",
     "load_demo": "ctcae_engine.demo", "load_config": "ctcae_engine.read.config",
 }
@@ -39,4 +39,4 @@ def __dir__() -> list[str]:
     return sorted(__all__)
 
 
-import_module("ctcae_engine.grade.findings")  # registers the df.ctcae accessor
+import_module("ctcae_engine.api")  # registers the df.ctcae accessor

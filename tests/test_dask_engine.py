@@ -15,8 +15,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from ctcae_engine.api import grade_ecg, grade_labs, grade_vitals
 from ctcae_engine.dask import engine as dask_engine
-from ctcae_engine.grade.findings import OUTPUT_COLUMNS, grade_ecg, grade_labs, grade_vitals
+from ctcae_engine.grade.findings import OUTPUT_COLUMNS
 
 pytestmark = pytest.mark.slow  # Dask: local clusters, subprocesses, the 45,077-row conformance data
 

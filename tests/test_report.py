@@ -141,7 +141,7 @@ RELATED = {"RELATED", "POSSIBLY RELATED", "PROBABLY RELATED", "DEFINITELY RELATE
 def demo_report(tmp_path_factory):
     if not (DEMO / "ae.csv").exists():
         pytest.skip("demo data not generated")
-    from ctcae_engine.report import build_report
+    from ctcae_engine.run.pipeline import build_report
 
     out = tmp_path_factory.mktemp("demo")
     return build_report(DEMO, None, out)
@@ -211,7 +211,7 @@ def test_demo_report_has_every_section_and_a_readable_pdf(demo_report):
 
 @pytest.mark.slow  # full demo run and its PDF
 def test_demo_html_is_byte_identical_on_rerun(demo_report, tmp_path):
-    from ctcae_engine.report import build_report
+    from ctcae_engine.run.pipeline import build_report
 
     again = build_report(DEMO, None, tmp_path, pdf=False)
     assert again["html"].read_bytes() == demo_report["html"].read_bytes()

@@ -11,7 +11,8 @@ pandas engine would, and the result does not depend on how the input was partiti
 The one frame-wide choice of the pandas engine (:func:`ctcae_engine.grade.findings.base_usable`:
 an ADaM input with a BASE
 column uses BASE for every row as soon as one row has a usable BASE, else it derives the baseline from the flags) is
-computed over the whole dataset first and imposed on every partition (``grading._grade(use_base=...)``).
+computed over the whole dataset first and imposed on every partition
+(``grading.grade_observations(use_base=...)``).
 
 A Parquet dataset is read by :func:`read_dataset` as
 :func:`ctcae_engine.read.files.read_domain` reads it (same files, same
@@ -220,12 +221,12 @@ def _tag(part: pd.DataFrame, subject: str, partition_info: dict | None = None) -
 
 
 def _engine(rows: pd.DataFrame, kind: str, options: dict, use_base: bool | None) -> pd.DataFrame:
-    """The pandas engine of ``kind`` on ``rows``, the BASE choice imposed (:func:`grading._grade`)."""
+    """The pandas engine of ``kind`` on ``rows``, the BASE choice imposed (:func:`grading.grade_observations`)."""
     if kind == "ecg" and options.get("derive_qtcf"):
         return grading.grade_ecg(rows, **options)  # SDTM EG only (refused otherwise): no BASE to choose
     settings = {"first_dose": None, "mapping": None, "result": "standard", "criteria": None,
                 **{k: v for k, v in options.items() if k != "derive_qtcf"}}
-    return grading._grade(rows, "lab" if kind == "lab" else "clinical", use_base=use_base, **settings)
+    return grading.grade_observations(rows, "lab" if kind == "lab" else "clinical", use_base=use_base, **settings)
 
 
 def _base_column(meta: pd.DataFrame) -> str | None:
@@ -305,7 +306,7 @@ def worst_grade(graded: pd.DataFrame | dd.DataFrame) -> pd.DataFrame | dd.DataFr
     A Dask input gives a Dask DataFrame: each partition reduced to its distinct rows, those shuffled by participant
     into one partition per WORST_ROWS_PER_PARTITION input partitions, each sorted; sorted by the keys once
     computed, it equals the pandas result."""
-    if not grading._on_dask(graded):
+    if not isinstance(graded, dd.DataFrame):
         return _worst_finish(_worst_partial(graded))
     partials = graded.map_partitions(_worst_partial, meta=_worst_partial(graded._meta))
     npartitions = max(1, graded.npartitions // WORST_ROWS_PER_PARTITION)

@@ -1,4 +1,5 @@
-"""Public grading API: ``grade_labs``, ``grade_vitals``, ``grade_ecg`` and the ``df.ctcae`` accessor.
+"""Grading of findings in pandas: ``grade_labs``, ``grade_vitals``, ``grade_ecg`` (pure pandas; the public doors in
+:mod:`ctcae_engine.api` also take Dask frames and add the ``df.ctcae`` accessor).
 
 Contract: docs/ARCHITECTURE.md (graded observations).
 
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import cache
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -22,18 +22,10 @@ from ctcae_engine.read import canonical
 from ctcae_engine.read.dates import to_date
 from ctcae_terms.criteria import load_clinical_criteria, load_clinical_test_map, load_lab_test_map
 
-if TYPE_CHECKING:
-    import dask.dataframe as dd
-
 OUTPUT_COLUMNS = [
     "usubjid", "testcd", "dtc", "adt", "value_si", "unit_si", "lln_si", "uln_si", "base_si", "baseline",
     "term_low", "grade_low", "term_high", "grade_high", "term", "grade", "rule", "thresholds", "reason",
 ]
-
-
-def _on_dask(df: object) -> bool:
-    """Whether ``df`` is a Dask collection (tested without importing dask): it goes to ctcae_engine.dask.engine."""
-    return type(df).__module__.split(".")[0] in ("dask", "dask_expr")
 
 
 def base_usable(base_si: np.ndarray) -> bool:
@@ -181,14 +173,14 @@ def derive_baseline(obs: pd.DataFrame, value: np.ndarray, first_dose: object = N
 
 
 def grade_labs(
-    df: pd.DataFrame | dd.DataFrame,
+    df: pd.DataFrame,
     *,
     first_dose: object = None,
     mapping: pd.DataFrame | Mapping | None = None,
     result: str = "standard",
     use_given_terms: bool = True,
     criteria: pd.DataFrame | None = None,
-) -> pd.DataFrame | dd.DataFrame:
+) -> pd.DataFrame:
     """Grade lab results by CTCAE v4.03; one output row per input row (same index and order).
 
     ``df``: SDTM LB or ADaM ADLB (see canonical.observations). ``first_dose``: per-participant first dose /
@@ -197,58 +189,44 @@ def grade_labs(
     or {TESTCD: (key_low, key_high)}). ``result``: SDTM "standard" or "original" result columns.
     ``use_given_terms``: honour ADaM ATOXDSCL/ATOXDSCH when present. ``criteria``: a replacement criteria table.
     """
-    if _on_dask(df):  # partition by partition on Dask, whole participants together (docs/dask.md)
-        from ctcae_engine.dask import engine as dask_engine
-
-        return dask_engine.grade(df, "lab", first_dose=first_dose, mapping=mapping, result=result,
-                                 criteria=criteria, use_given_terms=use_given_terms)
-    return _grade(df, "lab", first_dose=first_dose, mapping=mapping, result=result, use_given_terms=use_given_terms,
-                  criteria=criteria)
+    return grade_observations(df, "lab", first_dose=first_dose, mapping=mapping, result=result,
+                              use_given_terms=use_given_terms, criteria=criteria)
 
 
 def grade_vitals(
-    df: pd.DataFrame | dd.DataFrame,
+    df: pd.DataFrame,
     *,
     first_dose: object = None,
     mapping: pd.DataFrame | Mapping | None = None,
     result: str = "standard",
     assume_at_rest: bool = False,
     criteria: pd.DataFrame | None = None,
-) -> pd.DataFrame | dd.DataFrame:
+) -> pd.DataFrame:
     """Grade SDTM VS / ADaM ADVS rows: Fever (TEMP), Hypertension (SYSBP, DIABP), Weight loss / gain (WEIGHT, from
     baseline), Hypoxia (OXYSAT at rest). Same output contract and arguments as :func:`grade_labs`;
     ``assume_at_rest`` declares every SpO2 reading as taken at rest (else VSTPT/VSPOS/VSCAT must say REST)."""
-    if _on_dask(df):  # partition by partition on Dask, whole participants together (docs/dask.md)
-        from ctcae_engine.dask import engine as dask_engine
-
-        return dask_engine.grade(df, "vitals", first_dose=first_dose, mapping=mapping, result=result,
-                                 criteria=criteria, assume_at_rest=assume_at_rest)
-    return _grade(df, "clinical", first_dose=first_dose, mapping=mapping, result=result, criteria=criteria,
-                  assume_at_rest=assume_at_rest)
+    return grade_observations(df, "clinical", first_dose=first_dose, mapping=mapping, result=result,
+                              criteria=criteria, assume_at_rest=assume_at_rest)
 
 
 def grade_ecg(
-    df: pd.DataFrame | dd.DataFrame,
+    df: pd.DataFrame,
     *,
     first_dose: object = None,
     mapping: pd.DataFrame | Mapping | None = None,
     result: str = "standard",
     criteria: pd.DataFrame | None = None,
     derive_qtcf: bool = False,
-) -> pd.DataFrame | dd.DataFrame:
+) -> pd.DataFrame:
     """Grade SDTM EG / ADaM ADEG rows: Electrocardiogram QT corrected interval prolonged (QTCF, QTCB, QTC...).
     Grade 3 needs >= 501 ms on at least two separate ECGs (distinct date/times) of the participant.
 
     ``derive_qtcf``: SDTM EG without a QTc: each QT row with an RR of the same participant and EGDTC (mean RR when
     replicated) is graded as QTcF = QT / (RR / 1000 ms)^(1/3) (Fridericia); its ``testcd`` becomes QTCF while the
     input columns stay as given."""
-    if _on_dask(df):  # partition by partition on Dask, whole participants together (docs/dask.md)
-        from ctcae_engine.dask import engine as dask_engine
-
-        return dask_engine.grade(df, "ecg", first_dose=first_dose, mapping=mapping, result=result,
-                                 criteria=criteria, derive_qtcf=derive_qtcf)
     if not derive_qtcf:
-        return _grade(df, "clinical", first_dose=first_dose, mapping=mapping, result=result, criteria=criteria)
+        return grade_observations(df, "clinical", first_dose=first_dose, mapping=mapping, result=result,
+                                  criteria=criteria)
     if result != "standard" or "EGTESTCD" not in df.columns:
         raise ValueError("derive_qtcf works on SDTM EG standard results (EGTESTCD, EGSTRESN, EGSTRESU)")
     given, df = df, df.reset_index(drop=True)  # rows matched by position: index labels may repeat (Dask, concat)
@@ -267,14 +245,15 @@ def grade_ecg(
     derived.loc[rows, "EGTESTCD"] = "QTCF"
     derived["EGSTRESN"] = pd.to_numeric(derived["EGSTRESN"], errors="coerce").astype("float64")
     derived.loc[rows, "EGSTRESN"] = value[rows] / np.cbrt(rr_of_qt[use] / 1000.0)
-    out = _grade(derived, "clinical", first_dose=first_dose, mapping=mapping, result=result, criteria=criteria)
+    out = grade_observations(derived, "clinical", first_dose=first_dose, mapping=mapping, result=result,
+                             criteria=criteria)
     for column in df.columns:
         out[column] = df[column]
     out.index = given.index
     return out
 
 
-def _grade(
+def grade_observations(
     df: pd.DataFrame,
     kind: str,
     *,
@@ -286,7 +265,8 @@ def _grade(
     assume_at_rest: bool = False,
     use_base: bool | None = None,
 ) -> pd.DataFrame:
-    """The pandas engine. ``use_base``: grade from the input's BASE (rows whose BASE does not convert get no
+    """The pandas engine of every findings kind ("lab" or "clinical"; the Dask engine runs it per partition).
+    ``use_base``: grade from the input's BASE (rows whose BASE does not convert get no
     baseline; the flag is kept as given) or derive the baseline from the flags / first dose; None decides from this
     frame by :func:`base_usable` (the Dask engine decides once for the whole dataset and passes its choice)."""
     rules = _default_rules(kind) if criteria is None else LabRules(criteria)
@@ -438,26 +418,6 @@ def _assemble(df: pd.DataFrame, new: dict[str, np.ndarray | pd.api.extensions.Ex
     out = pd.DataFrame(columns, index=df.index, copy=False)
     out.attrs = dict(df.attrs)
     return out
-
-
-@pd.api.extensions.register_dataframe_accessor("ctcae")
-class CtcaeAccessor:
-    """``df.ctcae.grade_labs(...)``: the same functions as ctcae_engine.grade.findings, as DataFrame methods."""
-
-    def __init__(self, frame: pd.DataFrame) -> None:
-        self._frame = frame
-
-    def grade_labs(self, **kwargs: object) -> pd.DataFrame:
-        """See :func:`grade_labs`."""
-        return grade_labs(self._frame, **kwargs)
-
-    def grade_vitals(self, **kwargs: object) -> pd.DataFrame:
-        """See :func:`grade_vitals`."""
-        return grade_vitals(self._frame, **kwargs)
-
-    def grade_ecg(self, **kwargs: object) -> pd.DataFrame:
-        """See :func:`grade_ecg`."""
-        return grade_ecg(self._frame, **kwargs)
 
 
 GRADERS = {"lab": grade_labs, "vitals": grade_vitals, "ecg": grade_ecg}

@@ -31,7 +31,7 @@ DETAIL = ("aes", "lab_g3", "deaths")  # the per-event lists of a schema-2 summar
 NO_DATE = "date unknown"
 GRADED_DOMAINS = (("LB", "labs"), ("VS", "vitals"), ("EG", "ecg"))  # graded frames of StudyResults
 
-__all__ = ["build_report", "compare_summaries", "read_summary", "render_html", "render_pdf", "summary_dict",
+__all__ = ["compare_summaries", "read_summary", "render_html", "render_pdf", "summary_dict",
            "write_report", "AssetOnlyFetcher"]
 
 
@@ -329,28 +329,6 @@ def read_summary(path: str | Path) -> dict[str, Any]:
 def _write_json(path: Path, data: Any) -> Path:
     path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return path
-
-
-def build_report(
-    folder: str | Path,
-    config: Any = None,
-    out_dir: str | Path = "out/report",
-    previous: str | Path | dict[str, Any] | None = None,
-    run_time: str | None = None,
-    pdf: bool = True,
-) -> dict[str, Path]:
-    """Run the study and write ``report.html``, ``report.pdf``, ``summary.json`` and ``new_since_last_run.json``.
-
-    ``config``: a StudyConfig or the path of a study TOML (None: the demo trial's). ``previous``: a previous
-    run's ``summary.json`` (or the folder holding it) to list what is new. ``run_time`` defaults to the data
-    cut-off so the same inputs give byte-identical HTML. Returns the paths written, keyed html, pdf, summary,
-    whats_new and ungraded (every ungraded lab/vital/ECG row with its reason, CSV) when there are graded
-    observations.
-    """
-    from ctcae_engine.run.pipeline import run_study
-
-    results = run_study(folder, config, run_time=run_time)
-    return write_report(results, out_dir, previous=previous, pdf=pdf)
 
 
 def write_report(

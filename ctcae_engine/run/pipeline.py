@@ -164,3 +164,25 @@ def _spread_unavailable(results: StudyResults) -> None:
         for output_id, needed in needs.items():
             if stage in needed and output_id not in produced:
                 results.unavailable.setdefault(output_id, reason)
+
+
+def build_report(
+    folder: str | Path,
+    config: Any = None,
+    out_dir: str | Path = "out/report",
+    previous: str | Path | dict[str, Any] | None = None,
+    run_time: str | None = None,
+    pdf: bool = True,
+) -> dict[str, Path]:
+    """Run the study and write ``report.html``, ``report.pdf``, ``summary.json`` and ``new_since_last_run.json``.
+
+    ``config``: a StudyConfig or the path of a study TOML (None: the demo trial's). ``previous``: a previous
+    run's ``summary.json`` (or the folder holding it) to list what is new. ``run_time`` defaults to the data
+    cut-off so the same inputs give byte-identical HTML. Returns the paths written, keyed html, pdf, summary,
+    whats_new and ungraded (every ungraded lab/vital/ECG row with its reason, CSV) when there are graded
+    observations.
+    """
+    from ctcae_engine.report import write_report
+
+    results = run_study(folder, config, run_time=run_time)
+    return write_report(results, out_dir, previous=previous, pdf=pdf)

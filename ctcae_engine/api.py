@@ -1,0 +1,74 @@
+"""The public grading doors: ``grade_labs``, ``grade_vitals``, ``grade_ecg`` for pandas or Dask input, and the
+``df.ctcae`` accessor.
+
+Grading itself (:mod:`ctcae_engine.grade.findings`) is pure pandas and knows nothing of Dask; the Dask engine
+(:mod:`ctcae_engine.dask.engine`) runs it partition by partition. This module sits above both and sends a frame to
+the one that takes it, so neither imports the other's caller. Each door keeps the signature and docstring of the
+pandas function it fronts (``help(ce.grade_labs)``, ``help(df.ctcae.grade_labs)``).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+
+import pandas as pd
+
+from ctcae_engine.grade import findings
+
+
+def on_dask(df: object) -> bool:
+    """Whether ``df`` is a Dask collection (decided without importing dask)."""
+    return type(df).__module__.split(".")[0] in ("dask", "dask_expr")
+
+
+def _door(kind: str) -> Callable[..., object]:
+    """The pandas grader of ``kind``, or for a Dask frame the Dask engine running it (docs/dask.md)."""
+    pandas_grader = findings.GRADERS[kind]
+
+    @functools.wraps(pandas_grader)
+    def door(df: object, /, **options: object) -> object:
+        if on_dask(df):
+            from ctcae_engine.dask import engine as dask_engine
+
+            return dask_engine.grade(df, kind, **options)
+        return pandas_grader(df, **options)
+
+    door.__module__ = __name__
+    return door
+
+
+grade_labs = _door("lab")
+grade_vitals = _door("vitals")
+grade_ecg = _door("ecg")
+DOORS = {"lab": grade_labs, "vitals": grade_vitals, "ecg": grade_ecg}
+"""The grading door of each kind of observation (pandas or Dask input)."""
+
+
+def _method(door: Callable[..., object]) -> Callable[..., object]:
+    """``door`` as a DataFrame method: the frame is the first argument, the signature shown is the door's."""
+
+    def method(self: CtcaeAccessor, /, **options: object) -> object:
+        return door(self._frame, **options)
+
+    signature = inspect.signature(door)
+    first, *rest = signature.parameters.values()
+    del first
+    method.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[inspect.Parameter("self", inspect.Parameter.POSITIONAL_ONLY), *rest])
+    method.__name__ = method.__qualname__ = door.__name__
+    method.__doc__ = door.__doc__
+    return method
+
+
+@pd.api.extensions.register_dataframe_accessor("ctcae")
+class CtcaeAccessor:
+    """``df.ctcae.grade_labs(...)``: the grading doors of :mod:`ctcae_engine` as DataFrame methods."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self._frame = frame
+
+    grade_labs = _method(grade_labs)
+    grade_vitals = _method(grade_vitals)
+    grade_ecg = _method(grade_ecg)
