@@ -12,6 +12,7 @@ from ctcae_engine.grade import ae as ae_checks
 from ctcae_engine.grade import cart
 from ctcae_engine.read import columns
 from ctcae_engine.read.cutoff import cutoff_summary
+from ctcae_engine.read.fields import AE, SUPP
 
 GRADED = ("LB", "VS", "EG")
 
@@ -65,8 +66,8 @@ def invalid_ae_terms(ae: pd.DataFrame) -> pd.DataFrame | None:
     if "valid" not in ae.columns:
         return None
     bad = ae[~ae["valid"].fillna(False).astype(bool)]
-    return pd.DataFrame({"Participant": columns.raw(bad, "USUBJID"), "Reported term": columns.raw(bad, "AEDECOD"),
-                         "Verbatim": columns.raw(bad, "AETERM"), "Reported grade": columns.raw(bad, "AETOXGR"),
+    return pd.DataFrame({"Participant": AE.raw(bad, "subject"), "Reported term": AE.raw(bad, "decoded"),
+                         "Verbatim": AE.raw(bad, "verbatim"), "Reported grade": AE.raw(bad, "reported_grade"),
                          "Issue": columns.raw(bad, "issue")}).reset_index(drop=True)
 
 
@@ -77,8 +78,8 @@ def ae_assumptions(ae: pd.DataFrame) -> pd.DataFrame | None:
         return None
     issue = ae["flag_issue"].astype("string").fillna("")
     rows = ae[issue.ne("")]
-    return pd.DataFrame({"Participant": columns.raw(rows, "USUBJID"), "Term": columns.raw(rows, "AEDECOD"),
-                         "Onset as given": columns.raw(rows, "AESTDTC"),
+    return pd.DataFrame({"Participant": AE.raw(rows, "subject"), "Term": AE.raw(rows, "decoded"),
+                         "Onset as given": AE.raw(rows, "start"),
                          "Assumption": issue[issue.ne("")]}).reset_index(drop=True)
 
 
@@ -115,7 +116,7 @@ def late_records(excluded: pd.DataFrame, data_cutoff: str) -> tuple[pd.DataFrame
 def supp_unmatched(lost: pd.DataFrame | None) -> pd.DataFrame:
     """DQ07: supplemental qualifier rows (SUPP--) that match no parent record, so their value reached no row."""
     lost = lost if lost is not None else pd.DataFrame()
-    return pd.DataFrame({"Domain": columns.raw(lost, "domain"), "Participant": columns.raw(lost, "USUBJID"),
+    return pd.DataFrame({"Domain": columns.raw(lost, "domain"), "Participant": SUPP.raw(lost, "subject"),
                          "IDVAR": columns.raw(lost, "IDVAR"), "IDVARVAL": columns.raw(lost, "IDVARVAL"),
                          "QNAM": columns.raw(lost, "QNAM"), "QVAL": columns.raw(lost, "QVAL"),
                          "Reason": columns.raw(lost, "reason")}).reset_index(drop=True)

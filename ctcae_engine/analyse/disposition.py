@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ctcae_engine.analyse.listings import died
-from ctcae_engine.read import columns
+from ctcae_engine.read.fields import EX
 
 
 def disposition_table(population: pd.DataFrame) -> pd.DataFrame:
@@ -25,9 +25,9 @@ def disposition_table(population: pd.DataFrame) -> pd.DataFrame:
 
 def exposure_table(ex: pd.DataFrame) -> pd.DataFrame:
     """EXP01: per treatment (EXTRT), participants, administrations and the doses recorded (EXDOSE, EXDOSU)."""
-    dose = pd.to_numeric(columns.raw(ex, "EXDOSE").str.strip(), errors="coerce")
-    frame = pd.DataFrame({"Treatment": columns.text(ex, "EXTRT", upper=True), "usubjid": columns.raw(ex, "USUBJID"),
-                          "dose": dose, "Unit": columns.raw(ex, "EXDOSU")})
+    dose = pd.to_numeric(EX.raw(ex, "dose").str.strip(), errors="coerce")
+    frame = pd.DataFrame({"Treatment": EX.text(ex, "treatment", upper=True), "usubjid": EX.raw(ex, "subject"),
+                          "dose": dose, "Unit": EX.raw(ex, "dose_unit")})
     return frame.groupby("Treatment", dropna=False, sort=True).agg(
         Participants=("usubjid", "nunique"), Administrations=("usubjid", "size"), **{
             "Median dose": ("dose", "median"), "Min dose": ("dose", "min"), "Max dose": ("dose", "max")},

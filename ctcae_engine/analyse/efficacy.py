@@ -14,9 +14,10 @@ from lifelines import KaplanMeierFitter
 from lifelines.utils import median_survival_times
 
 from ctcae_engine.analyse.endpoints import proportion
-from ctcae_engine.read.columns import join_texts, pick
+from ctcae_engine.read.columns import join_texts
 from ctcae_engine.read.config import StudyConfig
 from ctcae_engine.read.dates import to_date
+from ctcae_engine.read.fields import NEW_THERAPY, PC, RS
 
 RESPONSES = ("CR", "PR", "SD", "PD", "NE")
 _RANK = {"NE": 1, "PD": 2, "SD": 3, "PR": 4, "CR": 5}
@@ -29,21 +30,21 @@ def response_assessments(rs: pd.DataFrame, population: pd.DataFrame, evaluator: 
     absent; ADaM: only ANL01FL = "Y" rows when that flag exists). A value outside CR/PR/SD/PD/NE or a missing date is
     kept with ``valid`` False and a reason.
     """
-    test = pick(rs, "RSTESTCD", "PARAMCD")
+    test = RS.column(rs, "test")
     frame = rs.loc[rs[test].astype("string").str.upper().isin(["OVRLRESP", "OVR"]).fillna(False)] if test else rs
-    anl = pick(frame, "ANL01FL")
+    anl = RS.column(frame, "analysis_flag")
     if anl is not None:  # ADaM: keep the records flagged for analysis
         frame = frame.loc[frame[anl].astype("string").str.upper().str.strip().eq("Y").fillna(False)]
-    ev = pick(frame, "RSEVAL")
+    ev = RS.column(frame, "evaluator")
     if ev is not None:
         frame = frame.loc[frame[ev].astype("string").str.upper().str.strip().eq(evaluator).fillna(False)]
     infdt = population.loc[population["saffl"]].set_index("usubjid")["infdt"]
-    subj = frame[pick(frame, "usubjid", "USUBJID")].astype("string").str.strip()
+    subj = RS.subjects(frame)
     out = pd.DataFrame(
         {
             "usubjid": subj,
-            "adt": to_date(frame[pick(frame, "RSDTC", "ADT")], sas_days=True),
-            "resp": frame[pick(frame, "RSSTRESC", "AVALC")].astype("string").str.upper().str.strip(),
+            "adt": to_date(frame[RS.column(frame, "date")], sas_days=True),
+            "resp": frame[RS.column(frame, "response")].astype("string").str.upper().str.strip(),
         }
     )
     out = out.loc[out["usubjid"].isin(infdt.index)]
@@ -56,17 +57,17 @@ def response_assessments(rs: pd.DataFrame, population: pd.DataFrame, evaluator: 
 
 
 def _has_param(rs: pd.DataFrame, code: str) -> bool:
-    test = pick(rs, "PARAMCD", "RSTESTCD")
+    test = RS.column(rs, "parameter")
     return test is not None and bool(rs[test].astype("string").str.upper().str.strip().eq(code).fillna(False).any())
 
 
 def _has_overall_responses(rs: pd.DataFrame) -> bool:
-    return pick(rs, "RSTESTCD", "PARAMCD") is None or _has_param(rs, "OVR") or _has_param(rs, "OVRLRESP")
+    return RS.column(rs, "test") is None or _has_param(rs, "OVR") or _has_param(rs, "OVRLRESP")
 
 
 def _bor_as_given(adrs: pd.DataFrame, population: pd.DataFrame, evaluator: str) -> pd.DataFrame:
     """ADRS with a BOR parameter but no OVR records: the sponsor's best overall response, taken as given."""
-    test = pick(adrs, "PARAMCD", "RSTESTCD")
+    test = RS.column(adrs, "parameter")
     rows = adrs.loc[adrs[test].astype("string").str.upper().str.strip().eq("BOR").fillna(False)]
     bor = response_assessments(rows.assign(**{test: "OVR"}), population, evaluator)
     bor = bor.loc[bor["resp"].isin(RESPONSES).fillna(False)].drop_duplicates("usubjid", keep="last")
@@ -135,8 +136,8 @@ def _new_therapy_day(new_therapy: pd.DataFrame | None, infdt: pd.Series) -> tupl
     note = pd.Series("", index=infdt.index, dtype="object")
     if new_therapy is None or new_therapy.empty:
         return day, note
-    date_col = pick(new_therapy, "NACTDT", "CMSTDTC", "PRSTDTC", "ASTDT")
-    subj_col = pick(new_therapy, "usubjid", "USUBJID")
+    date_col = NEW_THERAPY.column(new_therapy, "start")
+    subj_col = NEW_THERAPY.column(new_therapy, "subject")
     if date_col is None or subj_col is None:
         raise ValueError("new_therapy: needs USUBJID and a start date column (NACTDT, CMSTDTC, PRSTDTC or ASTDT)")
     subj = new_therapy[subj_col].astype("string").str.strip()
@@ -217,8 +218,8 @@ def pfs_data(
     reason[late] = (pd.Series(what, index=pop.index)[late] + " after " + missed[late].astype(str)
                     + " missed scheduled assessment(s): censored at the last adequate assessment")
     if cfg.require_baseline_assessment:
-        dates = to_date(rs[pick(rs, "RSDTC", "ADT")], sas_days=True)
-        subj = rs[pick(rs, "usubjid", "USUBJID")].astype("string").str.strip()
+        dates = to_date(rs[RS.column(rs, "date")], sas_days=True)
+        subj = RS.subjects(rs)
         baseline = (dates <= subj.map(pop["infdt"]).astype("datetime64[ns]")).fillna(False)
         no_base = ~pop.index.isin(subj[baseline].unique())
         out.loc[no_base, ["event", "time_days", "event_type"]] = [False, 0.0, "censored"]
@@ -285,20 +286,20 @@ def cart_samples(pc: pd.DataFrame, population: pd.DataFrame, config: StudyConfig
     reason. "<LLOQ", "BLQ", "<x" and numbers below ``persistence.lloq`` are below the limit (not detectable);
     other non-numeric results are kept with a reason and not counted."""
     cfg = config.persistence
-    test = pick(pc, "PCTESTCD", "PARAMCD")
+    test = PC.column(pc, "test")
     frame = pc.loc[pc[test].astype("string").str.upper().eq(cfg.testcd).fillna(False)] if test else pc
-    text_col = pick(frame, "PCSTRESC", "PCORRES", "AVALC")
-    num_col = pick(frame, "PCSTRESN", "AVAL")
+    text_col = PC.column(frame, "result_text")
+    num_col = PC.column(frame, "result")
     text = frame[text_col].astype("string").str.strip().str.upper() if text_col else pd.Series(pd.NA, frame.index)
     value = pd.to_numeric(frame[num_col], errors="coerce") if num_col else pd.Series(np.nan, index=frame.index)
     value = value.fillna(pd.to_numeric(text, errors="coerce"))
-    lloq_col = pick(frame, "PCLLOQ")
+    lloq_col = PC.column(frame, "lloq")
     lloq = pd.to_numeric(frame[lloq_col], errors="coerce").fillna(cfg.lloq) if lloq_col else cfg.lloq
     blq_text = text.isin(["<LLOQ", "BLQ", "BQL", "ND", "NOT DETECTED"]) | text.str.startswith("<")
     blq = blq_text.fillna(False) | value.lt(lloq).fillna(False)
     infdt = population.loc[population["saffl"]].set_index("usubjid")["infdt"]
-    subj = frame[pick(frame, "usubjid", "USUBJID")].astype("string").str.strip()
-    adt = to_date(frame[pick(frame, "PCDTC", "ADT")], sas_days=True)
+    subj = PC.subjects(frame)
+    adt = to_date(frame[PC.column(frame, "date")], sas_days=True)
     out = pd.DataFrame({"usubjid": subj, "adt": adt, "value": value})
     out["blq"] = blq
     out["value"] = out["value"].where(~out["blq"])

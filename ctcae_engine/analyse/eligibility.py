@@ -17,9 +17,10 @@ import numpy as np
 import pandas as pd
 
 from ctcae_engine.grade import units
-from ctcae_engine.read.columns import join_texts, pick
+from ctcae_engine.read import canonical
+from ctcae_engine.read.columns import first, join_texts
 from ctcae_engine.read.config import EligibilityCriterion, StudyConfig
-from ctcae_engine.read.dates import to_date
+from ctcae_engine.read.fields import LABS
 from ctcae_terms.criteria import load_lab_test_map
 
 _OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
@@ -27,46 +28,41 @@ DECIMALS = 9  # compared values are rounded to 9 decimals first; no screening th
 
 
 def _canonical_labs(labs: pd.DataFrame) -> pd.DataFrame:
-    """usubjid, testcd, value, unit, uln, adt, visit, baseline, text (the result as given) from any accepted input."""
+    """usubjid, testcd, value, unit, uln, adt, visit, baseline, text (the result as given) from any accepted input:
+    the graded-observations frame (value_si, unit_si, uln_si; where the grader could not convert a value, the
+    input's own value and unit when it kept the input columns), else the findings frame of
+    :func:`ctcae_engine.read.canonical.observations` (SDTM LB or ADaM ADLB)."""
     graded = {"value_si", "testcd", "usubjid"} <= set(labs.columns)
-    value_col = "value_si" if graded else pick(labs, "LBSTRESN", "AVAL")
-    raw_value, raw_unit, raw_uln = pick(labs, "LBSTRESN", "AVAL"), pick(labs, "LBSTRESU", "AVALU"), pick(
-        labs, "LBSTNRHI", "ANRHI")
-    given_col = pick(labs, "LBSTRESC", "LBORRES", "AVALC") or value_col
-    if value_col is None:
-        raise ValueError("labs: no numeric result column (value_si, LBSTRESN or AVAL)")
-    unit_col = "unit_si" if graded else pick(labs, "LBSTRESU", "AVALU")
-    uln_col = "uln_si" if graded else pick(labs, "LBSTNRHI", "ANRHI")
-    date_col = "adt" if graded else pick(labs, "LBDTC", "ADT")
-    visit_col = pick(labs, "VISIT", "AVISIT")
-    base_col = "baseline" if graded else pick(labs, "LBBLFL", "ABLFL")
-    n = len(labs)
-    out = pd.DataFrame(
-        {
-            "usubjid": labs[pick(labs, "usubjid", "USUBJID")].astype("string").str.strip(),
-            "testcd": labs["testcd" if graded else pick(labs, "LBTESTCD", "PARAMCD")].astype("string").str.upper(),
-            "value": pd.to_numeric(labs[value_col], errors="coerce"),
-            "text": labs[given_col].astype("string").str.strip().replace("", pd.NA),
-            "unit": labs[unit_col].astype("string").str.strip() if unit_col else pd.Series(pd.NA, index=labs.index),
-            "uln": pd.to_numeric(labs[uln_col], errors="coerce") if uln_col else np.full(n, np.nan),
-            "adt": to_date(labs[date_col], sas_days=True) if date_col else pd.NaT,
-            "visit": labs[visit_col].astype("string") if visit_col else pd.Series(pd.NA, index=labs.index),
-        },
-        index=labs.index,
-    )
-    if graded and raw_value is not None:  # not converted by the grader (test not mapped, unit unknown): as given
-        as_given = out["value"].isna()
-        out.loc[as_given, "value"] = pd.to_numeric(labs.loc[as_given, raw_value], errors="coerce")
-        out["unit"] = out["unit"].mask(as_given, labs[raw_unit].astype("string").str.strip() if raw_unit else pd.NA)
-        if raw_uln is not None:
-            out["uln"] = out["uln"].mask(as_given, pd.to_numeric(labs[raw_uln], errors="coerce"))
-    if base_col is None:
-        out["baseline"] = False
-    elif graded:
-        out["baseline"] = labs[base_col].fillna(False).astype(bool)
-    else:
-        out["baseline"] = labs[base_col].astype("string").str.upper().eq("Y").fillna(False)
-    return out
+    try:
+        obs = canonical.observations(labs)
+    except ValueError:  # a graded frame without the input columns
+        if not graded:
+            raise
+        obs = None
+    visit = first(labs, "VISIT", "AVISIT")
+    out = pd.DataFrame({"visit": visit.astype("string") if visit is not None else pd.NA}, index=labs.index)
+    if obs is not None:
+        out["usubjid"] = pd.Series(obs["usubjid"], index=labs.index, dtype="string").str.strip()
+        out["testcd"] = pd.Series(obs["testcd"].astype(object), index=labs.index, dtype="string")
+        out["value"] = obs["value"]
+        out["text"] = pd.Series(obs["result"], index=labs.index, dtype="string").str.strip().replace("", pd.NA)
+        out["unit"] = pd.Series(obs["unit"].astype(object), index=labs.index, dtype="string")
+        out["uln"] = obs["uln"]
+        out["adt"] = obs["adt"]
+        out["baseline"] = obs["baseline_flag"]
+    if graded:  # the grader's unit where it converted the value; as given otherwise (test not mapped, unit unknown)
+        value_si = pd.to_numeric(labs["value_si"], errors="coerce")
+        converted = value_si.notna() if obs is not None else pd.Series(True, index=labs.index)
+        out["usubjid"] = labs["usubjid"].astype("string").str.strip()
+        out["testcd"] = labs["testcd"].astype("string").str.upper()
+        for column, source in (("value", value_si), ("uln", pd.to_numeric(labs["uln_si"], errors="coerce")),
+                               ("unit", labs["unit_si"].astype("string").str.strip())):
+            out[column] = source.where(converted, out[column]) if column in out else source
+        if "text" not in out:  # the graded columns alone
+            out["text"] = value_si.astype("string")
+        out["adt"] = labs["adt"]
+        out["baseline"] = labs["baseline"].fillna(False).astype(bool)
+    return out[["usubjid", "testcd", "value", "text", "unit", "uln", "adt", "visit", "baseline"]]
 
 
 def _screening_records(labs: pd.DataFrame, config: StudyConfig) -> pd.DataFrame:
@@ -105,14 +101,14 @@ def eligibility_screen(
     comparison, a unit that cannot be converted, no ULN). ``participants`` (default: everyone in ``labs``) lists
     who must appear even without any screening lab."""
     graded = {"value_si", "testcd", "usubjid"} <= set(labs.columns)
-    test_col = "testcd" if graded else pick(labs, "LBTESTCD", "PARAMCD")
+    test_col = "testcd" if graded else LABS.column(labs, "test")
     if test_col is None:
         raise ValueError("labs: no test code column (testcd, LBTESTCD or PARAMCD)")
     wanted = {crit.testcd for crit in config.eligibility.criteria}
     canon = _canonical_labs(labs.loc[labs[test_col].astype("string").str.upper().isin(wanted).fillna(False)])
     chosen = _screening_records(canon, config).set_index(["usubjid", "testcd"])
     if participants is None:
-        participants = labs[pick(labs, "usubjid", "USUBJID")].astype("string").str.strip().unique()
+        participants = LABS.subjects(labs).unique()
     people = pd.Series(participants, dtype="string")
     people = people.dropna().drop_duplicates()
     parts = []

@@ -13,9 +13,10 @@ import pandas as pd
 from scipy.stats import binomtest
 
 from ctcae_engine.grade.ae import parse_grade
-from ctcae_engine.read.columns import join_texts, pick, text
+from ctcae_engine.read.columns import join_texts, pick
 from ctcae_engine.read.config import StudyConfig
 from ctcae_engine.read.dates import dtc_bounds, impute_start_date, parse_dtc, to_date
+from ctcae_engine.read.fields import AE, DM, EX
 from ctcae_terms import lookup_term
 
 POPULATION_COLUMNS = ["usubjid", "saffl", "infdt", "ldstdt", "dthdt", "reason"]
@@ -46,24 +47,19 @@ def safety_population(dm: pd.DataFrame, ex: pd.DataFrame | None, config: StudyCo
     SDTM: infusion = first EXSTDTC of an EXTRT named in ``treatment.infusion_extrt`` (DM.RFXSTDTC when EXSTDTC
     is not a complete date). ADaM ADSL without EX: SAFFL and TRTSDT (taken as the infusion date).
     """
-    usub = pick(dm, "USUBJID")
-    if usub is None:
-        raise ValueError("DM/ADSL has no USUBJID column")
-    ids = dm[usub].astype("string").str.strip()  # stripped once: "P01" and "P01 " are one participant
+    ids = DM.subjects(dm)  # stripped once: "P01" and "P01 " are one participant
     out = pd.DataFrame({"usubjid": ids}).drop_duplicates("usubjid")
     out = out.set_index("usubjid", drop=False)
     first = dm.loc[~ids.duplicated().to_numpy()].set_index(ids[~ids.duplicated()])
-    rfx = pick(first, "RFXSTDTC", "TRTSDT", "TRTSDTM")
+    rfx = DM.column(first, "first_dose")
     fallback = (to_date(first[rfx], sas_days=True) if rfx
                 else pd.Series(pd.NaT, index=first.index, dtype="datetime64[ns]"))
-    if ex is not None and pick(ex, "EXTRT") is not None:
-        trt = text(ex, "EXTRT", upper=True)
-        start_col = pick(ex, "EXSTDTC", "ASTDT")  # without one: the infusion date falls back to DM.RFXSTDTC
+    if ex is not None and EX.column(ex, "treatment") is not None:
+        trt = EX.text(ex, "treatment", upper=True)
+        start_col = EX.column(ex, "start")  # without one: the infusion date falls back to DM.RFXSTDTC
         start = (to_date(ex[start_col], sas_days=True) if start_col is not None
                  else pd.Series(pd.NaT, index=ex.index, dtype="datetime64[ns]"))
-        if pick(ex, "USUBJID") is None:
-            raise ValueError("EX has no USUBJID column")
-        subj = ex[pick(ex, "USUBJID")].astype("string").str.strip()
+        subj = EX.subjects(ex)
         inf = trt.isin(config.treatment.infusion_extrt)
         ld = trt.isin(config.treatment.lymphodepletion_extrt)
         infused = pd.Index(subj[inf].unique())
@@ -73,8 +69,8 @@ def safety_population(dm: pd.DataFrame, ex: pd.DataFrame | None, config: StudyCo
         out["ldstdt"] = start[ld].groupby(subj[ld]).min().reindex(out.index)
         out["reason"] = np.where(out["saffl"], "", "no CAR-T infusion record in EX")
     else:
-        saf = pick(first, "SAFFL")
-        flag = text(first, "SAFFL", upper=True).eq("Y").fillna(False) if saf else fallback.notna()
+        saf = DM.column(first, "safety_flag")
+        flag = DM.text(first, "safety_flag", upper=True).eq("Y").fillna(False) if saf else fallback.notna()
         out["saffl"] = flag.reindex(out.index).to_numpy(dtype=bool)
         out["infdt"] = fallback.reindex(out.index).where(out["saffl"])
         out["ldstdt"] = pd.NaT
@@ -84,13 +80,12 @@ def safety_population(dm: pd.DataFrame, ex: pd.DataFrame | None, config: StudyCo
     no_date = out["saffl"] & out["infdt"].isna()
     out.loc[no_date, "reason"] = "infused but infusion date unknown (EXSTDTC and RFXSTDTC incomplete)"
     alive = [out["infdt"]]  # last known alive: infusion, last dose (EX), DM RFXENDTC
-    if pick(first, "RFXENDTC") is not None:
-        alive.append(to_date(first[pick(first, "RFXENDTC")], sas_days=True).reindex(out.index))
-    if ex is not None and pick(ex, "USUBJID") is not None:
-        subj = ex[pick(ex, "USUBJID")].astype("string").str.strip()
-        for column in ("EXSTDTC", "EXENDTC", "ASTDT", "AENDT"):
-            if pick(ex, column) is not None:
-                alive.append(to_date(ex[pick(ex, column)], sas_days=True).groupby(subj).max().reindex(out.index))
+    if DM.column(first, "last_dose") is not None:
+        alive.append(to_date(first[DM.column(first, "last_dose")], sas_days=True).reindex(out.index))
+    if ex is not None and EX.column(ex, "subject") is not None:
+        subj = EX.subjects(ex)
+        for column in EX.present(ex, "dose_dates"):
+            alive.append(to_date(ex[pick(ex, column)], sas_days=True).groupby(subj).max().reindex(out.index))
     last_alive = pd.concat(alive, axis=1).max(axis=1)
     death = _death_dates(first.reindex(out.index), last_alive)
     out[["dthdt", *DEATH_COLUMNS]] = death[["dthdt", *DEATH_COLUMNS]]
@@ -105,11 +100,11 @@ def _death_dates(first: pd.DataFrame, last_alive: pd.Series) -> pd.DataFrame:
     infusion, last dose); flag "D" (day imputed) or "M" (month and day). A death with no usable date keeps
     dthdt NaT, flag "Y" and a reason (the analyses treat it as a death, see efficacy.pfs_data)."""
     index = first.index
-    dth = pick(first, "DTHDTC", "DTHDT")
+    dth = DM.column(first, "death_date")
     values = first[dth] if dth else pd.Series(pd.NA, index=index, dtype="string")
     full = to_date(values, sas_days=True)
-    given = text(first, dth).notna() if dth else pd.Series(False, index=index)
-    dthfl = (text(first, "DTHFL", upper=True).eq("Y").fillna(False) | given).astype(bool)
+    given = DM.text(first, "death_date").notna() if dth else pd.Series(False, index=index)
+    dthfl = (DM.text(first, "death_flag", upper=True).eq("Y").fillna(False) | given).astype(bool)
     out = pd.DataFrame({"dthdt": full, "dthfl": dthfl, "dthdt_imputed": "", "dth_reason": ""}, index=index)
     shown = values.astype("string").fillna("")
     if dth and not pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_datetime64_any_dtype(
@@ -149,7 +144,7 @@ def _related(values: pd.Series, config: StudyConfig, what: str) -> tuple[pd.Seri
 
 def ae_grade(ae: pd.DataFrame) -> pd.Series:
     """CTCAE grade as Int64: the ``grade`` column of ae.validate_ae when present, else AETOXGR / ATOXGR."""
-    col = pick(ae, "grade", "ATOXGR", "AETOXGR")
+    col = pick(ae, "grade") or AE.column(ae, "reported_grade")
     if col is None:
         return pd.Series(pd.NA, index=ae.index, dtype="Int64")
     grade = parse_grade(ae[col])
@@ -165,8 +160,8 @@ def is_fatal(ae: pd.DataFrame) -> pd.Series:
         terms = ae["ctcae_term"].astype("string")
         has5 = {t: (row := lookup_term(t)) is None or pd.notna(row["grade_5"]) for t in terms[grade5].dropna().unique()}
         grade5 &= ~terms.map(has5).eq(False).fillna(False).astype(bool)  # unknown term: the reported grade 5 stands
-    return (grade5 | text(ae, "AESDTH", upper=True).eq("Y").fillna(False)
-            | text(ae, "AEOUT", upper=True).eq("FATAL").fillna(False)).astype(bool)
+    return (grade5 | AE.text(ae, "death", upper=True).eq("Y").fillna(False)
+            | AE.text(ae, "outcome", upper=True).eq("FATAL").fillna(False)).astype(bool)
 
 
 def flag_ae(ae: pd.DataFrame, dm: pd.DataFrame, ex: pd.DataFrame | None, config: StudyConfig) -> pd.DataFrame:
@@ -179,15 +174,16 @@ def flag_ae(ae: pd.DataFrame, dm: pd.DataFrame, ex: pd.DataFrame | None, config:
     """
     out = ae.copy()
     pop = safety_population(dm, ex, config).set_index("usubjid")
-    subj = out[pick(out, "usubjid", "USUBJID")].astype("string").str.strip()
+    subj = AE.subjects(out)
     infdt = subj.map(pop["infdt"]).astype("datetime64[ns]")
     saffl = subj.map(pop["saffl"]).fillna(False).astype(bool)
-    start_col = pick(out, "AESTDTC", "ASTDTC")
-    end_col = pick(out, "AEENDTC", "AENDTC")
-    if start_col is None and pick(out, "ASTDT") is not None:  # ADaM: analysis date already imputed
-        out["astdt"] = to_date(out[pick(out, "ASTDT")], sas_days=True)
-        flag_col = pick(out, "ASTDTF")
-        out["astdt_imputed"] = text(out, "ASTDTF", upper=True).fillna("").astype(str) if flag_col else ""
+    start_col = AE.column(out, "start")
+    end_col = AE.column(out, "end")
+    if start_col is None and AE.column(out, "analysis_start") is not None:  # ADaM: analysis date already imputed
+        out["astdt"] = to_date(out[AE.column(out, "analysis_start")], sas_days=True)
+        flag_col = AE.column(out, "analysis_start_flag")
+        out["astdt_imputed"] = (AE.text(out, "analysis_start_flag", upper=True).fillna("").astype(str) if flag_col
+                                else "")
         date_issue = pd.Series("", index=out.index, dtype="object")
         date_issue[out["astdt"].isna()] = "analysis start date ASTDT missing"
     else:
@@ -211,16 +207,16 @@ def flag_ae(ae: pd.DataFrame, dm: pd.DataFrame, ex: pd.DataFrame | None, config:
     out["trtemfl"] = (
         saffl & (out["astdt"] >= window_start).fillna(False) & out["ady"].le(config.treatment_emergent.window_days)
     ).fillna(False).astype(bool)
-    out["related_cart"], cart_issue = _related(text(out, "AEREL", "AREL", upper=True), config,
+    out["related_cart"], cart_issue = _related(AE.text(out, "related", upper=True), config,
                                                "relationship to the study treatment (AEREL)")
-    ld_col = pick(out, "AERELLD")
+    ld_col = AE.column(out, "related_ld")
     if ld_col is None:
         out["related_ld"] = False
         ld_issue = pd.Series("", index=out.index, dtype="object")
         if config.relationship.attribution == "lymphodepletion":
             ld_issue[:] = "AERELLD (relationship to lymphodepletion) not collected"
     else:
-        out["related_ld"], ld_issue = _related(text(out, "AERELLD", upper=True), config,
+        out["related_ld"], ld_issue = _related(AE.text(out, "related_ld", upper=True), config,
                                                "relationship to lymphodepletion (AERELLD)")
     attribution = config.relationship.attribution
     out["related"] = {
@@ -241,9 +237,9 @@ def participant_ae_flags(flagged: pd.DataFrame, population: pd.DataFrame) -> pd.
     attribution; ``trae_cart`` / ``trae_ld``: any TEAE related to the CAR-T product / to lymphodepletion)."""
     pop = population.loc[population["saffl"], ["usubjid"]].reset_index(drop=True)
     ae = flagged.loc[flagged["trtemfl"]]
-    subj = ae[pick(ae, "usubjid", "USUBJID")].astype("string").str.strip()
+    subj = AE.subjects(ae)
     grade = ae_grade(ae)
-    serious = text(ae, "AESER", upper=True).eq("Y").fillna(False)
+    serious = AE.text(ae, "serious", upper=True).eq("Y").fillna(False)
     fatal = is_fatal(ae)
     facts = pd.DataFrame(
         {

@@ -6,7 +6,7 @@ import pandas as pd
 
 from ctcae_engine.analyse import endpoints
 from ctcae_engine.analyse.listings import died
-from ctcae_engine.read import columns
+from ctcae_engine.read.fields import AE
 
 HEADLINE_COLUMNS = ["key", "n", "N", "events", "note"]
 
@@ -32,7 +32,7 @@ def headline(participants: pd.DataFrame | None, ae: pd.DataFrame | None, populat
         te = ae["trtemfl"].astype(bool)
         rel = te & ae["related"].astype(bool)
         g3 = endpoints.ae_grade(ae).ge(3).fillna(False).astype(bool)
-        serious = columns.text(ae, "AESER", upper=True).eq("Y").fillna(False).astype(bool)
+        serious = AE.text(ae, "serious", upper=True).eq("Y").fillna(False).astype(bool)
         for key, flag, events, note in (
             ("teae", "teae", te, ""),
             ("trae", "trae", rel, ""),

@@ -10,6 +10,7 @@ import pandas as pd
 
 from ctcae_engine.analyse import endpoints
 from ctcae_engine.read import columns
+from ctcae_engine.read.fields import AE
 
 ORDER = ["Participant", "Onset", "CTCAE term"]
 
@@ -18,23 +19,23 @@ def ae_view(ae: pd.DataFrame) -> pd.DataFrame:
     """The flagged AE frame (:func:`~ctcae_engine.analyse.endpoints.flag_ae`) reduced to the columns listings
     need, with readable names; same index as ``ae``."""
     grade = endpoints.ae_grade(ae)
-    term = columns.raw(ae, "ctcae_term").fillna(columns.raw(ae, "AEDECOD")).fillna(columns.raw(ae, "AETERM"))
+    term = columns.raw(ae, "ctcae_term").fillna(AE.raw(ae, "decoded")).fillna(AE.raw(ae, "verbatim"))
     onset = ae["astdt"].dt.strftime("%Y-%m-%d").astype("string")
     imputed = ae["astdt_imputed"].astype("string").fillna("")
     onset = onset.where(imputed.eq(""), onset + " (imputed " + imputed + ")")
     return pd.DataFrame(
         {
-            "Participant": columns.raw(ae, "USUBJID", "usubjid"),
+            "Participant": AE.raw(ae, "subject"),
             "CTCAE term": term,
             "Grade": pd.array(grade, dtype="Int64"),
             "Onset": onset,
             "Day": ae["ady"].astype("Int64"),
-            "SOC": columns.raw(ae, "AEBODSYS"),
-            "Serious": columns.text(ae, "AESER", upper=True),
+            "SOC": AE.raw(ae, "body_system"),
+            "Serious": AE.text(ae, "serious", upper=True),
             "Related CAR-T": ae["related_cart"].astype(bool),
             "Related LD": ae["related_ld"].astype(bool),
-            "Outcome": columns.raw(ae, "AEOUT"),
-            "Verbatim": columns.raw(ae, "AETERM"),
+            "Outcome": AE.raw(ae, "outcome"),
+            "Verbatim": AE.raw(ae, "verbatim"),
         },
         index=ae.index,
     )

@@ -16,6 +16,7 @@ from ctcae_engine.grade.ae import stack_directions
 from ctcae_engine.read.columns import pick
 from ctcae_engine.read.config import StudyConfig, TreatmentEmergent
 from ctcae_engine.read.dates import to_date
+from ctcae_engine.read.fields import AE, LABS
 
 GRADE_COLUMNS = ["grade_1", "grade_2", "grade_3", "grade_4", "grade_5", "grade_missing"]
 
@@ -53,11 +54,11 @@ def ae_soc_pt_table(
         rel = flagged["related_cart"] | flagged["related_ld"] if attribution == "either" else flagged[column]
         keep &= rel.astype(bool)
     ae = flagged.loc[keep]
-    soc = ae[pick(ae, "AEBODSYS", "AESOC")].astype("string").str.strip() if pick(ae, "AEBODSYS", "AESOC") else None
-    term_col = pick(ae, "ctcae_term", "AEDECOD", "AETERM")
+    soc = AE.text(ae, "body_system") if AE.column(ae, "body_system") else None
+    term_col = pick(ae, "ctcae_term") or AE.column(ae, "decoded") or AE.column(ae, "verbatim")
     base = pd.DataFrame(
         {
-            "usubjid": ae[pick(ae, "usubjid", "USUBJID")].astype("string").str.strip(),
+            "usubjid": AE.subjects(ae),
             "soc": (soc if soc is not None else pd.Series(pd.NA, index=ae.index)).fillna("(SOC not coded)"),
             "term": ae[term_col].astype("string").str.strip().fillna("(term not coded)"),
             "grade": ae_grade(ae).astype("Float64"),
@@ -96,31 +97,31 @@ def graded_from_adlb(adlb: pd.DataFrame) -> pd.DataFrame:
     "0" = normal both ways). Derived records (DTYPE not empty, e.g. LOV, MAXIMUM) are dropped: they repeat observed
     values. An empty or non-numeric grade stays NA (ignored by the tables, like an ungraded observation).
     """
-    for needed in ("USUBJID", "PARAMCD"):
-        if pick(adlb, needed) is None:
-            raise ValueError(f"ADLB: missing column {needed}")
-    if pick(adlb, "ATOXGRL", "ATOXGRH", "ATOXGR") is None:
+    for needed in ("subject", "parameter"):
+        if LABS.column(adlb, needed) is None:
+            raise ValueError(f"ADLB: missing column {LABS.sources(needed)[-1]}")
+    if not _has_sponsor_grades(adlb):
         raise ValueError("ADLB: no toxicity grade column (ATOXGRL / ATOXGRH or ATOXGR)")
     frame = adlb
-    dtype = pick(frame, "DTYPE")
+    dtype = LABS.column(frame, "derivation")
     if dtype is not None:
         frame = frame.loc[frame[dtype].astype("string").str.strip().fillna("").eq("")]
-    date_col = pick(frame, "ADT", "ADTM", "LBDTC")
-    base_col = pick(frame, "ABLFL")
+    date_col = LABS.column(frame, "date")
+    base_col = LABS.column(frame, "baseline_flag")
     out = pd.DataFrame(
         {
-            "usubjid": frame[pick(frame, "USUBJID")].astype("string").str.strip(),
-            "testcd": frame[pick(frame, "PARAMCD")].astype("string").str.strip().str.upper(),
+            "usubjid": LABS.subjects(frame),
+            "testcd": LABS.text(frame, "parameter", upper=True),
             "adt": to_date(frame[date_col], sas_days=True) if date_col else pd.Series(pd.NaT, index=frame.index),
             "baseline": (frame[base_col].astype("string").str.strip().str.upper().eq("Y").fillna(False)
                          if base_col else pd.Series(False, index=frame.index)),
         },
         index=frame.index,
     )
-    signed = _grade_text(frame[pick(frame, "ATOXGR")]) if pick(frame, "ATOXGR") else None
-    for direction, suffix, sign in (("low", "L", -1), ("high", "H", 1)):
-        term_col = pick(frame, f"ATOXDSC{suffix}")
-        grade_col = pick(frame, f"ATOXGR{suffix}")
+    signed = _grade_text(frame[LABS.column(frame, "grade")]) if LABS.column(frame, "grade") else None
+    for direction, sign in (("low", -1), ("high", 1)):
+        term_col = LABS.column(frame, f"term_{direction}")
+        grade_col = LABS.column(frame, f"grade_{direction}")
         out[f"term_{direction}"] = frame[term_col].astype("string").str.strip() if term_col else pd.NA
         if grade_col is not None:
             grade = _grade_text(frame[grade_col])
@@ -132,11 +133,15 @@ def graded_from_adlb(adlb: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
+def _has_sponsor_grades(frame: pd.DataFrame) -> bool:
+    return any(LABS.column(frame, field) for field in ("grade_low", "grade_high", "grade"))
+
+
 def _as_graded(labs: pd.DataFrame) -> pd.DataFrame:
     """The graded-observations frame as given, or converted from an ADaM ADLB carrying sponsor grades."""
     if {"term_low", "grade_low", "term_high", "grade_high"} <= set(labs.columns):
         return labs
-    if pick(labs, "PARAMCD") is not None and pick(labs, "ATOXGRL", "ATOXGRH", "ATOXGR") is not None:
+    if LABS.column(labs, "parameter") is not None and _has_sponsor_grades(labs):
         return graded_from_adlb(labs)
     raise ValueError("labs: expected the graded-observations frame (term_low/grade_low/term_high/grade_high) or an "
                      "ADaM ADLB with PARAMCD and ATOXGR / ATOXGRL / ATOXGRH")

@@ -7,8 +7,8 @@ import pandas as pd
 
 from ctcae_engine.analyse.listings import died
 from ctcae_engine.figures import draw as figures
-from ctcae_engine.read import columns
 from ctcae_engine.read.config import Persistence
+from ctcae_engine.read.fields import AE
 
 MONTH_DAYS = 30.4375
 
@@ -17,7 +17,7 @@ def treatment_emergent(ae: pd.DataFrame) -> pd.DataFrame | None:
     """The treatment-emergent AEs with a stripped ``usubjid`` (None: terms were not validated)."""
     if "ctcae_term" not in ae.columns:
         return None
-    return ae.loc[ae["trtemfl"].astype(bool)].assign(usubjid=columns.raw(ae, "USUBJID").str.strip())
+    return ae.loc[ae["trtemfl"].astype(bool)].assign(usubjid=AE.raw(ae, "subject").str.strip())
 
 
 def ae_heatmap(ae: pd.DataFrame) -> str:

@@ -11,21 +11,22 @@ import re
 import numpy as np
 import pandas as pd
 
-from ctcae_engine.read.columns import as_text, join_texts, text
+from ctcae_engine.read.columns import as_text, join_texts
 from ctcae_engine.read.dates import dtc_bounds
+from ctcae_engine.read.fields import AE
 from ctcae_terms import DEFAULT_VERSION, load_catalog, suggest_terms
 from ctcae_terms.catalog import GRADE_COLUMNS, normalise_term, synonyms
 from ctcae_terms.criteria import value_fits_from
 
 SEVERITY_GRADE = {"MILD": 1, "MODERATE": 2, "SEVERE": 3}
 """AESEV fallback when AETOXGR is missing (always flagged in ``grade_source`` and ``issue``)."""
-NAME_COLUMNS = ("AEDECOD", "AETERM")
-CODE_COLUMNS = ("AELLTCD", "AEPTCD")
+NAME_FIELDS = ("decoded", "verbatim")  # AEDECOD, AETERM: tried in this order, then the MedDRA codes
+CODE_FIELDS = ("llt_code", "pt_code")  # AELLTCD, AEPTCD
 
 
-def _code_text(frame: pd.DataFrame, column: str) -> pd.Series:
+def _code_text(frame: pd.DataFrame, field: str) -> pd.Series:
     """MedDRA code as digits ('10028813', also from a float read from XPT: '10028813.0')."""
-    return text(frame, column).str.replace(r"\.0+$", "", regex=True)
+    return AE.text(frame, field).str.replace(r"\.0+$", "", regex=True)
 
 
 def _match_terms(ae: pd.DataFrame, version: str) -> tuple[pd.Series, pd.Series]:
@@ -38,11 +39,12 @@ def _match_terms(ae: pd.DataFrame, version: str) -> tuple[pd.Series, pd.Series]:
     by_synonym = dict(zip(syn["key"], syn["ctcae_term"], strict=True))
     term = pd.Series(pd.NA, index=ae.index, dtype="string")
     source = pd.Series("", index=ae.index, dtype="string")
-    candidates = [(column, text(ae, column).map(normalise_term, na_action="ignore"), by_name)
-                  for column in NAME_COLUMNS]
-    candidates += [(column, _code_text(ae, column), by_code) for column in CODE_COLUMNS]
-    candidates += [(f"{column} via synonym", text(ae, column).map(normalise_term, na_action="ignore"), by_synonym)
-                   for column in NAME_COLUMNS]
+    label = {field: AE.sources(field)[0] for field in (*NAME_FIELDS, *CODE_FIELDS)}
+    candidates = [(label[field], AE.text(ae, field).map(normalise_term, na_action="ignore"), by_name)
+                  for field in NAME_FIELDS]
+    candidates += [(label[field], _code_text(ae, field), by_code) for field in CODE_FIELDS]
+    candidates += [(f"{label[field]} via synonym", AE.text(ae, field).map(normalise_term, na_action="ignore"),
+                    by_synonym) for field in NAME_FIELDS]
     for label, keys, lookup in candidates:
         found = keys.map(lookup).astype("string")
         take = term.isna() & found.notna()
@@ -63,14 +65,15 @@ def parse_grade(values: pd.Series) -> pd.Series:
 
 def _parse_grade(ae: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
     """Grade (Int64), its source, and a blocking problem text per row."""
-    column = "AETOXGR" if "AETOXGR" in ae.columns or "ATOXGR" not in ae.columns else "ATOXGR"  # SDTM, else ADaM
-    raw = text(ae, column)
+    column = AE.column(ae, "reported_grade") or AE.sources("reported_grade")[0]  # the column named in messages
+    raw = AE.text(ae, "reported_grade")
     toxgr = parse_grade(raw)
-    sev = text(ae, "AESEV").str.upper()
+    sev = AE.text(ae, "severity").str.upper()
     sev_grade = sev.map(SEVERITY_GRADE).astype("Int64")
     use_sev = raw.isna()
     grade = toxgr.where(~use_sev, sev_grade)
-    source = pd.Series(np.where(raw.notna(), column, np.where(sev_grade.notna(), "AESEV", "")), index=ae.index)
+    severity = AE.sources("severity")[0]
+    source = pd.Series(np.where(raw.notna(), column, np.where(sev_grade.notna(), severity, "")), index=ae.index)
     problem = pd.Series("", index=ae.index, dtype="string")
     problem = problem.mask(raw.notna() & toxgr.isna(), f"{column} '" + raw.fillna("") + "' is not a grade")
     problem = problem.mask(toxgr.notna() & ~toxgr.between(1, 5), f"{column} " + raw.fillna("") + " is outside 1-5")
@@ -103,7 +106,7 @@ def validate_ae(ae: pd.DataFrame, version: str = DEFAULT_VERSION) -> pd.DataFram
     in 1-5 and defined for the term) and ``issue``
     (every finding, "; "-separated: the reasons a record is invalid and the notes on valid ones).
     """
-    if not any(column in ae.columns for column in NAME_COLUMNS + CODE_COLUMNS):
+    if not any(AE.column(ae, field) for field in (*NAME_FIELDS, *CODE_FIELDS)):
         raise ValueError("AE frame has none of AEDECOD, AETERM, AELLTCD, AEPTCD: nothing to match a CTCAE term on")
     out = ae.copy()
     term, source = _match_terms(ae, version)
@@ -115,12 +118,12 @@ def validate_ae(ae: pd.DataFrame, version: str = DEFAULT_VERSION) -> pd.DataFram
     out["grade"] = grade
     out["grade_source"] = grade_source
 
-    name = text(ae, "AEDECOD").fillna(text(ae, "AETERM"))
+    name = AE.text(ae, "decoded").fillna(AE.text(ae, "verbatim"))
     unknown = term.isna()
     wanted = name[unknown].dropna().unique()
     nearest = {value: ", ".join(suggest_terms(value, version)) for value in wanted}
     out["suggestions"] = name.where(unknown).map(nearest).fillna("").astype(str)
-    shown_name = name.fillna(_code_text(ae, "AELLTCD")).fillna(_code_text(ae, "AEPTCD")).fillna("")
+    shown_name = name.fillna(_code_text(ae, "llt_code")).fillna(_code_text(ae, "pt_code")).fillna("")
     unknown_text = ("'" + shown_name + "' is not a CTCAE v" + str(version) + " term"
                     + np.where(out["suggestions"] != "", " (nearest: " + out["suggestions"] + ")", ""))
     unknown_text = unknown_text.where(shown_name != "", "no AE term or MedDRA code given")
@@ -134,13 +137,13 @@ def validate_ae(ae: pd.DataFrame, version: str = DEFAULT_VERSION) -> pd.DataFram
     not_allowed_text = ("grade " + grade.astype("string").fillna("") + " not defined for " + term.fillna("")
                         + " (allowed: " + allowed_text.fillna("") + ")")
 
-    sev = text(ae, "AESEV").str.upper().fillna("")
-    death = text(ae, "AESDTH").str.upper()
+    sev = AE.text(ae, "severity").str.upper().fillna("")
+    death = AE.text(ae, "death").str.upper()
     parts = [
         pd.Series(np.where(unknown, unknown_text, ""), index=ae.index),
         grade_problem.fillna(""),
         pd.Series(np.where(not_allowed, not_allowed_text, ""), index=ae.index),
-        pd.Series(np.where(grade_source.eq("AESEV"), "grade " + grade.astype("string").fillna("")
+        pd.Series(np.where(grade_source.eq(AE.sources("severity")[0]), "grade " + grade.astype("string").fillna("")
                            + " derived from AESEV " + sev + " (no AETOXGR)", ""), index=ae.index),
         pd.Series(np.where(grade.eq(5).fillna(False) & death.eq("N").fillna(False), "grade 5 but AESDTH = N", ""),
                   index=ae.index),
@@ -168,10 +171,10 @@ DISCREPANCY_TYPES = {
 def _ae_dates(ae: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     """AE start and end for the window: full dates as given; a partial start widens to the first day of its month
     (year), a partial end to the last day; a missing end means ongoing (open window). ``astdt`` wins if present."""
-    start = dtc_bounds(text(ae, "AESTDTC"))["earliest"]
+    start = dtc_bounds(AE.text(ae, "start"))["earliest"]
     if "astdt" in ae.columns:
         start = pd.to_datetime(ae["astdt"], errors="coerce").astype("datetime64[ns]").fillna(start)
-    return start, dtc_bounds(text(ae, "AEENDTC"))["latest"]
+    return start, dtc_bounds(AE.text(ae, "end"))["latest"]
 
 
 def stack_directions(graded: pd.DataFrame) -> pd.DataFrame:
@@ -255,7 +258,7 @@ def reconcile(ae_validated: pd.DataFrame, graded_obs: pd.DataFrame, window_days:
     gradable = set(obs["term"].unique())
     start, end = _ae_dates(ae_validated)
     ae = pd.DataFrame({
-        "usubjid": text(ae_validated, "USUBJID"), "term": ae_validated["ctcae_term"].astype("string"),
+        "usubjid": AE.text(ae_validated, "subject"), "term": ae_validated["ctcae_term"].astype("string"),
         "reported_grade": pd.to_numeric(ae_validated["grade"], errors="coerce"),
         "ae_start": start, "ae_end": end, "ae_row": np.arange(len(ae_validated)),  # positions: labels may repeat
     })

@@ -6,7 +6,7 @@ Canonical observation columns (one row per input row, same index):
 |---|---|
 | usubjid | participant, as given (object) |
 | testcd, dtc | test code (upper case), date/time text as given (Categoricals) |
-| adt | date part of dtc (datetime64[ns]; NaT when missing or partial) |
+| adt | date part of dtc (datetime64[ns]; NaT when missing or partial; a numeric ADaM ADT is SAS days) |
 | result | the result as given (text or number), for messages |
 | value | the result as float (NaN when missing or non-numeric) |
 | unit | the result unit as given (Categorical) |
@@ -42,13 +42,18 @@ _EG_ORIGINAL = {"result": ["EGORRES"], "unit": ["EGORRESU"], "lln": ["EGORNRLO"]
 
 
 def detect_kind(df: pd.DataFrame) -> str:
-    """'ADAM' (PARAMCD + AVAL), or the SDTM findings prefix 'LB' / 'VS' / 'EG'."""
+    """'ADAM' (PARAMCD + AVAL), or the SDTM findings prefix 'LB' / 'VS' / 'EG' (from --TESTCD, or for a graded
+    frame, which has ``testcd``, from its --STRESN / --STRESC / --ORRES columns)."""
     cols = set(df.columns)
     if {"PARAMCD", "AVAL"} <= cols:
         return "ADAM"
     for prefix in ("LB", "VS", "EG"):
         if f"{prefix}TESTCD" in cols:
             return prefix
+    if "testcd" in cols:  # a graded-observations frame: its input columns tell the domain
+        for prefix in ("LB", "VS", "EG"):
+            if {f"{prefix}STRESN", f"{prefix}STRESC", f"{prefix}ORRES"} & cols:
+                return prefix
     raise ValueError(
         "cannot tell the input kind: expected ADaM (PARAMCD, AVAL) or SDTM LB/VS/EG (--TESTCD) columns; "
         f"got {sorted(cols)[:12]}"
@@ -132,7 +137,7 @@ def observations(df: pd.DataFrame, result: str = "standard") -> pd.DataFrame:
         table = {"LB": (_LB_STANDARD, _LB_ORIGINAL), "VS": (_VS_STANDARD, _VS_ORIGINAL),
                  "EG": (_EG_STANDARD, _EG_ORIGINAL)}[kind]
         cols = table[0] if result == "standard" else table[1]
-        testcd, dtc = df[f"{p}TESTCD"], first(df, f"{p}DTC")
+        testcd, dtc = first(df, f"{p}TESTCD", "testcd"), first(df, f"{p}DTC")
         blfl, fasting = first(df, f"{p}BLFL"), first(df, f"{p}FAST")
         category, specimen = first(df, f"{p}CAT"), first(df, f"{p}SPEC")
         rest_cols = [first(df, f"{p}TPT"), first(df, f"{p}POS")]
@@ -169,7 +174,8 @@ def observations(df: pd.DataFrame, result: str = "standard") -> pd.DataFrame:
             "usubjid": _object(first(df, "USUBJID"), n),
             "testcd": test_cat,
             "dtc": dtc_text,
-            "adt": to_date(dtc).to_numpy() if dtc is not None else no_date,
+            "adt": to_date(dtc, sas_days=str(dtc.name).upper().endswith("DT")).to_numpy() if dtc is not None
+            else no_date,  # a numeric ADaM *DT (XPT without a date format) counts days from 1960-01-01
             "result": shown,
             "value": value,
             "unit": unit,

@@ -23,6 +23,7 @@ from ctcae_engine.analyse.headline import NEEDS, headline
 from ctcae_engine.read.config import StudyConfig, load_config
 from ctcae_engine.read.cutoff import apply_cutoff
 from ctcae_engine.read.dates import as_day
+from ctcae_engine.read.fields import DM
 from ctcae_engine.read.files import as_sdtm, file_table, read_study
 from ctcae_engine.run import stages
 
@@ -120,7 +121,7 @@ def run_study(
         "data_cutoff": cutoff.isoformat() if cutoff else "not given",
         "run_time": str(run_time if run_time is not None else cutoff.isoformat() if cutoff else "not given"),
         "engine_version": __version__, "ctcae_version": cfg.study.ctcae_version or CTCAE_VERSION,
-        "n_participants": int(dm["USUBJID"].nunique()) if dm is not None and "USUBJID" in dm else 0,
+        "n_participants": int(DM.subjects(dm).nunique()) if dm is not None and DM.column(dm, "subject") else 0,
         "n_after_cutoff": len(excluded),
     }
     runner = stages.Runner(results, strict)

@@ -15,6 +15,7 @@ from ctcae_engine.analyse import endpoints
 from ctcae_engine.analyse.reconciliation import combine_discrepancies, crs_discrepancies
 from ctcae_engine.grade import ae as ae_checks
 from ctcae_engine.grade import cart, findings
+from ctcae_engine.read.fields import DM
 
 
 class Runner:
@@ -105,7 +106,7 @@ def eligibility(runner: Runner) -> None:
     if "lb" not in domains or "dm" not in domains:
         runner.missing("ELIG01", "needs the LB and DM domains")
         return
-    people = domains["dm"]["USUBJID"].astype("string").str.strip()
+    people = DM.subjects(domains["dm"])
     results.eligibility = runner.call("ELIG01", eligibility_.eligibility_screen, domains["lb"], results.config, people)
 
 

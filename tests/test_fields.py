@@ -1,0 +1,55 @@
+"""read/fields.py is the one room for AE, DM, EX, RS and PC column names: the analysis modules ask for fields."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import ctcae_engine
+from ctcae_engine.read.fields import AE, DM, EX, FIELDS
+
+ROOT = Path(ctcae_engine.__file__).parent
+MAPPED = {name for domain in FIELDS.values() for names in domain.values() for name in names if name.isupper()}
+
+
+def _string_literals(path: Path) -> set[str]:
+    """String constants of a module that are not docstrings."""
+    tree = ast.parse(path.read_text())
+    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                  if isinstance(node, (ast.Module, ast.FunctionDef, ast.ClassDef)) and node.body
+                  and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)}
+    return {node.value for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings}
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "analyse").glob("*.py")) + [ROOT / "grade" / "ae.py"],
+                         ids=lambda p: p.name)
+def test_analysis_modules_name_no_mapped_column(path):
+    assert sorted(_string_literals(path) & MAPPED) == []
+
+
+def test_sdtm_name_first_then_the_adam_one():
+    sdtm_and_adam = pd.DataFrame({"AETOXGR": ["2"], "ATOXGR": ["3"], "AREL": ["RELATED"]})
+    assert AE.column(sdtm_and_adam, "reported_grade") == "AETOXGR"
+    assert AE.column(sdtm_and_adam.drop(columns="AETOXGR"), "reported_grade") == "ATOXGR"
+    assert AE.text(sdtm_and_adam, "related").tolist() == ["RELATED"]  # ADaM AREL when there is no AEREL
+    assert AE.text(sdtm_and_adam, "serious").isna().all()  # absent: all missing, same index
+
+
+def test_present_lists_every_source_in_order():
+    ex = pd.DataFrame({"AENDT": [1], "EXSTDTC": ["2025-01-01"]})
+    assert EX.present(ex, "dose_dates") == ["EXSTDTC", "AENDT"]
+
+
+def test_an_undeclared_field_fails_loudly():
+    with pytest.raises(KeyError, match="AE has no field 'seriuos'"):
+        AE.text(pd.DataFrame(), "seriuos")
+
+
+def test_subjects_are_stripped_and_a_missing_column_is_named():
+    assert DM.subjects(pd.DataFrame({"USUBJID": [" P01", "P01 "]})).tolist() == ["P01", "P01"]
+    with pytest.raises(ValueError, match="DM has no USUBJID column"):
+        DM.subjects(pd.DataFrame({"SUBJID": ["1"]}))
