@@ -53,3 +53,11 @@ def test_subjects_are_stripped_and_a_missing_column_is_named():
     assert DM.subjects(pd.DataFrame({"USUBJID": [" P01", "P01 "]})).tolist() == ["P01", "P01"]
     with pytest.raises(ValueError, match="DM has no USUBJID column"):
         DM.subjects(pd.DataFrame({"SUBJID": ["1"]}))
+
+
+def test_a_numeric_adam_adt_is_read_as_sas_days():
+    """An ADLB from XPT without a date format carries ADT as days since 1960-01-01 (SAS): 23741 = 2025-01-01."""
+    from ctcae_engine.read.canonical import observations
+
+    adlb = pd.DataFrame({"USUBJID": ["P1"], "PARAMCD": ["ALT"], "AVAL": [30.0], "ADT": [23741.0]})
+    assert observations(adlb)["adt"].tolist() == [pd.Timestamp("2025-01-01")]
