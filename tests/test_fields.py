@@ -56,8 +56,8 @@ def test_subjects_are_stripped_and_a_missing_column_is_named():
 
 
 def test_a_numeric_adam_adt_is_read_as_sas_days():
-    """An ADLB from XPT without a date format carries ADT as days since 1960-01-01 (SAS): 23741 = 2025-01-01."""
+    """An ADLB from XPT without a date format carries ADT as days since 1960-01-01 (SAS): 23742 = 2025-01-01."""
     from ctcae_engine.read.canonical import observations
 
-    adlb = pd.DataFrame({"USUBJID": ["P1"], "PARAMCD": ["ALT"], "AVAL": [30.0], "ADT": [23741.0]})
+    adlb = pd.DataFrame({"USUBJID": ["P1"], "PARAMCD": ["ALT"], "AVAL": [30.0], "ADT": [23742.0]})
     assert observations(adlb)["adt"].tolist() == [pd.Timestamp("2025-01-01")]
