@@ -26,6 +26,12 @@ from ctcae_engine.read.config import load_config
 from ctcae_engine.read.files import read_study
 
 CFG = load_config()
+
+
+def pfs_of(rs_frame: pd.DataFrame, pop: pd.DataFrame, cfg=None, **options) -> pd.DataFrame:
+    """pfs_data under a study configuration's [pfs] section and data cut-off (the demo's by default)."""
+    cfg = cfg or CFG
+    return pfs_data(rs_frame, pop, cfg.pfs, data_cutoff=cfg.study.data_cutoff, **options)
 DAY0 = pd.Timestamp("2021-03-10")
 
 
@@ -71,19 +77,19 @@ def confirmation(required: bool):
     ids=["RECIST1.1-unconfirmed-allowed", "RECIST1.1-confirmation-at-4-weeks"],
 )
 def test_best_overall_response_week8(population, required, expected):
-    bor = best_overall_response(rs(), population, confirmation(required))
+    bor = best_overall_response(rs(), population, confirmation(required).response)
     assert bor.set_index("usubjid")["bor"].to_dict() == expected
     assert "no valid response assessment" in bor.set_index("usubjid").loc["P05", "reason"]
 
 
 def test_sd_before_minimum_duration_is_ne(population):
     early = pd.DataFrame({"USUBJID": ["P01"], "RSDTC": [on(28)], "RSSTRESC": ["SD"], "RSTESTCD": ["OVRLRESP"]})
-    bor = best_overall_response(early, population, CFG).set_index("usubjid")
+    bor = best_overall_response(early, population, CFG.response).set_index("usubjid")
     assert bor.loc["P01", "bor"] == "NE"  # RECIST 1.1: SD must be met once at >= the protocol minimum (42 days)
 
 
 def test_orr_by_hand(population):
-    table = orr_table(best_overall_response(rs(), population, CFG)).set_index("label")
+    table = orr_table(best_overall_response(rs(), population, CFG.response)).set_index("label")
     orr = table.loc["Objective response (CR + PR)"]
     assert (orr["n"], orr["N"], orr["pct"]) == (2, 5, 40.0)  # P01 PR, P04 PR
     # Clopper-Pearson 2/5: beta(0.025; 2, 4) = 0.05274, beta(0.975; 3, 3) = 0.85337
@@ -91,7 +97,7 @@ def test_orr_by_hand(population):
 
 
 def test_pfs_events_and_censoring(population):
-    pfs = pfs_data(rs(), population, CFG).set_index("usubjid")
+    pfs = pfs_of(rs(), population, CFG).set_index("usubjid")
     assert pfs.loc["P01", ["time_days", "event", "event_type"]].tolist() == [144.0, True, "progression"]
     assert pfs.loc["P03", ["time_days", "event", "event_type"]].tolist() == [14.0, True, "progression"]
     assert pfs.loc["P02", ["time_days", "event", "censor_reason"]].tolist() == [56.0, False,
@@ -102,7 +108,7 @@ def test_pfs_events_and_censoring(population):
 
 def test_death_before_progression_is_the_event(population):
     only_sd = pd.DataFrame({"USUBJID": ["P03"], "RSDTC": [on(10)], "RSSTRESC": ["SD"], "RSTESTCD": ["OVRLRESP"]})
-    pfs = pfs_data(only_sd, population, CFG).set_index("usubjid")
+    pfs = pfs_of(only_sd, population, CFG).set_index("usubjid")
     assert pfs.loc["P03", ["time_days", "event", "event_type"]].tolist() == [23.0, True, "death"]
     assert pfs.loc["P04", "censor_reason"].startswith("no adequate post-infusion assessment")
 
@@ -159,7 +165,7 @@ def fda_trial() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
 )
 def test_pfs_fda_censoring_rules(usubjid, time_days, event, event_type, reason):
     rs_frame, pop, nact = fda_trial()
-    row = pfs_data(rs_frame, pop, CFG, new_therapy=nact).set_index("usubjid").loc[usubjid]
+    row = pfs_of(rs_frame, pop, CFG, new_therapy=nact).set_index("usubjid").loc[usubjid]
     assert (row["time_days"], row["event"], row["event_type"]) == (time_days, event, event_type)
     assert row["censor_reason"].startswith(reason)
 
@@ -167,22 +173,22 @@ def test_pfs_fda_censoring_rules(usubjid, time_days, event, event_type, reason):
 def test_pfs_missed_assessment_rule_is_configurable():
     rs_frame, pop, nact = fda_trial()
     lenient = dataclasses.replace(CFG, pfs=dataclasses.replace(CFG.pfs, max_missed_assessments=2))
-    pfs = pfs_data(rs_frame, pop, lenient).set_index("usubjid")
+    pfs = pfs_of(rs_frame, pop, lenient).set_index("usubjid")
     assert pfs.loc["A", ["time_days", "event"]].tolist() == [252.0, True]  # 2 missed is now tolerated
     assert pfs.loc["E", ["time_days", "event"]].tolist() == [0.0, False]  # 3 missed still censored
     # without new-therapy data G's PD on day 90 is an event (no visit missed: the week-12 window 77..91 holds it)
     assert pfs.loc["G", ["time_days", "event"]].tolist() == [90.0, True]
     off = dataclasses.replace(CFG, pfs=dataclasses.replace(CFG.pfs, assessment_days=()))
-    assert pfs_data(rs_frame, pop, off).set_index("usubjid").loc["J", ["time_days", "event"]].tolist() == [92.0, True]
+    assert pfs_of(rs_frame, pop, off).set_index("usubjid").loc["J", ["time_days", "event"]].tolist() == [92.0, True]
     wide = dataclasses.replace(CFG, pfs=dataclasses.replace(CFG.pfs, assessment_tolerance_days=14))
-    assert pfs_data(rs_frame, pop, wide).set_index("usubjid").loc["J", "event"]  # week 12 window now 70..98
+    assert pfs_of(rs_frame, pop, wide).set_index("usubjid").loc["J", "event"]  # week 12 window now 70..98
 
 
 def test_pfs_no_baseline_assessment_censored_at_day_0():
     rs_frame, pop, _ = fda_trial()
     baseline = pd.DataFrame({"USUBJID": ["B"], "RSDTC": [on(-7)], "RSSTRESC": [""], "RSTESTCD": ["OVRLRESP"]})
     cfg = dataclasses.replace(CFG, pfs=dataclasses.replace(CFG.pfs, require_baseline_assessment=True))
-    pfs = pfs_data(pd.concat([rs_frame, baseline], ignore_index=True), pop, cfg).set_index("usubjid")
+    pfs = pfs_of(pd.concat([rs_frame, baseline], ignore_index=True), pop, cfg).set_index("usubjid")
     assert pfs.loc["B", ["time_days", "event"]].tolist() == [168.0, True]  # has a baseline record
     assert pfs.loc["A", ["time_days", "event", "censor_reason"]].tolist() == [
         0.0, False, "no baseline tumour assessment: censored at day 0"]
@@ -191,7 +197,7 @@ def test_pfs_no_baseline_assessment_censored_at_day_0():
 def test_pfs_undated_new_therapy_is_noted_not_used():
     rs_frame, pop, _ = fda_trial()
     nact = pd.DataFrame({"USUBJID": ["B", "D"], "CMSTDTC": ["2021", on(-30)]})  # partial; before infusion
-    pfs = pfs_data(rs_frame, pop, CFG, new_therapy=nact).set_index("usubjid")
+    pfs = pfs_of(rs_frame, pop, CFG, new_therapy=nact).set_index("usubjid")
     assert pfs.loc["B", ["time_days", "event"]].tolist() == [168.0, True]
     assert pfs.loc["B", "note"] == "new anticancer therapy with missing or partial start date not used"
     assert pfs.loc["D", "event"] and pd.isna(pfs.loc["D", "nact_day"])  # prior therapy is not a new one
@@ -212,27 +218,27 @@ def adrs(numeric_dates: bool = False) -> pd.DataFrame:
 
 @pytest.mark.parametrize("numeric_dates", [False, True], ids=["ADT-iso-text", "ADT-sas-numeric"])
 def test_adrs_ovr_gives_the_same_orr_and_pfs_as_sdtm_rs(population, numeric_dates):
-    sdtm_bor = best_overall_response(rs(), population, CFG)
-    adam_bor = best_overall_response(adrs(numeric_dates), population, CFG)
+    sdtm_bor = best_overall_response(rs(), population, CFG.response)
+    adam_bor = best_overall_response(adrs(numeric_dates), population, CFG.response)
     pd.testing.assert_frame_equal(adam_bor, sdtm_bor)
     assert orr_table(adam_bor).iloc[0][["n", "N"]].tolist() == [2, 5]  # P01 PR, P04 PR (as by hand above)
-    pd.testing.assert_frame_equal(pfs_data(adrs(numeric_dates), population, CFG), pfs_data(rs(), population, CFG))
+    pd.testing.assert_frame_equal(pfs_of(adrs(numeric_dates), population, CFG), pfs_of(rs(), population, CFG))
 
 
 def test_adrs_with_only_bor_is_taken_as_given(population):
     only_bor = adrs().query("PARAMCD == 'BOR'").assign(AVALC=["PR", "SD", "PD", "CR", "NE", "CR"])
-    bor = best_overall_response(only_bor, population, CFG).set_index("usubjid")
+    bor = best_overall_response(only_bor, population, CFG.response).set_index("usubjid")
     assert bor["bor"].to_dict() == {"P01": "PR", "P02": "SD", "P03": "PD", "P04": "CR", "P05": "NE"}
     assert bor.loc["P01", "reason"].startswith("BOR as derived in ADRS")
     assert orr_table(bor.reset_index()).iloc[0][["n", "N"]].tolist() == [2, 5]
     with pytest.raises(ValueError, match="PFS needs the dated assessments"):
-        pfs_data(only_bor, population, CFG)
+        pfs_of(only_bor, population, CFG)
 
 
 def test_pfs_kaplan_meier_by_hand():
     pfs = pd.DataFrame({"usubjid": list("ABCDEF"), "time_days": [30, 60, 100, 200, 250, 300],
                         "event": [True, False, True, False, True, False]})
-    row = pfs_summary(pfs, CFG).iloc[0]
+    row = pfs_summary(pfs, CFG.pfs).iloc[0]
     # S(30) = 5/6; S(100) = 5/6 * 3/4 = 0.625 (still at day 183); S(250) = 0.3125 -> median 250
     assert row["median_days"] == 250.0 and row["events"] == 3
     assert row["rate_pct"] == pytest.approx(62.5)
@@ -247,7 +253,7 @@ def test_pfs_kaplan_meier_by_hand():
 
 def test_pfs_rate_not_estimable_when_follow_up_is_short():
     pfs = pd.DataFrame({"usubjid": list("AB"), "time_days": [30, 60], "event": [True, False]})
-    assert math.isnan(pfs_summary(pfs, CFG).iloc[0]["rate_pct"])
+    assert math.isnan(pfs_summary(pfs, CFG.pfs).iloc[0]["rate_pct"])
 
 
 def pc() -> pd.DataFrame:
@@ -265,17 +271,19 @@ def pc() -> pd.DataFrame:
 
 
 def test_persistence_at_month_6(population):
-    table = persistence_at_target(cart_samples(pc(), population, CFG), population, CFG).set_index("label")
+    table = persistence_at_target(cart_samples(pc(), population, CFG.persistence), population,
+                                  CFG.persistence).set_index("label")
     evaluable = table.iloc[0]
     assert (evaluable["n"], evaluable["N"], evaluable["pct"]) == (2, 4, 50.0)  # P01, P02 of P01, P02, P03, P05
     assert table.iloc[1][["n", "N"]].tolist() == [2, 5]
 
 
 def test_persistence_samples_and_levels_over_time(population):
-    samples = cart_samples(pc(), population, CFG)
+    samples = cart_samples(pc(), population, CFG.persistence)
     assert samples.loc[samples["usubjid"].eq("P03") & samples["ady"].eq(7), "reason"].item() == "non-numeric result"
     assert not samples.loc[samples["usubjid"].eq("P03") & samples["ady"].eq(182), "detectable"].item()
-    levels = persistence_over_time(cart_samples(pc(), population, CFG), CFG).set_index("timepoint_day")
+    levels = persistence_over_time(cart_samples(pc(), population, CFG.persistence),
+                                   CFG.persistence).set_index("timepoint_day")
     assert levels.loc[182, ["n", "n_detectable"]].tolist() == [4, 2]
     assert levels.loc[182, "median"] == 250.0  # 1200, 500, <LLOQ, <LLOQ (as 0)
     assert levels.loc[7, ["n", "median"]].tolist() == [2, 21500.0]
@@ -290,17 +298,17 @@ def test_demo_trial_orr_week8():
     """By hand from rs.csv: week-8 PR in 01001, 01004, 01009, 01013, 01017; PD by week 8 in 01003, 01008, 01014,
     01015, 01016; 01006 has only a week-4 SD (day < 42: NE); the other 9 have SD."""
     study = read_study(DEMO)
-    pop = safety_population(study["dm"], study["ex"], CFG)
+    pop = safety_population(study["dm"], study["ex"], CFG.treatment)
     # with confirmation: 01017's week-12 PR is only 24 days after the week-8 PR (< 4 weeks): it counts as SD
-    confirmed = best_overall_response(study["rs"], pop, confirmation(True))
+    confirmed = best_overall_response(study["rs"], pop, confirmation(True).response)
     assert confirmed["bor"].value_counts().to_dict() == {"SD": 10, "PR": 4, "PD": 5, "NE": 1}
     assert confirmed.set_index("usubjid").loc["ALPP-CART-DEMO-01017", "bor"] == "SD"
-    bor = best_overall_response(study["rs"], pop, CFG)
+    bor = best_overall_response(study["rs"], pop, CFG.response)
     assert bor["bor"].value_counts().to_dict() == {"SD": 9, "PR": 5, "PD": 5, "NE": 1}
     assert bor.set_index("usubjid").loc["ALPP-CART-DEMO-01006", "bor"] == "NE"
     orr = orr_table(bor).iloc[0]
     assert (orr["n"], orr["N"]) == (5, 20)
-    pfs = pfs_data(study["rs"], pop, CFG)
+    pfs = pfs_of(study["rs"], pop, CFG)
     assert len(pfs) == 20 and pfs["time_days"].notna().all()
 
 
@@ -315,11 +323,11 @@ def test_pfs_death_with_partial_date_is_an_event_not_a_censor():
     """DM.DTHDTC '2021-05' (partial): the death is imputed to the earliest day it can mean, not before the
     last known alive date, and stays a PFS event; DTHFL = Y with no date at all is an event too, with a note."""
     dm, ex = _dm_ex([None, "2021-05", on(23), None, None], ["", "Y", "Y", "Y", ""])
-    pop = safety_population(dm, ex, CFG)
+    pop = safety_population(dm, ex, CFG.treatment)
     assert pop["dthfl"].tolist() == [False, True, True, True, False]
     assert pop["dthdt"].iloc[1] == pd.Timestamp("2021-05-01") and pop["dthdt_imputed"].iloc[1] == "D"
     assert pop["dthdt_imputed"].iloc[3] == "Y" and "without a death date" in pop["dth_reason"].iloc[3]
-    pfs = pfs_data(rs(), pop, CFG).set_index("usubjid")
+    pfs = pfs_of(rs(), pop, CFG).set_index("usubjid")
     # P02: SD day 28 and 56, died 2021-05-01 = day 52 -> death event on day 52
     assert (pfs.at["P02", "event"], pfs.at["P02", "event_type"], pfs.at["P02", "time_days"]) == (True, "death", 52)
     # P04: PR day 56, SD day 120, died on an unknown date -> death event at the last assessment (day 120)
@@ -330,17 +338,17 @@ def test_pfs_death_with_partial_date_is_an_event_not_a_censor():
 def test_partial_death_date_not_before_the_infusion():
     """A death in the infusion month ('2021-03') cannot be before the infusion (2021-03-10): imputed to day 0."""
     dm, ex = _dm_ex(["2021-03", "2021", None, None, None], ["Y", "Y", "", "", ""])
-    pop = safety_population(dm, ex, CFG)
+    pop = safety_population(dm, ex, CFG.treatment)
     assert pop["dthdt"].iloc[0] == DAY0 and pop["dthdt_imputed"].iloc[0] == "D"
     assert pop["dthdt"].iloc[1] == DAY0 and pop["dthdt_imputed"].iloc[1] == "M"
 
 
 def test_pfs_summary_with_no_participant_says_so(population):
     """No infused participant (or none with a PFS time): PFS01 is one row with n = 0 and a note, not an error."""
-    pfs = pfs_data(rs(), population.assign(saffl=False), CFG)
+    pfs = pfs_of(rs(), population.assign(saffl=False), CFG)
     assert pfs.empty
-    table = pfs_summary(pfs, CFG)
+    table = pfs_summary(pfs, CFG.pfs)
     assert (table.at[0, "n"], table.at[0, "events"]) == (0, 0)
     assert math.isnan(table.at[0, "median_days"]) and math.isnan(table.at[0, "rate_pct"])
-    shown, fields = pfs_table(pfs, CFG)
+    shown, fields = pfs_table(pfs, CFG.pfs)
     assert fields["note"] == "No participant with an analysable PFS time." and shown.equals(table)

@@ -27,7 +27,7 @@ def screen_one(criterion: str, result: str | None, unit: str, uln: float | None 
     lb = pd.DataFrame({"USUBJID": ["S1"], "LBTESTCD": [TESTCD[criterion]], "LBSTRESC": [result],
                        "LBSTRESN": [pd.to_numeric(result, errors="coerce")], "LBSTRESU": [unit],
                        "LBSTNRHI": [uln], "VISIT": ["SCREENING"], "LBDTC": ["2021-02-20"]})
-    return eligibility_screen(lb, CFG).set_index("criterion").loc[criterion]
+    return eligibility_screen(lb, CFG.eligibility).set_index("criterion").loc[criterion]
 
 
 @pytest.mark.parametrize(
@@ -140,13 +140,14 @@ def screening_lb():
          "WBC-in-/uL-converted", "bilirubin>1.5xULN", "no-labs-at-all"],
 )
 def test_eligibility_screen(usubjid, criterion, passed, reason):
-    screen = eligibility_screen(screening_lb(), CFG, participants=pd.Series(["P01", "P02", "P03", "P04", "P05"]))
+    screen = eligibility_screen(screening_lb(), CFG.eligibility,
+                                participants=pd.Series(["P01", "P02", "P03", "P04", "P05"]))
     row = screen.set_index(["usubjid", "criterion"]).loc[(usubjid, criterion)]
     assert (row["passed"], row["reason"]) == (passed, reason)
 
 
 def test_eligibility_summary():
-    screen = eligibility_screen(screening_lb(), CFG, participants=pd.Series(["P01", "P02", "P04"]))
+    screen = eligibility_screen(screening_lb(), CFG.eligibility, participants=pd.Series(["P01", "P02", "P04"]))
     summary = eligibility_summary(screen).set_index("usubjid")
     assert summary["eligible"].to_dict() == {"P01": True, "P02": False, "P04": False}
     assert summary.loc["P02", "n_failed"] == 4 and summary.loc["P04", "n_failed"] == 7
@@ -165,9 +166,9 @@ def test_adam_adlb_and_graded_observations_are_accepted():
                            "uln_si": pd.to_numeric(lb["LBSTNRHI"]), "VISIT": lb["VISIT"],
                            "adt": pd.to_datetime(lb["LBDTC"]), "baseline": False})
     people = pd.Series(["P01", "P02", "P03", "P05"])
-    expected = eligibility_screen(lb, CFG, people)
-    pd.testing.assert_frame_equal(eligibility_screen(adlb, CFG, people), expected)
-    pd.testing.assert_frame_equal(eligibility_screen(graded, CFG, people), expected)
+    expected = eligibility_screen(lb, CFG.eligibility, people)
+    pd.testing.assert_frame_equal(eligibility_screen(adlb, CFG.eligibility, people), expected)
+    pd.testing.assert_frame_equal(eligibility_screen(graded, CFG.eligibility, people), expected)
 
 
 def test_latest_screening_record_wins_and_input_is_not_mutated():
@@ -176,7 +177,7 @@ def test_latest_screening_record_wins_and_input_is_not_mutated():
                                   "LBSTRESU": ["10^9/L"], "LBSTNRHI": [None], "VISIT": ["SCREENING 2"],
                                   "LBDTC": ["2021-02-27"]})], ignore_index=True)
     before = lb.copy()
-    row = eligibility_screen(lb, CFG).set_index("criterion").loc[WBC]
+    row = eligibility_screen(lb, CFG.eligibility).set_index("criterion").loc[WBC]
     assert (row["value"], row["passed"]) == (3.0, False)  # the repeat screening value a week later decides
     pd.testing.assert_frame_equal(lb, before)
 
@@ -184,8 +185,8 @@ def test_latest_screening_record_wins_and_input_is_not_mutated():
 @pytest.mark.skipif(not (DEMO / "lb.csv").is_file(), reason="demo data not generated")
 def test_demo_trial_screen_failures_fail_eligibility():
     study = read_study(DEMO)
-    pop = safety_population(study["dm"], study["ex"], CFG)
-    summary = eligibility_summary(eligibility_screen(study["lb"], CFG, study["dm"]["USUBJID"]))
+    pop = safety_population(study["dm"], study["ex"], CFG.treatment)
+    summary = eligibility_summary(eligibility_screen(study["lb"], CFG.eligibility, study["dm"]["USUBJID"]))
     not_infused = set(pop.loc[~pop["saffl"], "usubjid"])
     assert set(summary.loc[~summary["eligible"], "usubjid"]) == not_infused
 
@@ -204,7 +205,7 @@ def test_graded_frame_falls_back_to_lbstresn_where_the_grader_left_value_si_empt
                            "LBSTRESN": [85.0, 45.0], "LBSTRESU": ["mL/min", "mL/min"], "VISIT": ["SCREENING"] * 2,
                            "adt": pd.to_datetime(["2021-02-20"] * 2), "baseline": False,
                            "reason": ["test not mapped"] * 2})
-    out = eligibility_screen(graded, cfg).set_index("usubjid")
+    out = eligibility_screen(graded, cfg.eligibility).set_index("usubjid")
     assert out.loc["S1", ["value", "passed", "reason"]].tolist() == [85.0, True, ""]
     assert out.loc["S2", ["value", "passed", "reason"]].tolist() == [45.0, False, "45 not >= 60 mL/min"]
 
@@ -219,6 +220,6 @@ def test_screening_record_is_chosen_per_participant_and_test():
         "VISIT": ["SCREENING", "DAY 1", "BASELINE", "DAY 7", "DAY 1", "DAY 7"],
         "LBBLFL": ["", "", "Y", "", "", ""],
         "LBDTC": ["2021-02-20", "2021-03-11", "2021-03-01", "2021-03-17", "2021-03-01", "2021-03-17"]})
-    out = eligibility_screen(lb, CFG).query("testcd == 'WBC'").set_index("usubjid")
+    out = eligibility_screen(lb, CFG.eligibility).query("testcd == 'WBC'").set_index("usubjid")
     assert out.loc[["P01", "P02", "P03"], "value"].tolist() == [4.0, 5.0, 6.0]
     assert out["passed"].all()

@@ -36,6 +36,12 @@ from ctcae_engine.read.config import config_from_dict, load_config
 from ctcae_engine.read.files import read_study
 
 CFG = load_config()
+
+
+def flag_ae_under(ae: pd.DataFrame, dm: pd.DataFrame, ex: pd.DataFrame | None, cfg=CFG) -> pd.DataFrame:
+    """flag_ae on the safety population of DM/EX, under a study configuration's window and relationship mapping."""
+    population = safety_population(dm, ex, cfg.treatment)
+    return flag_ae(ae, population, cfg.treatment_emergent, cfg.relationship)
 INF = "ANTI-ALPP CAR-T CELLS"
 GEN = "General disorders and administration site conditions"
 
@@ -73,8 +79,8 @@ def crafted():
 @pytest.fixture()
 def trial():
     dm, ex, ae = crafted()
-    pop = safety_population(dm, ex, CFG)
-    return dm, ex, ae, pop, flag_ae(ae, dm, ex, CFG)
+    pop = safety_population(dm, ex, CFG.treatment)
+    return dm, ex, ae, pop, flag_ae_under(ae, dm, ex, CFG)
 
 
 def test_safety_population_is_the_infused(trial):
@@ -123,7 +129,7 @@ def test_partial_date_is_flagged_and_unknown_values_are_explained(trial):
     assert "not in the safety population" in flagged.loc[10, "flag_issue"]
     odd = flagged.copy()
     odd.loc[0, "AEREL"] = "PROBABLE"
-    again = flag_ae(odd, *trial[:2], CFG)
+    again = flag_ae_under(odd, *trial[:2], CFG)
     assert again.loc[0, "related"] and "not in the mapping" in again.loc[0, "flag_issue"]
 
 
@@ -131,7 +137,7 @@ def test_window_from_lymphodepletion_makes_day_minus_3_emergent(trial):
     dm, ex, ae = trial[:3]
     cfg = dataclasses.replace(CFG, treatment_emergent=dataclasses.replace(CFG.treatment_emergent,
                                                                           start="lymphodepletion"))
-    assert flag_ae(ae, dm, ex, cfg).loc[6, "trtemfl"]
+    assert flag_ae_under(ae, dm, ex, cfg).loc[6, "trtemfl"]
 
 
 def test_primary_endpoint_by_hand(trial):
@@ -255,7 +261,7 @@ def window_labs():
 def test_lab_shift_counts_only_the_treatment_emergent_window(trial, start, window_days, expected, outside):
     te = dataclasses.replace(CFG.treatment_emergent, start=start, window_days=window_days)
     cfg = dataclasses.replace(CFG, treatment_emergent=te)
-    shift = lab_shift_table(window_labs(), trial[3], config=cfg)
+    shift = lab_shift_table(window_labs(), trial[3], window=cfg.treatment_emergent)
     assert shift.attrs["n_outside_window"] == outside
     assert shift.set_index(["baseline_grade", "worst_grade"])["n"].to_dict() == expected
 
@@ -358,11 +364,11 @@ def test_pilot_study_treatment_emergent_matches_sponsor_flag():
     cfg = config_from_dict({"study": {"study_id": "CDISCPILOT01"},
                             "treatment": {"infusion_extrt": ["PLACEBO", "XANOMELINE"]},
                             "relationship": {"related": ["PROBABLE", "POSSIBLE"], "not_related": ["REMOTE", "NONE"]}})
-    flagged = flag_ae(study["ae"], study["dm"], study["ex"], cfg)
+    flagged = flag_ae_under(study["ae"], study["dm"], study["ex"], cfg)
     assert len(flagged) == 1191
     assert (flagged["trtemfl"] == flagged["AETRTEM"].eq("Y")).all()
     assert flagged["astdt_imputed"].isin(["D", "M"]).sum() == 26  # the 26 partial onset dates, all flagged
-    pop = safety_population(study["dm"], study["ex"], cfg)
+    pop = safety_population(study["dm"], study["ex"], cfg.treatment)
     assert pop["saffl"].sum() == 254
     table = ae_soc_pt_table(flagged, pop)
     assert table.iloc[0]["any"] == table.iloc[0]["grade_missing"]  # no AETOXGR: every count is "grade missing"
@@ -374,9 +380,9 @@ DEMO = Path(__file__).resolve().parents[1] / "ctcae_engine" / "demo" / "data"
 @pytest.mark.skipif(not (DEMO / "ae.csv").is_file(), reason="demo data not generated")
 def test_demo_trial_flags_and_primary_endpoint():
     study = read_study(DEMO)
-    pop = safety_population(study["dm"], study["ex"], CFG)
+    pop = safety_population(study["dm"], study["ex"], CFG.treatment)
     assert pop["saffl"].sum() == 20 and len(pop) == 23  # 20 infused + 3 screen failures
-    flagged = flag_ae(study["ae"], study["dm"], study["ex"], CFG)
+    flagged = flag_ae_under(study["ae"], study["dm"], study["ex"], CFG)
     assert len(flagged) == len(study["ae"]) and flagged["trtemfl"].notna().all()
     # AEs of the lymphodepletion days (onset before the infusion date) are never treatment-emergent
     onset = pd.to_datetime(study["ae"]["AESTDTC"], errors="coerce")
@@ -405,9 +411,9 @@ def test_adam_adsl_and_adae_are_accepted():
                          "AEDECOD": ["Platelet count decreased"] * 4, "ATOXGR": ["3", "1", "2", "2"],
                          "ASTDT": ["2021-03-15", "2021-03-01", "2021-03-12", "2021-03-20"],
                          "ASTDTF": [None, None, "D", None], "AEREL": ["RELATED", "RELATED", "NOT RELATED", None]})
-    pop = safety_population(adsl, None, CFG)
+    pop = safety_population(adsl, None, CFG.treatment)
     assert pop.set_index("usubjid")["saffl"].to_dict() == {"A1": True, "A2": True, "A3": False}
-    flagged = flag_ae(adae, adsl, None, CFG)
+    flagged = flag_ae_under(adae, adsl, None, CFG)
     assert flagged["ady"].tolist()[:3] == [5, -9, 0] and flagged["astdt_imputed"].tolist()[2] == "D"
     assert flagged["trtemfl"].tolist() == [True, False, True, False]
     table = primary_endpoint(flagged, pop).set_index("label")
@@ -446,7 +452,7 @@ def test_safety_population_strips_usubjid_once_and_survives_ex_without_exstdtc()
     dm = pd.DataFrame({"USUBJID": ["P01", "P01 ", "P02"], "RFXSTDTC": ["2021-03-10", "2021-03-10", "2021-03-12"],
                        "DTHDTC": [None, None, "2021-04"]})
     ex = pd.DataFrame({"USUBJID": ["P01", " P02"], "EXTRT": [INF, INF]})
-    pop = safety_population(dm, ex, CFG)
+    pop = safety_population(dm, ex, CFG.treatment)
     assert pop["usubjid"].tolist() == ["P01", "P02"] and pop["saffl"].all()
     assert pop["infdt"].tolist() == [pd.Timestamp("2021-03-10"), pd.Timestamp("2021-03-12")]
     assert pop["dthdt"].tolist()[1] == pd.Timestamp("2021-04-01")

@@ -15,7 +15,7 @@ from lifelines.utils import median_survival_times
 
 from ctcae_engine.analyse.endpoints import proportion
 from ctcae_engine.read.columns import join_texts
-from ctcae_engine.read.config import StudyConfig
+from ctcae_engine.read.config import Persistence, Pfs, Response
 from ctcae_engine.read.dates import to_date
 from ctcae_engine.read.fields import NEW_THERAPY, PC, RS
 
@@ -81,7 +81,7 @@ def _bor_as_given(adrs: pd.DataFrame, population: pd.DataFrame, evaluator: str) 
     return out
 
 
-def best_overall_response(rs: pd.DataFrame, population: pd.DataFrame, config: StudyConfig) -> pd.DataFrame:
+def best_overall_response(rs: pd.DataFrame, population: pd.DataFrame, response: Response) -> pd.DataFrame:
     """RECIST 1.1 best overall response up to ``response.window_days`` after infusion, one row per infused
     participant: usubjid, bor (CR/PR/SD/PD/NE), bor_ady, n_assessments (valid, in window), reason.
 
@@ -89,7 +89,7 @@ def best_overall_response(rs: pd.DataFrame, population: pd.DataFrame, config: St
     ``confirmation_required`` a CR (PR) needs a later CR (CR or PR) >= ``confirmation_min_days`` after it (the
     confirming scan may fall after the window), otherwise it counts as SD (or NE before ``sd_min_days``).
     """
-    cfg = config.response
+    cfg = response
     if not _has_overall_responses(rs) and _has_param(rs, "BOR"):
         return _bor_as_given(rs, population, cfg.evaluator)
     assess = response_assessments(rs, population, cfg.evaluator)
@@ -162,7 +162,8 @@ def _missed_between(last: pd.Series, event: pd.Series, schedule: tuple[int, ...]
 
 
 def pfs_data(
-    rs: pd.DataFrame, population: pd.DataFrame, config: StudyConfig, new_therapy: pd.DataFrame | None = None
+    rs: pd.DataFrame, population: pd.DataFrame, pfs: Pfs, new_therapy: pd.DataFrame | None = None, *,
+    data_cutoff: str | None = None,
 ) -> pd.DataFrame:
     """Per infused participant: time_days (from infusion), event (bool), event_type ("progression", "death",
     "censored"), censor_reason, missed_assessments, nact_day and note.
@@ -177,13 +178,13 @@ def pfs_data(
     assessment on/before it; with ``pfs.require_baseline_assessment`` no response record on/before day 0 ->
     censored at day 0. Otherwise censored at the last adequate assessment.
     """
-    cfg = config.pfs
+    cfg = pfs
     if not _has_overall_responses(rs):
         raise ValueError("response data hold no overall-response records (SDTM RSTESTCD OVRLRESP, ADaM PARAMCD OVR): "
                          "PFS needs the dated assessments, a best-response (BOR) record alone is not enough")
     assess = response_assessments(rs, population, cfg.evaluator)
     pop = population.loc[population["saffl"]].set_index("usubjid")
-    cutoff = pd.Timestamp(config.study.data_cutoff) if config.study.data_cutoff else pd.Timestamp.max
+    cutoff = pd.Timestamp(data_cutoff) if data_cutoff else pd.Timestamp.max
     nact_day, note = _new_therapy_day(new_therapy, pop["infdt"])
     valid = assess.loc[assess["valid"] & assess["ady"].gt(0) & assess["adt"].le(cutoff)]
     valid = valid.loc[valid["ady"].le(valid["usubjid"].map(nact_day).fillna(np.inf))]
@@ -237,12 +238,12 @@ def pfs_data(
     return out.reset_index()
 
 
-def pfs_summary(pfs: pd.DataFrame, config: StudyConfig, level: float = 0.95) -> pd.DataFrame:
+def pfs_summary(pfs: pd.DataFrame, options: Pfs, level: float = 0.95) -> pd.DataFrame:
     """Kaplan-Meier (lifelines) summary of PFS (``PFS01``): n, events, median and its CI (days), and the
     ``pfs.rate_days`` PFS rate (%) with its CI (lifelines' exponential Greenwood interval); the rate is NaN when
     everyone still event-free was censored before that day."""
     data = pfs.dropna(subset=["time_days"])
-    at = config.pfs.rate_days
+    at = options.rate_days
     if data.empty:  # nobody analysable: a table that says so, not a lifelines error
         table = pd.DataFrame([{"n": 0, "events": 0, "median_days": np.nan, "median_ci_low": np.nan,
                                "median_ci_high": np.nan, "rate_days": at, "rate_pct": np.nan, "rate_ci_low": np.nan,
@@ -265,9 +266,9 @@ def pfs_summary(pfs: pd.DataFrame, config: StudyConfig, level: float = 0.95) -> 
     return table
 
 
-def pfs_table(pfs: pd.DataFrame, config: StudyConfig) -> tuple[pd.DataFrame, dict[str, str]]:
+def pfs_table(pfs: pd.DataFrame, options: Pfs) -> tuple[pd.DataFrame, dict[str, str]]:
     """PFS01: :func:`pfs_summary` and the note it needs (``note``: why the table is empty of estimates)."""
-    table = pfs_summary(pfs, config)
+    table = pfs_summary(pfs, options)
     return table, {"note": "No participant with an analysable PFS time." if table["n"].iloc[0] == 0 else ""}
 
 
@@ -281,11 +282,11 @@ def pfs_curve(pfs: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
     return curve.rename_axis("time_days").reset_index()
 
 
-def cart_samples(pc: pd.DataFrame, population: pd.DataFrame, config: StudyConfig) -> pd.DataFrame:
+def cart_samples(pc: pd.DataFrame, population: pd.DataFrame, persistence: Persistence) -> pd.DataFrame:
     """CAR-T level samples of the configured test: usubjid, ady, value (NaN when below the LLOQ), blq, detectable,
     reason. "<LLOQ", "BLQ", "<x" and numbers below ``persistence.lloq`` are below the limit (not detectable);
     other non-numeric results are kept with a reason and not counted."""
-    cfg = config.persistence
+    cfg = persistence
     test = PC.column(pc, "test")
     frame = pc.loc[pc[test].astype("string").str.upper().eq(cfg.testcd).fillna(False)] if test else pc
     text_col = PC.column(frame, "result_text")
@@ -312,11 +313,11 @@ def cart_samples(pc: pd.DataFrame, population: pd.DataFrame, config: StudyConfig
     return out.reset_index(drop=True)
 
 
-def persistence_at_target(samples: pd.DataFrame, population: pd.DataFrame, config: StudyConfig) -> pd.DataFrame:
+def persistence_at_target(samples: pd.DataFrame, population: pd.DataFrame, persistence: Persistence) -> pd.DataFrame:
     """Participants with detectable CAR-T at month 6 (``PERS01``) from :func:`cart_samples`: the sample nearest
     ``target_day`` within +/- ``window_days`` decides. Two rows: among participants with such a sample (evaluable)
     and among all infused participants (no sample = not shown detectable). n / N, %, exact 95% CI."""
-    cfg = config.persistence
+    cfg = persistence
     ok = samples.loc[samples["reason"].eq("") & samples["ady"].sub(cfg.target_day).abs().le(cfg.window_days)]
     ok = ok.assign(dist=ok["ady"].sub(cfg.target_day).abs()).sort_values(["usubjid", "dist", "ady"])
     nearest = ok.drop_duplicates("usubjid")
@@ -331,12 +332,12 @@ def persistence_at_target(samples: pd.DataFrame, population: pd.DataFrame, confi
     return table
 
 
-def persistence_over_time(samples: pd.DataFrame, config: StudyConfig) -> pd.DataFrame:
+def persistence_over_time(samples: pd.DataFrame, persistence: Persistence) -> pd.DataFrame:
     """CAR-T level by nominal day (``PERS02``) from :func:`cart_samples`: each sample goes to the nearest of
     ``timepoints_days`` (within ``window_days``; one sample per participant and timepoint, the nearest). Columns:
     timepoint_day, n, n_detectable, median, q1, q3, min, max (values below the LLOQ count as 0 in these order
     statistics)."""
-    cfg = config.persistence
+    cfg = persistence
     samples = samples.loc[samples["reason"].eq("")]
     points = np.asarray(cfg.timepoints_days, dtype=float)
     if samples.empty or points.size == 0:

@@ -19,7 +19,7 @@ import pandas as pd
 from ctcae_engine.grade import units
 from ctcae_engine.read import canonical
 from ctcae_engine.read.columns import first, join_texts
-from ctcae_engine.read.config import EligibilityCriterion, StudyConfig
+from ctcae_engine.read.config import Eligibility, EligibilityCriterion
 from ctcae_engine.read.fields import LABS
 from ctcae_terms.criteria import load_lab_test_map
 
@@ -65,10 +65,10 @@ def _canonical_labs(labs: pd.DataFrame) -> pd.DataFrame:
     return out[["usubjid", "testcd", "value", "text", "unit", "uln", "adt", "visit", "baseline"]]
 
 
-def _screening_records(labs: pd.DataFrame, config: StudyConfig) -> pd.DataFrame:
+def _screening_records(labs: pd.DataFrame, eligibility: Eligibility) -> pd.DataFrame:
     """One record per (usubjid, testcd), chosen per participant and test: the latest screening-visit record, else
     the latest baseline-flagged record, else the earliest record (undated records last in each tier)."""
-    screen = labs["visit"].str.upper().str.contains(config.eligibility.screening_visit.upper(), regex=False)
+    screen = labs["visit"].str.upper().str.contains(eligibility.screening_visit.upper(), regex=False)
     screen = screen.fillna(False).to_numpy(dtype=bool)
     tier = np.where(screen, 0, np.where(labs["baseline"].to_numpy(dtype=bool), 1, 2))
     when = pd.to_datetime(labs["adt"]).to_numpy(dtype="datetime64[ns]").astype("int64").astype(float)
@@ -94,7 +94,7 @@ def _factors(crit: EligibilityCriterion, unit: pd.Series) -> np.ndarray:
 
 
 def eligibility_screen(
-    labs: pd.DataFrame, config: StudyConfig, participants: pd.Series | None = None
+    labs: pd.DataFrame, eligibility: Eligibility, participants: pd.Series | None = None
 ) -> pd.DataFrame:
     """One row per participant x criterion: usubjid, criterion, testcd, value (in the criterion's unit, or x ULN
     for ULN-relative criteria), threshold, passed (bool) and reason ("" when passed; "not measured", the failed
@@ -104,15 +104,15 @@ def eligibility_screen(
     test_col = "testcd" if graded else LABS.column(labs, "test")
     if test_col is None:
         raise ValueError("labs: no test code column (testcd, LBTESTCD or PARAMCD)")
-    wanted = {crit.testcd for crit in config.eligibility.criteria}
+    wanted = {crit.testcd for crit in eligibility.criteria}
     canon = _canonical_labs(labs.loc[labs[test_col].astype("string").str.upper().isin(wanted).fillna(False)])
-    chosen = _screening_records(canon, config).set_index(["usubjid", "testcd"])
+    chosen = _screening_records(canon, eligibility).set_index(["usubjid", "testcd"])
     if participants is None:
         participants = LABS.subjects(labs).unique()
     people = pd.Series(participants, dtype="string")
     people = people.dropna().drop_duplicates()
     parts = []
-    for crit in config.eligibility.criteria:
+    for crit in eligibility.criteria:
         keys = pd.MultiIndex.from_arrays([people, pd.Series(crit.testcd, index=people.index, dtype="string")])
         rec = chosen.reindex(keys)
         value = rec["value"].to_numpy(dtype=float)

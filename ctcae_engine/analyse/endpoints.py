@@ -14,7 +14,7 @@ from scipy.stats import binomtest
 
 from ctcae_engine.grade.ae import parse_grade
 from ctcae_engine.read.columns import join_texts, pick
-from ctcae_engine.read.config import StudyConfig
+from ctcae_engine.read.config import Relationship, Treatment, TreatmentEmergent
 from ctcae_engine.read.dates import dtc_bounds, impute_start_date, parse_dtc, to_date
 from ctcae_engine.read.fields import AE, DM, EX
 from ctcae_terms import lookup_term
@@ -38,7 +38,7 @@ def proportion(label: str, n: int, total: int) -> dict[str, object]:
     return {"label": label, "n": int(n), "N": int(total), "pct": pct, "ci_low": 100 * low, "ci_high": 100 * high}
 
 
-def safety_population(dm: pd.DataFrame, ex: pd.DataFrame | None, config: StudyConfig) -> pd.DataFrame:
+def safety_population(dm: pd.DataFrame, ex: pd.DataFrame | None, treatment: Treatment) -> pd.DataFrame:
     """One row per participant: ``saffl`` (received the CAR-T infusion), infusion date ``infdt`` (day 0), start of
     lymphodepletion ``ldstdt``, death date ``dthdt`` and ``reason`` (why not in the population / no date); also
     ``dthfl`` (died: DTHFL = Y or a death date given), ``dthdt_imputed`` ("" as given, "D"/"M" partial date imputed,
@@ -60,8 +60,8 @@ def safety_population(dm: pd.DataFrame, ex: pd.DataFrame | None, config: StudyCo
         start = (to_date(ex[start_col], sas_days=True) if start_col is not None
                  else pd.Series(pd.NaT, index=ex.index, dtype="datetime64[ns]"))
         subj = EX.subjects(ex)
-        inf = trt.isin(config.treatment.infusion_extrt)
-        ld = trt.isin(config.treatment.lymphodepletion_extrt)
+        inf = trt.isin(treatment.infusion_extrt)
+        ld = trt.isin(treatment.lymphodepletion_extrt)
         infused = pd.Index(subj[inf].unique())
         out["saffl"] = out["usubjid"].isin(infused)
         out["infdt"] = start[inf].groupby(subj[inf]).min().reindex(out.index)
@@ -129,9 +129,8 @@ def _death_dates(first: pd.DataFrame, last_alive: pd.Series) -> pd.DataFrame:
     return out
 
 
-def _related(values: pd.Series, config: StudyConfig, what: str) -> tuple[pd.Series, pd.Series]:
+def _related(values: pd.Series, rel: Relationship, what: str) -> tuple[pd.Series, pd.Series]:
     """(related bool, issue text) for a relationship column under the configured mapping; ``what`` names it."""
-    rel = config.relationship
     related = pd.Series(True, index=values.index)
     related[values.isin(rel.not_related).fillna(False)] = False
     related[values.isna()] = rel.missing_is_related
@@ -164,16 +163,18 @@ def is_fatal(ae: pd.DataFrame) -> pd.Series:
             | AE.text(ae, "outcome", upper=True).eq("FATAL").fillna(False)).astype(bool)
 
 
-def flag_ae(ae: pd.DataFrame, dm: pd.DataFrame, ex: pd.DataFrame | None, config: StudyConfig) -> pd.DataFrame:
+def flag_ae(ae: pd.DataFrame, population: pd.DataFrame, window: TreatmentEmergent,
+            relationship: Relationship) -> pd.DataFrame:
     """Add ``astdt``, ``astdt_imputed`` ("", "D", "M", "Y"), ``ady`` (days from infusion, day 0 = infusion),
     ``trtemfl``, ``related_cart``, ``related_ld``, ``related`` and ``flag_issue`` to a copy of the AE frame.
 
-    Treatment-emergent: participant in the safety population and onset on/after the infusion (or the start of
-    lymphodepletion, per config) and ``ady <= treatment_emergent.window_days``. Every row keeps a reason in
-    ``flag_issue`` when something had to be assumed (imputed or unknown date, unknown relationship value).
+    ``population``: :func:`safety_population`. Treatment-emergent: participant in the safety population and onset
+    on/after the infusion (or the start of lymphodepletion, per ``window.start``) and ``ady <= window.window_days``.
+    Related: ``relationship`` maps AEREL / AERELLD values. Every row keeps a reason in ``flag_issue`` when something
+    had to be assumed (imputed or unknown date, unknown relationship value).
     """
     out = ae.copy()
-    pop = safety_population(dm, ex, config).set_index("usubjid")
+    pop = population.set_index("usubjid")
     subj = AE.subjects(out)
     infdt = subj.map(pop["infdt"]).astype("datetime64[ns]")
     saffl = subj.map(pop["saffl"]).fillna(False).astype(bool)
@@ -202,23 +203,23 @@ def flag_ae(ae: pd.DataFrame, dm: pd.DataFrame, ex: pd.DataFrame | None, config:
         date_issue = join_texts(imputed["reason"], told)
     out["ady"] = (out["astdt"] - infdt).dt.days.astype("Int64")
     window_start = infdt
-    if config.treatment_emergent.start == "lymphodepletion":
+    if window.start == "lymphodepletion":
         window_start = subj.map(pop["ldstdt"]).astype("datetime64[ns]").fillna(infdt)
     out["trtemfl"] = (
-        saffl & (out["astdt"] >= window_start).fillna(False) & out["ady"].le(config.treatment_emergent.window_days)
+        saffl & (out["astdt"] >= window_start).fillna(False) & out["ady"].le(window.window_days)
     ).fillna(False).astype(bool)
-    out["related_cart"], cart_issue = _related(AE.text(out, "related", upper=True), config,
+    out["related_cart"], cart_issue = _related(AE.text(out, "related", upper=True), relationship,
                                                "relationship to the study treatment (AEREL)")
     ld_col = AE.column(out, "related_ld")
     if ld_col is None:
         out["related_ld"] = False
         ld_issue = pd.Series("", index=out.index, dtype="object")
-        if config.relationship.attribution == "lymphodepletion":
+        if relationship.attribution == "lymphodepletion":
             ld_issue[:] = "AERELLD (relationship to lymphodepletion) not collected"
     else:
-        out["related_ld"], ld_issue = _related(AE.text(out, "related_ld", upper=True), config,
+        out["related_ld"], ld_issue = _related(AE.text(out, "related_ld", upper=True), relationship,
                                                "relationship to lymphodepletion (AERELLD)")
-    attribution = config.relationship.attribution
+    attribution = relationship.attribution
     out["related"] = {
         "cart": out["related_cart"],
         "lymphodepletion": out["related_ld"],

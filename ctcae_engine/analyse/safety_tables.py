@@ -14,7 +14,7 @@ import pandas as pd
 from ctcae_engine.analyse.endpoints import ae_grade, proportion
 from ctcae_engine.grade.ae import stack_directions
 from ctcae_engine.read.columns import pick
-from ctcae_engine.read.config import StudyConfig, TreatmentEmergent
+from ctcae_engine.read.config import TreatmentEmergent
 from ctcae_engine.read.dates import to_date
 from ctcae_engine.read.fields import AE, LABS
 
@@ -154,11 +154,11 @@ def _lab_long(graded: pd.DataFrame) -> pd.DataFrame:
     return long[["usubjid", "testcd", "adt", "baseline", "direction", "term", "grade"]]
 
 
-def window_bounds(population: pd.DataFrame, config: StudyConfig | None) -> pd.DataFrame | None:
+def window_bounds(population: pd.DataFrame, window: TreatmentEmergent | None) -> pd.DataFrame | None:
     """Per participant: first and last day (as dates) of the treatment-emergent window, or None without infdt."""
     if "infdt" not in population.columns:
         return None
-    te = config.treatment_emergent if config is not None else TreatmentEmergent()
+    te = window if window is not None else TreatmentEmergent()
     pop = population.set_index("usubjid")
     infdt = pd.to_datetime(pop["infdt"]).dt.normalize()
     start = infdt
@@ -168,7 +168,7 @@ def window_bounds(population: pd.DataFrame, config: StudyConfig | None) -> pd.Da
 
 
 def _baseline_and_worst(
-    graded: pd.DataFrame, population: pd.DataFrame | None, config: StudyConfig | None = None
+    graded: pd.DataFrame, population: pd.DataFrame | None, window: TreatmentEmergent | None = None
 ) -> tuple[pd.DataFrame, int]:
     """Baseline grade and worst post-baseline grade per (usubjid, direction, term), and the number of post-baseline
     graded records dropped because they fall outside the treatment-emergent window."""
@@ -181,7 +181,7 @@ def _baseline_and_worst(
     post = long.loc[~long["baseline"]].merge(base["base_adt"], left_on=keys, right_index=True, how="left")
     post = post.loc[post["base_adt"].isna() | (post["adt"] > post["base_adt"]) | post["adt"].isna()]
     outside = 0
-    bounds = window_bounds(population, config) if population is not None else None
+    bounds = window_bounds(population, window) if population is not None else None
     if bounds is not None:
         win = post[["usubjid"]].join(bounds, on="usubjid")
         inside = post["adt"].isna() | (post["adt"].ge(win["win_start"]) & post["adt"].le(win["win_end"])).fillna(False)
@@ -195,7 +195,7 @@ def _baseline_and_worst(
 
 
 def lab_shift_table(
-    graded: pd.DataFrame, population: pd.DataFrame | None = None, config: StudyConfig | None = None
+    graded: pd.DataFrame, population: pd.DataFrame | None = None, window: TreatmentEmergent | None = None
 ) -> pd.DataFrame:
     """Baseline CTCAE grade vs worst post-baseline grade per lab term and direction (``LBT14``).
 
@@ -204,13 +204,13 @@ def lab_shift_table(
     and dated after it; ungraded rows (grade NA) are ignored. When ``population`` carries ``infdt`` (the frame of
     :func:`~ctcae_engine.analyse.endpoints.safety_population`), post-
     baseline records must also lie in the treatment-emergent
-    window: on/after the infusion (or the start of lymphodepletion, per ``config``) and at most
-    ``treatment_emergent.window_days`` after the infusion (365 without ``config``); undated records are kept
+    window: on/after the infusion (or the start of lymphodepletion, per ``window.start``) and at most
+    ``window.window_days`` after the infusion (365 without ``window``); undated records are kept
     (conservative). ``attrs["n_outside_window"]`` counts the graded records left out by the window.
     Columns: direction, term, baseline_grade, worst_grade ("0".."4" or "missing"), n, N (participants with any
     record of that term), pct.
     """
-    both, outside = _baseline_and_worst(graded, population, config)
+    both, outside = _baseline_and_worst(graded, population, window)
     for col in ("baseline_grade", "worst_grade"):
         both[col] = both[col].astype("string").fillna("missing")
     table = both.groupby(["direction", "term", "baseline_grade", "worst_grade"]).size().rename("n").reset_index()
@@ -222,7 +222,7 @@ def lab_shift_table(
 
 
 def lab_grade3_table(
-    graded: pd.DataFrame, population: pd.DataFrame | None = None, config: StudyConfig | None = None
+    graded: pd.DataFrame, population: pd.DataFrame | None = None, window: TreatmentEmergent | None = None
 ) -> pd.DataFrame:
     """Participants whose worst post-baseline grade is >= 3, per lab term and direction (``LBT07``).
 
@@ -230,7 +230,7 @@ def lab_grade3_table(
     Columns: direction, term, N (participants with a graded post-baseline value), n_grade3plus, pct_grade3plus,
     n_grade3, n_grade4, and n_worsened (worst post-baseline grade >= 3 and above the baseline grade, or no baseline).
     """
-    both, outside = _baseline_and_worst(graded, population, config)
+    both, outside = _baseline_and_worst(graded, population, window)
     both = both.loc[both["worst_grade"].notna()]
     worst = both["worst_grade"]
     both = both.assign(

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ctcae_engine.analyse.safety_tables import lab_shift_table, window_bounds
-from ctcae_engine.read.config import StudyConfig
+from ctcae_engine.read.config import TreatmentEmergent
 
 
 def _graded(vitals: pd.DataFrame | None, ecg: pd.DataFrame | None) -> list[tuple[str, pd.DataFrame]]:
@@ -16,13 +16,13 @@ def _graded(vitals: pd.DataFrame | None, ecg: pd.DataFrame | None) -> list[tuple
 
 
 def worst_grade_counts(vitals: pd.DataFrame | None, ecg: pd.DataFrame | None, population: pd.DataFrame | None,
-                       config: StudyConfig) -> pd.DataFrame | None:
+                       window: TreatmentEmergent) -> pd.DataFrame | None:
     """VSEG01: participants per vital-sign / ECG term and direction by worst post-baseline CTCAE grade (from
     :func:`~ctcae_engine.analyse.safety_tables.lab_shift_table`), with a total and a grade >= 3 column."""
     graded = _graded(vitals, ecg)
     if not graded:
         return None
-    shift = lab_shift_table(pd.concat([f for _, f in graded], ignore_index=True), population, config)
+    shift = lab_shift_table(pd.concat([f for _, f in graded], ignore_index=True), population, window)
     counts = shift.pivot_table(index=["term", "direction"], columns="worst_grade", values="n", aggfunc="sum",
                                fill_value=0, observed=True)
     counts.columns = [f"Worst {c}" for c in counts.columns]
@@ -35,7 +35,7 @@ def worst_grade_counts(vitals: pd.DataFrame | None, ecg: pd.DataFrame | None, po
 
 
 def worst_records(vitals: pd.DataFrame | None, ecg: pd.DataFrame | None, population: pd.DataFrame | None,
-                  config: StudyConfig) -> pd.DataFrame | None:
+                  window: TreatmentEmergent) -> pd.DataFrame | None:
     """VSEG02: per participant and term, the worst post-baseline record of grade >= 2 in the treatment-emergent
     window (earliest if tied; undated records are kept)."""
     graded = _graded(vitals, ecg)
@@ -51,7 +51,7 @@ def worst_records(vitals: pd.DataFrame | None, ecg: pd.DataFrame | None, populat
             parts.append(part[part["Grade"].ge(2).fillna(False).to_numpy(dtype=bool)
                               & ~frame["baseline"].fillna(False).to_numpy(dtype=bool)])
     worst = pd.concat(parts, ignore_index=True)
-    bounds = window_bounds(population, config) if population is not None else None
+    bounds = window_bounds(population, window) if population is not None else None
     if bounds is not None and len(worst):
         win = worst[["Participant"]].join(bounds, on="Participant")
         inside = worst["adt"].isna() | (worst["adt"].ge(win["win_start"]) & worst["adt"].le(win["win_end"])).fillna(

@@ -60,14 +60,19 @@ def adverse_events(runner: Runner) -> None:
     if "dm" not in domains:
         runner.missing("population", "no DM domain in the study folder")
         return
-    results.population = runner.call("population", endpoints.safety_population, domains["dm"], domains.get("ex"), cfg)
+    results.population = runner.call("population", endpoints.safety_population, domains["dm"], domains.get("ex"),
+                                     cfg.treatment)
     if "ae" not in domains:
         runner.missing("ae", "no AE domain in the study folder")
         return
+    if results.population is None:
+        runner.missing("ae", "the safety population could not be derived (see the population stage)")
+        return
     ae = runner.call("ae_validation", ae_checks.validate_ae, domains["ae"])
     ae = domains["ae"] if ae is None else ae  # without term validation the grade is read from AETOXGR as reported
-    results.ae = runner.call("ae", endpoints.flag_ae, ae, domains["dm"], domains.get("ex"), cfg)
-    if results.ae is None or results.population is None:
+    results.ae = runner.call("ae", endpoints.flag_ae, ae, results.population, cfg.treatment_emergent,
+                             cfg.relationship)
+    if results.ae is None:
         return
     results.participants = runner.call("participants", endpoints.participant_ae_flags, results.ae, results.population)
     primary = runner.call("primary", endpoints.primary_endpoint, results.ae, results.population)
@@ -107,7 +112,8 @@ def eligibility(runner: Runner) -> None:
         runner.missing("ELIG01", "needs the LB and DM domains")
         return
     people = DM.subjects(domains["dm"])
-    results.eligibility = runner.call("ELIG01", eligibility_.eligibility_screen, domains["lb"], results.config, people)
+    results.eligibility = runner.call("ELIG01", eligibility_.eligibility_screen, domains["lb"],
+                                      results.config.eligibility, people)
 
 
 def efficacy(runner: Runner) -> None:
@@ -118,14 +124,15 @@ def efficacy(runner: Runner) -> None:
     if pop is None:
         return
     if "rs" in domains:
-        results.bor = runner.call("ORR01", efficacy_.best_overall_response, domains["rs"], pop, cfg)
-        results.pfs = runner.call("PFS01", efficacy_.pfs_data, domains["rs"], pop, cfg)
+        results.bor = runner.call("ORR01", efficacy_.best_overall_response, domains["rs"], pop, cfg.response)
+        results.pfs = runner.call("PFS01", efficacy_.pfs_data, domains["rs"], pop, cfg.pfs,
+                                  data_cutoff=cfg.study.data_cutoff)
         results.responses = runner.call("swimmer", efficacy_.response_assessments, domains["rs"], pop,
                                         cfg.response.evaluator)
     else:
         runner.missing("rs", "no RS domain in the study folder")
     if "pc" in domains:
-        results.cart_levels = runner.call("PERS01", efficacy_.cart_samples, domains["pc"], pop, cfg)
+        results.cart_levels = runner.call("PERS01", efficacy_.cart_samples, domains["pc"], pop, cfg.persistence)
     else:
         runner.missing("pc", "no PC (CAR-T cellular kinetics) domain in the study folder")
 
