@@ -42,6 +42,8 @@ def flag_ae_under(ae: pd.DataFrame, dm: pd.DataFrame, ex: pd.DataFrame | None, c
     """flag_ae on the safety population of DM/EX, under a study configuration's window and relationship mapping."""
     population = safety_population(dm, ex, cfg.treatment)
     return flag_ae(ae, population, cfg.treatment_emergent, cfg.relationship)
+
+
 INF = "ANTI-ALPP CAR-T CELLS"
 GEN = "General disorders and administration site conditions"
 

@@ -15,11 +15,11 @@ from scipy.stats import binomtest
 from ctcae_engine.grade.ae import parse_grade
 from ctcae_engine.read.columns import join_texts, pick
 from ctcae_engine.read.config import Relationship, Treatment, TreatmentEmergent
-from ctcae_engine.read.dates import dtc_bounds, impute_start_date, parse_dtc, to_date
+from ctcae_engine.read.dates import dtc_bounds, impute_start_date, parse_dtc, to_date, to_datetime
 from ctcae_engine.read.fields import AE, DM, EX
 from ctcae_terms import lookup_term
 
-POPULATION_COLUMNS = ["usubjid", "saffl", "infdt", "ldstdt", "dthdt", "reason"]
+POPULATION_COLUMNS = ["usubjid", "saffl", "infdt", "ldstdt", "dthdt", "reason", "infdtm", "lastdt", "n_infusions"]
 DEATH_COLUMNS = ["dthfl", "dthdt_imputed", "dth_reason"]
 
 
@@ -40,7 +40,10 @@ def proportion(label: str, n: int, total: int) -> dict[str, object]:
 
 def safety_population(dm: pd.DataFrame, ex: pd.DataFrame | None, treatment: Treatment) -> pd.DataFrame:
     """One row per participant: ``saffl`` (received the CAR-T infusion), infusion date ``infdt`` (day 0), start of
-    lymphodepletion ``ldstdt``, death date ``dthdt`` and ``reason`` (why not in the population / no date); also
+    lymphodepletion ``ldstdt``, death date ``dthdt`` and ``reason`` (why not in the population / no date); the
+    infusion date and time ``infdtm`` (NaT unless the record gives a time), the last dose of the study treatment
+    ``lastdt`` (latest EXENDTC, else EXSTDTC, of an infusion record; ADaM TRTEDT) and ``n_infusions`` (EX records of
+    the infusion treatment: more than one in a single-infusion study is worth a look, see DQ09); also
     ``dthfl`` (died: DTHFL = Y or a death date given), ``dthdt_imputed`` ("" as given, "D"/"M" partial date imputed,
     "Y" no usable death date: dthdt NaT) and ``dth_reason`` (what was imputed or why there is no date).
 
@@ -68,6 +71,13 @@ def safety_population(dm: pd.DataFrame, ex: pd.DataFrame | None, treatment: Trea
         out["infdt"] = out["infdt"].fillna(fallback.reindex(out.index)).where(out["saffl"])
         out["ldstdt"] = start[ld].groupby(subj[ld]).min().reindex(out.index)
         out["reason"] = np.where(out["saffl"], "", "no CAR-T infusion record in EX")
+        out["n_infusions"] = inf.groupby(subj).sum().reindex(out.index).fillna(0).astype(int)
+        stamp = _with_time(EX.text(ex, "start")) if start_col is not None else start
+        first_stamp = stamp[inf].groupby(subj[inf]).min().reindex(out.index)
+        out["infdtm"] = first_stamp.where(first_stamp.dt.normalize().eq(out["infdt"]))
+        end_col = EX.column(ex, "end")
+        end = to_date(ex[end_col], sas_days=True).fillna(start) if end_col is not None else start
+        out["lastdt"] = end[inf].groupby(subj[inf]).max().reindex(out.index).where(out["saffl"])
     else:
         saf = DM.column(first, "safety_flag")
         flag = DM.text(first, "safety_flag", upper=True).eq("Y").fillna(False) if saf else fallback.notna()
@@ -75,8 +85,15 @@ def safety_population(dm: pd.DataFrame, ex: pd.DataFrame | None, treatment: Trea
         out["infdt"] = fallback.reindex(out.index).where(out["saffl"])
         out["ldstdt"] = pd.NaT
         out["reason"] = np.where(out["saffl"], "", "not in the safety population (ADSL SAFFL/TRTSDT)")
-    out["infdt"] = pd.to_datetime(out["infdt"])
-    out["ldstdt"] = pd.to_datetime(out["ldstdt"])
+        out["n_infusions"] = out["saffl"].astype(int)
+        given_time = DM.column(first, "first_dose_time")
+        out["infdtm"] = (pd.to_datetime(first[given_time], errors="coerce").reindex(out.index).where(out["saffl"])
+                         if given_time is not None else pd.NaT)
+        last = DM.column(first, "treatment_end")
+        out["lastdt"] = (to_date(first[last], sas_days=True).reindex(out.index).where(out["saffl"]) if last
+                         else out["infdt"])
+    for column in ("infdt", "ldstdt", "infdtm", "lastdt"):
+        out[column] = pd.to_datetime(out[column])
     no_date = out["saffl"] & out["infdt"].isna()
     out.loc[no_date, "reason"] = "infused but infusion date unknown (EXSTDTC and RFXSTDTC incomplete)"
     alive = [out["infdt"]]  # last known alive: infusion, last dose (EX), DM RFXENDTC
@@ -90,6 +107,63 @@ def safety_population(dm: pd.DataFrame, ex: pd.DataFrame | None, treatment: Trea
     death = _death_dates(first.reindex(out.index), last_alive)
     out[["dthdt", *DEATH_COLUMNS]] = death[["dthdt", *DEATH_COLUMNS]]
     return out[POPULATION_COLUMNS + DEATH_COLUMNS].reset_index(drop=True)
+
+
+def _with_time(dtc: pd.Series) -> pd.Series:
+    """Date-times of ISO 8601 texts that carry a time (``2025-01-10T09:30``); NaT for a date alone or a partial
+    date, so that a time is compared only where it was recorded."""
+    timed = dtc.str.contains(r"^\d{4}-\d{2}-\d{2}T\d{2}", regex=True, na=False)
+    return to_datetime(dtc.where(timed))
+
+
+PERIODS = ("before treatment", "lymphodepletion", "post-infusion", "after the window", "not in the safety population",
+           "onset unknown")
+"""Study periods of an AE by its onset (``flag_ae``'s ``period``), in time order."""
+
+
+def _periods(astdt: pd.Series, start_time: pd.Series, saffl: pd.Series, ldstdt: pd.Series, infdt: pd.Series,
+             infdtm: pd.Series | None, win_end: pd.Series) -> pd.Series:
+    """The study period of each AE onset: before the first study treatment, lymphodepletion (first lymphodepleting
+    dose to just before the infusion), post-infusion (infusion to the window end), after the window."""
+    day = pd.to_datetime(astdt)
+    before_infusion = (day < infdt).fillna(False)
+    if infdtm is not None:  # day 0, recorded before the infusion time
+        before_infusion |= (day.eq(infdt) & (start_time < pd.to_datetime(infdtm))).fillna(False)
+    ld_start = pd.to_datetime(ldstdt).dt.normalize()
+    period = pd.Series("post-infusion", index=astdt.index, dtype=object)
+    period[(day > win_end).fillna(False)] = "after the window"
+    period[before_infusion & (day >= ld_start).fillna(False)] = "lymphodepletion"
+    period[before_infusion & ~(day >= ld_start).fillna(False)] = "before treatment"
+    period[day.isna() | infdt.isna()] = "onset unknown"
+    period[~saffl.to_numpy(dtype=bool)] = "not in the safety population"
+    return period
+
+
+def window_bounds(population: pd.DataFrame, window: TreatmentEmergent | None) -> pd.DataFrame | None:
+    """Per participant (index usubjid): the treatment-emergent window as dates, ``win_start`` .. ``win_end``
+    (inclusive), and ``win_start_time`` (the infusion date-time when the window starts at a timed infusion, else
+    NaT); None without infusion dates.
+
+    Start: the infusion (day 0) or, with ``window.start = "lymphodepletion"``, the first lymphodepleting dose.
+    End: the earliest of the infusion + ``window_days`` and, when ``after_last_dose_days`` is set, the last dose of
+    the study treatment + that many days (first dose .. last dose + 30 days for a multi-dose study)."""
+    if "infdt" not in population.columns:
+        return None
+    te = window if window is not None else TreatmentEmergent()
+    pop = population.set_index("usubjid")
+    infdt = pd.to_datetime(pop["infdt"]).dt.normalize()
+    start = infdt
+    start_time = pd.to_datetime(pop["infdtm"]) if "infdtm" in pop.columns else pd.Series(pd.NaT, index=pop.index)
+    if te.start == "lymphodepletion" and "ldstdt" in pop.columns:
+        ld = pd.to_datetime(pop["ldstdt"]).dt.normalize()
+        start = ld.fillna(infdt)
+        start_time = start_time.where(ld.isna())  # the window opens on the lymphodepletion day: no time rule
+    end = infdt + pd.Timedelta(days=te.window_days)
+    if te.after_last_dose_days is not None and "lastdt" in pop.columns:
+        after_last = pd.to_datetime(pop["lastdt"]).dt.normalize().fillna(infdt) + pd.Timedelta(
+            days=te.after_last_dose_days)
+        end = end.where(~(after_last < end), after_last)
+    return pd.DataFrame({"win_start": start, "win_end": end, "win_start_time": start_time})
 
 
 def _death_dates(first: pd.DataFrame, last_alive: pd.Series) -> pd.DataFrame:
@@ -166,10 +240,14 @@ def is_fatal(ae: pd.DataFrame) -> pd.Series:
 def flag_ae(ae: pd.DataFrame, population: pd.DataFrame, window: TreatmentEmergent,
             relationship: Relationship) -> pd.DataFrame:
     """Add ``astdt``, ``astdt_imputed`` ("", "D", "M", "Y"), ``ady`` (days from infusion, day 0 = infusion),
-    ``trtemfl``, ``related_cart``, ``related_ld``, ``related`` and ``flag_issue`` to a copy of the AE frame.
+    ``trtemfl`` (``trtemfl_derived`` by the window, ``trtemfl_source`` "derived" or "TRTEMFL as given"),
+    ``period`` (:data:`PERIODS`), ``related_cart``, ``related_ld``, ``related`` and ``flag_issue`` to a copy of the
+    AE frame.
 
     ``population``: :func:`safety_population`. Treatment-emergent: participant in the safety population and onset
-    on/after the infusion (or the start of lymphodepletion, per ``window.start``) and ``ady <= window.window_days``.
+    in the window of :func:`window_bounds` (an onset on the window's first day at a clock time before a timed
+    infusion is not emergent; an onset without a time is); ADaM TRTEMFL is taken as given when
+    ``window.use_given_flags``.
     Related: ``relationship`` maps AEREL / AERELLD values. Every row keeps a reason in ``flag_issue`` when something
     had to be assumed (imputed or unknown date, unknown relationship value).
     """
@@ -202,12 +280,23 @@ def flag_ae(ae: pd.DataFrame, population: pd.DataFrame, window: TreatmentEmergen
         told[flag.eq("Y")] = "onset date unknown: imputed to the infusion date (treatment-emergent)"
         date_issue = join_texts(imputed["reason"], told)
     out["ady"] = (out["astdt"] - infdt).dt.days.astype("Int64")
-    window_start = infdt
-    if window.start == "lymphodepletion":
-        window_start = subj.map(pop["ldstdt"]).astype("datetime64[ns]").fillna(infdt)
-    out["trtemfl"] = (
-        saffl & (out["astdt"] >= window_start).fillna(False) & out["ady"].le(window.window_days)
-    ).fillna(False).astype(bool)
+    win = pd.DataFrame({"usubjid": subj}).join(window_bounds(population, window), on="usubjid")
+    given_time = AE.column(out, "analysis_start_time")
+    start_time = (pd.to_datetime(out[given_time], errors="coerce") if given_time is not None
+                  else _with_time(AE.text(out, "start")))
+    before_time = (start_time < win["win_start_time"]).fillna(False)  # same day, earlier clock time
+    after_start = (out["astdt"] >= win["win_start"]).fillna(False) & ~before_time
+    before_end = (out["astdt"] <= win["win_end"]).fillna(False)
+    out["trtemfl_derived"] = (saffl & after_start & before_end).astype(bool)
+    out["period"] = _periods(out["astdt"], start_time, saffl, subj.map(pop["ldstdt"]), infdt,
+                             subj.map(pop["infdtm"]) if "infdtm" in pop.columns else None, win["win_end"])
+    given_flag = AE.column(out, "emergent_flag")
+    if window.use_given_flags and given_flag is not None:  # ADaM ADAE: the sponsor's flag, as given
+        out["trtemfl"] = AE.text(out, "emergent_flag", upper=True).eq("Y").fillna(False).astype(bool)
+        out["trtemfl_source"] = "TRTEMFL as given"
+    else:
+        out["trtemfl"] = out["trtemfl_derived"]
+        out["trtemfl_source"] = "derived"
     out["related_cart"], cart_issue = _related(AE.text(out, "related", upper=True), relationship,
                                                "relationship to the study treatment (AEREL)")
     ld_col = AE.column(out, "related_ld")

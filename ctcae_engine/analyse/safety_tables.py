@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ctcae_engine.analyse.endpoints import ae_grade, proportion
+from ctcae_engine.analyse.endpoints import ae_grade, proportion, window_bounds
 from ctcae_engine.grade.ae import stack_directions
 from ctcae_engine.read.columns import pick
 from ctcae_engine.read.config import TreatmentEmergent
@@ -152,19 +152,6 @@ def _lab_long(graded: pd.DataFrame) -> pd.DataFrame:
     baseline, direction, term, grade."""
     long = stack_directions(_as_graded(graded))
     return long[["usubjid", "testcd", "adt", "baseline", "direction", "term", "grade"]]
-
-
-def window_bounds(population: pd.DataFrame, window: TreatmentEmergent | None) -> pd.DataFrame | None:
-    """Per participant: first and last day (as dates) of the treatment-emergent window, or None without infdt."""
-    if "infdt" not in population.columns:
-        return None
-    te = window if window is not None else TreatmentEmergent()
-    pop = population.set_index("usubjid")
-    infdt = pd.to_datetime(pop["infdt"]).dt.normalize()
-    start = infdt
-    if te.start == "lymphodepletion" and "ldstdt" in pop.columns:
-        start = pd.to_datetime(pop["ldstdt"]).dt.normalize().fillna(infdt)
-    return pd.DataFrame({"win_start": start, "win_end": infdt + pd.Timedelta(days=te.window_days)})
 
 
 def _baseline_and_worst(

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ctcae_engine.analyse.safety_tables import lab_shift_table, window_bounds
+from ctcae_engine.analyse.endpoints import window_bounds
+from ctcae_engine.analyse.safety_tables import lab_shift_table
 from ctcae_engine.read.config import TreatmentEmergent
 
 

@@ -231,6 +231,12 @@ class TreatmentEmergent:
     start: Annotated[TeStart, BeforeValidator(_one_of(TE_STARTS))] = Field(
         "infusion", description="window start: the infusion (day 0) or the first lymphodepletion dose")
     window_days: Days = Field(365, description="window end: AEs with onset up to this many days after the infusion")
+    after_last_dose_days: Annotated[int | None, BeforeValidator(_typed(int, type(None))), AfterValidator(
+        lambda v: v if v is None else _at_least(0)(v))] = Field(
+        None, description="window end also at the last dose of the study treatment (infusion_extrt; EXENDTC, else "
+                          "EXSTDTC) + this many days, whichever end comes first (e.g. 30 for a multi-dose study)")
+    use_given_flags: Flag = Field(True, description="ADaM ADAE input: take TRTEMFL as the sponsor derived it "
+                                                    "(false: re-derive it from the window)")
 
 
 @_table

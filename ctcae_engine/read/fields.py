@@ -24,11 +24,14 @@ FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
         "death_date": ("DTHDTC", "DTHDT"),
         "death_flag": ("DTHFL",),
         "safety_flag": ("SAFFL",),
+        "first_dose_time": ("TRTSDTM",),
+        "treatment_end": ("TRTEDT", "TRTEDTM"),
     },
     "ex": {
         "subject": ("USUBJID",),
         "treatment": ("EXTRT",),
         "start": ("EXSTDTC", "ASTDT"),
+        "end": ("EXENDTC", "AENDT"),
         "dose_dates": ("EXSTDTC", "EXENDTC", "ASTDT", "AENDT"),  # every present one: last known alive
         "dose": ("EXDOSE",),
         "dose_unit": ("EXDOSU",),
@@ -44,6 +47,8 @@ FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
         "end": ("AEENDTC", "AENDTC"),
         "analysis_start": ("ASTDT",),
         "analysis_start_flag": ("ASTDTF",),
+        "analysis_start_time": ("ASTDTM",),
+        "emergent_flag": ("TRTEMFL",),
         "reported_grade": ("AETOXGR", "ATOXGR"),
         "severity": ("AESEV",),
         "related": ("AEREL", "AREL"),
