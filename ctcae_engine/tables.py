@@ -76,6 +76,9 @@ def _figure(id: str, title: str, section: str, inputs: tuple[str, ...], build: C
 
 
 POP, AE = ("population",), ("population", "ae")
+AE_RULES = ("{window} Terms: the CTCAE term where the reported term matches one, else the MedDRA preferred term "
+            "(AEDECOD) as reported. A reported grade that CTCAE does not define for its term (e.g. Alopecia grade 3) "
+            "counts as reported, here and in every table (a grade is never lowered), and is listed in DQ03.")
 IMPUTED = "Onset: imputed dates are flagged (D = day, M = month and day, Y = whole date imputed). "
 
 REGISTRY: tuple[Output, ...] = (
@@ -95,12 +98,13 @@ REGISTRY: tuple[Output, ...] = (
     # adverse events
     _table("PRIMARY", "Primary endpoint: participants with treatment-related AEs within the window, overall and by "
                       "attribution (exact Clopper-Pearson 95% CI)", "ae_tables", ("ae", "population"),
-           endpoints.primary_endpoint, needs=AE),
-    _table("AET01", "Overview of adverse events", "ae_tables", ("ae", "population"), endpoints.ae_overview, needs=AE),
+           endpoints.primary_endpoint, needs=AE, note="{window}"),
+    _table("AET01", "Overview of adverse events", "ae_tables", ("ae", "population"), endpoints.ae_overview, needs=AE,
+           note=AE_RULES),
     _table("AET04_TRAE", "Treatment-related AEs by SOC, PT and worst CTCAE grade", "ae_tables", ("ae", "population"),
-           safety_tables.ae_soc_pt_table, options={"related": True}, needs=AE),
+           safety_tables.ae_soc_pt_table, options={"related": True}, needs=AE, note=AE_RULES),
     _table("AET04_TEAE", "Treatment-emergent AEs by SOC, PT and worst CTCAE grade", "ae_tables", ("ae", "population"),
-           safety_tables.ae_soc_pt_table, options={"related": False}, needs=AE),
+           safety_tables.ae_soc_pt_table, options={"related": False}, needs=AE, note=AE_RULES),
     _figure("ae_heatmap", "AE heat map: worst CTCAE grade per participant and term", "ae_tables", ("ae",),
             study_figures.ae_heatmap, ("ae",)),
     # listings and deaths

@@ -76,3 +76,22 @@ def test_01_705_1303_is_not_counted_after_last_dose_plus_30(pilot):
     rows = flagged[flagged["USUBJID"].eq("01-705-1303")]
     assert len(rows) == 4 and not rows["trtemfl"].any()
     assert set(rows["period"]) == {"after the window"}
+
+
+def test_meddra_terms_that_are_not_ctcae_terms_are_tabulated_under_aedecod():
+    """A MedDRA preferred term that is not a CTCAE v4.03 term is still an adverse event: before, 159 pilot PTs
+    collapsed into "(term not coded)" rows; now each stands under its AEDECOD and AEBODSYS."""
+    from ctcae_engine.analyse.safety_tables import ae_soc_pt_table
+    from ctcae_engine.grade.ae import validate_ae
+
+    study = read_study(PHARMAVERSE)
+    cfg = load_config(CONFIG)
+    population = safety_population(study["dm"], study["ex"], cfg.treatment)
+    flagged = flag_ae(validate_ae(study["ae"]), population, cfg.treatment_emergent, cfg.relationship)
+    table = ae_soc_pt_table(flagged, population)
+    terms = table[table["level"].eq("term")].set_index(["soc", "term"])
+    assert not terms.index.get_level_values("term").str.contains("not coded").any()
+    emergent = flagged[flagged["trtemfl"] & flagged["ctcae_term"].isna()]
+    assert emergent["AEDECOD"].nunique() > 100  # the pilot's PTs outside CTCAE
+    expected = emergent.groupby(["AEBODSYS", "AEDECOD"])["USUBJID"].nunique()
+    assert (terms.loc[expected.index, "any"] == expected).all()

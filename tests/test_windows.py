@@ -89,3 +89,25 @@ def test_adam_trtemfl_is_taken_as_given_unless_rederived():
     assert set(given["trtemfl_source"]) == {"TRTEMFL as given"}
     rederived = flags(ae, dataclasses.replace(TreatmentEmergent(after_last_dose_days=30), use_given_flags=False))
     assert rederived["trtemfl"].tolist() == [True, False]
+
+
+def test_an_undefined_grade_counts_the_same_in_the_overview_and_the_soc_pt_table():
+    """CTCAE v4.03 Alopecia has grades 1-2 only; a reported grade 3 is kept (never lowered), listed as invalid,
+    and counted as grade >= 3 by both tables."""
+    from ctcae_engine.analyse.endpoints import ae_overview
+    from ctcae_engine.analyse.safety_tables import ae_soc_pt_table
+    from ctcae_engine.grade.ae import validate_ae
+
+    ae = validate_ae(pd.DataFrame({"USUBJID": ["P1", "P2"], "AEDECOD": ["Alopecia", "Nausea"],
+                                   "AEBODSYS": ["Skin", "GI"], "AETOXGR": ["3", "1"],
+                                   "AESTDTC": ["2024-01-05", "2024-01-12"], "AEREL": ["RELATED", "RELATED"]}))
+    assert not ae.loc[0, "valid"] and "grade 3 not defined for Alopecia" in ae.loc[0, "issue"]
+    dm, ex = multi_dose()
+    population = safety_population(dm, ex, DRUG)
+    flagged = flag_ae(ae, population, TreatmentEmergent(), REL)
+    overview = ae_overview(flagged, population).set_index("flag")
+    soc_pt = ae_soc_pt_table(flagged, population)
+    overall = soc_pt[soc_pt["level"].eq("overall")].iloc[0]
+    alopecia = soc_pt[soc_pt["term"].eq("Alopecia")].iloc[0]
+    assert overview.loc["teae_g3", "n"] == overall["grade_3plus"] == 1
+    assert alopecia["grade_3"] == 1

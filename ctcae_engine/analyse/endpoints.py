@@ -139,6 +139,16 @@ def _periods(astdt: pd.Series, start_time: pd.Series, saffl: pd.Series, ldstdt: 
     return period
 
 
+def window_text(window: TreatmentEmergent) -> str:
+    """The treatment-emergent window in words, for the note under every table that uses it."""
+    start = ("the first lymphodepleting dose" if window.start == "lymphodepletion"
+             else "the first dose of the study treatment (day 0)")
+    end = f"day {window.window_days}"
+    if window.after_last_dose_days is not None:
+        end += f" or {window.after_last_dose_days} days after the last dose, whichever is earlier"
+    return f"Treatment-emergent: onset on or after {start} and no later than {end}."
+
+
 def window_bounds(population: pd.DataFrame, window: TreatmentEmergent | None) -> pd.DataFrame | None:
     """Per participant (index usubjid): the treatment-emergent window as dates, ``win_start`` .. ``win_end``
     (inclusive), and ``win_start_time`` (the infusion date-time when the window starts at a timed infusion, else
@@ -222,6 +232,13 @@ def ae_grade(ae: pd.DataFrame) -> pd.Series:
         return pd.Series(pd.NA, index=ae.index, dtype="Int64")
     grade = parse_grade(ae[col])
     return grade.where(grade.between(1, 5)).astype("Int64")
+
+
+def reported_term(ae: pd.DataFrame) -> pd.Series:
+    """The term an AE is tabulated under: its CTCAE term (validate_ae), else the MedDRA preferred term (AEDECOD),
+    else the verbatim term, stripped. A MedDRA term that is not a CTCAE term is still an adverse event."""
+    ctcae = ae["ctcae_term"] if "ctcae_term" in ae.columns else pd.Series(pd.NA, index=ae.index)
+    return ctcae.astype("string").str.strip().fillna(AE.text(ae, "decoded")).fillna(AE.text(ae, "verbatim"))
 
 
 def is_fatal(ae: pd.DataFrame) -> pd.Series:

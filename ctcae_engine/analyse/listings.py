@@ -9,7 +9,6 @@ from __future__ import annotations
 import pandas as pd
 
 from ctcae_engine.analyse import endpoints
-from ctcae_engine.read import columns
 from ctcae_engine.read.fields import AE
 
 ORDER = ["Participant", "Onset", "CTCAE term"]
@@ -19,14 +18,13 @@ def ae_view(ae: pd.DataFrame) -> pd.DataFrame:
     """The flagged AE frame (:func:`~ctcae_engine.analyse.endpoints.flag_ae`) reduced to the columns listings
     need, with readable names; same index as ``ae``."""
     grade = endpoints.ae_grade(ae)
-    term = columns.raw(ae, "ctcae_term").fillna(AE.raw(ae, "decoded")).fillna(AE.raw(ae, "verbatim"))
     onset = ae["astdt"].dt.strftime("%Y-%m-%d").astype("string")
     imputed = ae["astdt_imputed"].astype("string").fillna("")
     onset = onset.where(imputed.eq(""), onset + " (imputed " + imputed + ")")
     return pd.DataFrame(
         {
             "Participant": AE.raw(ae, "subject"),
-            "CTCAE term": term,
+            "CTCAE term": endpoints.reported_term(ae),
             "Grade": pd.array(grade, dtype="Int64"),
             "Onset": onset,
             "Day": ae["ady"].astype("Int64"),

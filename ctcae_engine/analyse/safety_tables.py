@@ -11,9 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ctcae_engine.analyse.endpoints import ae_grade, proportion, window_bounds
+from ctcae_engine.analyse.endpoints import ae_grade, proportion, reported_term, window_bounds
 from ctcae_engine.grade.ae import stack_directions
-from ctcae_engine.read.columns import pick
 from ctcae_engine.read.config import TreatmentEmergent
 from ctcae_engine.read.dates import to_date
 from ctcae_engine.read.fields import AE, LABS
@@ -55,12 +54,11 @@ def ae_soc_pt_table(
         keep &= rel.astype(bool)
     ae = flagged.loc[keep]
     soc = AE.text(ae, "body_system") if AE.column(ae, "body_system") else None
-    term_col = pick(ae, "ctcae_term") or AE.column(ae, "decoded") or AE.column(ae, "verbatim")
     base = pd.DataFrame(
         {
             "usubjid": AE.subjects(ae),
             "soc": (soc if soc is not None else pd.Series(pd.NA, index=ae.index)).fillna("(SOC not coded)"),
-            "term": ae[term_col].astype("string").str.strip().fillna("(term not coded)"),
+            "term": reported_term(ae).fillna("(term not coded)"),
             "grade": ae_grade(ae).astype("Float64"),
         }
     )

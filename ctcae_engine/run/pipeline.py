@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 
 from ctcae_engine import CTCAE_VERSION, __version__, tables
+from ctcae_engine.analyse.endpoints import window_text
 from ctcae_engine.analyse.headline import NEEDS, headline
 from ctcae_engine.read.config import StudyConfig, load_config
 from ctcae_engine.read.cutoff import apply_cutoff
@@ -141,6 +142,7 @@ def run_study(
 def _build(runner: stages.Runner, kind: str) -> None:
     """Every registry output of ``kind`` whose required inputs exist, in registry order."""
     results = runner.results
+    study_fields = {"window": window_text(results.config.treatment_emergent)}  # every note may name the window
     for output in tables.REGISTRY:
         if output.kind != kind:
             continue
@@ -153,8 +155,8 @@ def _build(runner: stages.Runner, kind: str) -> None:
             if isinstance(built, str) and built:
                 results.figures[output.id] = built
         elif built is not None:
-            frame, fields = built if isinstance(built, tuple) else (built, None)
-            results.tables[output.id] = output.table(frame, fields)
+            frame, fields = built if isinstance(built, tuple) else (built, {})
+            results.tables[output.id] = output.table(frame, {**study_fields, **fields})
 
 
 def _spread_unavailable(results: StudyResults) -> None:
