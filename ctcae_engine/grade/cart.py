@@ -261,7 +261,8 @@ def grade_crs(xc: pd.DataFrame, dm: pd.DataFrame | None = None, cm: pd.DataFrame
     present = _per_assessment(checked, hypoten, "code", lambda c: bool((c == "PRESENT").any()), wide)
     present = present.eq(True)
     vaso = _vasopressors(wide, checked, cm, vasopressors)
-    vaso_known = vaso["grade"].notna() | (cm is not None)
+    listed = _per_assessment(checked.assign(valid=True), checked["testcd"] == "VASOPRES", "testcd", "size", wide)
+    vaso_known = vaso["grade"].notna() | listed.notna() | (cm is not None)  # a VASOPRES row, even not understood
     hypo = np.fmax(wide["hypoten"], pd.Series(np.where(present & vaso_known, 2.0, np.nan), index=wide.index))
     hypo = np.fmax(hypo, vaso["grade"].where(vaso["grade"].gt(0)))
     no_flow = _per_assessment(checked, checked["testcd"] == "OXYGEN", "ignore_flow", "all", wide)

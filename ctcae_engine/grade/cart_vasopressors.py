@@ -122,8 +122,9 @@ def vasopressor_days(cm: pd.DataFrame, vasopressors: Mapping[str, str] | None = 
     days = rows.explode("adate")
     days["adate"] = pd.to_datetime(days["adate"])
     grouped = days.groupby(["usubjid", "adate"], sort=True)
+    pressors = days[days["vaso_class"] == "vasopressor"].groupby(["usubjid", "adate"], sort=True)["drug"].nunique()
     out = pd.DataFrame({
-        "n_vasopressors": grouped.apply(lambda g: g.loc[g["vaso_class"] == "vasopressor", "drug"].nunique()),
+        "n_vasopressors": pressors.reindex(grouped.size().index, fill_value=0),
         "vasopressin": grouped["vaso_class"].agg(lambda k: bool((k == "vasopressin").any())),
         "drugs": grouped["drug"].agg(lambda d: ", ".join(sorted(set(d)))),
         "indications": grouped["indication"].agg(lambda i: "; ".join(sorted(set(i.dropna())))),
