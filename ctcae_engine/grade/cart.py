@@ -379,9 +379,10 @@ def grade_icans(xc: pd.DataFrame, dm: pd.DataFrame | None = None) -> pd.DataFram
     )
     out["reason"] = join_texts(
         _label(not_understood, "not understood: " + wide["unknown"]),
-        _label(~not_understood & grade.isna(), "no ICANS domain recorded: " + wide["input_issue"]),
+        _label(~not_understood & grade.isna(), join_texts(pd.Series("no ICANS domain recorded", index=wide.index),
+                                                          wide["input_issue"], sep=": ")),
         sep=", ",
-    ).str.rstrip(": ")
+    )
     out["note"] = join_texts(
         _label(wide["ice"].eq(0) & wide["loc"].isna(), "ICE 0 without LOC: graded 3; grade 4 needs LOC UNAROUSABLE"),
         _label(wide["ice"].gt(0) & wide["loc"].eq(4), "ICE > 0 recorded while LOC UNAROUSABLE: check the record"),
