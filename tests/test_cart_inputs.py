@@ -333,3 +333,31 @@ def test_the_cart_stage_reads_cm_and_the_config():
     stages.cart_toxicity(stages.Runner(results, strict=True))
     assert results.crs["grade"].tolist() == [3, 4]  # one vasopressor, then two (Table 6 grades 3 and 4)
     assert results.crs_episodes[["max_grade", "duration_days"]].values.tolist() == [[4, 3]]
+
+
+# ---- 4. ctcae-engine grade on an XC file
+
+
+def test_cli_grade_writes_every_xc_assessment_with_grade_and_drivers(tmp_path):
+    from typer.testing import CliRunner
+
+    from ctcae_engine.run.cli import app
+
+    xc = xc_rows({**FEVER, "HYPOTEN": "Y", "OXYGEN": "Face mask", "O2FLOW": 5, "ICE": 10, "MOTOR": "Hemiparesis"},
+                 {**FEVER, "HYPOTEN": "Y", "OXYGEN": "NONE", "ICE": 11})
+    xc.to_csv(tmp_path / "toxicity.csv", index=False)
+    cm_rows(("Norepinephrine", "2021-01-01", "2021-01-01")).to_csv(tmp_path / "cm.csv", index=False)
+    out = tmp_path / "graded" / "xc.csv"
+    result = CliRunner().invoke(app, ["grade", str(tmp_path / "toxicity.csv"), "--cm", str(tmp_path / "cm.csv"),
+                                      "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "4 assessments (CRS and ICANS, ASTCT 2019): 3 graded, 1 with a reason" in result.output
+    graded = pd.read_csv(out, dtype=str, keep_default_na=False).set_index(["syndrome", "dtc"])
+    day1, day2 = "2021-01-01", "2021-01-02"
+    # Table 6 grade 3: "Requiring a vasopressor" (norepinephrine) and "facemask"
+    assert graded.loc[("CRS", day1), "grade"] == "3"
+    assert graded.loc[("CRS", day1), "drivers"] == ("fever 38.6 C, hypotension ONE_VASOPRESSOR, vasopressors "
+                                                    "NOREPINEPHRINE, hypoxia HIGH_FLOW")
+    assert graded.loc[("CRS", day2), "grade"] == "2"  # hypotension "Not requiring vasopressors": none in CM that day
+    assert graded.loc[("ICANS", day1), "grade"] == "4"  # "hemiparesis"
+    assert graded.loc[("ICANS", day2), "grade"] == "" and "ICE '11'" in graded.loc[("ICANS", day2), "reason"]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import cache
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -390,6 +391,25 @@ def grade_icans(xc: pd.DataFrame, dm: pd.DataFrame | None = None) -> pd.DataFram
         sep=", ",
     )
     return _add_days(out, dm).reset_index(drop=True)
+
+
+ASSESSMENT_COLUMNS = ("syndrome", "usubjid", "dtc", "ady", "grade", "drivers", "reason", "note")
+"""The leading columns of :func:`grade_xc`."""
+
+
+def grade_xc(xc: pd.DataFrame, dm: pd.DataFrame | None = None, cm: pd.DataFrame | None = None,
+             vasopressors: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """Every assessment of an XC file graded for CRS (:func:`grade_crs`) and for ICANS (:func:`grade_icans`), in one
+    frame: ``syndrome`` (CRS, ICANS), usubjid, dtc, ady, grade, drivers, reason, note, then the other columns of
+    either grader (empty for the other syndrome). An assessment that records only CRS tests has no ICANS row."""
+    frames = [grade_crs(xc, dm, cm, vasopressors).assign(syndrome="CRS"), grade_icans(xc, dm).assign(syndrome="ICANS")]
+    dtypes: dict[str, Any] = {}
+    for frame in frames:
+        for column in frame.columns:
+            dtypes.setdefault(column, "boolean" if frame[column].dtype == bool else frame[column].dtype)
+    columns = [*ASSESSMENT_COLUMNS, *(c for c in dtypes if c not in ASSESSMENT_COLUMNS)]
+    filled = [frame.reindex(columns=columns).astype({c: dtypes[c] for c in columns}) for frame in frames]
+    return pd.concat(filled, ignore_index=True)
 
 
 EPISODE_MAX_MISSING_DAYS = 1
