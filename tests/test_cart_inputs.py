@@ -77,6 +77,20 @@ def test_an_oxygen_value_not_understood_gives_na_with_the_reason_and_is_listed()
     assert checked.loc[~checked["valid"], "value"].tolist() == ["HELMET"]
 
 
+def test_a_value_not_understood_is_ignored_only_when_the_grade_cannot_depend_on_it():
+    # "Fever >=38C" is required (no masking therapy): afebrile, CRS is grade 0 whatever the oxygen device
+    afebrile = crs({"TEMPMAX": 37.0, "HYPOTEN": "NONE", "OXYGEN": "HELMET"})
+    assert int(afebrile["grade"].iat[0]) == 0
+    assert "not understood, the grade does not depend on it: OXYGEN 'HELMET'" in afebrile["note"].iat[0]
+    # "Requiring multiple vasopressors (excluding vasopressin)" is grade 4, the highest: the device cannot raise it
+    assert one_crs_grade({**FEVER, "HYPOTEN": "MULTI_VASOPRESSOR", "OXYGEN": "HELMET"}) == 4
+    # ICANS: "unarousable" is grade 4 whatever the motor finding says
+    unarousable = cart.grade_icans(xc_rows({"ICE": 0, "LOC": "UNAROUSABLE", "MOTOR": "LEFT ARM WEAK"}))
+    assert int(unarousable["grade"].iat[0]) == 4
+    # an unreadable temperature always leaves CRS undecided
+    assert one_crs_grade({"TEMPMAX": "hot", "HYPOTEN": "NONE", "OXYGEN": "NONE"}) is None
+
+
 @pytest.mark.parametrize(
     ("tests", "reason"),
     [

@@ -153,10 +153,10 @@ def check_xc(xc: pd.DataFrame, vasopressors: Mapping[str, str] | None = None) ->
     return out
 
 
-def _wide(checked: pd.DataFrame, tests: tuple[str, ...]) -> pd.DataFrame:
+def _wide(checked: pd.DataFrame, tests: tuple[str, ...], core: tuple[str, ...] = ()) -> pd.DataFrame:
     """One row per participant x assessment time with one column per test (worst value when repeated),
-    ``input_issue`` listing unusable input rows of that assessment and ``unknown`` those with a result that is
-    given but not understood (the assessment is then not graded)."""
+    ``input_issue`` listing unusable input rows of that assessment, ``unknown`` those with a result that is
+    given but not understood, and ``unknown_core`` the same for the ``core`` tests only."""
     rows = checked[checked["testcd"].isin(tests) & checked["usubjid"].notna() & checked["adt"].notna()]
     good = rows[rows["valid"]]
     keys = ["usubjid", "adt"]
@@ -165,7 +165,9 @@ def _wide(checked: pd.DataFrame, tests: tuple[str, ...]) -> pd.DataFrame:
     wide = chosen.unstack("testcd").reindex(columns=list(tests))
     dtc = rows.groupby(keys, sort=True)["dtc"].first()
     bad = rows[~rows["valid"]].groupby(keys, sort=True)["reason"].agg("; ".join)
-    unknown = rows[~rows["valid"] & ~rows["missing"]].groupby(keys, sort=True)["reason"].agg("; ".join)
+    not_understood = rows[~rows["valid"] & ~rows["missing"]]
+    unknown = not_understood.groupby(keys, sort=True)["reason"].agg("; ".join)
+    unknown_core = not_understood[not_understood["testcd"].isin(core)].groupby(keys, sort=True)["reason"].agg("; ".join)
     all_keys = dtc.index
     wide = wide.reindex(all_keys)
     wide.columns = [column.lower() for column in wide.columns]
@@ -173,6 +175,7 @@ def _wide(checked: pd.DataFrame, tests: tuple[str, ...]) -> pd.DataFrame:
     wide.insert(0, "dtc", dtc)
     wide["input_issue"] = bad.reindex(all_keys).fillna("")
     wide["unknown"] = unknown.reindex(all_keys).fillna("")
+    wide["unknown_core"] = unknown_core.reindex(all_keys).fillna("")
     return wide.reset_index()
 
 
@@ -253,7 +256,7 @@ def grade_crs(xc: pd.DataFrame, dm: pd.DataFrame | None = None, cm: pd.DataFrame
     (why grade is NA), note (caveats on a given grade, unusable input rows).
     """
     checked = check_xc(xc, vasopressors)
-    wide = _wide(checked, CRS_TESTS).sort_values(["usubjid", "adt"], kind="stable")
+    wide = _wide(checked, CRS_TESTS, core=("TEMPMAX", "FEVMASK")).sort_values(["usubjid", "adt"], kind="stable")
     temp, flow = wide["tempmax"], wide["o2flow"]
     fever = (temp >= FEVER_C).astype("boolean").mask(temp.isna())
     mask = wide["fevmask"].eq(1.0)
@@ -273,6 +276,9 @@ def grade_crs(xc: pd.DataFrame, dm: pd.DataFrame | None = None, cm: pd.DataFrame
     oxy = np.fmax(wide["oxygen"], flow_grade)
     organ = np.fmax(hypo, oxy)
 
+    # not understood: fever / masking (decides whether CRS is graded at all) and hypotension / hypoxia (matters only
+    # when fever is present or waived, and only below grade 4)
+    core_unknown = wide["unknown_core"]
     unknown = join_texts(
         wide["unknown"],
         _label(present & ~vaso_known, "HYPOTEN Y: vasopressor use not recorded (no CM, no VASOPRES), "
@@ -284,7 +290,8 @@ def grade_crs(xc: pd.DataFrame, dm: pd.DataFrame | None = None, cm: pd.DataFrame
     is_fever = fever.fillna(False).astype(bool)
     # a run ends only at an assessment that positively records no fever, no hypotension and no hypoxia;
     # an assessment with any of the three unrecorded (e.g. FEVMASK alone) does not end it
-    quiet = fever.eq(False).fillna(False).astype(bool) & hypo.eq(0).fillna(False) & oxy.eq(0).fillna(False)
+    quiet = (fever.eq(False).fillna(False).astype(bool) & hypo.eq(0).fillna(False) & oxy.eq(0).fillna(False)
+             & unknown.eq(""))
     run = quiet.astype(int).groupby(wide["usubjid"]).cumsum()
     keys = [wide["usubjid"], run]
     fever_seen = is_fever.groupby(keys).cummax()
@@ -294,7 +301,7 @@ def grade_crs(xc: pd.DataFrame, dm: pd.DataFrame | None = None, cm: pd.DataFrame
     grade = grade.mask(is_fever, np.fmax(organ.fillna(0), 1.0))
     grade = grade.mask(~is_fever & waived, organ)
     grade = grade.mask(fever.eq(False).fillna(False).astype(bool) & ~waived, 0.0)
-    not_understood = unknown.ne("")
+    not_understood = core_unknown.ne("") | (unknown.ne("") & (is_fever | waived) & ~organ.ge(4))
     grade = grade.mask(not_understood)
 
     hypo_names, oxy_names = _category_names("HYPOTEN"), _category_names("OXYGEN")
@@ -337,6 +344,7 @@ def grade_crs(xc: pd.DataFrame, dm: pd.DataFrame | None = None, cm: pd.DataFrame
         _label(wide["hypoten"].eq(0) & vaso["grade"].gt(0), "vasopressor given while HYPOTEN NONE: graded from it"),
         _label(grade.notna() & hypo.isna(), "HYPOTEN not recorded"),
         _label(grade.notna() & oxy.isna(), "OXYGEN not recorded"),
+        _label(~not_understood & unknown.ne(""), "not understood, the grade does not depend on it: " + unknown),
         vaso["note"],
         wide["input_issue"],
         sep=", ",
@@ -367,8 +375,9 @@ def grade_icans(xc: pd.DataFrame, dm: pd.DataFrame | None = None) -> pd.DataFram
         domains[name] = wide[name]
     for name, values in domains.items():
         out[f"grade_{name}"] = values.astype("Int64")
-    not_understood = wide["unknown"].ne("")
-    grade = pd.concat(domains, axis=1).max(axis=1, skipna=True).mask(not_understood)
+    known = pd.concat(domains, axis=1).max(axis=1, skipna=True)
+    not_understood = wide["unknown"].ne("") & ~known.ge(4)  # grade 4 (the highest) is certain whatever the rest says
+    grade = known.mask(not_understood)
     out["grade"] = grade.astype("Int64")
     out["drivers"] = join_texts(
         _label(ice_grade.gt(0), "ICE " + out["ice"].astype(str)),
@@ -387,6 +396,8 @@ def grade_icans(xc: pd.DataFrame, dm: pd.DataFrame | None = None) -> pd.DataFram
     out["note"] = join_texts(
         _label(wide["ice"].eq(0) & wide["loc"].isna(), "ICE 0 without LOC: graded 3; grade 4 needs LOC UNAROUSABLE"),
         _label(wide["ice"].gt(0) & wide["loc"].eq(4), "ICE > 0 recorded while LOC UNAROUSABLE: check the record"),
+        _label(~not_understood & wide["unknown"].ne(""),
+               "not understood, the grade does not depend on it: " + wide["unknown"]),
         wide["input_issue"],
         sep=", ",
     )
