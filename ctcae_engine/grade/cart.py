@@ -111,15 +111,16 @@ def check_xc(xc: pd.DataFrame, vasopressors: Mapping[str, str] | None = None) ->
     number = pd.to_numeric(out["value"], errors="coerce").astype("float64")
     grades = (testcd + "|" + out["code"].fillna("")).map(_category_grades())
     fevmask = out["value"].map({"Y": 1.0, "N": 0.0}).astype("float64")
-    drugs = cart_vasopressors.listed_drugs(out["value"].where(testcd == "VASOPRES", ""), vasopressors)
-    out["drugs"] = drugs["drugs"].where(testcd == "VASOPRES")
+    listed = testcd == "VASOPRES"
+    drugs = cart_vasopressors.listed_drugs(out.loc[listed, "value"], vasopressors).reindex(xc.index)
+    out["drugs"] = drugs["drugs"]
     temp_c = number.where(~unit_key.isin(_FAHRENHEIT), (number - 32.0) * 5.0 / 9.0)
     num = pd.Series(np.nan, index=xc.index, dtype="float64")
     num = num.mask(testcd == "TEMPMAX", temp_c)
     num = num.mask(testcd.isin(["O2FLOW", "ICE"]), number)
     num = num.mask(testcd == "FEVMASK", fevmask)
     num = num.mask(categorical, grades.astype("float64"))
-    num = num.mask(testcd == "VASOPRES", drugs["grade"])
+    num = num.mask(listed, drugs["grade"])
     out["num"] = num.round(6)
 
     known = testcd.isin(CRS_TESTS + ICANS_TESTS)
@@ -142,7 +143,7 @@ def check_xc(xc: pd.DataFrame, vasopressors: Mapping[str, str] | None = None) ->
         ((testcd == "FEVMASK") & fevmask.isna(), "FEVMASK " + shown + " is not Y or N"),
         (categorical & out["code"].isna(),
          testcd + " " + shown + " is not understood (neither an XC code nor in the ASTCT vocabulary)"),
-        ((testcd == "VASOPRES") & drugs["reason"].ne(""), drugs["reason"]),
+        (listed & drugs["reason"].fillna("").ne(""), drugs["reason"]),
     ]
     reason = pd.Series("", index=xc.index, dtype="string")
     for failed, message in reversed(checks):  # first failing check wins
