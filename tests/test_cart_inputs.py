@@ -375,3 +375,13 @@ def test_cli_grade_writes_every_xc_assessment_with_grade_and_drivers(tmp_path):
     assert graded.loc[("CRS", day2), "grade"] == "2"  # hypotension "Not requiring vasopressors": none in CM that day
     assert graded.loc[("ICANS", day1), "grade"] == "4"  # "hemiparesis"
     assert graded.loc[("ICANS", day2), "grade"] == "" and "ICE '11'" in graded.loc[("ICANS", day2), "reason"]
+
+
+def test_dq08_lists_a_vasopressor_the_study_maps_as_usable():
+    from ctcae_engine.analyse.data_quality import xc_unusable
+
+    xc = xc_rows({**HYPOTENSIVE, "VASOPRES": "METARAMINOL", "OXYGEN": "HELMET"})
+    assert set(xc_unusable(xc)["Test"]) == {"VASOPRES", "OXYGEN"}
+    raw = {"study": {"study_id": "S"}, "treatment": {"infusion_extrt": ["CAR-T"]},
+           "cart": {"vasopressors": {"metaraminol": "vasopressor"}}}
+    assert xc_unusable(xc, config_from_dict(raw))["Test"].tolist() == ["OXYGEN"]
