@@ -197,8 +197,8 @@ REGISTRY: tuple[Output, ...] = (
            empty="Every supplemental qualifier row (SUPP--) matched a record of its parent domain.",
            note="These qualifiers (e.g. AERELLD) reached no record: the record they belong to reads them as missing. "
                 "Keys are compared as text, a numeric sequence number 1.0 as 1."),
-    _table("DQ08", "CAR-T toxicity (XC) rows that could not be used for ASTCT 2019 grading", "data_quality", ("XC",),
-           dq.xc_unusable, needs=("xc",), listing=True,
+    _table("DQ08", "CAR-T toxicity (XC) rows that could not be used for ASTCT 2019 grading", "data_quality",
+           ("XC", "config"), dq.xc_unusable, needs=("xc",), listing=True,
            empty="Every XC (CRS / ICANS) row could be used for ASTCT 2019 grading.",
            note="These rows were left out of the CRS and ICANS grading, each with the reason."),
     # methods

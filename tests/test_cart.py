@@ -135,7 +135,7 @@ def test_missing_temperature_gives_na_with_reason_and_malformed_row_is_listed():
     frame = make_xc({"TEMPMAX": "38,5", "HYPOTEN": "NO_VASOPRESSOR", "OXYGEN": "NONE"})
     graded = cart.grade_crs(frame)
     assert graded["grade"].isna().all()
-    assert graded["reason"].iat[0] == "TEMPMAX missing: fever (required for CRS) unknown"
+    assert graded["reason"].iat[0] == "not understood: TEMPMAX '38,5' is not a number"
     assert "TEMPMAX '38,5' is not a number" in graded["note"].iat[0]
 
 
@@ -147,7 +147,8 @@ def test_missing_temperature_gives_na_with_reason_and_malformed_row_is_listed():
         ({"XCTESTCD": "TEMPMAX", "XCORRES": "38.5", "XCORRESU": "K"}, "TEMPMAX unit 'K' is neither C nor F"),
         ({"XCTESTCD": "ICE", "XCORRES": "11"}, "ICE '11' is not an integer 0-10"),
         ({"XCTESTCD": "ICE", "XCORRES": "7.5"}, "ICE '7.5' is not an integer 0-10"),
-        ({"XCTESTCD": "HYPOTEN", "XCORRES": "DOPAMINE"}, "HYPOTEN 'DOPAMINE' is not a code of the XC contract"),
+        ({"XCTESTCD": "HYPOTEN", "XCORRES": "DOPAMINE"},
+         "HYPOTEN 'DOPAMINE' is not understood (neither an XC code nor in the ASTCT vocabulary)"),
         ({"XCTESTCD": "FEVMASK", "XCORRES": "YES"}, "FEVMASK 'YES' is not Y or N"),
         ({"XCTESTCD": "O2FLOW", "XCORRES": "-2", "XCORRESU": "L/min"}, "O2FLOW '-2' is negative"),
         ({"XCTESTCD": "CRP", "XCORRES": "12"}, "XCTESTCD 'CRP' is not a CRS/ICANS test code"),
@@ -229,7 +230,8 @@ def test_episodes_split_on_a_crs_free_day():
     episodes = cart.episodes(graded)
     assert episodes["max_grade"].tolist() == [1, 2]
     assert episodes["duration_days"].tolist() == [1, 1]
-    assert cart.episodes(graded, max_gap_days=2)["max_grade"].tolist() == [2]
+    # a day graded 0 ends an episode whatever the continuity allowance: it is a recorded CRS-free day
+    assert cart.episodes(graded, max_missing_days=3)["max_grade"].tolist() == [1, 2]
 
 
 def test_crs_vs_ctcae_side_by_side():

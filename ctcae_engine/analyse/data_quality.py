@@ -11,6 +11,7 @@ import pandas as pd
 from ctcae_engine.grade import ae as ae_checks
 from ctcae_engine.grade import cart
 from ctcae_engine.read import columns
+from ctcae_engine.read.config import StudyConfig
 from ctcae_engine.read.cutoff import cutoff_summary
 from ctcae_engine.read.fields import AE, SUPP
 
@@ -122,10 +123,10 @@ def supp_unmatched(lost: pd.DataFrame | None) -> pd.DataFrame:
                          "Reason": columns.raw(lost, "reason")}).reset_index(drop=True)
 
 
-def xc_unusable(xc: pd.DataFrame) -> pd.DataFrame:
+def xc_unusable(xc: pd.DataFrame, config: StudyConfig | None = None) -> pd.DataFrame:
     """DQ08: the XC rows :func:`ctcae_engine.grade.cart.check_xc` finds unusable (not a full date and time, no
-    participant, unknown test), with the reason."""
-    checked = cart.check_xc(xc)
+    participant, unknown test, a value not understood), with the reason; ``config``: its ``[cart] vasopressors``."""
+    checked = cart.check_xc(xc, config.cart.vasopressors if config is not None else None)
     bad = checked[~checked["valid"].fillna(False).astype(bool)]
     return pd.DataFrame({"Participant": bad["usubjid"], "Date": bad["dtc"], "Test": bad["testcd"],
                          "Value": columns.join_texts(bad["value"], bad["unit"].astype("string"), sep=" "),

@@ -34,6 +34,7 @@ REQUIRED: dict[str, tuple[tuple[str, ...], ...]] = {
     "rs": (("USUBJID",), ("RSSTRESC", "RSORRES", "AVALC")),
     "pc": (("USUBJID",), ("PCTESTCD", "PARAMCD")),
     "xc": (("USUBJID",), ("XCTESTCD",)),
+    "cm": (("USUBJID",), ("CMDECOD", "CMTRT"), ("CMSTDTC",)),  # vasopressors for ASTCT CRS (grade.cart_vasopressors)
 }
 SUPP_REQUIRED = (("USUBJID",), ("IDVAR",), ("IDVARVAL",), ("QNAM",), ("QVAL",))
 # every domain the pipeline reads; any other file name is reported (a renamed suppae.csv must not vanish silently)

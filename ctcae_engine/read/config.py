@@ -420,6 +420,28 @@ class GradingOptions:
         return Grading(split["lab"], split["clinical"], self.assume_at_rest)
 
 
+VASOPRESSOR_CLASSES = ("vasopressor", "vasopressin", "not_vasopressor")
+"""Classes of the CAR-T drug map (ctcae_engine.grade.cart_vocab); ``not_vasopressor`` removes a packaged drug."""
+
+
+def _vasopressor_map(value: Any) -> dict[str, str]:
+    for drug, kind in _typed(dict)(value).items():
+        if kind not in VASOPRESSOR_CLASSES:
+            raise _Invalid(f"expected one of {', '.join(VASOPRESSOR_CLASSES)}, got {kind!r}", drug)
+    return {str(drug).strip().upper(): kind for drug, kind in value.items()}
+
+
+@_table
+class CartOptions:
+    """[cart]: CAR-T toxicity (ASTCT 2019 CRS / ICANS, docs/cart.md)."""
+
+    vasopressors: Annotated[dict[str, str], BeforeValidator(_vasopressor_map)] = Field(
+        default_factory=dict, description="drug (CMDECOD / CMTRT / VASOPRES name) -> \"vasopressor\", \"vasopressin\" "
+                                          "or \"not_vasopressor\", added to or overriding the packaged drug map")
+    episode_max_missing_days: Days = Field(1, description="days in a row without a graded assessment that do not end "
+                                                          "a CRS/ICANS episode (0: an assessment every day)")
+
+
 @_table
 class ReportOptions:
     """[report]: the DSMB report."""
@@ -455,6 +477,7 @@ class StudyConfig:
     grading: Grading = Field(default_factory=Grading)
     report: ReportOptions = Field(default_factory=ReportOptions)
     run: RunOptions = Field(default_factory=RunOptions)
+    cart: CartOptions = Field(default_factory=CartOptions)
     data_folder: Path | None = None  # [data] folder, resolved against the TOML file's folder
     expected_domains: tuple[str, ...] = ("ae", "lb")  # [data] domains whose absence or emptiness stops a run
     source: Path | None = None  # the TOML file this came from
@@ -477,6 +500,7 @@ class StudyFile:
     grading: GradingOptions = Field(default_factory=GradingOptions, description="study-specific grading choices")
     report: ReportOptions = Field(default_factory=ReportOptions, description="DSMB report options")
     run: RunOptions = Field(default_factory=RunOptions, description="scheduled-run options")
+    cart: CartOptions = Field(default_factory=CartOptions, description="CAR-T toxicity (CRS / ICANS) options")
 
     @model_validator(mode="before")
     @classmethod
@@ -496,7 +520,7 @@ class StudyFile:
     def config(self) -> StudyConfig:
         return StudyConfig(self.study, self.treatment, self.treatment_emergent, self.relationship, self.eligibility,
                            self.response, self.pfs, self.persistence, self.grading.grading(), self.report, self.run,
-                           data_folder=self.data.folder, expected_domains=self.data.expected_domains)
+                           cart=self.cart, data_folder=self.data.folder, expected_domains=self.data.expected_domains)
 
 
 _FILE = TypeAdapter(StudyFile)

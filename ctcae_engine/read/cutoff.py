@@ -9,9 +9,9 @@ domain  date                         after the cut-off
 AE      AESTDTC (ADaM ASTDTC/ASTDT)  the row is removed (an AE that started on or before the cut-off is kept,
                                      whatever its end date)
 LB VS   LBDTC, VSDTC, EGDTC, XCDTC,  the row is removed
-EG XC   PCDTC, RSDTC, EXSTDTC
-PC RS   (ADaM ADT)
-EX
+EG XC   PCDTC, RSDTC, EXSTDTC,
+PC RS   CMSTDTC (ADaM ADT)
+EX CM
 DS      DSSTDTC                      the row is removed (a death or any other disposition event after the cut-off)
 DM      DTHDTC (ADaM ADSL DTHDT)     the participant stays; DTHDTC and DTHFL are blanked (death not counted)
 ======  ===========================  ==========================================================================
@@ -42,6 +42,7 @@ ROW_DATES: dict[str, tuple[str, ...]] = {
     "eg": ("EGDTC",),
     "adeg": ("ADTM", "ADT", "EGDTC"),
     "xc": ("XCDTC",),
+    "cm": ("CMSTDTC",),
     "pc": ("PCDTC",),
     "rs": ("RSDTC",),
     "adrs": ("ADT", "RSDTC"),

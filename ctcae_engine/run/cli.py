@@ -196,20 +196,25 @@ def config_schema(
 
 @app.command()
 def grade(
-    source: str = typer.Argument(..., help="LB/VS/EG (SDTM) or ADLB/ADVS/ADEG file: csv, parquet, xpt, sas7bdat, or "
-                                           "a folder of Parquet files; with --engine dask also an fsspec URL (s3://)"),
+    source: str = typer.Argument(..., help="LB/VS/EG (SDTM), ADLB/ADVS/ADEG or XC (CAR-T toxicity) file: csv, "
+                                           "parquet, xpt, sas7bdat, or a folder of Parquet files; with --engine dask "
+                                           "also an fsspec URL (s3://)"),
     out: str = typer.Option(..., "--out", "-o", help="Where to write the graded rows (.csv or .parquet; "
                                                       "a folder or URL with --engine dask)"),
-    kind: str = typer.Option("auto", help="lab, vitals, ecg or auto (from the columns / file name)"),
+    kind: str = typer.Option("auto", help="lab, vitals, ecg, cart (XC: ASTCT 2019 CRS and ICANS per assessment) or "
+                                          "auto (from the columns / file name)"),
     engine: str = typer.Option("pandas", help="pandas (one process) or dask (out of core, a cluster)"),
     scheduler: str | None = typer.Option(None, help="Dask scheduler address (default: a local cluster)"),
     config: Path | None = typer.Option(None, "--config", "-c", help="Study configuration: its [grading] test map "
-                                                                    "and assume_at_rest apply"),
+                                                                    "and assume_at_rest apply ([cart] for XC)"),
+    cm: Path | None = typer.Option(None, "--cm", help="XC only: SDTM CM file, the vasopressors given"),
+    dm: Path | None = typer.Option(None, "--dm", help="XC only: SDTM DM file (RFXSTDTC gives days from infusion)"),
 ) -> None:
-    """Ad-hoc grading of one observation file by CTCAE v4.03: every row written, graded or with its reason."""
+    """Ad-hoc grading of one observation file by CTCAE v4.03: every row written, graded or with its reason; an XC
+    file: every assessment graded for CRS and ICANS by ASTCT 2019, with its drivers or the reason."""
     _setup_logging(False)
-    if kind not in ("auto", "lab", "vitals", "ecg"):
-        _fail(f"--kind must be lab, vitals, ecg or auto, got {kind!r}")
+    if kind not in ("auto", "lab", "vitals", "ecg", "cart"):
+        _fail(f"--kind must be lab, vitals, ecg or auto (cart for XC), got {kind!r}")
     if engine not in ("pandas", "dask"):
         _fail(f"--engine must be pandas or dask, got {engine!r}")
     remote = "://" in source
@@ -233,6 +238,8 @@ def grade(
             except failures as exc:
                 _fail(f"{source}: {exc}", 3)
             kind = _kind_of(columns, Path(source.rstrip("/")))
+        if kind == "cart":
+            _fail(f"{source}: XC (CAR-T toxicity) is graded by the pandas engine (--engine pandas)")
         try:
             counts = grade_dataset(source, out, kind=kind, scheduler=scheduler, **study.options(kind))
         except failures as exc:
@@ -251,6 +258,9 @@ def grade(
     except Exception as exc:  # unreadable file: one clear line, no traceback
         _fail(f"{source}: cannot be read: {type(exc).__name__}: {exc}", 3)
     kind = _kind_of(frame, source_path) if kind == "auto" else kind
+    if kind == "cart":
+        _grade_xc(frame, source, target, config, cm, dm)
+        return
     try:
         graded = grading.GRADERS[kind](frame, **study.options(kind))
     except (ValueError, KeyError) as exc:
@@ -264,11 +274,42 @@ def grade(
     typer.echo(f"{len(graded)} rows ({kind}): {len(graded) - ungraded} graded, {ungraded} with a reason -> {out}")
 
 
+def _grade_xc(frame: pd.DataFrame, source: str, target: Path, config: Path | None, cm: Path | None,
+              dm: Path | None) -> None:
+    """``grade`` of an XC file: one row per assessment and syndrome (:func:`ctcae_engine.grade.cart.grade_xc`)."""
+    from ctcae_engine.grade import cart
+    from ctcae_engine.read.files import read_domain
+
+    vasopressors = _load(config).cart.vasopressors if config is not None else None
+    extra = {}
+    for name, path in (("cm", cm), ("dm", dm)):
+        if path is None:
+            continue
+        try:
+            extra[name] = read_domain(path)
+        except Exception as exc:  # unreadable file: one clear line, no traceback
+            _fail(f"{path}: cannot be read: {type(exc).__name__}: {exc}", 3)
+    try:
+        graded = cart.grade_xc(frame, extra.get("dm"), extra.get("cm"), vasopressors)
+    except (ValueError, KeyError) as exc:
+        _fail(f"{source}: {exc}", 3)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.suffix.lower() == ".parquet":
+        graded.to_parquet(target, index=False)
+    else:
+        graded.to_csv(target, index=False, lineterminator="\n")
+    ungraded = int(graded["grade"].isna().sum())
+    typer.echo(f"{len(graded)} assessments (CRS and ICANS, ASTCT 2019): {len(graded) - ungraded} graded, {ungraded} "
+               f"with a reason -> {target}")
+
+
 def _kind_of(frame: pd.DataFrame | None, source: Path) -> str:
-    """lab / vitals / ecg from SDTM --TESTCD columns or, for ADaM, the dataset name (adlb, advs, adeg)."""
+    """lab / vitals / ecg from SDTM --TESTCD columns or, for ADaM, the dataset name (adlb, advs, adeg); cart for XC."""
     from ctcae_engine.grade.findings import KIND_OF_DOMAIN
     from ctcae_engine.read.files import ADAM_TO_SDTM
 
+    if (frame is not None and "XCTESTCD" in frame.columns) or source.stem.lower() == "xc":
+        return "cart"
     if frame is not None:
         for domain, kind in KIND_OF_DOMAIN.items():
             if f"{domain.upper()}TESTCD" in frame.columns:

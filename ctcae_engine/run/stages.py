@@ -89,18 +89,19 @@ def cart_toxicity(runner: Runner) -> None:
     if "xc" not in domains:
         runner.missing("xc", "no XC (CAR-T toxicity observations) domain in the study folder")
         return
-    dm = domains.get("dm")
-    results.crs = runner.call("crs", cart.grade_crs, domains["xc"], dm)
+    dm, options = domains.get("dm"), results.config.cart
+    results.crs = runner.call("crs", cart.grade_crs, domains["xc"], dm, domains.get("cm"), options.vasopressors)
     results.icans = runner.call("icans", cart.grade_icans, domains["xc"], dm)
+    gap = options.episode_max_missing_days
     found = []
     for name, graded in (("crs", results.crs), ("icans", results.icans)):
-        eps = runner.call(name, cart.episodes, graded) if graded is not None else None
+        eps = runner.call(name, cart.episodes, graded, gap) if graded is not None else None
         setattr(results, f"{name}_episodes", eps)
         if eps is not None:
             found.append(eps.assign(syndrome=name.upper()))
     ae = results.ae if results.ae is not None else domains.get("ae")
     if results.crs is not None and ae is not None:
-        results.crs_vs_ae = runner.call("CRS01", cart.crs_vs_ctcae, results.crs, ae, dm)
+        results.crs_vs_ae = runner.call("CRS01", cart.crs_vs_ctcae, results.crs, ae, dm, gap)
     kept = [frame for frame in found if not frame.empty]  # an empty episode frame adds no row
     results.episodes = pd.concat(kept, ignore_index=True) if kept else found[0] if found else None
 
