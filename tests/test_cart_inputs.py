@@ -322,7 +322,7 @@ def test_demo_median_crs_duration_survives_one_removed_temperature():
     # reproduction: removing the day-2 TEMPMAX of ALPP-CART-DEMO-01007's CRS episode dropped the demo's median CRS
     # duration from 4 to 3 days (the episode split in two); with one missing day bridged it stays 4
     demo, cfg = load_demo(), load_config()
-    population = endpoints.safety_population(demo["dm"], demo["ex"], cfg)
+    population = endpoints.safety_population(demo["dm"], demo["ex"], cfg.treatment)
     xc = demo["xc"]
     gone = (xc["USUBJID"].eq("ALPP-CART-DEMO-01007") & xc["XCTESTCD"].eq("TEMPMAX")
             & xc["XCDTC"].str.startswith("2024-07-24"))
