@@ -105,6 +105,16 @@ REGISTRY: tuple[Output, ...] = (
            safety_tables.ae_soc_pt_table, options={"related": True}, needs=AE, note=AE_RULES),
     _table("AET04_TEAE", "Treatment-emergent AEs by SOC, PT and worst CTCAE grade", "ae_tables", ("ae", "population"),
            safety_tables.ae_soc_pt_table, options={"related": False}, needs=AE, note=AE_RULES),
+    _table("AET01_PERIOD", "Adverse events by study period of onset", "ae_tables", ("ae", "population"),
+           safety_tables.ae_period_table, needs=AE,
+           note="{window} Every AE record is counted in the period of its onset: before treatment (before the first "
+                "lymphodepleting or study-treatment dose), lymphodepletion (first lymphodepleting dose to the "
+                "infusion), post-infusion (infusion to the window end), after the window. AEs outside the window "
+                "are in no other AE table; they are listed here, and the lymphodepletion period in AET04_LD."),
+    _table("AET04_LD", "AEs with onset during lymphodepletion (before the infusion) by SOC, PT and worst CTCAE grade",
+           "ae_tables", ("ae", "population"), safety_tables.ae_soc_pt_table, options={"period": "lymphodepletion"},
+           needs=AE, empty="No AE with onset in the lymphodepletion period.",
+           note="N = safety population. Onset from the first lymphodepleting dose to before the CAR-T infusion."),
     _figure("ae_heatmap", "AE heat map: worst CTCAE grade per participant and term", "ae_tables", ("ae",),
             study_figures.ae_heatmap, ("ae",)),
     # listings and deaths
@@ -192,6 +202,11 @@ REGISTRY: tuple[Output, ...] = (
            note="These records were left out of every table, listing and figure. Partial dates that may fall on or "
                 "before the cut-off (e.g. 2025-06 for 2025-06-30) are kept; every excluded record is in "
                 "excluded_after_cutoff.csv next to the report."),
+    _table("DQ09", "Participants with more than one infusion record", "data_quality",
+           ("population", "config.treatment_emergent"), dq.repeated_infusions, needs=POP, listing=True,
+           empty="Every infused participant has one infusion record (or the window counts to the last dose).",
+           note="Day 0 is the first infusion record. A study with repeated doses sets [treatment_emergent] "
+                "after_last_dose_days; in a single-infusion study, a second record needs a check of EX."),
     _table("DQ07", "Supplemental qualifier rows (SUPP--) that match no parent record", "data_quality",
            ("supp_unmatched?",), dq.supp_unmatched, listing=True,
            empty="Every supplemental qualifier row (SUPP--) matched a record of its parent domain.",

@@ -111,3 +111,27 @@ def test_an_undefined_grade_counts_the_same_in_the_overview_and_the_soc_pt_table
     alopecia = soc_pt[soc_pt["term"].eq("Alopecia")].iloc[0]
     assert overview.loc["teae_g3", "n"] == overall["grade_3plus"] == 1
     assert alopecia["grade_3"] == 1
+
+
+def test_demo_lymphodepletion_period_is_counted_not_lost():
+    """The demo's window starts at the infusion: its 65 AEs with onset on days -5..-1 (48 of grade >= 3, 58 still
+    ongoing at the infusion) were in no table; AET01_PERIOD counts them and AET04_LD tabulates them."""
+    import ctcae_engine as ce
+
+    results = ce.run_study(None)
+    periods = results.tables["AET01_PERIOD"].frame.set_index("Period")
+    ld = periods.loc["lymphodepletion"]
+    assert (ld["AE records"], ld["Grade >= 3 records"], ld["Ongoing at infusion"]) == (65, 48, 58)
+    assert ld["Treatment-emergent records"] == 0
+    assert periods["AE records"].sum() == len(results.ae)  # every AE record in exactly one period
+    soc_pt = results.tables["AET04_LD"].frame
+    assert soc_pt.loc[soc_pt["level"].eq("overall"), "any"].item() == ld["Participants"]
+
+
+def test_repeated_infusion_records_are_listed_when_the_window_counts_from_one_infusion():
+    from ctcae_engine.analyse.data_quality import repeated_infusions
+
+    population = safety_population(*multi_dose(), DRUG)
+    listed = repeated_infusions(population, TreatmentEmergent())
+    assert listed[["Participant", "Infusion records", "Last"]].values.tolist() == [["P1", 3, "2024-03-01"]]
+    assert repeated_infusions(population, TreatmentEmergent(after_last_dose_days=30)).empty

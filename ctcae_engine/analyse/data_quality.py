@@ -11,7 +11,7 @@ import pandas as pd
 from ctcae_engine.grade import ae as ae_checks
 from ctcae_engine.grade import cart
 from ctcae_engine.read import columns
-from ctcae_engine.read.config import StudyConfig
+from ctcae_engine.read.config import StudyConfig, TreatmentEmergent
 from ctcae_engine.read.cutoff import cutoff_summary
 from ctcae_engine.read.fields import AE, SUPP
 
@@ -112,6 +112,18 @@ def discrepancies(found: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
 def late_records(excluded: pd.DataFrame, data_cutoff: str) -> tuple[pd.DataFrame, dict[str, str]]:
     """DQ06: records dated after the data cut-off, by domain (``data_cutoff`` fills the declared texts)."""
     return cutoff_summary(excluded), {"data_cutoff": data_cutoff}
+
+
+def repeated_infusions(population: pd.DataFrame, window: TreatmentEmergent) -> pd.DataFrame:
+    """DQ09: participants with more than one EX record of the infusion treatment while the window counts from one
+    infusion (no ``after_last_dose_days``): day 0 is the first record; a second infusion (or a split record) may
+    need ``after_last_dose_days`` or a check of EX."""
+    if window.after_last_dose_days is not None or "n_infusions" not in population.columns:
+        return pd.DataFrame(columns=["Participant", "Infusion records", "First (day 0)", "Last"])
+    many = population[population["n_infusions"].gt(1)]
+    return pd.DataFrame({"Participant": many["usubjid"], "Infusion records": many["n_infusions"],
+                         "First (day 0)": many["infdt"].dt.strftime("%Y-%m-%d"),
+                         "Last": many["lastdt"].dt.strftime("%Y-%m-%d")}).reset_index(drop=True)
 
 
 def supp_unmatched(lost: pd.DataFrame | None) -> pd.DataFrame:

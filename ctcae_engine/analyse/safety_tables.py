@@ -11,12 +11,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ctcae_engine.analyse.endpoints import ae_grade, proportion, reported_term, window_bounds
+from ctcae_engine.analyse.endpoints import PERIODS, ae_grade, proportion, reported_term, window_bounds
 from ctcae_engine.grade.ae import stack_directions
 from ctcae_engine.read.config import TreatmentEmergent
-from ctcae_engine.read.dates import to_date
+from ctcae_engine.read.dates import dtc_bounds, to_date
 from ctcae_engine.read.fields import AE, LABS
 
+SAFETY_PERIODS = PERIODS[:4]  # periods of participants in the safety population
+BEFORE_INFUSION = ("before treatment", "lymphodepletion")
 GRADE_COLUMNS = ["grade_1", "grade_2", "grade_3", "grade_4", "grade_5", "grade_missing"]
 
 
@@ -35,7 +37,8 @@ def _grade_counts(base: pd.DataFrame) -> pd.DataFrame:
 
 
 def ae_soc_pt_table(
-    flagged: pd.DataFrame, population: pd.DataFrame, related: bool = False, attribution: str | None = None
+    flagged: pd.DataFrame, population: pd.DataFrame, related: bool = False, attribution: str | None = None,
+    period: str | None = None,
 ) -> pd.DataFrame:
     """Participants with treatment-emergent AEs by SOC and preferred term, by worst grade (``AET04_TEAE``; with
     ``related=True`` treatment-related only, ``AET04_TRAE``).
@@ -44,10 +47,12 @@ def ae_soc_pt_table(
     leads. Columns: level ("overall", "soc", "term"), soc, term, grade_1..grade_5, grade_missing (only ungraded
     records), any, any_pct, grade_3plus, grade_3plus_pct; N = safety population. Sorted by descending ``any``
     (SOCs, then terms within SOC), ties alphabetically. ``attribution`` ("cart", "lymphodepletion", "either")
-    overrides the study's choice of which relationship makes an AE treatment-related.
+    overrides the study's choice of which relationship makes an AE treatment-related. ``period`` (one of
+    :data:`~ctcae_engine.analyse.endpoints.PERIODS`) counts the AEs with onset in that study period instead of the
+    treatment-emergent ones (``AET04_LD``: the lymphodepletion period).
     """
     total = int(population["saffl"].sum())
-    keep = flagged["trtemfl"].astype(bool)
+    keep = flagged["trtemfl"].astype(bool) if period is None else flagged["period"].eq(period)
     if related:
         column = {"cart": "related_cart", "lymphodepletion": "related_ld", None: "related"}.get(attribution)
         rel = flagged["related_cart"] | flagged["related_ld"] if attribution == "either" else flagged[column]
@@ -80,6 +85,35 @@ def ae_soc_pt_table(
     table[counts] = table[counts].fillna(0).astype(int)
     table = table.reset_index(drop=True)
     return table
+
+
+def ae_period_table(flagged: pd.DataFrame, population: pd.DataFrame) -> pd.DataFrame:
+    """``AET01_PERIOD``: AEs by study period of onset (before treatment, lymphodepletion, post-infusion, after the
+    window, ...): records, participants (n, % of the safety population), grade >= 3 records and participants, records
+    treatment-emergent, and records still ongoing at the infusion (no end date, or ending on/after day 0). Every AE
+    record lands in exactly one row, so nothing outside the treatment-emergent window goes unseen."""
+    total = int(population["saffl"].sum())
+    infdt = population.set_index("usubjid")["infdt"]
+    subj = AE.subjects(flagged)
+    end = dtc_bounds(AE.text(flagged, "end"))["latest"]
+    ongoing = (end.isna() | (end >= subj.map(infdt).astype("datetime64[ns]"))) & subj.map(infdt).notna()
+    facts = pd.DataFrame({"period": flagged["period"], "usubjid": subj, "g3": ae_grade(flagged).ge(3).fillna(False),
+                          "teae": flagged["trtemfl"].astype(bool), "ongoing": ongoing.astype(bool)})
+    rows = []
+    for name in PERIODS:
+        part = facts[facts["period"].eq(name)]
+        if part.empty:
+            continue
+        people = part["usubjid"].nunique()
+        rows.append({"Period": name, "AE records": len(part), "Participants": people,
+                     "% of safety population": 100.0 * people / total if total and name in SAFETY_PERIODS else np.nan,
+                     "Grade >= 3 records": int(part["g3"].sum()),
+                     "Participants with grade >= 3": part.loc[part["g3"], "usubjid"].nunique(),
+                     "Treatment-emergent records": int(part["teae"].sum()),
+                     "Ongoing at infusion": int(part["ongoing"].sum()) if name in BEFORE_INFUSION else np.nan})
+    return pd.DataFrame(rows, columns=["Period", "AE records", "Participants", "% of safety population",
+                                       "Grade >= 3 records", "Participants with grade >= 3",
+                                       "Treatment-emergent records", "Ongoing at infusion"])
 
 
 def _grade_text(values: pd.Series) -> pd.Series:
