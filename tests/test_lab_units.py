@@ -29,7 +29,8 @@ def test_unit_spellings_normalise(spelling, unit):
         ("CREAT", "mg/dL", "umol/L", 88.4),
         ("BILI", "mg/dL", "umol/L", 17.1),
         ("URATE", "mg/dL", "umol/L", 59.48),
-        ("CA", "mg/dL", "mmol/L", 0.2495),
+        ("CA", "mg/dL", "mmol/L", 10 / 40.078),  # calcium 40.078 g/mol
+        ("CAION", "mg/dL", "mmol/L", 10 / 40.078),  # ionized calcium: the same molar mass (admiral: x 0.25)
         ("CA", "mEq/L", "mmol/L", 0.5),  # divalent ion
         ("K", "mEq/L", "mmol/L", 1.0),  # monovalent ion
         ("NEUT", "cells/uL", "10^9/L", 0.001),

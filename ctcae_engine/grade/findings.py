@@ -172,6 +172,81 @@ def derive_baseline(obs: pd.DataFrame, value: np.ndarray, first_dose: object = N
     return (base_of_group[group] if n else np.empty(0)), chosen
 
 
+class _Conversions:
+    """Unit conversions, resolved once per distinct (criteria keys, test map row, unit) combination ``codes``.
+
+    ``factor`` / ``offset`` / ``unit`` take a value to its criteria key's table unit (``value_si``, what tables and
+    figures show); per direction, ``code`` is the compiled criteria (the key in the unit it is compared in: the
+    record's own unit when the CTCAE text states thresholds in it, else the nearest one that has them, see
+    :func:`units.nearest_unit`), ``cf`` / ``co`` take the record's value there and ``bf`` / ``bo`` the baseline
+    (held in the table unit, it may come from a record in another unit)."""
+
+    def __init__(self, rules: LabRules, table: pd.DataFrame, key_low: np.ndarray, key_high: np.ndarray,
+                 map_row: np.ndarray, unit_cat: pd.Categorical) -> None:
+        n_keys, n_map, n_units = len(rules.keys) + 1, len(table) + 1, len(unit_cat.categories) + 1
+        combo = (((key_low + 1) * n_keys + key_high + 1) * n_map + map_row + 1) * n_units + unit_cat.codes + 1
+        self.codes, combos = pd.factorize(combo)
+        analytes = np.append(table["analyte"].to_numpy(dtype=object), None)
+        unit_names = np.append(np.asarray(unit_cat.categories, dtype=object), None)
+        size = len(combos)
+        self.factor, self.offset = np.full(size, np.nan), np.zeros(size)
+        self.unit, self.label = np.empty(size, dtype=object), np.empty(size, dtype=object)
+        self.code = np.full((2, size), -1, dtype=np.int64)
+        self.cf, self.co = np.full((2, size), np.nan), np.zeros((2, size))
+        self.bf, self.bo = np.ones((2, size)), np.zeros((2, size))
+        for j, value in enumerate(combos):
+            rest, u = divmod(int(value), n_units)
+            rest, m = divmod(rest, n_map)
+            keys = divmod(rest, n_keys)  # each + 1, 0 = none
+            k = keys[0] or keys[1]
+            given_unit, analyte = unit_names[u - 1], analytes[m - 1] or "test"
+            target = rules.unit[k - 1] if k else None
+            found = units.conversion(analyte, given_unit, target) if target is not None else None
+            if found is None and target is not None and rules.relative_only[k - 1]:
+                found, target = (1.0, 0.0), units.normalise_unit(given_unit)  # only ULN/LLN/baseline multiples
+            self.factor[j], self.offset[j] = (np.nan, 0.0) if found is None else found
+            self.unit[j] = target if target is not None else units.normalise_unit(given_unit)
+            self.label[j] = (f"no unit given; {analyte} rule needs {target}" if given_unit is None
+                             else f"unit '{given_unit}' not convertible to {target} for {analyte}")
+            for d, kd in enumerate(keys):
+                self.code[d, j], self.cf[d, j], self.co[d, j] = kd - 1, self.factor[j], self.offset[j]
+                if kd and found is not None:
+                    other = _other_unit(rules, kd - 1, analyte, given_unit, self.unit[j])
+                    if other is not None:
+                        self.code[d, j], self.cf[d, j], self.co[d, j], self.bf[d, j], self.bo[d, j] = other
+        self.other = [bool((self.code[d] >= len(rules.keys)).any()) for d in (0, 1)]
+
+    def rows(self, per_combo: np.ndarray) -> np.ndarray:
+        return per_combo[self.codes]
+
+    def compared(self, d: int, keys: np.ndarray, gradable: np.ndarray, raw: tuple[np.ndarray, ...],
+                 in_si: tuple[np.ndarray, ...], base_si: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Direction ``d``'s compiled criteria codes and (value, LLN, ULN, baseline) in the units it compares in;
+        the table-unit arrays ``in_si`` themselves when no record of this direction is compared in another unit."""
+        if not self.other[d]:
+            return (keys, *in_si)
+        c = self.codes
+        value, lln, uln = (x * self.cf[d][c] + self.co[d][c] for x in raw)
+        return (self.code[d][c], np.where(gradable, value, np.nan), lln, uln, base_si * self.bf[d][c] + self.bo[d][c])
+
+
+def _other_unit(rules: LabRules, key: int, analyte: str, given_unit: object,
+                si_unit: str) -> tuple[int, float, float, float, float] | None:
+    """Compiled code and conversions (value, baseline from the table unit) of the unit other than the table's that a
+    record of ``key`` in ``given_unit`` is compared in; None when it is compared in the table unit."""
+    options = rules.units_of(key)
+    if len(options) == 1:
+        return None
+    chosen = units.nearest_unit(analyte, given_unit, [unit for _, unit in options])
+    if not chosen:  # None (no unit reached: the table unit's reason applies) or 0 (the table unit)
+        return None
+    code, unit = options[chosen]
+    value, base = units.conversion(analyte, given_unit, unit), units.conversion(analyte, si_unit, unit)
+    if value is None or base is None:
+        return None
+    return code, value[0], value[1], base[0], base[1]
+
+
 def grade_labs(
     df: pd.DataFrame,
     *,
@@ -300,33 +375,11 @@ def grade_observations(
                     "(--TPT/--POS/--CAT saying REST, or assume_at_rest=True)")
     reasons.add(~mapped, testcd_of_row, lambda u: f"test {u} not mapped to a CTCAE term")
 
-    # units: one factor per distinct (criteria key, test map row, unit); applied as array multiplications
-    key_any = np.where(key_low >= 0, key_low, key_high)
+    # units: one conversion per distinct (criteria keys, test map row, unit); applied as array multiplications
     unit_cat = obs["unit"].array
-    combo = ((key_any + 1) * (len(table) + 1) + map_row + 1) * (len(unit_cat.categories) + 1) + unit_cat.codes + 1
-    combo_codes, combos = pd.factorize(combo)
-    analytes = np.append(table["analyte"].to_numpy(dtype=object), None)
-    unit_names = np.append(np.asarray(unit_cat.categories, dtype=object), None)
-    targets = np.append(rules.unit, None)
-    relative_only = np.append(rules.relative_only, True)
-    f_u = np.full(len(combos), np.nan)
-    o_u = np.zeros(len(combos))
-    unit_u = np.empty(len(combos), dtype=object)
-    label_u = np.empty(len(combos), dtype=object)
-    for j, value in enumerate(combos):
-        rest, u = divmod(int(value), len(unit_cat.categories) + 1)
-        k, m = divmod(rest, len(table) + 1)
-        target, given_unit, analyte = targets[k - 1], unit_names[u - 1], analytes[m - 1] or "test"
-        found = units.conversion(analyte, given_unit, target) if target is not None else None
-        if found is None and target is not None and relative_only[k - 1]:
-            found, target = (1.0, 0.0), units.normalise_unit(given_unit)  # only ULN/LLN/baseline multiples
-        f_u[j], o_u[j] = (np.nan, 0.0) if found is None else found
-        unit_u[j] = target if target is not None else units.normalise_unit(given_unit)
-        label_u[j] = (f"no unit given; {analyte} rule needs {target}" if given_unit is None
-                      else f"unit '{given_unit}' not convertible to {target} for {analyte}")
-    factor = f_u[combo_codes]
-    offset = o_u[combo_codes]
-    unit_si = unit_u[combo_codes]
+    conv = _Conversions(rules, table, key_low, key_high, map_row, unit_cat)
+    factor, offset = conv.rows(conv.factor), conv.rows(conv.offset)
+    unit_si = conv.rows(conv.unit)
     value_raw = obs["value"].to_numpy()
     value_si = value_raw * factor + offset
     lln_si = obs["lln"].to_numpy() * factor + offset
@@ -342,7 +395,7 @@ def grade_observations(
     implausible = ~no_value & (~np.isfinite(value_raw) | (value_raw < 0))
     reasons.add(implausible, value_raw, lambda u: f"implausible result {u:g} (negative or not finite)")
     value_si = np.where(implausible, np.nan, value_si)
-    reasons.add(np.isnan(factor), combo_codes, lambda j: label_u[j])
+    reasons.add(np.isnan(factor), conv.codes, lambda j: conv.label[j])
 
     # baseline: given (ADaM BASE), flagged, or derived from the first dose
     base_given = obs["base"].to_numpy() * factor + offset
@@ -361,14 +414,20 @@ def grade_observations(
         group = (subj + 1) * (len(obs["testcd"].array.categories) + 1) + obs["testcd"].array.codes + 1
         stamp = obs["adtm"].to_numpy(dtype="datetime64[ns]")
         hours = np.where(np.isnat(stamp), np.nan, stamp.astype(np.int64) / 3.6e12)
-    low = rules.grade_direction(key_low, v, lln_si, uln_si, base_si, group, hours)
-    high = rules.grade_direction(key_high, v, lln_si, uln_si, base_si, group, hours)
+    # each direction compared in the unit nearest the record's own that has thresholds in the CTCAE text
+    arrays = (obs["value"].to_numpy(), obs["lln"].to_numpy(), obs["uln"].to_numpy())
+    code_low, *in_low = conv.compared(0, key_low, gradable, arrays, (v, lln_si, uln_si, base_si), base_si)
+    code_high, *in_high = conv.compared(1, key_high, gradable, arrays, (v, lln_si, uln_si, base_si), base_si)
+    low = rules.grade_direction(code_low, *in_low, group, hours)
+    high = rules.grade_direction(code_high, *in_high, group, hours)
     has_low, has_high = key_low >= 0, key_high >= 0
     grade = combine(low["grade"], high["grade"], has_low, has_high)
     use_low = has_low & (((low["grade"] > 0) & (low["grade"] >= high["grade"])) | ~has_high)
-    missing, missing_texts = rules.missing_reasons(key_low, low["missing"], key_high, high["missing"])
+    missing, missing_texts = rules.missing_reasons(code_low, low["missing"], code_high, high["missing"])
     has_text = np.append(missing_texts != "", False).astype(bool)  # code -1 (no reason) -> False
     reasons.add(gradable & has_text[missing], missing, lambda j: missing_texts[j])
+    shown = in_low[1:] if in_low[1] is in_high[1] else [np.where(use_low, a, b) for a, b in zip(in_low[1:], in_high[1:],
+                                                                                                 strict=True)]
 
     crit = np.where(use_low, low["crit"], high["crit"])
     terms = np.append(rules.term, "")
@@ -390,9 +449,7 @@ def grade_observations(
         "term": terms[np.where(use_low, key_low, key_high)],
         "grade": as_int64(np.where(mapped, grade, -1)),
         "rule": rules.rule_text[crit],
-        "thresholds": rules.thresholds(
-            crit, *rules.references(crit, lln_si, uln_si, base_si)
-        ),
+        "thresholds": rules.thresholds(crit, *rules.references(crit, *shown)),
         "reason": reasons.array(),
     }
     return _assemble(df, new)
