@@ -80,10 +80,16 @@ def test_known_real_values(lb, graded):
     std, _ = graded
     urine_ph = lb["LBTESTCD"].eq("PH")
     assert std.loc[urine_ph, "grade"].isna().all()  # urinalysis pH is never Acidosis/Alkalosis
-    # the pilot's "<0.2"-style results are kept with their reason
+    # the pilot's censored results: bilirubin '<3.42' umol/L (ULN 21) is below the ULN whatever its value, so grade 0
+    # (flagged); glucose '<2.2204' mmol/L is Hypoglycemia G2 '<3.0 - 2.2 mmol/L' just below 2.2204 and G4 near 0: listed
     censored = lb["LBSTRESC"].fillna("").str.startswith("<")
     assert censored.sum() == 6
-    assert (std.loc[censored, "reason"] == "non-numeric result '" + lb.loc[censored, "LBSTRESC"] + "'").all()
+    bili = censored & lb["LBTESTCD"].eq("BILI")
+    assert bili.sum() == 5 and std.loc[bili, "grade"].eq(0).all()
+    assert std.loc[bili, "thresholds"].eq("censored '<3.42', every value it allows: grade 0").all()
+    glucose = censored & lb["LBTESTCD"].eq("GLUC")
+    assert std.loc[glucose, "grade"].isna().all()
+    assert std.loc[glucose, "reason"].tolist() == ["censored result '<2.2204': the values it allows span grades 2 to 4"]
     # baselines come from LBBLFL; hyperuricemia >ULN is graded 3 (worst case, "with physiologic consequences")
     urate = std[std["LBTESTCD"].eq("URATE") & (std["value_si"] > std["uln_si"])]
     assert len(urate) > 0 and urate["grade"].ge(3).all()

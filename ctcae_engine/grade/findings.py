@@ -16,7 +16,7 @@ from functools import cache
 import numpy as np
 import pandas as pd
 
-from ctcae_engine.grade import units
+from ctcae_engine.grade import censored, units
 from ctcae_engine.grade.rules import LabRules, as_int64, combine
 from ctcae_engine.read import canonical
 from ctcae_engine.read.dates import to_date
@@ -247,6 +247,40 @@ def _other_unit(rules: LabRules, key: int, analyte: str, given_unit: object,
     return code, value[0], value[1], base[0], base[1]
 
 
+def censored_grades(low: dict, high: dict, ends: list[tuple[dict, dict]], rows: np.ndarray, key_low: np.ndarray,
+                    key_high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Give the censored ``rows`` whose two ends have the same grade in each direction (NA at neither) that grade,
+    in place in ``low`` / ``high``. Returns the rows so graded and, per row, the text saying why another censored row
+    is not graded ('' elsewhere): e.g. "the values it allows span grades 0 to 4"."""
+    same = rows.copy()
+    for d, keys in enumerate((key_low, key_high)):
+        a, b = ends[0][d]["grade"], ends[1][d]["grade"]
+        same &= (keys < 0) | ((a == b) & (a >= 0))
+    for d, graded in enumerate((low, high)):
+        graded["grade"][same] = ends[0][d]["grade"][same]
+        graded["crit"][same] = ends[0][d]["crit"][same]
+        graded["missing"][same] = 0
+    has_low, has_high = key_low >= 0, key_high >= 0
+    at_ends = [combine(lo["grade"], hi["grade"], has_low, has_high) for lo, hi in ends]
+    span = np.full(len(rows), "", dtype=object)
+    for i in np.flatnonzero(rows & ~same):
+        grades = sorted({int(g[i]) for g in at_ends})
+        span[i] = (f"the values it allows span grades {grades[0]} to {grades[-1]}" if grades[0] >= 0 else
+                   "some of the values it allows cannot be graded (a limit or baseline is missing)")
+    return np.flatnonzero(same), span
+
+
+def censored_flag(thresholds: np.ndarray, rows: np.ndarray, result: np.ndarray) -> np.ndarray:
+    """Thresholds texts with the graded censored rows flagged: "censored '<0.5', every value it allows: < 0.5 10^9/L"
+    ("... allows: grade 0" when no criterion fires)."""
+    if rows.size == 0:
+        return thresholds
+    out = thresholds.copy()
+    pairs = zip(result[rows], thresholds[rows], strict=True)
+    out[rows] = [f"censored '{r}', every value it allows: {t or 'grade 0'}" for r, t in pairs]
+    return out
+
+
 def grade_labs(
     df: pd.DataFrame,
     *,
@@ -390,7 +424,9 @@ def grade_observations(
     blank = no_value & pd.isna(result)
     blank[no_value & ~blank] = [not str(r).strip() for r in result[no_value & ~blank]]  # "" or "  " = missing
     reasons.add(blank, np.zeros(n, dtype=np.int8), lambda u: "missing result")
-    reasons.add(no_value, result, lambda u: f"non-numeric result '{u}'")
+    cens = censored.parse(result, no_value & ~blank)  # "<0.1", ">1000": graded below when the range has one grade
+    reasons.add(cens.impossible, result, lambda u: f"implausible censored result '{u}' (allows no value >= 0)")
+    reasons.add(no_value & ~cens.rows, result, lambda u: f"non-numeric result '{u}'")
     # no CTCAE-graded quantity (counts, concentrations, activities, temperatures, intervals) is negative or infinite
     implausible = ~no_value & (~np.isfinite(value_raw) | (value_raw < 0))
     reasons.add(implausible, value_raw, lambda u: f"implausible result {u:g} (negative or not finite)")
@@ -415,11 +451,24 @@ def grade_observations(
         stamp = obs["adtm"].to_numpy(dtype="datetime64[ns]")
         hours = np.where(np.isnat(stamp), np.nan, stamp.astype(np.int64) / 3.6e12)
     # each direction compared in the unit nearest the record's own that has thresholds in the CTCAE text
-    arrays = (obs["value"].to_numpy(), obs["lln"].to_numpy(), obs["uln"].to_numpy())
-    code_low, *in_low = conv.compared(0, key_low, gradable, arrays, (v, lln_si, uln_si, base_si), base_si)
-    code_high, *in_high = conv.compared(1, key_high, gradable, arrays, (v, lln_si, uln_si, base_si), base_si)
-    low = rules.grade_direction(code_low, *in_low, group, hours)
-    high = rules.grade_direction(code_high, *in_high, group, hours)
+    lln_raw, uln_raw = obs["lln"].to_numpy(), obs["uln"].to_numpy()
+
+    def grade_both(raw: np.ndarray, v: np.ndarray) -> tuple[dict, dict, np.ndarray, np.ndarray, list, list]:
+        code_low, *in_low = conv.compared(0, key_low, gradable, (raw, lln_raw, uln_raw), (v, lln_si, uln_si, base_si),
+                                          base_si)
+        code_high, *in_high = conv.compared(1, key_high, gradable, (raw, lln_raw, uln_raw),
+                                            (v, lln_si, uln_si, base_si), base_si)
+        return (rules.grade_direction(code_low, *in_low, group, hours),
+                rules.grade_direction(code_high, *in_high, group, hours), code_low, code_high, in_low, in_high)
+
+    low, high, code_low, code_high, in_low, in_high = grade_both(value_raw, v)
+    flagged = np.zeros(0, dtype=np.int64)
+    if (cens.rows & gradable).any():
+        ends = [np.where(cens.rows, end, value_raw) for end in (cens.low, cens.high)]
+        graded_ends = [grade_both(raw, np.where(gradable, raw * factor + offset, np.nan))[:2] for raw in ends]
+        flagged, span = censored_grades(low, high, graded_ends, cens.rows & gradable, key_low, key_high)
+        text = np.where(span != "", "'" + result.astype(str) + "': " + span, "")
+        reasons.add(span != "", text, lambda u: f"censored result {u}")
     has_low, has_high = key_low >= 0, key_high >= 0
     grade = combine(low["grade"], high["grade"], has_low, has_high)
     use_low = has_low & (((low["grade"] > 0) & (low["grade"] >= high["grade"])) | ~has_high)
@@ -449,7 +498,7 @@ def grade_observations(
         "term": terms[np.where(use_low, key_low, key_high)],
         "grade": as_int64(np.where(mapped, grade, -1)),
         "rule": rules.rule_text[crit],
-        "thresholds": rules.thresholds(crit, *rules.references(crit, *shown)),
+        "thresholds": censored_flag(rules.thresholds(crit, *rules.references(crit, *shown)), flagged, result),
         "reason": reasons.array(),
     }
     return _assemble(df, new)

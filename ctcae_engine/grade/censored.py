@@ -1,0 +1,65 @@
+"""Censored results ("<0.1", ">1000", "<=5"): the range of values a result allows, as its two ends.
+
+A censored result is graded when both ends of its range fall in the same grade (grades are monotone in the value
+along one direction, so every value between them does too); see docs/grading.md. A result without a number
+("<LLOQ", "BLQ", "NEG") is not censored here: it stays a non-numeric result.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+_PATTERN = re.compile(r"^\s*(<=|>=|=<|=>|<|>|\u2264|\u2265)\s*((?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$")
+_OPS = {"<=": "<=", "=<": "<=", "\u2264": "<=", ">=": ">=", "=>": ">=", "\u2265": ">=", "<": "<", ">": ">"}
+JUST = 1e-9
+"""An open end ("<0.5") is taken a relative 1e-9 inside the range: far beyond the 1e-12 of the float-safe
+comparison, so a threshold equal to the printed number is never crossed by it."""
+
+
+@dataclass(frozen=True)
+class Censored:
+    """Per row: ``rows`` whether the result is a censored number, ``low`` / ``high`` the ends of the values it allows
+    (in the result's unit; NaN elsewhere), ``impossible`` rows whose range holds no count or concentration
+    ("<0", "<-1")."""
+
+    rows: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    impossible: np.ndarray
+
+
+def parse(result: np.ndarray, candidates: np.ndarray) -> Censored:
+    """The censored results among the rows ``candidates`` (a mask of rows whose result has no number)."""
+    n = len(result)
+    rows, impossible = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+    low, high = np.full(n, np.nan), np.full(n, np.nan)
+    where = np.flatnonzero(candidates)
+    if where.size == 0:
+        return Censored(rows, low, high, impossible)
+    codes, texts = pd.factorize(pd.Series(result[where], dtype=object).astype(str))
+    ends = np.array([_ends(text) for text in texts] + [(np.nan, np.nan, 0.0)], dtype=float).reshape(-1, 3)
+    picked = ends[codes]
+    low[where], high[where] = picked[:, 0], picked[:, 1]
+    rows[where] = picked[:, 2] > 0
+    impossible[where] = picked[:, 2] < 0
+    low[~rows], high[~rows] = np.nan, np.nan
+    return Censored(rows, low, high, impossible)
+
+
+def _ends(text: str) -> tuple[float, float, float]:
+    """(low end, high end, 1 censored / -1 impossible / 0 not censored) of one result text."""
+    found = _PATTERN.match(text)
+    if found is None:
+        return (np.nan, np.nan, 0.0)
+    op, number = _OPS[found.group(1)], float(found.group(2))
+    if op == "<":
+        return (0.0, number - JUST * number, 1.0) if number > 0 else (np.nan, np.nan, -1.0)
+    if op == "<=":
+        return (0.0, number, 1.0)
+    if op == ">":
+        return (max(number + JUST * number, np.nextafter(number, np.inf)), np.inf, 1.0)
+    return (number, np.inf, 1.0)
