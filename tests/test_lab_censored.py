@@ -80,6 +80,7 @@ def test_parse_reads_only_a_comparison_and_a_number():
     found = parse(np.array(["<0.1", "> 1000", "<=2", "\u22645", "<LLOQ", "0.3", "<1e-3"], dtype=object),
                   np.ones(7, dtype=bool))
     assert found.rows.tolist() == [True, True, True, True, False, False, True]
+    assert found.index.tolist() == [0, 1, 2, 3, 6]
     assert found.low[0] == 0 and 0.0999 < found.high[0] < 0.1 and found.high[1] == np.inf and found.high[2] == 2
 
 

@@ -22,32 +22,38 @@ comparison, so a threshold equal to the printed number is never crossed by it.""
 
 @dataclass(frozen=True)
 class Censored:
-    """Per row: ``rows`` whether the result is a censored number, ``low`` / ``high`` the ends of the values it allows
-    (in the result's unit; NaN elsewhere), ``impossible`` rows whose range holds no count or concentration
-    ("<0", "<-1")."""
+    """``rows``: per row, whether the result is a censored number; ``index``: those rows' positions, ``low`` /
+    ``high``: the ends of the values each allows (in the result's unit); ``impossible``: per row, a censored result
+    whose range holds no count or concentration ("<0", "<-1")."""
 
     rows: np.ndarray
+    index: np.ndarray
     low: np.ndarray
     high: np.ndarray
     impossible: np.ndarray
 
+    def ends(self, value: np.ndarray) -> list[np.ndarray]:
+        """``value`` with the censored rows set to the low end, and to the high end."""
+        out = []
+        for end in (self.low, self.high):
+            copy = value.copy()
+            copy[self.index] = end
+            out.append(copy)
+        return out
+
 
 def parse(result: np.ndarray, candidates: np.ndarray) -> Censored:
     """The censored results among the rows ``candidates`` (a mask of rows whose result has no number)."""
-    n = len(result)
-    rows, impossible = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
-    low, high = np.full(n, np.nan), np.full(n, np.nan)
+    rows, impossible = np.zeros(len(result), dtype=bool), np.zeros(len(result), dtype=bool)
     where = np.flatnonzero(candidates)
     if where.size == 0:
-        return Censored(rows, low, high, impossible)
+        return Censored(rows, where, np.empty(0), np.empty(0), impossible)
     codes, texts = pd.factorize(pd.Series(result[where], dtype=object).astype(str))
-    ends = np.array([_ends(text) for text in texts] + [(np.nan, np.nan, 0.0)], dtype=float).reshape(-1, 3)
-    picked = ends[codes]
-    low[where], high[where] = picked[:, 0], picked[:, 1]
-    rows[where] = picked[:, 2] > 0
-    impossible[where] = picked[:, 2] < 0
-    low[~rows], high[~rows] = np.nan, np.nan
-    return Censored(rows, low, high, impossible)
+    ends = np.array([_ends(text) for text in texts], dtype=float).reshape(-1, 3)[codes]
+    found = ends[:, 2] > 0
+    rows[where[found]] = True
+    impossible[where[ends[:, 2] < 0]] = True
+    return Censored(rows, where[found], ends[found, 0], ends[found, 1], impossible)
 
 
 def _ends(text: str) -> tuple[float, float, float]:

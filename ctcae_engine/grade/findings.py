@@ -10,7 +10,7 @@ directions -> one output row per input row, with the rule that fired or the reas
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cache
 
 import numpy as np
@@ -220,14 +220,21 @@ class _Conversions:
         return per_combo[self.codes]
 
     def compared(self, d: int, keys: np.ndarray, gradable: np.ndarray, raw: tuple[np.ndarray, ...],
-                 in_si: tuple[np.ndarray, ...], base_si: np.ndarray) -> tuple[np.ndarray, ...]:
-        """Direction ``d``'s compiled criteria codes and (value, LLN, ULN, baseline) in the units it compares in;
-        the table-unit arrays ``in_si`` themselves when no record of this direction is compared in another unit."""
+                 base_si: np.ndarray) -> tuple[np.ndarray, Callable[[np.ndarray], tuple[np.ndarray, ...]] | None]:
+        """Direction ``d``'s compiled criteria codes and the ``other`` provider of :meth:`LabRules.grade_direction`:
+        (value, LLN, ULN, baseline) of given rows in the unit they are compared in, from the record's own ``raw``
+        (value, LLN, ULN) and the table-unit baseline; ``keys`` and None when no row of ``d`` uses another unit."""
         if not self.other[d]:
-            return (keys, *in_si)
-        c = self.codes
-        value, lln, uln = (x * self.cf[d][c] + self.co[d][c] for x in raw)
-        return (self.code[d][c], np.where(gradable, value, np.nan), lln, uln, base_si * self.bf[d][c] + self.bo[d][c])
+            return keys, None
+        codes = self.code[d].astype(np.int16)[self.codes]
+
+        def other(rows: np.ndarray) -> tuple[np.ndarray, ...]:
+            c = self.codes[rows]
+            cf, co = self.cf[d][c], self.co[d][c]
+            value, lln, uln = (x[rows] * cf + co for x in raw)
+            return (np.where(gradable[rows], value, np.nan), lln, uln, base_si[rows] * self.bf[d][c] + self.bo[d][c])
+
+        return codes, other
 
 
 def _other_unit(rules: LabRules, key: int, analyte: str, given_unit: object,
@@ -245,6 +252,22 @@ def _other_unit(rules: LabRules, key: int, analyte: str, given_unit: object,
     if value is None or base is None:
         return None
     return code, value[0], value[1], base[0], base[1]
+
+
+def _references(rules: LabRules, conv: _Conversions, crit: np.ndarray, use_low: np.ndarray, limits: tuple,
+                gradable: np.ndarray, value_raw: np.ndarray, lln_si: np.ndarray, uln_si: np.ndarray,
+                base_si: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:meth:`LabRules.references` of the fired rows, in the unit each was compared in."""
+    ref_value, ref_base = rules.references(crit, lln_si, uln_si, base_si)
+    elsewhere = crit >= rules.n_table_rows
+    if elsewhere.any():
+        for d, side in ((0, use_low), (1, ~use_low)):
+            rows = np.flatnonzero(elsewhere & side)
+            if rows.size:
+                _, other = conv.compared(d, np.empty(0, dtype=np.int64), gradable, (value_raw, *limits), base_si)
+                _, lln, uln, base = other(rows)
+                ref_value[rows], ref_base[rows] = rules.references(crit[rows], lln, uln, base)
+    return ref_value, ref_base
 
 
 def censored_grades(low: dict, high: dict, ends: list[tuple[dict, dict]], rows: np.ndarray, key_low: np.ndarray,
@@ -453,30 +476,27 @@ def grade_observations(
     # each direction compared in the unit nearest the record's own that has thresholds in the CTCAE text
     lln_raw, uln_raw = obs["lln"].to_numpy(), obs["uln"].to_numpy()
 
-    def grade_both(raw: np.ndarray, v: np.ndarray) -> tuple[dict, dict, np.ndarray, np.ndarray, list, list]:
-        code_low, *in_low = conv.compared(0, key_low, gradable, (raw, lln_raw, uln_raw), (v, lln_si, uln_si, base_si),
-                                          base_si)
-        code_high, *in_high = conv.compared(1, key_high, gradable, (raw, lln_raw, uln_raw),
-                                            (v, lln_si, uln_si, base_si), base_si)
-        return (rules.grade_direction(code_low, *in_low, group, hours),
-                rules.grade_direction(code_high, *in_high, group, hours), code_low, code_high, in_low, in_high)
+    def grade_both(raw: np.ndarray, v: np.ndarray) -> tuple[dict, dict]:
+        graded = []
+        for d, keys in enumerate((key_low, key_high)):
+            codes, other = conv.compared(d, keys, gradable, (raw, lln_raw, uln_raw), base_si)
+            graded.append(rules.grade_direction(codes, v, lln_si, uln_si, base_si, group, hours, other))
+        return graded[0], graded[1]
 
-    low, high, code_low, code_high, in_low, in_high = grade_both(value_raw, v)
+    low, high = grade_both(value_raw, v)
     flagged = np.zeros(0, dtype=np.int64)
     if (cens.rows & gradable).any():
-        ends = [np.where(cens.rows, end, value_raw) for end in (cens.low, cens.high)]
-        graded_ends = [grade_both(raw, np.where(gradable, raw * factor + offset, np.nan))[:2] for raw in ends]
+        ends = cens.ends(value_raw)
+        graded_ends = [grade_both(raw, np.where(gradable, raw * factor + offset, np.nan)) for raw in ends]
         flagged, span = censored_grades(low, high, graded_ends, cens.rows & gradable, key_low, key_high)
         text = np.where(span != "", "'" + result.astype(str) + "': " + span, "")
         reasons.add(span != "", text, lambda u: f"censored result {u}")
     has_low, has_high = key_low >= 0, key_high >= 0
     grade = combine(low["grade"], high["grade"], has_low, has_high)
     use_low = has_low & (((low["grade"] > 0) & (low["grade"] >= high["grade"])) | ~has_high)
-    missing, missing_texts = rules.missing_reasons(code_low, low["missing"], code_high, high["missing"])
+    missing, missing_texts = rules.missing_reasons(key_low, low["missing"], key_high, high["missing"])
     has_text = np.append(missing_texts != "", False).astype(bool)  # code -1 (no reason) -> False
     reasons.add(gradable & has_text[missing], missing, lambda j: missing_texts[j])
-    shown = in_low[1:] if in_low[1] is in_high[1] else [np.where(use_low, a, b) for a, b in zip(in_low[1:], in_high[1:],
-                                                                                                 strict=True)]
 
     crit = np.where(use_low, low["crit"], high["crit"])
     terms = np.append(rules.term, "")
@@ -498,7 +518,8 @@ def grade_observations(
         "term": terms[np.where(use_low, key_low, key_high)],
         "grade": as_int64(np.where(mapped, grade, -1)),
         "rule": rules.rule_text[crit],
-        "thresholds": censored_flag(rules.thresholds(crit, *rules.references(crit, *shown)), flagged, result),
+        "thresholds": censored_flag(rules.thresholds(crit, *_references(rules, conv, crit, use_low, (
+            lln_raw, uln_raw), gradable, value_raw, lln_si, uln_si, base_si)), flagged, result),
         "reason": reasons.array(),
     }
     return _assemble(df, new)

@@ -12,6 +12,7 @@ digits for the same purpose).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -132,6 +133,7 @@ class LabRules:
         self.key_index = {k.casefold(): i for i, k in enumerate(self.keys)}
         compiled, variants = _compile_units(table, self.keys, other_units)
         self._records = compiled[["unit", "ref", "op", "bound", "offset"]].to_dict("records")  # threshold texts
+        self.n_table_rows = len(table)  # compiled rows from here on are keys in another unit
         self.key_of = np.array([self.key_index[k.casefold()] for k, _ in variants], dtype=np.int64)
         self.key_name = np.array([k for k, _ in variants], dtype=object)
         self._units: list[list[tuple[int, str]]] = [[] for _ in self.keys]
@@ -189,13 +191,15 @@ class LabRules:
     def grade_direction(
         self, keys: np.ndarray, value: np.ndarray, lln: np.ndarray, uln: np.ndarray, base: np.ndarray,
         group: np.ndarray | None = None, hours: np.ndarray | None = None,
+        other: Callable[[np.ndarray], tuple[np.ndarray, ...]] | None = None,
     ) -> dict[str, np.ndarray]:
         """Grade one direction; ``keys`` are compiled codes (-1 none; a criteria key's code is the key in its table
         unit, :meth:`units_of` gives the others). Returns int arrays: grade (-1 = NA), crit (fired row, -1) and
         missing (bitmask of the references a row needed and lacked); :meth:`references` gives the numbers a fired
-        row used.
-        ``group`` (participant x test codes) and ``hours`` (reading time in hours, NaN unknown) serve the rows
-        with ``duration_h`` or ``min_count``.
+        row used. ``value``, ``lln``, ``uln``, ``base`` are in the table units; ``other(rows)`` gives (value, LLN,
+        ULN, baseline) of the rows whose code is a key in another unit, in that unit (None: every row is in the
+        table unit). ``group`` (participant x test codes) and ``hours`` (reading time in hours, NaN unknown) serve
+        the rows with ``duration_h`` or ``min_count``.
 
         Rows are sorted once by key (numpy's stable sort of small ints is a radix sort, O(n)); each key's rows
         are gathered, per array its criteria need, and only the fired criterion row is recorded per row: the
@@ -209,31 +213,39 @@ class LabRules:
         starts = np.searchsorted(small[order], np.arange(0, n_codes + 2))
         for k in range(n_codes):
             idx = order[starts[k + 1]:starts[k + 2]]
-            if idx.size:
-                crit[idx], missing[idx] = self._grade_key(k, idx, value, lln, uln, base, group, hours)
+            if not idx.size:
+                continue
+            refs = self.refs_of_key[k]
+            if k >= len(self.keys) and other is not None:
+                v, lo, hi, b = other(idx)
+            else:
+                v = value[idx]
+                hi = uln[idx] if refs & {"uln", "uln_or_base"} else None
+                lo = lln[idx] if "lln" in refs else None
+                b = base[idx] if refs & {"base", "uln_or_base"} else None
+            gr = None if group is None else group[idx]
+            hr = None if hours is None else hours[idx]
+            crit[idx], missing[idx] = self._grade_key(k, v, lo, hi, b, gr, hr)
         grade = self.grade_of_row[crit]
         unknown = np.isnan(value) | ((crit < 0) & (missing != 0)) | (keys < 0)
         grade[unknown] = -1
         missing[(crit >= 0) | np.isnan(value)] = 0
         return {"grade": grade, "crit": crit, "missing": missing}
 
-    def _grade_key(self, k: int, idx: np.ndarray, value: np.ndarray, lln: np.ndarray, uln: np.ndarray,
-                   base: np.ndarray, group: np.ndarray | None, hours: np.ndarray | None) -> tuple[np.ndarray, ...]:
-        """Fired criterion row (-1 none) and missing-reference bits of the rows ``idx`` of criteria key ``k``."""
-        refs = self.refs_of_key[k]
-        v = value[idx]
-        hi = uln[idx] if refs & {"uln", "uln_or_base"} else None
-        lo = lln[idx] if "lln" in refs else None
-        b = base[idx] if refs & {"base", "uln_or_base"} else None
-        crit = np.full(idx.size, -1, dtype=np.int32)
-        miss = np.zeros(idx.size, dtype=np.int8)
+    def _grade_key(self, k: int, v: np.ndarray, lo: np.ndarray | None, hi: np.ndarray | None, b: np.ndarray | None,
+                   group: np.ndarray | None, hours: np.ndarray | None) -> tuple[np.ndarray, ...]:
+        """Fired criterion row (-1 none) and missing-reference bits of the rows of compiled key ``k``: their values
+        and the references its criteria need (None where none needs it), ``group`` / ``hours`` of those rows."""
+        size = v.size
+        crit = np.full(size, -1, dtype=np.int32)
+        miss = np.zeros(size, dtype=np.int8)
         for c in self.crits[k]:  # highest grade first; first row to fire wins
             bound, ok = self._bound(c, hi, lo, b)
             fired = _compare(v, bound, c.op) & (crit < 0)
             if not (np.isnan(c.duration_h) and np.isnan(c.min_count)) and fired.any():
                 meets = _compare(v, bound, c.op)
-                gr = np.zeros(idx.size, dtype=np.int64) if group is None else group[idx]
-                hr = np.full(idx.size, np.nan) if hours is None else hours[idx]
+                gr = np.zeros(size, dtype=np.int64) if group is None else group
+                hr = np.full(size, np.nan) if hours is None else hours
                 untimed = fired & np.isnan(hr)
                 if not np.isnan(c.duration_h):
                     fired &= _long_runs(meets, gr, hr, c.duration_h)
