@@ -164,6 +164,21 @@ def test_hemoglobin_in_mmol_per_l_uses_the_mmol_per_l_anemia_text():
     assert out["thresholds"].iloc[1].endswith("g/L (ULN 159.529 + 40)")
 
 
+def test_baseline_rules_in_another_unit_use_the_baseline_in_that_unit():
+    """Hemoglobin increased 'Increase in >2 - 4 gm/dL above ULN or above baseline if baseline is above ULN': baseline
+    17.0 g/dL above ULN 16.0, so 19.1 g/dL is G2 and 19.0 G1. Fibrinogen decreased '25 - <50% decrease from
+    baseline': 225 mg/dL from 300 mg/dL is a 25 % decrease, G2."""
+    adlb = pd.DataFrame({"USUBJID": ["A", "A", "B"], "PARAMCD": ["HGB", "HGB", "FIBRINO"],
+                         "PARAM": ["Hemoglobin (g/dL)", "Hemoglobin (g/dL)", "Fibrinogen (mg/dL)"],
+                         "AVAL": [19.1, 19.0, 225.0], "ANRLO": [12.0, 12.0, 200.0], "ANRHI": [16.0, 16.0, 400.0],
+                         "BASE": [17.0, 17.0, 300.0]})
+    out = grade_labs(adlb)
+    assert out["grade"].tolist() == [2, 1, 2]
+    assert out["thresholds"].tolist() == ["> 19 g/dL (baseline 17 + 2)", "> 17 g/dL (baseline 17)",
+                                          "<= 225 mg/dL (0.75 x baseline 300)"]
+    assert out["base_si"].tolist() == [170.0, 170.0, 3.0] and out["unit_si"].tolist() == ["g/L", "g/L", "g/L"]
+
+
 def test_nearest_unit_prefers_an_exact_factor():
     assert nearest_unit("CA", "mg/dL", ["mmol/L", "mg/dL"]) == 1  # its own unit
     assert nearest_unit("CA", "mEq/L", ["mmol/L", "mg/dL"]) == 0  # divalent: exactly 0.5 mmol/L per mEq/L
