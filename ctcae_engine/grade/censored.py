@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ctcae_engine.grade.rules import combine
+
 _PATTERN = re.compile(r"^\s*(<=|>=|=<|=>|<|>|\u2264|\u2265)\s*((?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$")
 _OPS = {"<=": "<=", "=<": "<=", "\u2264": "<=", ">=": ">=", "=>": ">=", "\u2265": ">=", "<": "<", ">": ">"}
 JUST = 1e-9
@@ -69,3 +71,37 @@ def _ends(text: str) -> tuple[float, float, float]:
     if op == ">":
         return (max(number + JUST * number, np.nextafter(number, np.inf)), np.inf, 1.0)
     return (number, np.inf, 1.0)
+
+
+def grade_rows(low: dict, high: dict, ends: list[tuple[dict, dict]], rows: np.ndarray, key_low: np.ndarray,
+                    key_high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Give the censored ``rows`` whose two ends have the same grade in each direction (NA at neither) that grade,
+    in place in ``low`` / ``high``. Returns the rows so graded and, per row, the text saying why another censored row
+    is not graded ('' elsewhere): e.g. "the values it allows span grades 0 to 4"."""
+    same = rows.copy()
+    for d, keys in enumerate((key_low, key_high)):
+        a, b = ends[0][d]["grade"], ends[1][d]["grade"]
+        same &= (keys < 0) | ((a == b) & (a >= 0))
+    for d, graded in enumerate((low, high)):
+        graded["grade"][same] = ends[0][d]["grade"][same]
+        graded["crit"][same] = ends[0][d]["crit"][same]
+        graded["missing"][same] = 0
+    has_low, has_high = key_low >= 0, key_high >= 0
+    at_ends = [combine(lo["grade"], hi["grade"], has_low, has_high) for lo, hi in ends]
+    span = np.full(len(rows), "", dtype=object)
+    for i in np.flatnonzero(rows & ~same):
+        grades = sorted({int(g[i]) for g in at_ends})
+        span[i] = (f"the values it allows span grades {grades[0]} to {grades[-1]}" if grades[0] >= 0 else
+                   "some of the values it allows cannot be graded (a limit or baseline is missing)")
+    return np.flatnonzero(same), span
+
+
+def flag(thresholds: np.ndarray, rows: np.ndarray, result: np.ndarray) -> np.ndarray:
+    """Thresholds texts with the graded censored rows flagged: "censored '<0.5', every value it allows: < 0.5 10^9/L"
+    ("... allows: grade 0" when no criterion fires)."""
+    if rows.size == 0:
+        return thresholds
+    out = thresholds.copy()
+    pairs = zip(result[rows], thresholds[rows], strict=True)
+    out[rows] = [f"censored '{r}', every value it allows: {t or 'grade 0'}" for r, t in pairs]
+    return out

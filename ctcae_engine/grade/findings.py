@@ -4,19 +4,21 @@
 Contract: docs/ARCHITECTURE.md (graded observations).
 
 Flow: canonical observations -> criteria keys (test map, or the input's ATOXDSCL/ATOXDSCH) -> units converted to
-each rule's unit -> baseline (given, flagged, or derived from first dose) -> rules.LabRules grades both
-directions -> one output row per input row, with the rule that fired or the reason it could not.
+each rule's table unit (``value_si``) and, per direction, the unit the record is compared in (unit_systems) ->
+baseline (given, flagged, or derived from first dose) -> rules.LabRules grades both directions (censored results
+at both ends of their range, censored) -> one output row per input row, with the rule that fired or the reason it
+could not.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from functools import cache
 
 import numpy as np
 import pandas as pd
 
-from ctcae_engine.grade import censored, units
+from ctcae_engine.grade import censored, unit_systems
 from ctcae_engine.grade.rules import LabRules, as_int64, combine
 from ctcae_engine.read import canonical
 from ctcae_engine.read.dates import to_date
@@ -172,138 +174,6 @@ def derive_baseline(obs: pd.DataFrame, value: np.ndarray, first_dose: object = N
     return (base_of_group[group] if n else np.empty(0)), chosen
 
 
-class _Conversions:
-    """Unit conversions, resolved once per distinct (criteria keys, test map row, unit) combination ``codes``.
-
-    ``factor`` / ``offset`` / ``unit`` take a value to its criteria key's table unit (``value_si``, what tables and
-    figures show); per direction, ``code`` is the compiled criteria (the key in the unit it is compared in: the
-    record's own unit when the CTCAE text states thresholds in it, else the nearest one that has them, see
-    :func:`units.nearest_unit`), ``cf`` / ``co`` take the record's value there and ``bf`` / ``bo`` the baseline
-    (held in the table unit, it may come from a record in another unit)."""
-
-    def __init__(self, rules: LabRules, table: pd.DataFrame, key_low: np.ndarray, key_high: np.ndarray,
-                 map_row: np.ndarray, unit_cat: pd.Categorical) -> None:
-        n_keys, n_map, n_units = len(rules.keys) + 1, len(table) + 1, len(unit_cat.categories) + 1
-        combo = (((key_low + 1) * n_keys + key_high + 1) * n_map + map_row + 1) * n_units + unit_cat.codes + 1
-        self.codes, combos = pd.factorize(combo)
-        analytes = np.append(table["analyte"].to_numpy(dtype=object), None)
-        unit_names = np.append(np.asarray(unit_cat.categories, dtype=object), None)
-        size = len(combos)
-        self.factor, self.offset = np.full(size, np.nan), np.zeros(size)
-        self.unit, self.label = np.empty(size, dtype=object), np.empty(size, dtype=object)
-        self.code = np.full((2, size), -1, dtype=np.int64)
-        self.cf, self.co = np.full((2, size), np.nan), np.zeros((2, size))
-        self.bf, self.bo = np.ones((2, size)), np.zeros((2, size))
-        for j, value in enumerate(combos):
-            rest, u = divmod(int(value), n_units)
-            rest, m = divmod(rest, n_map)
-            keys = divmod(rest, n_keys)  # each + 1, 0 = none
-            k = keys[0] or keys[1]
-            given_unit, analyte = unit_names[u - 1], analytes[m - 1] or "test"
-            target = rules.unit[k - 1] if k else None
-            found = units.conversion(analyte, given_unit, target) if target is not None else None
-            if found is None and target is not None and rules.relative_only[k - 1]:
-                found, target = (1.0, 0.0), units.normalise_unit(given_unit)  # only ULN/LLN/baseline multiples
-            self.factor[j], self.offset[j] = (np.nan, 0.0) if found is None else found
-            self.unit[j] = target if target is not None else units.normalise_unit(given_unit)
-            self.label[j] = (f"no unit given; {analyte} rule needs {target}" if given_unit is None
-                             else f"unit '{given_unit}' not convertible to {target} for {analyte}")
-            for d, kd in enumerate(keys):
-                self.code[d, j], self.cf[d, j], self.co[d, j] = kd - 1, self.factor[j], self.offset[j]
-                if kd and found is not None:
-                    other = _other_unit(rules, kd - 1, analyte, given_unit, self.unit[j])
-                    if other is not None:
-                        self.code[d, j], self.cf[d, j], self.co[d, j], self.bf[d, j], self.bo[d, j] = other
-        self.other = [bool((self.code[d] >= len(rules.keys)).any()) for d in (0, 1)]
-
-    def rows(self, per_combo: np.ndarray) -> np.ndarray:
-        return per_combo[self.codes]
-
-    def compared(self, d: int, keys: np.ndarray, gradable: np.ndarray, raw: tuple[np.ndarray, ...],
-                 base_si: np.ndarray) -> tuple[np.ndarray, Callable[[np.ndarray], tuple[np.ndarray, ...]] | None]:
-        """Direction ``d``'s compiled criteria codes and the ``other`` provider of :meth:`LabRules.grade_direction`:
-        (value, LLN, ULN, baseline) of given rows in the unit they are compared in, from the record's own ``raw``
-        (value, LLN, ULN) and the table-unit baseline; ``keys`` and None when no row of ``d`` uses another unit."""
-        if not self.other[d]:
-            return keys, None
-        codes = self.code[d].astype(np.int16)[self.codes]
-
-        def other(rows: np.ndarray) -> tuple[np.ndarray, ...]:
-            c = self.codes[rows]
-            cf, co = self.cf[d][c], self.co[d][c]
-            value, lln, uln = (x[rows] * cf + co for x in raw)
-            return (np.where(gradable[rows], value, np.nan), lln, uln, base_si[rows] * self.bf[d][c] + self.bo[d][c])
-
-        return codes, other
-
-
-def _other_unit(rules: LabRules, key: int, analyte: str, given_unit: object,
-                si_unit: str) -> tuple[int, float, float, float, float] | None:
-    """Compiled code and conversions (value, baseline from the table unit) of the unit other than the table's that a
-    record of ``key`` in ``given_unit`` is compared in; None when it is compared in the table unit."""
-    options = rules.units_of(key)
-    if len(options) == 1:
-        return None
-    chosen = units.nearest_unit(analyte, given_unit, [unit for _, unit in options])
-    if not chosen:  # None (no unit reached: the table unit's reason applies) or 0 (the table unit)
-        return None
-    code, unit = options[chosen]
-    value, base = units.conversion(analyte, given_unit, unit), units.conversion(analyte, si_unit, unit)
-    if value is None or base is None:
-        return None
-    return code, value[0], value[1], base[0], base[1]
-
-
-def _references(rules: LabRules, conv: _Conversions, crit: np.ndarray, use_low: np.ndarray, limits: tuple,
-                gradable: np.ndarray, value_raw: np.ndarray, lln_si: np.ndarray, uln_si: np.ndarray,
-                base_si: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """:meth:`LabRules.references` of the fired rows, in the unit each was compared in."""
-    ref_value, ref_base = rules.references(crit, lln_si, uln_si, base_si)
-    elsewhere = crit >= rules.n_table_rows
-    if elsewhere.any():
-        for d, side in ((0, use_low), (1, ~use_low)):
-            rows = np.flatnonzero(elsewhere & side)
-            if rows.size:
-                _, other = conv.compared(d, np.empty(0, dtype=np.int64), gradable, (value_raw, *limits), base_si)
-                _, lln, uln, base = other(rows)
-                ref_value[rows], ref_base[rows] = rules.references(crit[rows], lln, uln, base)
-    return ref_value, ref_base
-
-
-def censored_grades(low: dict, high: dict, ends: list[tuple[dict, dict]], rows: np.ndarray, key_low: np.ndarray,
-                    key_high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Give the censored ``rows`` whose two ends have the same grade in each direction (NA at neither) that grade,
-    in place in ``low`` / ``high``. Returns the rows so graded and, per row, the text saying why another censored row
-    is not graded ('' elsewhere): e.g. "the values it allows span grades 0 to 4"."""
-    same = rows.copy()
-    for d, keys in enumerate((key_low, key_high)):
-        a, b = ends[0][d]["grade"], ends[1][d]["grade"]
-        same &= (keys < 0) | ((a == b) & (a >= 0))
-    for d, graded in enumerate((low, high)):
-        graded["grade"][same] = ends[0][d]["grade"][same]
-        graded["crit"][same] = ends[0][d]["crit"][same]
-        graded["missing"][same] = 0
-    has_low, has_high = key_low >= 0, key_high >= 0
-    at_ends = [combine(lo["grade"], hi["grade"], has_low, has_high) for lo, hi in ends]
-    span = np.full(len(rows), "", dtype=object)
-    for i in np.flatnonzero(rows & ~same):
-        grades = sorted({int(g[i]) for g in at_ends})
-        span[i] = (f"the values it allows span grades {grades[0]} to {grades[-1]}" if grades[0] >= 0 else
-                   "some of the values it allows cannot be graded (a limit or baseline is missing)")
-    return np.flatnonzero(same), span
-
-
-def censored_flag(thresholds: np.ndarray, rows: np.ndarray, result: np.ndarray) -> np.ndarray:
-    """Thresholds texts with the graded censored rows flagged: "censored '<0.5', every value it allows: < 0.5 10^9/L"
-    ("... allows: grade 0" when no criterion fires)."""
-    if rows.size == 0:
-        return thresholds
-    out = thresholds.copy()
-    pairs = zip(result[rows], thresholds[rows], strict=True)
-    out[rows] = [f"censored '{r}', every value it allows: {t or 'grade 0'}" for r, t in pairs]
-    return out
-
-
 def grade_labs(
     df: pd.DataFrame,
     *,
@@ -434,7 +304,7 @@ def grade_observations(
 
     # units: one conversion per distinct (criteria keys, test map row, unit); applied as array multiplications
     unit_cat = obs["unit"].array
-    conv = _Conversions(rules, table, key_low, key_high, map_row, unit_cat)
+    conv = unit_systems.Conversions(rules, table, key_low, key_high, map_row, unit_cat)
     factor, offset = conv.rows(conv.factor), conv.rows(conv.offset)
     unit_si = conv.rows(conv.unit)
     value_raw = obs["value"].to_numpy()
@@ -488,7 +358,7 @@ def grade_observations(
     if (cens.rows & gradable).any():
         ends = cens.ends(value_raw)
         graded_ends = [grade_both(raw, np.where(gradable, raw * factor + offset, np.nan)) for raw in ends]
-        flagged, span = censored_grades(low, high, graded_ends, cens.rows & gradable, key_low, key_high)
+        flagged, span = censored.grade_rows(low, high, graded_ends, cens.rows & gradable, key_low, key_high)
         text = np.where(span != "", "'" + result.astype(str) + "': " + span, "")
         reasons.add(span != "", text, lambda u: f"censored result {u}")
     has_low, has_high = key_low >= 0, key_high >= 0
@@ -518,7 +388,7 @@ def grade_observations(
         "term": terms[np.where(use_low, key_low, key_high)],
         "grade": as_int64(np.where(mapped, grade, -1)),
         "rule": rules.rule_text[crit],
-        "thresholds": censored_flag(rules.thresholds(crit, *_references(rules, conv, crit, use_low, (
+        "thresholds": censored.flag(rules.thresholds(crit, *unit_systems.references(rules, conv, crit, use_low, (
             lln_raw, uln_raw), gradable, value_raw, lln_si, uln_si, base_si)), flagged, result),
         "reason": reasons.array(),
     }
