@@ -241,7 +241,7 @@ def test_grade_writes_every_row_with_grade_or_reason(tmp_path):
     lb = pd.DataFrame({
         "USUBJID": ["S1", "S1", "S1"],
         "LBTESTCD": ["ALT", "ALT", "XYZ"],
-        "LBSTRESC": ["250", "<0.5", "1"],
+        "LBSTRESC": ["250", "<LLOQ", "1"],
         "LBSTRESN": ["250", "", "1"],
         "LBSTRESU": ["U/L", "U/L", "U/L"],
         "LBSTNRLO": ["0", "0", "0"],
@@ -256,7 +256,7 @@ def test_grade_writes_every_row_with_grade_or_reason(tmp_path):
     graded = pd.read_csv(out, dtype=str, keep_default_na=False)
     assert len(graded) == 3
     assert graded.loc[0, "grade"] == "3"  # ALT 250 U/L, ULN 40: ">5.0 - 20.0 x ULN" -> grade 3
-    assert graded.loc[1, "grade"] == "" and "<0.5" in graded.loc[1, "reason"]
+    assert graded.loc[1, "grade"] == "" and "<LLOQ" in graded.loc[1, "reason"]
     assert graded.loc[2, "grade"] == "" and "XYZ" in graded.loc[2, "reason"]
     assert "3 rows (lab): 1 graded, 2 with a reason" in result.output
 

@@ -120,7 +120,7 @@ def lb_without_flags(n_subjects: int = 40, seed: int = 7) -> tuple[pd.DataFrame,
             date = (dose + pd.Timedelta(days=day)).strftime("%Y-%m-%dT08:00")
             rows.append((subject, "CREAT", f"{rng.uniform(55, 130):.0f}", "umol/L", "45", "110", date))
             rows.append((subject, "ALT", f"{rng.uniform(10, 260):.0f}", "U/L", "7", "40", date))
-    rows += [("NCT04627740-000", "CREAT", "<20", "umol/L", "45", "110", "2024-02-20"),  # non-numeric
+    rows += [("NCT04627740-000", "CREAT", "<LLOQ", "umol/L", "45", "110", "2024-02-20"),  # non-numeric
              ("NCT04627740-001", "CREAT", "90", "umol/L", "45", "110", "2024-03"),  # partial date: never baseline
              ("NCT04627740-002", "ALT", "n/a", "U/L", "7", "40", "2024-03-05"),  # non-numeric
              ("NCT04627740-002", "XYZ", "30", "mg/L", "", "", "2024-03-05")]  # not a CTCAE test
@@ -146,7 +146,7 @@ def test_derived_baseline_is_last_value_on_or_before_first_dose(sync, layout):
     assert creat["baseline"].sum() == 40
     assert creat["rule"].str.contains("baseline").any()
     assert sorted(got.loc[got["reason"].ne(""), "reason"]) == [
-        "non-numeric result '<20'", "non-numeric result 'n/a'", "test XYZ not mapped to a CTCAE term"]
+        "non-numeric result '<LLOQ'", "non-numeric result 'n/a'", "test XYZ not mapped to a CTCAE term"]
 
 
 # --------------------------------------------------------------------------------------- vitals and ECG

@@ -32,8 +32,11 @@ def _signed(out: pd.DataFrame) -> pd.Series:
     return signed.astype("Int64").astype("string")
 
 
-def agreement_table(out: pd.DataFrame) -> pd.DataFrame:
-    """Per admiral grade column: rows admiral grades, equal, and different by reason."""
+def agreement_table(out: pd.DataFrame, label: str = "HGB mmol/L converted",
+                    documented: pd.Series | None = None) -> pd.DataFrame:
+    """Per admiral grade column: rows admiral grades, equal, different, and graded here only: the documented
+    difference (``documented`` rows, by default hemoglobin) and any other."""
+    documented = out["PARAMCD"].eq("HGB") if documented is None else documented
     rows = []
     for theirs, ours in (("ATOXGRL", "grade_low"), ("ATOXGRH", "grade_high"), ("ATOXGR", None)):
         mine = _signed(out) if ours is None else out[ours].astype("string")
@@ -45,8 +48,8 @@ def agreement_table(out: pd.DataFrame) -> pd.DataFrame:
             "rows compared": int(graded_by_admiral.sum()),
             "equal": int(equal.sum()),
             "different": int((graded_by_admiral & ~equal).sum()),
-            "graded here only (HGB mmol/L converted)": int((extra & out["PARAMCD"].eq("HGB")).sum()),
-            "graded here only (other)": int((extra & ~out["PARAMCD"].eq("HGB")).sum()),
+            f"graded here only ({label})": int((extra & documented).sum()),
+            "graded here only (other)": int((extra & ~documented).sum()),
         })
     return pd.DataFrame(rows)
 

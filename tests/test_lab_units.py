@@ -29,7 +29,8 @@ def test_unit_spellings_normalise(spelling, unit):
         ("CREAT", "mg/dL", "umol/L", 88.4),
         ("BILI", "mg/dL", "umol/L", 17.1),
         ("URATE", "mg/dL", "umol/L", 59.48),
-        ("CA", "mg/dL", "mmol/L", 0.2495),
+        ("CA", "mg/dL", "mmol/L", 10 / 40.078),  # calcium 40.078 g/mol
+        ("CAION", "mg/dL", "mmol/L", 10 / 40.078),  # ionized calcium: the same molar mass (admiral: x 0.25)
         ("CA", "mEq/L", "mmol/L", 0.5),  # divalent ion
         ("K", "mEq/L", "mmol/L", 1.0),  # monovalent ion
         ("NEUT", "cells/uL", "10^9/L", 0.001),
@@ -80,8 +81,9 @@ def test_conventional_units_are_converted_before_grading():
 @pytest.mark.parametrize(
     ("row", "reason"),
     [
-        (("P1", "ALT", "<0.5", "U/L", "0", "40", ""), "non-numeric result '<0.5'"),
-        (("P1", "ALT", ">1000", "U/L", "0", "40", ""), "non-numeric result '>1000'"),
+        (("P1", "ALT", "<LLOQ", "U/L", "0", "40", ""), "non-numeric result '<LLOQ'"),
+        (("P1", "ALT", ">100", "U/L", "0", "40", ""),
+         "censored result '>100': the values it allows span grades 1 to 4"),
         (("P1", "PH", "NEG", "", "7.35", "7.45", ""), "non-numeric result 'NEG'"),
         (("P1", "ALT", None, "U/L", "0", "40", ""), "missing result"),
         (("P1", "ALT", "  ", "U/L", "0", "40", ""), "missing result"),

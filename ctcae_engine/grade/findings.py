@@ -4,8 +4,10 @@
 Contract: docs/ARCHITECTURE.md (graded observations).
 
 Flow: canonical observations -> criteria keys (test map, or the input's ATOXDSCL/ATOXDSCH) -> units converted to
-each rule's unit -> baseline (given, flagged, or derived from first dose) -> rules.LabRules grades both
-directions -> one output row per input row, with the rule that fired or the reason it could not.
+each rule's table unit (``value_si``) and, per direction, the unit the record is compared in (unit_systems) ->
+baseline (given, flagged, or derived from first dose) -> rules.LabRules grades both directions (censored results
+at both ends of their range, censored) -> one output row per input row, with the rule that fired or the reason it
+could not.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from functools import cache
 import numpy as np
 import pandas as pd
 
-from ctcae_engine.grade import units
+from ctcae_engine.grade import censored, unit_systems
 from ctcae_engine.grade.rules import LabRules, as_int64, combine
 from ctcae_engine.read import canonical
 from ctcae_engine.read.dates import to_date
@@ -300,33 +302,11 @@ def grade_observations(
                     "(--TPT/--POS/--CAT saying REST, or assume_at_rest=True)")
     reasons.add(~mapped, testcd_of_row, lambda u: f"test {u} not mapped to a CTCAE term")
 
-    # units: one factor per distinct (criteria key, test map row, unit); applied as array multiplications
-    key_any = np.where(key_low >= 0, key_low, key_high)
+    # units: one conversion per distinct (criteria keys, test map row, unit); applied as array multiplications
     unit_cat = obs["unit"].array
-    combo = ((key_any + 1) * (len(table) + 1) + map_row + 1) * (len(unit_cat.categories) + 1) + unit_cat.codes + 1
-    combo_codes, combos = pd.factorize(combo)
-    analytes = np.append(table["analyte"].to_numpy(dtype=object), None)
-    unit_names = np.append(np.asarray(unit_cat.categories, dtype=object), None)
-    targets = np.append(rules.unit, None)
-    relative_only = np.append(rules.relative_only, True)
-    f_u = np.full(len(combos), np.nan)
-    o_u = np.zeros(len(combos))
-    unit_u = np.empty(len(combos), dtype=object)
-    label_u = np.empty(len(combos), dtype=object)
-    for j, value in enumerate(combos):
-        rest, u = divmod(int(value), len(unit_cat.categories) + 1)
-        k, m = divmod(rest, len(table) + 1)
-        target, given_unit, analyte = targets[k - 1], unit_names[u - 1], analytes[m - 1] or "test"
-        found = units.conversion(analyte, given_unit, target) if target is not None else None
-        if found is None and target is not None and relative_only[k - 1]:
-            found, target = (1.0, 0.0), units.normalise_unit(given_unit)  # only ULN/LLN/baseline multiples
-        f_u[j], o_u[j] = (np.nan, 0.0) if found is None else found
-        unit_u[j] = target if target is not None else units.normalise_unit(given_unit)
-        label_u[j] = (f"no unit given; {analyte} rule needs {target}" if given_unit is None
-                      else f"unit '{given_unit}' not convertible to {target} for {analyte}")
-    factor = f_u[combo_codes]
-    offset = o_u[combo_codes]
-    unit_si = unit_u[combo_codes]
+    conv = unit_systems.Conversions(rules, table, key_low, key_high, map_row, unit_cat)
+    factor, offset = conv.rows(conv.factor), conv.rows(conv.offset)
+    unit_si = conv.rows(conv.unit)
     value_raw = obs["value"].to_numpy()
     value_si = value_raw * factor + offset
     lln_si = obs["lln"].to_numpy() * factor + offset
@@ -337,12 +317,14 @@ def grade_observations(
     blank = no_value & pd.isna(result)
     blank[no_value & ~blank] = [not str(r).strip() for r in result[no_value & ~blank]]  # "" or "  " = missing
     reasons.add(blank, np.zeros(n, dtype=np.int8), lambda u: "missing result")
-    reasons.add(no_value, result, lambda u: f"non-numeric result '{u}'")
+    cens = censored.parse(result, no_value & ~blank)  # "<0.1", ">1000": graded below when the range has one grade
+    reasons.add(cens.impossible, result, lambda u: f"implausible censored result '{u}' (allows no value >= 0)")
+    reasons.add(no_value & ~cens.rows, result, lambda u: f"non-numeric result '{u}'")
     # no CTCAE-graded quantity (counts, concentrations, activities, temperatures, intervals) is negative or infinite
     implausible = ~no_value & (~np.isfinite(value_raw) | (value_raw < 0))
     reasons.add(implausible, value_raw, lambda u: f"implausible result {u:g} (negative or not finite)")
     value_si = np.where(implausible, np.nan, value_si)
-    reasons.add(np.isnan(factor), combo_codes, lambda j: label_u[j])
+    reasons.add(np.isnan(factor), conv.codes, lambda j: conv.label[j])
 
     # baseline: given (ADaM BASE), flagged, or derived from the first dose
     base_given = obs["base"].to_numpy() * factor + offset
@@ -361,8 +343,24 @@ def grade_observations(
         group = (subj + 1) * (len(obs["testcd"].array.categories) + 1) + obs["testcd"].array.codes + 1
         stamp = obs["adtm"].to_numpy(dtype="datetime64[ns]")
         hours = np.where(np.isnat(stamp), np.nan, stamp.astype(np.int64) / 3.6e12)
-    low = rules.grade_direction(key_low, v, lln_si, uln_si, base_si, group, hours)
-    high = rules.grade_direction(key_high, v, lln_si, uln_si, base_si, group, hours)
+    # each direction compared in the unit nearest the record's own that has thresholds in the CTCAE text
+    lln_raw, uln_raw = obs["lln"].to_numpy(), obs["uln"].to_numpy()
+
+    def grade_both(raw: np.ndarray, v: np.ndarray) -> tuple[dict, dict]:
+        graded = []
+        for d, keys in enumerate((key_low, key_high)):
+            codes, other = conv.compared(d, keys, gradable, (raw, lln_raw, uln_raw), base_si)
+            graded.append(rules.grade_direction(codes, v, lln_si, uln_si, base_si, group, hours, other))
+        return graded[0], graded[1]
+
+    low, high = grade_both(value_raw, v)
+    flagged = np.zeros(0, dtype=np.int64)
+    if (cens.rows & gradable).any():
+        ends = cens.ends(value_raw)
+        graded_ends = [grade_both(raw, np.where(gradable, raw * factor + offset, np.nan)) for raw in ends]
+        flagged, span = censored.grade_rows(low, high, graded_ends, cens.rows & gradable, key_low, key_high)
+        text = np.where(span != "", "'" + result.astype(str) + "': " + span, "")
+        reasons.add(span != "", text, lambda u: f"censored result {u}")
     has_low, has_high = key_low >= 0, key_high >= 0
     grade = combine(low["grade"], high["grade"], has_low, has_high)
     use_low = has_low & (((low["grade"] > 0) & (low["grade"] >= high["grade"])) | ~has_high)
@@ -390,9 +388,8 @@ def grade_observations(
         "term": terms[np.where(use_low, key_low, key_high)],
         "grade": as_int64(np.where(mapped, grade, -1)),
         "rule": rules.rule_text[crit],
-        "thresholds": rules.thresholds(
-            crit, *rules.references(crit, lln_si, uln_si, base_si)
-        ),
+        "thresholds": censored.flag(rules.thresholds(crit, *unit_systems.references(rules, conv, crit, use_low, (
+            lln_raw, uln_raw), gradable, value_raw, lln_si, uln_si, base_si)), flagged, result),
         "reason": reasons.array(),
     }
     return _assemble(df, new)

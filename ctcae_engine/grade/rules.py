@@ -12,12 +12,13 @@ digits for the same purpose).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from ctcae_terms.criteria import load_lab_criteria
+from ctcae_terms.criteria import load_lab_criteria, load_lab_criteria_units
 
 REL_TOL = 1e-12
 _MISSING_BITS = {"uln": 1, "lln": 2, "base": 4, "uln_or_base": 1}
@@ -71,6 +72,36 @@ def _fmt(x: float) -> str:
     return f"{x:.6g}"
 
 
+def _compile_units(table: pd.DataFrame, keys: list[str],
+                   other_units: pd.DataFrame | None) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
+    """The criteria rows of every (key, unit): the table's own rows, then per key and other unit a copy of the key's
+    rows where each row with a constant (``abs`` bound or an offset) takes that unit's threshold. A key is compiled in
+    another unit only when that unit gives every one of its constants."""
+    unit_of = table.drop_duplicates("key").set_index("key")["unit"]
+    variants = [(k, str(unit_of[k])) for k in keys]
+    parts = [table]
+    if other_units is not None and len(other_units):
+        for (key, unit), rows in other_units.groupby(["key", "unit"], sort=False):
+            if key not in unit_of.index:
+                raise ValueError(f"other-unit thresholds for unknown criteria key {key!r}")
+            own = table[table["key"] == key].copy()
+            lookup = {(int(r.grade), r.ref): r for r in rows.itertuples()}
+            if len(lookup) != len(rows):
+                raise ValueError(f"{key} in {unit}: two thresholds for one grade and reference")
+            constant = (own["ref"] == "abs") | (own["offset"] != 0)
+            needed = {(int(g), r) for g, r in zip(own.loc[constant, "grade"], own.loc[constant, "ref"], strict=True)}
+            if set(lookup) != needed:
+                raise ValueError(f"{key} in {unit}: thresholds for {sorted(set(lookup) ^ needed)} do not match the "
+                                 "criteria rows with a constant")
+            for i in own.index[constant]:
+                found = lookup[(int(own.at[i, "grade"]), own.at[i, "ref"])]
+                own.at[i, "bound"], own.at[i, "offset"] = float(found.bound), float(found.offset)
+            own["unit"] = unit
+            parts.append(own)
+            variants.append((key, unit))
+    return pd.concat(parts, ignore_index=True), variants
+
+
 @dataclass(frozen=True)
 class _Criterion:
     row: int
@@ -84,37 +115,58 @@ class _Criterion:
 
 
 class LabRules:
-    """A compiled criteria table. ``keys`` are the criteria keys; rows refer to them by integer code."""
+    """A compiled criteria table. ``keys`` are the criteria keys (codes 0..len(keys)-1 in the test map and in
+    :meth:`code`). Each key is compiled once per unit system its CTCAE text states thresholds in: code ``k`` is the
+    key in the criteria table's unit, codes from ``len(keys)`` on are the same key with the thresholds of another
+    unit (``other_units``, e.g. Hypercalcemia in mg/dL); :meth:`units_of` lists them, ``key_of`` maps back."""
 
-    def __init__(self, criteria: pd.DataFrame | None = None) -> None:
-        table = (load_lab_criteria() if criteria is None else criteria).reset_index(drop=True)
+    def __init__(self, criteria: pd.DataFrame | None = None, other_units: pd.DataFrame | None = None) -> None:
+        if criteria is None:
+            criteria = load_lab_criteria()
+            other_units = load_lab_criteria_units() if other_units is None else other_units
+        table = criteria.reset_index(drop=True)
         for column in ("duration_h", "min_count"):
             if column not in table.columns:
                 table[column] = np.nan
         self.table = table
-        self._records = table[["unit", "ref", "op", "bound", "offset"]].to_dict("records")  # threshold texts
         self.keys: list[str] = list(dict.fromkeys(table["key"]))
         self.key_index = {k.casefold(): i for i, k in enumerate(self.keys)}
+        compiled, variants = _compile_units(table, self.keys, other_units)
+        self._records = compiled[["unit", "ref", "op", "bound", "offset"]].to_dict("records")  # threshold texts
+        self.n_table_rows = len(table)  # compiled rows from here on are keys in another unit
+        self.key_of = np.array([self.key_index[k.casefold()] for k, _ in variants], dtype=np.int64)
+        self.key_name = np.array([k for k, _ in variants], dtype=object)
+        self._units: list[list[tuple[int, str]]] = [[] for _ in self.keys]
+        for code, (key, unit) in enumerate(variants):
+            self._units[self.key_index[key.casefold()]].append((code, unit))
         first = table.drop_duplicates("key").set_index("key")
-        self.term = np.array([first.at[k, "term"] for k in self.keys], dtype=object)
-        self.unit = np.array([first.at[k, "unit"] for k in self.keys], dtype=object)
-        self.direction = np.array([first.at[k, "direction"] for k in self.keys], dtype=object)
-        self.relative_only = np.array([(table.loc[table["key"] == k, "ref"] != "abs").all() for k in self.keys])
+        self.term = np.array([first.at[k, "term"] for k, _ in variants], dtype=object)
+        self.unit = np.array([u for _, u in variants], dtype=object)
+        self.direction = np.array([first.at[k, "direction"] for k, _ in variants], dtype=object)
         self.crits: list[list[_Criterion]] = []
-        for k in self.keys:
-            rows = table[table["key"] == k].sort_values("grade", ascending=False, kind="stable")
+        self.relative_only = np.zeros(len(variants), dtype=bool)
+        for code, (k, unit) in enumerate(variants):
+            rows = compiled[(compiled["key"] == k) & (compiled["unit"] == unit)]
+            # pure multiples of ULN / LLN / baseline: graded in any unit the value and its range share
+            self.relative_only[code] = bool(((rows["ref"] != "abs") & (rows["offset"] == 0)).all())
+            rows = rows.sort_values("grade", ascending=False, kind="stable")
             self.crits.append([
                 _Criterion(int(i), int(r.grade), r.op, r.ref, float(r.bound), float(r.offset), float(r.duration_h),
                            float(r.min_count))
                 for i, r in zip(rows.index, rows.itertuples(), strict=True)
             ])
         self.refs_of_key = [{c.ref for c in crits} for crits in self.crits]
-        self.grade_of_row = np.append(table["grade"].to_numpy(dtype=np.int8), np.int8(0))  # crit -1 -> grade 0
-        self.ref_of_row = np.append(table["ref"].map({r: i for i, r in enumerate(_REFS)}).to_numpy(np.int8), 0)
+        self.grade_of_row = np.append(compiled["grade"].to_numpy(dtype=np.int8), np.int8(0))  # crit -1 -> grade 0
+        self.ref_of_row = np.append(compiled["ref"].map({r: i for i, r in enumerate(_REFS)}).to_numpy(np.int8), 0)
         self.needs_time = bool(table["duration_h"].notna().any() or table["min_count"].notna().any())
         self.rule_text = np.array(
-            [" ".join(f"{r.term} G{r.grade}: {r.ctcae_text}".split()) for r in table.itertuples()] + [""], dtype=object
+            [" ".join(f"{r.term} G{r.grade}: {r.ctcae_text}".split()) for r in compiled.itertuples()] + [""],
+            dtype=object,
         )
+
+    def units_of(self, key: int) -> list[tuple[int, str]]:
+        """(compiled code, unit) of criteria key ``key`` in every unit it has thresholds in, its table unit first."""
+        return self._units[key]
 
     def code(self, names: pd.Series) -> np.ndarray:
         """Criteria key codes for names (criteria keys or admiral's ATOXDSCL/H names), -1 when unknown/blank."""
@@ -139,11 +191,15 @@ class LabRules:
     def grade_direction(
         self, keys: np.ndarray, value: np.ndarray, lln: np.ndarray, uln: np.ndarray, base: np.ndarray,
         group: np.ndarray | None = None, hours: np.ndarray | None = None,
+        other: Callable[[np.ndarray], tuple[np.ndarray, ...]] | None = None,
     ) -> dict[str, np.ndarray]:
-        """Grade one direction. Returns int arrays: grade (-1 = NA), crit (fired row, -1) and missing (bitmask of
-        the references a row needed and lacked); :meth:`references` gives the numbers a fired row used.
-        ``group`` (participant x test codes) and ``hours`` (reading time in hours, NaN unknown) serve the rows
-        with ``duration_h`` or ``min_count``.
+        """Grade one direction; ``keys`` are compiled codes (-1 none; a criteria key's code is the key in its table
+        unit, :meth:`units_of` gives the others). Returns int arrays: grade (-1 = NA), crit (fired row, -1) and
+        missing (bitmask of the references a row needed and lacked); :meth:`references` gives the numbers a fired
+        row used. ``value``, ``lln``, ``uln``, ``base`` are in the table units; ``other(rows)`` gives (value, LLN,
+        ULN, baseline) of the rows whose code is a key in another unit, in that unit (None: every row is in the
+        table unit). ``group`` (participant x test codes) and ``hours`` (reading time in hours, NaN unknown) serve
+        the rows with ``duration_h`` or ``min_count``.
 
         Rows are sorted once by key (numpy's stable sort of small ints is a radix sort, O(n)); each key's rows
         are gathered, per array its criteria need, and only the fired criterion row is recorded per row: the
@@ -151,36 +207,45 @@ class LabRules:
         n = len(keys)
         crit = np.full(n, -1, dtype=np.int32)
         missing = np.zeros(n, dtype=np.int8)
-        small = (keys + 1).astype(np.int8 if len(self.keys) < 127 else np.int16)
+        n_codes = len(self.crits)
+        small = (keys + 1).astype(np.int8 if n_codes < 127 else np.int16)
         order = np.argsort(small, kind="stable")
-        starts = np.searchsorted(small[order], np.arange(0, len(self.keys) + 2))
-        for k in range(len(self.keys)):
+        starts = np.searchsorted(small[order], np.arange(0, n_codes + 2))
+        for k in range(n_codes):
             idx = order[starts[k + 1]:starts[k + 2]]
-            if idx.size:
-                crit[idx], missing[idx] = self._grade_key(k, idx, value, lln, uln, base, group, hours)
+            if not idx.size:
+                continue
+            refs = self.refs_of_key[k]
+            if k >= len(self.keys) and other is not None:
+                v, lo, hi, b = other(idx)
+            else:
+                v = value[idx]
+                hi = uln[idx] if refs & {"uln", "uln_or_base"} else None
+                lo = lln[idx] if "lln" in refs else None
+                b = base[idx] if refs & {"base", "uln_or_base"} else None
+            gr = None if group is None else group[idx]
+            hr = None if hours is None else hours[idx]
+            crit[idx], missing[idx] = self._grade_key(k, v, lo, hi, b, gr, hr)
         grade = self.grade_of_row[crit]
         unknown = np.isnan(value) | ((crit < 0) & (missing != 0)) | (keys < 0)
         grade[unknown] = -1
         missing[(crit >= 0) | np.isnan(value)] = 0
         return {"grade": grade, "crit": crit, "missing": missing}
 
-    def _grade_key(self, k: int, idx: np.ndarray, value: np.ndarray, lln: np.ndarray, uln: np.ndarray,
-                   base: np.ndarray, group: np.ndarray | None, hours: np.ndarray | None) -> tuple[np.ndarray, ...]:
-        """Fired criterion row (-1 none) and missing-reference bits of the rows ``idx`` of criteria key ``k``."""
-        refs = self.refs_of_key[k]
-        v = value[idx]
-        hi = uln[idx] if refs & {"uln", "uln_or_base"} else None
-        lo = lln[idx] if "lln" in refs else None
-        b = base[idx] if refs & {"base", "uln_or_base"} else None
-        crit = np.full(idx.size, -1, dtype=np.int32)
-        miss = np.zeros(idx.size, dtype=np.int8)
+    def _grade_key(self, k: int, v: np.ndarray, lo: np.ndarray | None, hi: np.ndarray | None, b: np.ndarray | None,
+                   group: np.ndarray | None, hours: np.ndarray | None) -> tuple[np.ndarray, ...]:
+        """Fired criterion row (-1 none) and missing-reference bits of the rows of compiled key ``k``: their values
+        and the references its criteria need (None where none needs it), ``group`` / ``hours`` of those rows."""
+        size = v.size
+        crit = np.full(size, -1, dtype=np.int32)
+        miss = np.zeros(size, dtype=np.int8)
         for c in self.crits[k]:  # highest grade first; first row to fire wins
             bound, ok = self._bound(c, hi, lo, b)
             fired = _compare(v, bound, c.op) & (crit < 0)
             if not (np.isnan(c.duration_h) and np.isnan(c.min_count)) and fired.any():
                 meets = _compare(v, bound, c.op)
-                gr = np.zeros(idx.size, dtype=np.int64) if group is None else group[idx]
-                hr = np.full(idx.size, np.nan) if hours is None else hours[idx]
+                gr = np.zeros(size, dtype=np.int64) if group is None else group
+                hr = np.full(size, np.nan) if hours is None else hours
                 untimed = fired & np.isnan(hr)
                 if not np.isnan(c.duration_h):
                     fired &= _long_runs(meets, gr, hr, c.duration_h)
@@ -244,7 +309,7 @@ class LabRules:
                         miss_high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Reasons for rows whose grade needs a missing limit or baseline, e.g. 'no ULN to grade Hyperkalemia':
         a code per row (-1 = none) into an array of texts, built once per distinct (keys, missing) combination."""
-        nk = len(self.keys) + 1
+        nk = len(self.crits) + 1
         out = np.full(len(key_low), -1, dtype=np.int64)
         rows = np.flatnonzero((miss_low != 0) | (miss_high != 0))
         if rows.size == 0:
@@ -258,7 +323,7 @@ class LabRules:
             rest, k_high = divmod(rest, nk)
             k_low, bits_low = divmod(rest, 8)
             parts = [
-                f"no {' or '.join(t for b, t in _MISSING_TEXT.items() if bits & b)} to grade {self.keys[k - 1]}"
+                f"no {' or '.join(t for b, t in _MISSING_TEXT.items() if bits & b)} to grade {self.key_name[k - 1]}"
                 for k, bits in ((k_low, bits_low), (k_high, bits_high)) if bits and k > 0
             ]
             texts[j] = "; ".join(parts)

@@ -28,15 +28,26 @@ def _alias_map() -> dict[str, str]:
 
 
 @cache
-def _factor_map() -> dict[tuple[str, str, str], tuple[float, float]]:
+def _factor_table() -> dict[tuple[str, str, str], tuple[float, float, bool]]:
     table = load_unit_factors()
-    rows = list(table[["analyte", "from_unit", "to_unit", "factor", "offset"]].itertuples(index=False, name=None))
-    out: dict[tuple[str, str, str], tuple[float, float]] = {}
-    for analyte, src, dst, factor, offset in rows:  # y = x * f + o  <=>  x = y / f - o / f
-        out.setdefault((analyte, dst, src), (1.0 / factor, -offset / factor))
-    for analyte, src, dst, factor, offset in rows:
-        out[(analyte, src, dst)] = (factor, offset)  # forward rows win over reversed ones
+    columns = ["analyte", "from_unit", "to_unit", "factor", "offset", "exact"]
+    rows = list(table[columns].itertuples(index=False, name=None))
+    out: dict[tuple[str, str, str], tuple[float, float, bool]] = {}
+    for analyte, src, dst, factor, offset, exact in rows:  # y = x * f + o  <=>  x = y / f - o / f
+        out.setdefault((analyte, dst, src), (1.0 / factor, -offset / factor, exact))
+    for analyte, src, dst, factor, offset, exact in rows:
+        out[(analyte, src, dst)] = (factor, offset, exact)  # forward rows win over reversed ones
     return out
+
+
+def _lookup(analyte: str, source: str, target: str) -> tuple[float, float, bool] | None:
+    if source == target:
+        return (1.0, 0.0, True)
+    table = _factor_table()
+    for key in ((analyte, source, target), ("*", source, target)):
+        if key in table:
+            return table[key]
+    return None
 
 
 def normalise_unit(unit: object) -> str | None:
@@ -55,13 +66,26 @@ def conversion(analyte: str, unit: object, target: str) -> tuple[float, float] |
     source = normalise_unit(unit)
     if source is None:
         return (1.0, 0.0) if target in UNITLESS else None
-    if source == target:
-        return (1.0, 0.0)
-    table = _factor_map()
-    for key in ((analyte, source, target), ("*", source, target)):
-        if key in table:
-            return table[key]
-    return None
+    found = _lookup(analyte, source, target)
+    return None if found is None else found[:2]
+
+
+def nearest_unit(analyte: str, unit: object, candidates: list[str]) -> int | None:
+    """Which of ``candidates`` (the units a criterion has thresholds in, its table unit first) a value of ``analyte``
+    in ``unit`` is compared in: the unit itself when it is one of them; else the first reached by an exact factor
+    (SI prefix, ion charge, cells/uL = 10^6/L); else the first reached by a molar-mass factor; None when none is.
+    A missing unit reaches only a unitless candidate."""
+    source = normalise_unit(unit)
+    if source is None:
+        return next((i for i, c in enumerate(candidates) if c in UNITLESS), None)
+    if source in candidates:
+        return candidates.index(source)
+    found = [(i, _lookup(analyte, source, c)) for i, c in enumerate(candidates)]
+    reachable = [(i, f[2]) for i, f in found if f is not None]
+    exact = [i for i, is_exact in reachable if is_exact]
+    if exact:
+        return exact[0]
+    return reachable[0][0] if reachable else None
 
 
 def conversion_factor(analyte: str, unit: object, target: str) -> float | None:

@@ -13,6 +13,13 @@ Optional ``value_fits_from``: on a worst-case row (CTCAE separates the grades on
 Hypokalemia G1 and G2 share "<LLN - 3.0 mmol/L"), the lowest grade the value alone also fits; reconciliation
 does not call a reported grade in that range under-reported.
 
+``lab_criteria_units_v4.03.csv``: the same criteria in the other units the CTCAE v4.03 text states them in (most
+lab thresholds are written in conventional units with rounded SI equivalents: "Hypercalcemia G2: >11.5 - 12.5 mg/dL;
+>2.9 - 3.1 mmol/L"). One row per criteria row with a constant (``ref`` abs, or an offset) and unit: ``key``,
+``grade`` and ``ref`` name the criteria row, ``bound`` / ``offset`` its constant in ``unit`` (canonical spelling),
+``text`` the part of the CTCAE text that states it and ``unit_text`` the unit as printed there. Rows that are pure
+multiples of ULN, LLN or baseline hold in every unit and are not repeated.
+
 ``lab_test_map.csv``: LBTESTCD / PARAMCD -> criteria keys for the low and high direction, by specimen
 (blank = any blood specimen, URINE; REST = recorded at rest) and fasting flag (blank = any, Y).
 ``clinical_criteria_v4.03.csv`` and ``clinical_test_map.csv``: the same for vital signs (VS) and ECG (EG).
@@ -49,6 +56,22 @@ def _criteria(name: str) -> pd.DataFrame:
 def load_lab_criteria() -> pd.DataFrame:
     """The lab criteria table as a new DataFrame (see module docstring for the columns)."""
     return _criteria("lab_criteria_v4.03.csv").copy()
+
+
+@cache
+def _criteria_units(name: str) -> pd.DataFrame:
+    table = _read(name)
+    table["grade"] = table["grade"].astype("int64")
+    for column in ("bound", "offset"):
+        table[column] = pd.to_numeric(table[column], errors="raise").astype("float64")
+    if not table["ref"].isin(REFS).all():
+        raise ValueError(f"{name}: unknown ref in {sorted(set(table['ref']) - set(REFS))}")
+    return table
+
+
+def load_lab_criteria_units() -> pd.DataFrame:
+    """The lab criteria's thresholds in the other units the CTCAE v4.03 text gives (see module docstring), new frame."""
+    return _criteria_units("lab_criteria_units_v4.03.csv").copy()
 
 
 def load_clinical_criteria() -> pd.DataFrame:
