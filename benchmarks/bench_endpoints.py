@@ -69,7 +69,7 @@ def run(folder: Path, repeat: int) -> None:
     rows.append(("ELIG eligibility_screen", t, ""))
     bor, t = timed(repeat, best_overall_response, rs, pop, cfg.response)
     rows.append(("best_overall_response", t, ""))
-    orr, t = timed(repeat, orr_table, bor)
+    (orr, _), t = timed(repeat, orr_table, bor)
     rows.append(("ORR01 orr_table", t, f"ORR {orr.iloc[0]['n']}/{orr.iloc[0]['N']}"))
     pfs, t = timed(repeat, pfs_data, rs, pop, cfg.pfs, data_cutoff=cfg.study.data_cutoff)
     rows.append(("pfs_data", t, f"{int(pfs['event'].sum()):,} events"))

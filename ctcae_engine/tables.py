@@ -160,7 +160,8 @@ REGISTRY: tuple[Output, ...] = (
            empty="No vital-sign or ECG grade >= 2 after baseline in the treatment-emergent window.",
            note="One row per participant and term: the worst post-baseline record (earliest if tied)."),
     # efficacy
-    _table("ORR01", "Objective response rate", "efficacy", ("bor",), efficacy.orr_table, needs=("population", "rs")),
+    _table("ORR01", "Objective response rate", "efficacy", ("bor",), efficacy.orr_table, needs=("population", "rs"),
+           note="N = infused participants whose response window closed by the data cut-off. {not_yet_evaluable}"),
     _table("PFS01", "Progression-free survival", "efficacy", ("pfs", "config.pfs"), efficacy.pfs_table,
            needs=("population", "rs"), note="{note}"),
     _figure("km_pfs", "Kaplan-Meier estimate of progression-free survival, with numbers at risk", "efficacy",

@@ -89,7 +89,7 @@ def test_sd_before_minimum_duration_is_ne(population):
 
 
 def test_orr_by_hand(population):
-    table = orr_table(best_overall_response(rs(), population, CFG.response)).set_index("label")
+    table = orr_table(best_overall_response(rs(), population, CFG.response))[0].set_index("label")
     orr = table.loc["Objective response (CR + PR)"]
     assert (orr["n"], orr["N"], orr["pct"]) == (2, 5, 40.0)  # P01 PR, P04 PR
     # Clopper-Pearson 2/5: beta(0.025; 2, 4) = 0.05274, beta(0.975; 3, 3) = 0.85337
@@ -221,7 +221,7 @@ def test_adrs_ovr_gives_the_same_orr_and_pfs_as_sdtm_rs(population, numeric_date
     sdtm_bor = best_overall_response(rs(), population, CFG.response)
     adam_bor = best_overall_response(adrs(numeric_dates), population, CFG.response)
     pd.testing.assert_frame_equal(adam_bor, sdtm_bor)
-    assert orr_table(adam_bor).iloc[0][["n", "N"]].tolist() == [2, 5]  # P01 PR, P04 PR (as by hand above)
+    assert orr_table(adam_bor)[0].iloc[0][["n", "N"]].tolist() == [2, 5]  # P01 PR, P04 PR (as by hand above)
     pd.testing.assert_frame_equal(pfs_of(adrs(numeric_dates), population, CFG), pfs_of(rs(), population, CFG))
 
 
@@ -230,7 +230,7 @@ def test_adrs_with_only_bor_is_taken_as_given(population):
     bor = best_overall_response(only_bor, population, CFG.response).set_index("usubjid")
     assert bor["bor"].to_dict() == {"P01": "PR", "P02": "SD", "P03": "PD", "P04": "CR", "P05": "NE"}
     assert bor.loc["P01", "reason"].startswith("BOR as derived in ADRS")
-    assert orr_table(bor.reset_index()).iloc[0][["n", "N"]].tolist() == [2, 5]
+    assert orr_table(bor.reset_index())[0].iloc[0][["n", "N"]].tolist() == [2, 5]
     with pytest.raises(ValueError, match="PFS needs the dated assessments"):
         pfs_of(only_bor, population, CFG)
 
@@ -306,7 +306,7 @@ def test_demo_trial_orr_week8():
     bor = best_overall_response(study["rs"], pop, CFG.response)
     assert bor["bor"].value_counts().to_dict() == {"SD": 9, "PR": 5, "PD": 5, "NE": 1}
     assert bor.set_index("usubjid").loc["ALPP-CART-DEMO-01006", "bor"] == "NE"
-    orr = orr_table(bor).iloc[0]
+    orr = orr_table(bor)[0].iloc[0]
     assert (orr["n"], orr["N"]) == (5, 20)
     pfs = pfs_of(study["rs"], pop, CFG)
     assert len(pfs) == 20 and pfs["time_days"].notna().all()
@@ -352,3 +352,20 @@ def test_pfs_summary_with_no_participant_says_so(population):
     assert math.isnan(table.at[0, "median_days"]) and math.isnan(table.at[0, "rate_pct"])
     shown, fields = pfs_table(pfs, CFG.pfs)
     assert fields["note"] == "No participant with an analysable PFS time." and shown.equals(table)
+
+
+def test_participants_whose_week_8_window_is_open_at_an_interim_cut_off_are_not_yet_evaluable():
+    """At a cut-off 30 days after P05's infusion its day-63 window is still open: not a non-responder but not yet
+    evaluable, left out of the ORR denominator with a note. A CR or PD already seen is final and counts."""
+    population = pd.DataFrame({"usubjid": ["P01", "P05"], "saffl": True,
+                               "infdt": pd.to_datetime(["2021-01-01", "2021-03-01"])})
+    rs_frame = pd.DataFrame({"USUBJID": ["P01", "P05"], "RSTESTCD": "OVRLRESP", "RSEVAL": "INVESTIGATOR",
+                             "RSSTRESC": ["PR", "SD"], "RSDTC": ["2021-02-26", "2021-03-29"]})
+    bor = best_overall_response(rs_frame, population, CFG.response, data_cutoff="2021-03-31").set_index("usubjid")
+    assert bor.loc["P05", "bor"] == "NYE" and "closes on 2021-05-03" in bor.loc["P05", "reason"]
+    assert bor.loc["P01", "bor"] == "PR"
+    table, fields = orr_table(bor.reset_index())
+    assert table.iloc[0][["n", "N"]].tolist() == [1, 1]
+    assert fields["not_yet_evaluable"].startswith("1 infused participant(s) not yet evaluable")
+    final = rs_frame.assign(RSSTRESC=["PR", "PD"])
+    assert best_overall_response(final, population, CFG.response, data_cutoff="2021-03-31").loc[1, "bor"] == "PD"

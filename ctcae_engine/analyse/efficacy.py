@@ -81,17 +81,33 @@ def _bor_as_given(adrs: pd.DataFrame, population: pd.DataFrame, evaluator: str) 
     return out
 
 
-def best_overall_response(rs: pd.DataFrame, population: pd.DataFrame, response: Response) -> pd.DataFrame:
+def best_overall_response(rs: pd.DataFrame, population: pd.DataFrame, response: Response, *,
+                          data_cutoff: str | None = None) -> pd.DataFrame:
     """RECIST 1.1 best overall response up to ``response.window_days`` after infusion, one row per infused
-    participant: usubjid, bor (CR/PR/SD/PD/NE), bor_ady, n_assessments (valid, in window), reason.
+    participant: usubjid, bor (CR/PR/SD/PD/NE, or NYE), bor_ady, n_assessments (valid, in window), reason.
 
     Assessments after the first PD are ignored. SD counts only from ``sd_min_days``; with
     ``confirmation_required`` a CR (PR) needs a later CR (CR or PR) >= ``confirmation_min_days`` after it (the
     confirming scan may fall after the window), otherwise it counts as SD (or NE before ``sd_min_days``).
+    NYE (not yet evaluable): with ``response.exclude_not_yet_evaluable``, a participant whose window ends after
+    ``data_cutoff`` and whose best response so far can still change (not CR, not PD) is not counted yet.
     """
-    cfg = response
     if not _has_overall_responses(rs) and _has_param(rs, "BOR"):
-        return _bor_as_given(rs, population, cfg.evaluator)
+        out = _bor_as_given(rs, population, response.evaluator)
+    else:
+        out = _derived_bor(rs, population, response)
+    if data_cutoff and response.exclude_not_yet_evaluable:
+        infdt = out["usubjid"].map(population.set_index("usubjid")["infdt"]).astype("datetime64[ns]")
+        closes = infdt + pd.Timedelta(days=response.window_days)
+        still_open = (closes > pd.Timestamp(data_cutoff)).fillna(False) & ~out["bor"].isin(["CR", "PD"])
+        out.loc[still_open, "reason"] = (f"response window (day {response.window_days}) closes on "
+                                         + closes[still_open].dt.strftime("%Y-%m-%d") + ", after the data cut-off")
+        out.loc[still_open, "bor"] = "NYE"
+    return out
+
+
+def _derived_bor(rs: pd.DataFrame, population: pd.DataFrame, cfg: Response) -> pd.DataFrame:
+    """Best overall response from the dated overall-response assessments (see :func:`best_overall_response`)."""
     assess = response_assessments(rs, population, cfg.evaluator)
     valid = assess.loc[assess["valid"] & assess["ady"].gt(0)]
     first_pd = valid.loc[valid["resp"].eq("PD")].groupby("usubjid")["ady"].min()
@@ -119,14 +135,18 @@ def best_overall_response(rs: pd.DataFrame, population: pd.DataFrame, response: 
     return out
 
 
-def orr_table(bor: pd.DataFrame) -> pd.DataFrame:
+def orr_table(bor: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
     """Objective response rate (CR + PR) and the best-overall-response distribution, n / N, %, exact 95% CI
-    (``ORR01``). N = infused participants (no assessment counts as NE, i.e. non-responder)."""
-    total = len(bor)
-    rows = [proportion("Objective response (CR + PR)", bor["bor"].isin(["CR", "PR"]).sum(), total)]
-    rows += [proportion(f"Best overall response {r}", bor["bor"].eq(r).sum(), total) for r in RESPONSES]
-    table = pd.DataFrame(rows)
-    return table
+    (``ORR01``). N = infused participants whose response window has closed (no assessment counts as NE, i.e.
+    non-responder); the not-yet-evaluable ones (NYE) are left out of N and counted in the note."""
+    evaluable = bor[bor["bor"].ne("NYE")]
+    total = len(evaluable)
+    rows = [proportion("Objective response (CR + PR)", evaluable["bor"].isin(["CR", "PR"]).sum(), total)]
+    rows += [proportion(f"Best overall response {r}", evaluable["bor"].eq(r).sum(), total) for r in RESPONSES]
+    not_yet = len(bor) - total
+    note = (f"{not_yet} infused participant(s) not yet evaluable (response window still open at the data cut-off) "
+            "left out of N." if not_yet else "")
+    return pd.DataFrame(rows), {"not_yet_evaluable": note}
 
 
 def _new_therapy_day(new_therapy: pd.DataFrame | None, infdt: pd.Series) -> tuple[pd.Series, pd.Series]:

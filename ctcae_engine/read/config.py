@@ -308,6 +308,9 @@ class Response:
     confirmation_min_days: Days = Field(28, description="days from a CR/PR to its confirming assessment (at least)")
     sd_min_days: Days = Field(42, description="SD counts as best response only from this day after infusion")
     evaluator: Code = Field("INVESTIGATOR", description="RSEVAL of the assessments used")
+    exclude_not_yet_evaluable: Flag = Field(True, description="at an interim cut-off, a participant whose response "
+                                            "window has not closed (and whose best response is not yet final: CR "
+                                            "or PD) is 'not yet evaluable' and left out of the ORR denominator")
 
 
 @_table

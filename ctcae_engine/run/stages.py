@@ -125,7 +125,8 @@ def efficacy(runner: Runner) -> None:
     if pop is None:
         return
     if "rs" in domains:
-        results.bor = runner.call("ORR01", efficacy_.best_overall_response, domains["rs"], pop, cfg.response)
+        results.bor = runner.call("ORR01", efficacy_.best_overall_response, domains["rs"], pop, cfg.response,
+                                  data_cutoff=cfg.study.data_cutoff)
         results.pfs = runner.call("PFS01", efficacy_.pfs_data, domains["rs"], pop, cfg.pfs,
                                   data_cutoff=cfg.study.data_cutoff)
         results.responses = runner.call("swimmer", efficacy_.response_assessments, domains["rs"], pop,
