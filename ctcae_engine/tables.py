@@ -208,6 +208,16 @@ REGISTRY: tuple[Output, ...] = (
            empty="Every infused participant has one infusion record (or the window counts to the last dose).",
            note="Day 0 is the first infusion record. A study with repeated doses sets [treatment_emergent] "
                 "after_last_dose_days; in a single-infusion study, a second record needs a check of EX."),
+    _table("DQ10", "ADaM ADAE: sponsor TRTEMFL (as given) versus the engine's window", "data_quality", ("ae",),
+           dq.sponsor_emergent_flags, needs=("ae",), listing=True,
+           empty="No ADaM TRTEMFL given, or every given flag agrees with the study's window.",
+           note="The tables use the sponsor's TRTEMFL ([treatment_emergent] use_given_flags = true); this lists "
+                "where the engine's window would decide otherwise."),
+    _table("DQ11", "ADaM ADLB: sponsor toxicity grades (ATOXGRL / ATOXGRH) versus the engine's re-grade",
+           "data_quality", ("labs",), dq.sponsor_lab_grades, needs=("labs",), listing=True,
+           empty="No sponsor toxicity grade given, or every given grade agrees with the engine's.",
+           note="The tables use the engine's grades (CTCAE v4.03 as docs/grading.md states it); the sponsor's "
+                "differing grades are listed for review."),
     _table("DQ07", "Supplemental qualifier rows (SUPP--) that match no parent record", "data_quality",
            ("supp_unmatched?",), dq.supp_unmatched, listing=True,
            empty="Every supplemental qualifier row (SUPP--) matched a record of its parent domain.",

@@ -135,3 +135,13 @@ def test_repeated_infusion_records_are_listed_when_the_window_counts_from_one_in
     listed = repeated_infusions(population, TreatmentEmergent())
     assert listed[["Participant", "Infusion records", "Last"]].values.tolist() == [["P1", 3, "2024-03-01"]]
     assert repeated_infusions(population, TreatmentEmergent(after_last_dose_days=30)).empty
+
+
+def test_sponsor_trtemfl_that_the_window_would_decide_otherwise_is_listed():
+    from ctcae_engine.analyse.data_quality import sponsor_emergent_flags
+
+    ae = pd.DataFrame({"USUBJID": ["P1", "P1"], "AEDECOD": ["Nausea", "Fatigue"],
+                       "AESTDTC": ["2024-01-05", "2024-06-01"], "TRTEMFL": ["Y", "Y"]})
+    listed = sponsor_emergent_flags(flags(ae, TreatmentEmergent(after_last_dose_days=30)))
+    assert listed[["Term", "Sponsor TRTEMFL", "Engine (window)", "Period"]].values.tolist() == [
+        ["Fatigue", "Y", "N", "after the window"]]

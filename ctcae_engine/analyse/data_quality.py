@@ -13,7 +13,7 @@ from ctcae_engine.grade import cart
 from ctcae_engine.read import columns
 from ctcae_engine.read.config import StudyConfig, TreatmentEmergent
 from ctcae_engine.read.cutoff import cutoff_summary
-from ctcae_engine.read.fields import AE, SUPP
+from ctcae_engine.read.fields import AE, LABS, SUPP
 
 GRADED = ("LB", "VS", "EG")
 
@@ -124,6 +124,42 @@ def repeated_infusions(population: pd.DataFrame, window: TreatmentEmergent) -> p
     return pd.DataFrame({"Participant": many["usubjid"], "Infusion records": many["n_infusions"],
                          "First (day 0)": many["infdt"].dt.strftime("%Y-%m-%d"),
                          "Last": many["lastdt"].dt.strftime("%Y-%m-%d")}).reset_index(drop=True)
+
+
+def sponsor_emergent_flags(ae: pd.DataFrame) -> pd.DataFrame:
+    """DQ10: ADaM ADAE records whose sponsor TRTEMFL (taken as given) differs from the flag the engine derives
+    from the study's window (``endpoints.flag_ae``: trtemfl_derived)."""
+    columns = ["Participant", "Term", "Onset", "Sponsor TRTEMFL", "Engine (window)", "Period"]
+    if "trtemfl_source" not in ae.columns or not ae["trtemfl_source"].eq("TRTEMFL as given").any():
+        return pd.DataFrame(columns=columns)
+    differ = ae[ae["trtemfl"].astype(bool) != ae["trtemfl_derived"].astype(bool)]
+    yes_no = {True: "Y", False: "N"}
+    return pd.DataFrame({"Participant": AE.raw(differ, "subject"), "Term": AE.raw(differ, "decoded"),
+                         "Onset": differ["astdt"].dt.strftime("%Y-%m-%d"),
+                         "Sponsor TRTEMFL": differ["trtemfl"].astype(bool).map(yes_no),
+                         "Engine (window)": differ["trtemfl_derived"].astype(bool).map(yes_no),
+                         "Period": differ["period"]}, columns=columns).reset_index(drop=True)
+
+
+def sponsor_lab_grades(labs: pd.DataFrame) -> pd.DataFrame:
+    """DQ11: ADaM ADLB records whose sponsor grade (ATOXGRL / ATOXGRH) differs from the engine's re-grade of the
+    same record (grade_low / grade_high); an ungraded side (NA) counts as different only when the other is given."""
+    columns = ["Participant", "Test", "Date", "Value", "Direction", "Sponsor grade", "Engine grade", "Engine reason"]
+    parts = []
+    for direction in ("low", "high"):
+        given = LABS.column(labs, f"grade_{direction}")
+        if given is None or f"grade_{direction}" not in labs.columns:
+            continue
+        sponsor = pd.to_numeric(LABS.text(labs, f"grade_{direction}"), errors="coerce")
+        engine = pd.to_numeric(labs[f"grade_{direction}"], errors="coerce").where(lambda g: g >= 0)
+        differ = ~((sponsor == engine) | (sponsor.isna() & engine.isna())) & sponsor.notna()
+        rows = labs[differ.to_numpy(dtype=bool)]
+        parts.append(pd.DataFrame({
+            "Participant": rows["usubjid"], "Test": rows["testcd"], "Date": rows["dtc"].astype("string"),
+            "Value": LABS.raw(rows, "value"), "Direction": direction,
+            "Sponsor grade": sponsor[differ].astype("Int64"), "Engine grade": engine[differ].astype("Int64"),
+            "Engine reason": rows["reason"].astype("string")}))
+    return (pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns))[columns]
 
 
 def supp_unmatched(lost: pd.DataFrame | None) -> pd.DataFrame:

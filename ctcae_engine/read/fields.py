@@ -89,6 +89,8 @@ FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
         "grade_high": ("ATOXGRH",),
         "term_low": ("ATOXDSCL",),
         "term_high": ("ATOXDSCH",),
+        "value": ("AVAL",),
+        "date_text": ("ADT", "ADTM", "LBDTC"),
     },
     "new_therapy": {  # subsequent anticancer therapy records: an NACT-like dataset, CM or PR
         "subject": ("usubjid", "USUBJID"),
