@@ -98,9 +98,9 @@ REGISTRY: tuple[Output, ...] = (
     # adverse events
     _table("PRIMARY", "Primary endpoint: participants with treatment-related AEs within the window, overall and by "
                       "attribution (exact Clopper-Pearson 95% CI)", "ae_tables", ("ae", "population"),
-           endpoints.primary_endpoint, needs=AE, note="{window}"),
-    _table("AET01", "Overview of adverse events", "ae_tables", ("ae", "population"), endpoints.ae_overview, needs=AE,
-           note=AE_RULES),
+           endpoints.by_arm, options={"build": endpoints.primary_endpoint}, needs=AE, note="{window}"),
+    _table("AET01", "Overview of adverse events", "ae_tables", ("ae", "population"), endpoints.by_arm,
+           options={"build": endpoints.ae_overview}, needs=AE, note=AE_RULES),
     _table("AET04_TRAE", "Treatment-related AEs by SOC, PT and worst CTCAE grade", "ae_tables", ("ae", "population"),
            safety_tables.ae_soc_pt_table, options={"related": True}, needs=AE, note=AE_RULES),
     _table("AET04_TEAE", "Treatment-emergent AEs by SOC, PT and worst CTCAE grade", "ae_tables", ("ae", "population"),

@@ -145,3 +145,18 @@ def test_sponsor_trtemfl_that_the_window_would_decide_otherwise_is_listed():
     listed = sponsor_emergent_flags(flags(ae, TreatmentEmergent(after_last_dose_days=30)))
     assert listed[["Term", "Sponsor TRTEMFL", "Engine (window)", "Period"]].values.tolist() == [
         ["Fatigue", "Y", "N", "after the window"]]
+
+
+def test_arms_give_column_groups_plus_a_total_and_one_arm_stays_one_table():
+    from ctcae_engine.analyse.endpoints import ae_overview, by_arm
+
+    dm, ex = multi_dose()
+    dm = dm.assign(ACTARM=["Low dose", "High dose"])
+    ae = pd.DataFrame({"USUBJID": ["P1"], "AEDECOD": ["Nausea"], "AESTDTC": ["2024-01-05"], "AEREL": ["RELATED"]})
+    population = safety_population(dm, ex, DRUG)
+    table = by_arm(flag_ae(ae, population, TreatmentEmergent(), REL), population, ae_overview).set_index("flag")
+    assert table.loc["teae", ["Low dose: n", "Low dose: N", "High dose: n", "Total: n", "Total: N"]].tolist() == [
+        1, 1, 0, 1, 2]
+    single = safety_population(dm.assign(ACTARM="Only"), ex, DRUG)
+    flagged = flag_ae(ae, single, TreatmentEmergent(), REL)
+    pd.testing.assert_frame_equal(by_arm(flagged, single, ae_overview), ae_overview(flagged, single))

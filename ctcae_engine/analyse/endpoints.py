@@ -8,6 +8,8 @@ tables and CRS/ICANS incidence are in :mod:`ctcae_engine.analyse.safety_tables`;
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 from scipy.stats import binomtest
@@ -19,7 +21,8 @@ from ctcae_engine.read.dates import dtc_bounds, impute_start_date, parse_dtc, to
 from ctcae_engine.read.fields import AE, DM, EX
 from ctcae_terms import lookup_term
 
-POPULATION_COLUMNS = ["usubjid", "saffl", "infdt", "ldstdt", "dthdt", "reason", "infdtm", "lastdt", "n_infusions"]
+POPULATION_COLUMNS = ["usubjid", "saffl", "infdt", "ldstdt", "dthdt", "reason", "infdtm", "lastdt", "n_infusions",
+                      "arm"]
 DEATH_COLUMNS = ["dthfl", "dthdt_imputed", "dth_reason"]
 
 
@@ -94,6 +97,7 @@ def safety_population(dm: pd.DataFrame, ex: pd.DataFrame | None, treatment: Trea
                          else out["infdt"])
     for column in ("infdt", "ldstdt", "infdtm", "lastdt"):
         out[column] = pd.to_datetime(out[column])
+    out["arm"] = _arms(first, treatment.arm_variable).reindex(out.index).fillna("(no arm)").to_numpy(dtype=object)
     no_date = out["saffl"] & out["infdt"].isna()
     out.loc[no_date, "reason"] = "infused but infusion date unknown (EXSTDTC and RFXSTDTC incomplete)"
     alive = [out["infdt"]]  # last known alive: infusion, last dose (EX), DM RFXENDTC
@@ -107,6 +111,38 @@ def safety_population(dm: pd.DataFrame, ex: pd.DataFrame | None, treatment: Trea
     death = _death_dates(first.reindex(out.index), last_alive)
     out[["dthdt", *DEATH_COLUMNS]] = death[["dthdt", *DEATH_COLUMNS]]
     return out[POPULATION_COLUMNS + DEATH_COLUMNS].reset_index(drop=True)
+
+
+def _arms(dm: pd.DataFrame, variable: str) -> pd.Series:
+    """The arm or dose level of each participant (DM/ADSL ``variable``, default ACTARM, ARM, TRT01A); one arm
+    "All" when the variable is NONE or absent."""
+    if variable == "NONE":
+        return pd.Series("All", index=dm.index)
+    column = pick(dm, variable) if variable else DM.column(dm, "arm")
+    if variable and column is None:
+        raise ValueError(f"[treatment] arm_variable {variable!r} is not a DM/ADSL column")
+    return DM.text(dm, "arm") if not variable else dm[column].astype("string").str.strip()
+
+
+def by_arm(flagged: pd.DataFrame, population: pd.DataFrame,
+           build: Callable[[pd.DataFrame, pd.DataFrame], pd.DataFrame]) -> pd.DataFrame:
+    """A participant-level proportion table (columns label, n, N, pct, ...) with one column group per arm of the
+    safety population plus the Total: the arm's ``n``, ``N``, ``pct`` columns named "<arm>: n" etc., then the
+    total's columns as ``build`` gives them. A single arm gives the table as it is."""
+    total = build(flagged, population)
+    safety = population[population["saffl"].astype(bool)]
+    arms = sorted(safety["arm"].dropna().unique()) if "arm" in safety.columns else []
+    if len(arms) <= 1:
+        return total
+    subjects = AE.subjects(flagged)
+    keys = [c for c in total.columns if c not in ("n", "N", "pct", "ci_low", "ci_high")]
+    out = total[keys].copy()
+    for arm in arms:
+        members = population[population["arm"].eq(arm) | ~population["saffl"].astype(bool)]
+        part = build(flagged[subjects.isin(members["usubjid"]).to_numpy()], members)
+        for column in ("n", "N", "pct"):
+            out[f"{arm}: {column}"] = part[column].to_numpy()
+    return pd.concat([out, total.drop(columns=keys).add_prefix("Total: ")], axis=1)
 
 
 def _with_time(dtc: pd.Series) -> pd.Series:

@@ -222,6 +222,9 @@ class Treatment:
     infusion_extrt: Annotated[Codes, AfterValidator(_required("name at least one EXTRT for the CAR-T infusion"))] = (
         Field(description="EXTRT values of the CAR-T infusion (day 0; the safety population)"))
     lymphodepletion_extrt: Codes = Field((), description="EXTRT values of the lymphodepleting chemotherapy")
+    arm_variable: Code = Field("", description="DM/ADSL variable of the arm or dose level that splits the "
+                                               "participant-level tables into column groups plus a Total (default: "
+                                               "ACTARM, else ARM, else TRT01A; NONE pools every participant)")
 
 
 @_table

@@ -24,6 +24,7 @@ FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
         "death_date": ("DTHDTC", "DTHDT"),
         "death_flag": ("DTHFL",),
         "safety_flag": ("SAFFL",),
+        "arm": ("ACTARM", "ARM", "TRT01A"),
         "first_dose_time": ("TRTSDTM",),
         "treatment_end": ("TRTEDT", "TRTEDTM"),
     },
