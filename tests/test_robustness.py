@@ -288,3 +288,25 @@ def test_duplicate_dm_rows_are_a_warning(tmp_path):
     problems = [str(p) for p in check_folder(data, load_config()).problems]
     assert problems == ["warning: DM: 2 rows share their USUBJID with another DM row (e.g. ALPP-CART-DEMO-01001): DM "
                         "holds one record per participant; check the delivery"]
+
+
+def test_an_xc_time_with_a_utc_offset_is_read_as_the_clock_time():
+    """Issue 16: XC rejected a valid ISO 8601 ``2021-03-15T10:00+02:00`` (and accepted ``2021-03-15 10:00``)."""
+    xc = ce.load_demo()["xc"]
+    first = xc["USUBJID"].iloc[0]
+    rows = xc[xc["USUBJID"].eq(first)].copy()
+    zoned = rows.assign(XCDTC=rows["XCDTC"].astype(str).str[:10] + "T10:00+02:00")
+    plain = rows.assign(XCDTC=rows["XCDTC"].astype(str).str[:10] + "T10:00")
+    crs_zoned, crs_plain = ce.grade_crs(zoned), ce.grade_crs(plain)
+    assert len(crs_zoned) == len(crs_plain) > 0
+    assert crs_zoned["grade"].tolist() == crs_plain["grade"].tolist()
+
+
+def test_an_ae_onset_with_a_blank_separated_time_is_read_as_its_day():
+    """Issue 16: AESTDTC ``2024-01-10 08:00`` was "malformed" (imputed, counted treatment-emergent) while the data
+    cut-off read it as 2024-01-10; now every reader reads that day."""
+    values = pd.Series(["2024-01-10 08:00"])
+    assert parse_dtc(values)["precision"].tolist() == ["day"]
+    out = impute_start_date(values, pd.Series(pd.to_datetime(["2024-03-06"])))
+    assert out["imputed"].tolist() == [""] and out["date"].tolist() == [pd.Timestamp("2024-01-10")]
+    assert dtc_bounds(values)["earliest"].tolist() == [pd.Timestamp("2024-01-10")]

@@ -42,7 +42,8 @@ import pandas as pd
 
 from ctcae_engine.read.columns import clean, factorize, shorten
 
-_ISO = re.compile(r"^(?P<year>\d{4})(?:-(?P<month>\d{2}|-)(?:-(?P<day>\d{2}|-))?)?(?:T[0-9:.+\-Z]*)?$")
+# a time after the date: "T" as ISO 8601 has it, or a blank (read the same way by to_date and to_datetime)
+_ISO = re.compile(r"^(?P<year>\d{4})(?:-(?P<month>\d{2}|-)(?:-(?P<day>\d{2}|-))?)?(?:[T ][0-9:.+\-Z]*)?$")
 FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2189, 12, 31)
 """The usable dates (see the module docstring): differences of any two fit in datetime64[ns]."""
 _FIRST, _END = pd.Timestamp(FIRST_DAY), pd.Timestamp(LAST_DAY) + pd.Timedelta(days=1)
@@ -122,6 +123,7 @@ def parse_dtc(values: pd.Series) -> pd.DataFrame:
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 # ISO 8601 as SDTM allows it: the time may stop at the hour ("T10"); a space instead of "T" is read too
 _DATE_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2})(?::(\d{2})(?::(\d{2})(\.\d+)?)?)?)?")
+_ZONE = re.compile(r"(Z|[+-]\d{2}(:?\d{2})?)")  # a UTC offset after the time: dropped (the clock time as written)
 
 
 def _per_distinct(values: pd.Series, text_of: Callable[[str | None], str | None], fmt: str) -> pd.Series:
@@ -159,7 +161,8 @@ def to_date(values: pd.Series, *, sas_days: bool = False) -> pd.Series:
 def to_datetime(values: pd.Series, *, exact: bool = False) -> pd.Series:
     """Date and time (datetime64[ns], same index) from ISO 8601 text ``YYYY-MM-DD[THH[:MM[:SS[.f]]]]``; a date
     alone is midnight; partial, missing or malformed values become NaT. By default anything after the part read
-    is ignored (a zone, text); ``exact``: the whole text must be such a date or date-time, else NaT.
+    is ignored (a zone, text); ``exact``: the whole text must be such a date or date-time (a UTC offset after the
+    time, ``Z`` or ``+02:00``, allowed and dropped: the clock time as written), else NaT.
     datetime64 input is kept (a time zone dropped).
     """
     if pd.api.types.is_datetime64_any_dtype(values.dtype):
@@ -167,7 +170,8 @@ def to_datetime(values: pd.Series, *, exact: bool = False) -> pd.Series:
 
     def text_of(cell: str | None) -> str | None:
         match = _DATE_TIME.match(cell or "")
-        if match is None or (exact and match.end() != len(cell)):
+        if match is None or (exact and match.end() != len(cell) and not (
+                match.group(2) is not None and _ZONE.fullmatch(cell[match.end():]))):
             return None
         day, hour, minute, second, fraction = match.groups()
         return f"{day}T{hour or '00'}:{minute or '00'}:{second or '00'}{fraction or ''}"
