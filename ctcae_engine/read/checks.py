@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 from ctcae_engine.read.columns import DuplicateColumnsError, as_text, shorten, text
-from ctcae_engine.read.dates import FIRST_DAY, LAST_DAY, parse_dtc
+from ctcae_engine.read.dates import OUTSIDE, parse_dtc
 from ctcae_engine.read.files import ADAM_TO_SDTM, SUFFIXES, domain_files, read_domain, sha256_file, supp_unmatched
 
 # domain -> groups of alternative column names (at least one of each group must be present)
@@ -85,11 +85,13 @@ class Checked:
 def check_folder(folder: str | Path, config: Any = None) -> Checked:
     """Read and hash every domain file of ``folder`` once and list what stops or weakens a run.
 
-    Errors: folder missing, a file that cannot be read or changes while read, two files for one domain, a required
-    column missing, DM missing or empty, an expected domain (``[data] expected_domains``) missing or empty, no
-    infusion date (no EX and none in DM), no EX record of the configured infusion, unreadable key dates (EXSTDTC,
-    RFXSTDTC, DTHDTC), every USUBJID blank. Warnings: an empty optional domain, some blank USUBJID, other unreadable
-    dates, AE grades only from AESEV, no AE relationship, an ADaM file not used, files the engine does not read.
+    Errors: folder missing, a file that cannot be read or changes while read, two files for one domain, a column
+    name given twice with different values, a required column missing, DM missing or empty, an expected domain
+    (``[data] expected_domains``) missing or empty, an EX without rows, no infusion date (no EX and none in DM), no EX
+    record of the configured infusion, unreadable key dates (EXSTDTC, RFXSTDTC, DTHDTC), every USUBJID blank.
+    Warnings: an empty optional domain (a 0-byte file is then read as absent), a column given twice with the same
+    values, some blank USUBJID, a USUBJID on several DM rows, other unreadable dates (malformed or outside the usable
+    range), AE grades only from AESEV, no AE relationship, an ADaM file not used, files the engine does not read.
     """
     folder = Path(folder)
     out = Checked()
@@ -207,11 +209,10 @@ def _check_dates(domain: str, frame: pd.DataFrame, problems: list[Problem]) -> N
             continue
         parsed = parse_dtc(values)
         invalid = parsed["precision"].eq("invalid")
-        outside = invalid & parsed["reason"].astype(str).str.startswith("date ")
+        outside = invalid & parsed["reason"].astype(str).str.contains(OUTSIDE, regex=False)
         level = "error" if column in KEY_DATES.get(domain, ()) else "warning"
         for bad, what in ((invalid & ~outside, "are not ISO 8601 dates"),
-                          (outside, f"are dates outside the usable range {FIRST_DAY}..{LAST_DAY}, read as no date "
-                                    "(the row is kept)")):
+                          (outside, f"are dates {OUTSIDE}, read as no date (the row is kept)")):
             if bad.any():
                 examples = ", ".join(repr(shorten(v)) for v in values[bad].astype(str).unique()[:3])
                 problems.append(Problem(level, f"{domain.upper()}.{column}",

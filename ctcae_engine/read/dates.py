@@ -47,7 +47,8 @@ _ISO = re.compile(r"^(?P<year>\d{4})(?:-(?P<month>\d{2}|-)(?:-(?P<day>\d{2}|-))?
 FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2189, 12, 31)
 """The usable dates (see the module docstring): differences of any two fit in datetime64[ns]."""
 _FIRST, _END = pd.Timestamp(FIRST_DAY), pd.Timestamp(LAST_DAY) + pd.Timedelta(days=1)
-_OUTSIDE = f"outside the usable range {FIRST_DAY}..{LAST_DAY}"
+OUTSIDE = f"outside the usable range {FIRST_DAY}..{LAST_DAY}"
+"""The words of the reason :func:`parse_dtc` gives a date outside the usable range."""
 
 
 def _day(year: int, month: int, day: int) -> date | None:
@@ -77,7 +78,7 @@ def _dtc_parts(text: str | None) -> tuple[int | None, int | None, int | None, st
         if not FIRST_DAY.year <= year <= LAST_DAY.year or (day is not None and month is not None
                                                             and 1 <= month <= 12 and _real(year, month, day)
                                                             and _day(year, month, day) is None):
-            return None, None, None, "invalid", f"date '{shorten(text)}' {_OUTSIDE}"
+            return None, None, None, "invalid", f"date '{shorten(text)}' {OUTSIDE}"
         if month is None or 1 <= month <= 12:
             if day is None:
                 return year, month, None, "year" if month is None else "month", ""
