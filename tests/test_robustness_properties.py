@@ -132,3 +132,46 @@ def test_the_hostile_values_reach_the_graders():
     assert len(out) == len(HOSTILE)
     assert out.loc[out["grade"].isna(), "reason"].str.len().gt(0).all()
     assert np.isfinite(out["value_si"].dropna()).all()
+
+
+@st.composite
+def one_bad_cell(draw: st.DrawFn) -> tuple[str, int, str, str | None]:
+    from ctcae_engine.demo import DATA_DIR
+
+    domain = draw(st.sampled_from(sorted(path.stem for path in DATA_DIR.glob("*.csv"))))
+    frame = pd.read_csv(DATA_DIR / f"{domain}.csv", dtype=str, keep_default_na=False)  # the file as delivered
+    column = draw(st.sampled_from(list(frame.columns)))
+    row = draw(st.integers(min_value=0, max_value=len(frame) - 1))
+    return domain, row, column, draw(st.sampled_from(HOSTILE))
+
+
+@pytest.mark.slow  # a few full analyses of the demo trial
+def test_one_bad_cell_in_the_demo_is_an_input_error_or_a_run_without_failed_stage(tmp_path_factory):
+    """run_study on the demo with one hostile cell: either the input checks stop it with an error (exit 3: a key
+    date, an AE of nobody, a flag outside its codelist...) or every stage runs (never exit 1 or 5)."""
+    import shutil
+
+    from ctcae_engine.demo import DATA_DIR
+    from ctcae_engine.read.checks import check_folder
+    from ctcae_engine.read.config import load_config
+    from ctcae_engine.run.pipeline import run_study
+
+    config = load_config()
+    examples = 6 if PROFILE == "fast" else 60
+
+    @settings(settings.get_profile(PROFILE), max_examples=examples)
+    @given(one_bad_cell())
+    def run(change: tuple[str, int, str, str | None]) -> None:
+        domain, row, column, value = change
+        data = tmp_path_factory.mktemp("bad_cell") / "data"
+        shutil.copytree(DATA_DIR, data)
+        frame = pd.read_csv(data / f"{domain}.csv", dtype=str, keep_default_na=False)
+        frame.iat[row, list(frame.columns).index(column)] = "" if value is None else value
+        frame.to_csv(data / f"{domain}.csv", index=False)
+        checked = check_folder(data, config)
+        if checked.errors:
+            return
+        results = run_study(data, config, frames=checked.frames, hashes=checked.hashes)
+        assert results.stage_errors == [], (change, results.stage_errors)
+
+    run()
