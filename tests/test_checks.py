@@ -155,7 +155,8 @@ def test_a_cut_off_before_every_infusion_is_an_error(tmp_path):
                                            "2020-01-01")
 
 
-def test_an_empty_file_is_an_empty_domain(tmp_path):
+def test_an_empty_file_is_an_empty_domain_read_as_absent(tmp_path):
     data = _copy(tmp_path)
     (data / "xc.csv").write_bytes(b"")
-    assert [str(p) for p in check_folder(data, load_config()).problems] == ["warning: XC: the domain has no rows"]
+    assert [str(p) for p in check_folder(data, load_config()).problems] == [
+        "warning: XC: the domain has no rows (a 0-byte file: read as absent, its outputs say the domain is missing)"]

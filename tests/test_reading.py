@@ -48,8 +48,10 @@ def test_join_texts_skips_empty_and_keeps_texts_as_given():
                      id="date-time to the minute"),
         pytest.param("2021-03-15T10:20:30.5", T("2021-03-15"), T("2021-03-15 10:20:30.5"),
                      T("2021-03-15 10:20:30.5"), id="fractional seconds kept"),
-        pytest.param(" 2021-03-15T10:20:00+01:00 ", T("2021-03-15"), T("2021-03-15 10:20"), pd.NaT,
-                     id="zone ignored; exact wants nothing after the time"),
+        pytest.param(" 2021-03-15T10:20:00+01:00 ", T("2021-03-15"), T("2021-03-15 10:20"), T("2021-03-15 10:20"),
+                     id="zone dropped, also when exact: the clock time as written (issue 16)"),
+        pytest.param("2021-03-15T10:20 later", T("2021-03-15"), T("2021-03-15 10:20"), pd.NaT,
+                     id="exact wants nothing but a zone after the time"),
         pytest.param("2021-03-15 10:20", T("2021-03-15"), T("2021-03-15 10:20"), T("2021-03-15 10:20"),
                      id="blank instead of T: read as the time"),
         pytest.param("2021-03-15T10", T("2021-03-15"), T("2021-03-15 10:00"), T("2021-03-15 10:00"),
@@ -70,7 +72,8 @@ def test_to_date_and_to_datetime(given, day, moment, exact):
 
 
 def test_complete_dates_read_alike_by_to_date_and_parse_dtc():
-    values = pd.Series(["2021-03-15", "2021-03-15T08:00", "2021-03", "2021", "bad", None, "2021-13-01"])
+    values = pd.Series(["2021-03-15", "2021-03-15T08:00", "2021-03-15 08:00", "2021-03", "2021", "bad", None,
+                        "2021-13-01", "1724-03-10"])
     pd.testing.assert_series_equal(to_date(values), parse_dtc(values)["date"], check_names=False)
 
 

@@ -42,10 +42,11 @@ LAB_BANDS: dict[str, tuple[str, str, list[tuple[int, str | float, str | float]]]
 }
 
 # axes.titley fixed: matplotlib would otherwise measure every tick label at each draw to see whether the title must
-# move up (it never must here: no axis has ticks on top)
+# move up (it never must here: no axis has ticks on top). text.parse_math off: every text is data (a participant id,
+# an AE term), drawn as written; "$...$" in it is not matplotlib mathtext (which would fail or render it as math)
 _RC = {"svg.hashsalt": "ctcae-engine", "svg.fonttype": "none", "font.family": "DejaVu Sans", "font.size": 8,
        "axes.titlesize": 9, "axes.titley": 1.0, "axes.labelsize": 8, "legend.fontsize": 7, "xtick.labelsize": 7,
-       "ytick.labelsize": 7}
+       "ytick.labelsize": 7, "text.parse_math": False}
 
 
 # --------------------------------------------------------------------------------------------------- plumbing
@@ -455,7 +456,8 @@ def cart_persistence(pc: pd.DataFrame, lloq: float = 50.0, unit: str = "copies/u
     """CAR-T transgene level over time per participant (log scale) with the LLOQ line.
 
     pc: ``usubjid``, ``ady`` (days from infusion), ``value`` (number; empty for results below the LLOQ) and
-    optional ``blq`` (bool) and ``reason`` (rows with a reason are not plotted: see efficacy.cart_samples). Results
+    optional ``blq`` (bool) and ``reason`` (rows with a reason are not plotted: see efficacy.cart_samples; nor are
+    infinite values, which no axis can hold). Results
     below the LLOQ are drawn as open markers at LLOQ / 2. With more than
     ``max_lines`` participants the median and 10th-90th percentile band per day replace the individual lines.
     """
@@ -465,6 +467,7 @@ def cart_persistence(pc: pd.DataFrame, lloq: float = 50.0, unit: str = "copies/u
     if "reason" in pc.columns:  # a sample with a reason (non-numeric result, no date) is not below the LLOQ
         pc = pc[pc["reason"].astype("string").fillna("").eq("").to_numpy(dtype=bool)]
     d = pc.assign(ady=pd.to_numeric(pc["ady"], errors="coerce"), value=pd.to_numeric(pc["value"], errors="coerce"))
+    d = d[~np.isinf(d["value"].to_numpy(dtype=float)) & ~np.isinf(d["ady"].to_numpy(dtype=float))]  # not drawable
     blq = d["blq"].fillna(False).astype(bool) if "blq" in d.columns else pd.Series(False, index=d.index)
     blq = blq | d["value"].isna() | (d["value"] < lloq)
     d = d.assign(blq=blq, plotted=np.where(blq, lloq / 2.0, d["value"])).dropna(subset=["ady"])

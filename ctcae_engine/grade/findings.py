@@ -229,8 +229,11 @@ def grade_ecg(
     if not derive_qtcf:
         return grade_observations(df, "clinical", first_dose=first_dose, mapping=mapping, result=result,
                                   criteria=criteria)
-    if result != "standard" or "EGTESTCD" not in df.columns:
-        raise ValueError("derive_qtcf works on SDTM EG standard results (EGTESTCD, EGSTRESN, EGSTRESU)")
+    needed = ("USUBJID", "EGDTC", "EGTESTCD", "EGSTRESN", "EGSTRESU")
+    missing = [column for column in needed if column not in df.columns]
+    if result != "standard" or missing:
+        raise ValueError("derive_qtcf works on SDTM EG standard results (USUBJID, EGDTC, EGTESTCD, EGSTRESN, "
+                         f"EGSTRESU){'; missing: ' + ', '.join(missing) if missing else ''}")
     given, df = df, df.reset_index(drop=True)  # rows matched by position: index labels may repeat (Dask, concat)
     code = df["EGTESTCD"].astype("string").str.strip().str.upper()
     value = pd.to_numeric(df["EGSTRESN"], errors="coerce")

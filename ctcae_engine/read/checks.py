@@ -18,8 +18,8 @@ from typing import Any
 
 import pandas as pd
 
-from ctcae_engine.read.columns import as_text, text
-from ctcae_engine.read.dates import parse_dtc
+from ctcae_engine.read.columns import DuplicateColumnsError, as_text, shorten, text
+from ctcae_engine.read.dates import OUTSIDE, parse_dtc
 from ctcae_engine.read.files import ADAM_TO_SDTM, SUFFIXES, domain_files, read_domain, sha256_file, supp_unmatched
 
 # domain -> groups of alternative column names (at least one of each group must be present)
@@ -86,11 +86,13 @@ class Checked:
 def check_folder(folder: str | Path, config: Any = None) -> Checked:
     """Read and hash every domain file of ``folder`` once and list what stops or weakens a run.
 
-    Errors: folder missing, a file that cannot be read or changes while read, two files for one domain, a required
-    column missing, DM missing or empty, an expected domain (``[data] expected_domains``) missing or empty, no
-    infusion date (no EX and none in DM), no EX record of the configured infusion, unreadable key dates (EXSTDTC,
-    RFXSTDTC, DTHDTC), every USUBJID blank. Warnings: an empty optional domain, some blank USUBJID, other unreadable
-    dates, AE grades only from AESEV, no AE relationship, an ADaM file not used, files the engine does not read.
+    Errors: folder missing, a file that cannot be read or changes while read, two files for one domain, a column
+    name given twice with different values, a required column missing, DM missing or empty, an expected domain
+    (``[data] expected_domains``) missing or empty, an EX without rows, no infusion date (no EX and none in DM), no EX
+    record of the configured infusion, unreadable key dates (EXSTDTC, RFXSTDTC, DTHDTC), every USUBJID blank.
+    Warnings: an empty optional domain (a 0-byte file is then read as absent), a column given twice with the same
+    values, some blank USUBJID, a USUBJID on several DM rows, other unreadable dates (malformed or outside the usable
+    range), AE grades only from AESEV, no AE relationship, an ADaM file not used, files the engine does not read.
     """
     folder = Path(folder)
     out = Checked()
@@ -122,13 +124,20 @@ def _read_one(path: Path, out: Checked) -> None:
     stem = path.stem.lower()
     domain = ADAM_TO_SDTM.get(stem, stem)
     before = path.stat()
+    notes: list[str] = []
     try:
-        frame = pd.DataFrame() if before.st_size == 0 else read_domain(path)
+        frame = read_domain(path, notes)
         digest = sha256_file(path)
-    except Exception as exc:  # any reader failure is reported with the file named, never a traceback
-        out.problems.append(Problem("error", path.name, f"cannot be read: {type(exc).__name__}: {exc}"))
+    except DuplicateColumnsError as exc:  # the message names the file and the columns
+        out.problems.append(Problem("error", path.name, str(exc).removeprefix(f"{path.name}: ")))
         out.files.append(InputFile(path.name, domain, before.st_size, None))
         return
+    except Exception as exc:  # any reader failure is reported with the file named, never a traceback
+        message = shorten(f"{type(exc).__name__}: {exc}", 300)
+        out.problems.append(Problem("error", path.name, f"cannot be read: {message}"))
+        out.files.append(InputFile(path.name, domain, before.st_size, None))
+        return
+    out.problems += [Problem("warning", path.name, note.removeprefix(f"{path.name}: ")) for note in notes]
     after = path.stat()
     if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns):
         out.problems.append(Problem("error", path.name, "the file changed while it was read (a delivery still being "
@@ -160,8 +169,13 @@ def _check_frames(out: Checked, config: Any) -> None:
             if not any(column in frame.columns for column in group):
                 problems.append(Problem("error", where, f"required column {' or '.join(group)} is missing"))
         if frame.empty:
-            level = "error" if domain in expected else "warning"
-            problems.append(Problem(level, where, "the domain has no rows"))
+            level = "error" if domain in expected or domain == "ex" else "warning"
+            message = "the domain has no rows"
+            if domain == "ex":
+                message += ": no EX record of the configured infusion"
+            elif not len(frame.columns) and level == "warning":
+                message += " (a 0-byte file: read as absent, its outputs say the domain is missing)"
+            problems.append(Problem(level, where, message))
         elif "USUBJID" in frame.columns:
             blank = int(_blank(frame["USUBJID"]).sum())
             if blank == len(frame):
@@ -171,6 +185,7 @@ def _check_frames(out: Checked, config: Any) -> None:
                                                           "for anyone)"))
         _check_dates(domain, frame, problems)
         _check_flags(domain, frame, problems)
+    _check_dm(used.get("dm"), problems)
     _check_ae(used.get("ae"), problems, used.get("dm"))
     _check_supp(used, problems)
     _check_subjects(used, problems)
@@ -194,12 +209,15 @@ def _check_dates(domain: str, frame: pd.DataFrame, problems: list[Problem]) -> N
         if not (pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)):
             continue
         parsed = parse_dtc(values)
-        bad = parsed["precision"].eq("invalid")
-        if bad.any():
-            examples = ", ".join(repr(v) for v in values[bad].astype(str).unique()[:3])
-            level = "error" if column in KEY_DATES.get(domain, ()) else "warning"
-            problems.append(Problem(level, f"{domain.upper()}.{column}",
-                                    f"{int(bad.sum())} values are not ISO 8601 dates (e.g. {examples})"))
+        invalid = parsed["precision"].eq("invalid")
+        outside = invalid & parsed["reason"].astype(str).str.contains(OUTSIDE, regex=False)
+        level = "error" if column in KEY_DATES.get(domain, ()) else "warning"
+        for bad, what in ((invalid & ~outside, "are not ISO 8601 dates"),
+                          (outside, f"are dates {OUTSIDE}, read as no date (the row is kept)")):
+            if bad.any():
+                examples = ", ".join(repr(shorten(v)) for v in values[bad].astype(str).unique()[:3])
+                problems.append(Problem(level, f"{domain.upper()}.{column}",
+                                        f"{int(bad.sum())} values {what} (e.g. {examples})"))
 
 
 def _check_subjects(used: dict[str, pd.DataFrame], problems: list[Problem]) -> None:
@@ -215,7 +233,7 @@ def _check_subjects(used: dict[str, pd.DataFrame], problems: list[Problem]) -> N
         ids = as_text(frame["USUBJID"])
         orphan = ids.notna() & ~ids.isin(known)
         if orphan.any():
-            names = ", ".join(sorted(ids[orphan].unique())[:3])
+            names = ", ".join(shorten(n) for n in sorted(ids[orphan].unique())[:3])
             level = "error" if domain in ("ae", "suppae") else "warning"
             problems.append(Problem(level, domain.upper(), f"{int(orphan.sum())} rows of participants not in DM "
                                                            f"(e.g. {names}); check the USUBJID spelling"))
@@ -231,12 +249,26 @@ def _check_flags(domain: str, frame: pd.DataFrame, problems: list[Problem]) -> N
         bad = ~values.isin(["Y", "N", "U", "NA", ""])
         where = f"{domain.upper()}.{column}"
         if bad.any():
-            examples = ", ".join(repr(v) for v in frame.loc[bad, column].astype(str).unique()[:4])
+            examples = ", ".join(repr(shorten(v)) for v in frame.loc[bad, column].astype(str).unique()[:4])
             problems.append(Problem("error", where, f"{int(bad.sum())} values are not in the CDISC NY codelist "
                                                     f"(Y, N, U, NA), e.g. {examples}"))
         unknown = values.isin(["U", "NA", ""])
         if column != "DTHFL" and unknown.any():  # DTHFL is Y or blank by SDTM rule
             problems.append(Problem("warning", where, f"{int(unknown.sum())} rows blank, U or NA: counted as not Y"))
+
+
+def _check_dm(dm: pd.DataFrame | None, problems: list[Problem]) -> None:
+    """DM holds one record per participant: a USUBJID on several rows is a warning (which row counts is not
+    defined, so the population and the counts per participant may be wrong)."""
+    if dm is None or "USUBJID" not in dm.columns:
+        return
+    ids = as_text(dm["USUBJID"])
+    twice = ids.notna() & ids.duplicated(keep=False)
+    if twice.any():
+        names = ", ".join(shorten(n) for n in sorted(ids[twice].unique())[:3])
+        problems.append(Problem("warning", "DM", f"{int(twice.sum())} rows share their USUBJID with another DM row "
+                                                 f"(e.g. {names}): DM holds one record per participant; check the "
+                                                 "delivery"))
 
 
 def _check_ae(ae: pd.DataFrame | None, problems: list[Problem], dm: pd.DataFrame | None = None) -> None:

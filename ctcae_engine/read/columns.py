@@ -10,7 +10,9 @@ everywhere:
 - :func:`as_text` the same for a Series already in hand;
 - :func:`join_texts` row-wise join of reason / note columns, skipping empty ones;
 - :func:`clean` one cell as stripped text or None; :func:`factorize` codes per distinct value (fast on object
-  columns whose equal texts share one Python object, as CSV readers and pyarrow produce).
+  columns whose equal texts share one Python object, as CSV readers and pyarrow produce);
+- :func:`unique_columns` the one rule for column names that repeat (at reading and in the public graders);
+- :func:`shorten` a value quoted in a message or a reason, cut to a readable length.
 """
 
 from __future__ import annotations
@@ -98,3 +100,55 @@ def factorize(series: pd.Series) -> tuple[np.ndarray, np.ndarray | pd.Index | pd
     one_row[by_object[runs]] = runs  # any row holding the object will do
     by_value, uniques = pd.factorize(values[one_row], use_na_sentinel=True)
     return by_value[by_object], uniques
+
+
+class DuplicateColumnsError(ValueError):
+    """Two columns whose names are one name once blanks and case are ignored, holding different values."""
+
+
+def unique_columns(frame: pd.DataFrame, where: str = "") -> tuple[pd.DataFrame, list[str]]:
+    """The one rule for repeated column names: names are compared stripped and upper-cased (``AETERM``,
+    ``aeterm`` and ``AETERM `` are one name). When the columns of one name hold the same values in every row (a
+    missing value equals a missing value) the first is kept and a note says so; when they differ,
+    :class:`DuplicateColumnsError` names them (the engine cannot know which one the sponsor meant).
+
+    Returns ``(frame, notes)``: ``frame`` itself when no name repeats, else a new frame without the repeats.
+    ``where`` (a file or function name) starts each message.
+    """
+    keys = [str(c).strip().upper() for c in frame.columns]
+    if len(set(keys)) == len(keys):
+        return frame, []
+    prefix = f"{where}: " if where else ""
+    positions: dict[str, list[int]] = {}
+    for i, key in enumerate(keys):
+        positions.setdefault(key, []).append(i)
+    notes, drop = [], []
+    for key, where_found in positions.items():
+        if len(where_found) == 1:
+            continue
+        given = [str(frame.columns[i]) for i in where_found]
+        names = (f"column {given[0]!r} is given {len(given)} times" if len(set(given)) == 1 else
+                 f"columns {' and '.join(map(repr, given))} are one name ({key}) once blanks and case are ignored")
+        first_values = frame.iloc[:, where_found[0]].astype("string")
+        for i in where_found[1:]:
+            other = frame.iloc[:, i].astype("string")
+            differ = (first_values.ne(other).fillna(True) & ~(first_values.isna() & other.isna())).to_numpy()
+            if differ.any():
+                row = int(np.flatnonzero(differ)[0]) + 1
+                raise DuplicateColumnsError(
+                    f"{prefix}{names}, with different values in {int(differ.sum())} rows (first: data row {row}): "
+                    "the engine cannot tell which one is meant; keep one of them")
+        notes.append(f"{prefix}{names}, with the same values in every row: the first is kept")
+        drop += where_found[1:]
+    dropped = set(drop)
+    kept = [i for i in range(len(keys)) if i not in dropped]
+    return frame.iloc[:, kept].copy(), notes
+
+
+def shorten(value: object, limit: int = 60) -> str:
+    """``value`` as text for a message or a reason: at most ``limit`` characters, a cut one ending in "..." with
+    the full length said (a 100,000-character cell must not be copied into every row's reason)."""
+    text = str(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text)} characters)"

@@ -18,6 +18,12 @@ missing        the reference date (the AE is counted as treatment-emergent)     
 An imputed date is never later than a complete end date of the same record (an AE that ended before the
 infusion stays before it). A malformed value ("2021-13-45", "unknown") is treated as missing and the reason is kept.
 
+Usable dates lie between :data:`FIRST_DAY` (1900-01-01) and :data:`LAST_DAY` (2189-12-31): any two of them are less
+than 292 years apart, the most a difference of two datetime64[ns] values can hold, so a typing error such as
+``1724-03-10`` can never stop a stage with an overflow. A date outside (complete, partial or already a datetime, as
+from Parquet or SAS) is read like a malformed one: no date, with the reason "outside the usable range", and the
+row is kept.
+
 Every module reads dates through this one: :func:`to_date` / :func:`to_datetime` (a complete date at the start of
 the text, each distinct text parsed once: the findings hot path), :func:`parse_dtc` (the parts and precision of
 a possibly partial date), :func:`dtc_bounds` (earliest and latest day a partial date can mean: data cut-off,
@@ -34,20 +40,30 @@ from datetime import date, datetime
 import numpy as np
 import pandas as pd
 
-from ctcae_engine.read.columns import clean, factorize
+from ctcae_engine.read.columns import clean, factorize, shorten
 
-_ISO = re.compile(r"^(?P<year>\d{4})(?:-(?P<month>\d{2}|-)(?:-(?P<day>\d{2}|-))?)?(?:T[0-9:.+\-Z]*)?$")
-# the days a datetime64[ns] can hold: a date outside them cannot be used (read as malformed, like pandas does)
-_FIRST_DAY, _LAST_DAY = date(1677, 9, 22), date(2262, 4, 11)
+# a time after the date: "T" as ISO 8601 has it, or a blank (read the same way by to_date and to_datetime)
+_ISO = re.compile(r"^(?P<year>\d{4})(?:-(?P<month>\d{2}|-)(?:-(?P<day>\d{2}|-))?)?(?:[T ][0-9:.+\-Z]*)?$")
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2189, 12, 31)
+"""The usable dates (see the module docstring): differences of any two fit in datetime64[ns]."""
+_FIRST, _END = pd.Timestamp(FIRST_DAY), pd.Timestamp(LAST_DAY) + pd.Timedelta(days=1)
+OUTSIDE = f"outside the usable range {FIRST_DAY}..{LAST_DAY}"
+"""The words of the reason :func:`parse_dtc` gives a date outside the usable range."""
 
 
 def _day(year: int, month: int, day: int) -> date | None:
-    """The date, or None when there is no such day (or it is outside the datetime64[ns] range)."""
+    """The date, or None when there is no such day (or it is outside the usable range)."""
     try:
         found = date(year, month, day)
     except ValueError:
         return None
-    return found if _FIRST_DAY <= found <= _LAST_DAY else None
+    return found if FIRST_DAY <= found <= LAST_DAY else None
+
+
+def _usable(values: pd.DatetimeIndex) -> np.ndarray:
+    """datetime64[ns] of ``values`` (any unit, no zone), NaT where outside the usable range."""
+    inside = (values >= _FIRST) & (values < _END)
+    return values.where(inside).to_numpy(dtype="datetime64[ns]")
 
 
 def _dtc_parts(text: str | None) -> tuple[int | None, int | None, int | None, str, str]:
@@ -59,12 +75,25 @@ def _dtc_parts(text: str | None) -> tuple[int | None, int | None, int | None, st
         year, month, day = (int(v) if v and v != "-" else None for v in match.group("year", "month", "day"))
         if month is None:
             day = None  # "2021---15": a day without a month is not usable
+        if not FIRST_DAY.year <= year <= LAST_DAY.year or (day is not None and month is not None
+                                                            and 1 <= month <= 12 and _real(year, month, day)
+                                                            and _day(year, month, day) is None):
+            return None, None, None, "invalid", f"date '{shorten(text)}' {OUTSIDE}"
         if month is None or 1 <= month <= 12:
             if day is None:
                 return year, month, None, "year" if month is None else "month", ""
             if _day(year, month, day) is not None:
                 return year, month, day, "day", ""
-    return None, None, None, "invalid", f"malformed date '{text}'"
+    return None, None, None, "invalid", f"malformed date '{shorten(text)}'"
+
+
+def _real(year: int, month: int, day: int) -> bool:
+    """Whether the calendar has that day (whatever the usable range)."""
+    try:
+        date(year, month, day)
+    except ValueError:
+        return False
+    return True
 
 
 def parse_dtc(values: pd.Series) -> pd.DataFrame:
@@ -95,6 +124,7 @@ def parse_dtc(values: pd.Series) -> pd.DataFrame:
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 # ISO 8601 as SDTM allows it: the time may stop at the hour ("T10"); a space instead of "T" is read too
 _DATE_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2})(?::(\d{2})(?::(\d{2})(\.\d+)?)?)?)?")
+_ZONE = re.compile(r"(Z|[+-]\d{2}(:?\d{2})?)")  # a UTC offset after the time: dropped (the clock time as written)
 
 
 def _per_distinct(values: pd.Series, text_of: Callable[[str | None], str | None], fmt: str) -> pd.Series:
@@ -103,7 +133,7 @@ def _per_distinct(values: pd.Series, text_of: Callable[[str | None], str | None]
     codes, uniques = factorize(values)
     texts = [text_of(clean(u)) for u in uniques]
     parsed = pd.to_datetime(pd.Series(texts, dtype=object), format=fmt, errors="coerce")
-    out = np.append(parsed.to_numpy(dtype="datetime64[ns]"), np.datetime64("NaT"))[codes]  # code -1 -> NaT
+    out = np.append(_usable(pd.DatetimeIndex(parsed)), np.datetime64("NaT"))[codes]  # code -1 -> NaT
     return pd.Series(out, index=values.index, name=values.name, copy=False)
 
 
@@ -119,26 +149,30 @@ def to_date(values: pd.Series, *, sas_days: bool = False) -> pd.Series:
     1960-01-01, as ADaM *DT variables from XPT) when ``sas_days``, else NaT.
     """
     if pd.api.types.is_datetime64_any_dtype(values.dtype):
-        days = _naive(values).normalize().to_numpy(dtype="datetime64[ns]")
+        days = _usable(_naive(values).normalize())
         return pd.Series(days, index=values.index, name=values.name, copy=False)
     if sas_days and pd.api.types.is_numeric_dtype(values.dtype):
-        return pd.to_datetime(values, unit="D", origin="1960-01-01").dt.normalize()
+        days = pd.to_numeric(values, errors="coerce").astype("float64")
+        days = days.where(days.abs() < 1e6)  # beyond any usable date (and beyond what datetime64 holds)
+        parsed = pd.to_datetime(days, unit="D", origin="1960-01-01", errors="coerce").dt.normalize()
+        return pd.Series(_usable(pd.DatetimeIndex(parsed)), index=values.index, name=values.name, copy=False)
     return _per_distinct(values, lambda t: t[:10] if t is not None and _DATE.match(t) else None, "%Y-%m-%d")
 
 
 def to_datetime(values: pd.Series, *, exact: bool = False) -> pd.Series:
     """Date and time (datetime64[ns], same index) from ISO 8601 text ``YYYY-MM-DD[THH[:MM[:SS[.f]]]]``; a date
     alone is midnight; partial, missing or malformed values become NaT. By default anything after the part read
-    is ignored (a zone, text); ``exact``: the whole text must be such a date or date-time, else NaT.
+    is ignored (a zone, text); ``exact``: the whole text must be such a date or date-time (a UTC offset after the
+    time, ``Z`` or ``+02:00``, allowed and dropped: the clock time as written), else NaT.
     datetime64 input is kept (a time zone dropped).
     """
     if pd.api.types.is_datetime64_any_dtype(values.dtype):
-        return pd.Series(_naive(values).to_numpy(dtype="datetime64[ns]"), index=values.index, name=values.name,
-                         copy=False)
+        return pd.Series(_usable(_naive(values)), index=values.index, name=values.name, copy=False)
 
     def text_of(cell: str | None) -> str | None:
         match = _DATE_TIME.match(cell or "")
-        if match is None or (exact and match.end() != len(cell)):
+        if match is None or (exact and match.end() != len(cell) and not (
+                match.group(2) is not None and _ZONE.fullmatch(cell[match.end():]))):
             return None
         day, hour, minute, second, fraction = match.groups()
         return f"{day}T{hour or '00'}:{minute or '00'}:{second or '00'}{fraction or ''}"

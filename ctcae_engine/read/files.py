@@ -4,17 +4,24 @@ CSV is read as text so a result such as "<0.5" or a partial date "2021-03" reach
 empty cells become <NA>, and so does empty text in Parquet and SAS files. SAS XPT and sas7bdat are read with
 pyreadstat, so variables with a SAS date or datetime format (ADaM ADT, TRTSDT, TRTSDTM...) arrive as dates, not as
 day or second counts. Numeric conversion happens later, where each failure can be given a reason.
+
+Column names are stripped and upper-cased; names that then repeat follow one rule
+(:func:`ctcae_engine.read.columns.unique_columns`: same values, the first is kept with a note; different values, an
+error naming them). A CSV header is read as written (pandas would rename a repeated ``AETERM`` to ``AETERM.1``).
+A 0-byte file has no columns and no rows: it is read as an empty frame, and :func:`read_study` leaves its domain
+out (as if the file were absent; the input checks warn, or stop the run for a domain that must be there).
 """
 
 from __future__ import annotations
 
+import csv
 import hashlib
 from pathlib import Path
 
 import pandas as pd
 import pyreadstat
 
-from ctcae_engine.read.columns import text
+from ctcae_engine.read.columns import shorten, text, unique_columns
 
 SUFFIXES = (".csv", ".parquet", ".xpt", ".sas7bdat")
 ADAM_TO_SDTM = {"adsl": "dm", "adae": "ae", "adlb": "lb", "advs": "vs", "adeg": "eg", "adrs": "rs", "adpc": "pc"}
@@ -25,7 +32,12 @@ stage reads both shapes (e.g. ADSL TRTSDT / SAFFL, ADAE ASTDT / ATOXGR, ADLB PAR
 def _read_file(path: Path) -> pd.DataFrame:
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig").replace("", pd.NA)
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig").replace("", pd.NA)
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            header = next(csv.reader(handle), [])
+        if len(header) == len(frame.columns):  # the names as written: a repeated name stays repeated
+            frame.columns = header
+        return frame
     if suffix == ".parquet":
         frame = pd.read_parquet(path)
     elif suffix == ".xpt":
@@ -39,15 +51,25 @@ def _read_file(path: Path) -> pd.DataFrame:
     return frame
 
 
-def read_domain(path: str | Path) -> pd.DataFrame:
+def read_domain(path: str | Path, notes: list[str] | None = None) -> pd.DataFrame:
     """Read one domain file (.csv, .parquet, .xpt, .sas7bdat) or a Parquet dataset folder (its files in name order,
-    as the Dask engine reads them) into a new DataFrame with upper-case column names."""
+    as the Dask engine reads them) into a new DataFrame with stripped upper-case column names; a 0-byte file gives
+    an empty frame without columns.
+
+    Repeated names (see the module docstring): ``notes``, when given, receives a line per repeat dropped; columns of
+    one name with different values raise :class:`ctcae_engine.read.columns.DuplicateColumnsError`.
+    """
     path = Path(path)
     if path.is_dir():
         frame = pd.concat([_read_file(f) for f in parquet_files(path)], ignore_index=True)
+    elif path.stat().st_size == 0:
+        return pd.DataFrame()
     else:
         frame = _read_file(path)
+    frame, found = unique_columns(frame, path.name)
     frame.columns = [str(c).strip().upper() for c in frame.columns]
+    if notes is not None:
+        notes.extend(found)
     return frame
 
 
@@ -106,7 +128,7 @@ def supp_unmatched(parent: pd.DataFrame, supp: pd.DataFrame) -> pd.DataFrame:
             continue
         keys = pd.MultiIndex.from_arrays([_key(parent["USUBJID"]), _key(parent[name])])
         found = pd.MultiIndex.from_arrays([subject, value]).isin(keys)
-        reason = reason.mask(rows & ~found, f"no parent record with {name} = " + value)
+        reason = reason.mask(rows & ~found, f"no parent record with {name} = " + value.map(shorten))
     return supp[reason.notna()].assign(reason=reason[reason.notna()])
 
 
@@ -144,6 +166,7 @@ def read_study(folder: str | Path, frames: dict[str, pd.DataFrame] | None = None
     """Read every domain file in a folder, keyed by lower-case domain name (file stem), e.g. {"dm": ..., "lb": ...}.
 
     ``frames``: the files already read (stem -> DataFrame, e.g. by the input checks), used instead of reading again.
+    A 0-byte file (no columns) stands for no domain: it is left out.
     A ``suppXX`` file is merged into ``XX`` (or, without it, ``adXX``; see :func:`merge_supp`) and kept under its
     own key too. Supplemental rows that match no parent record are listed under ``"supp_unmatched"`` (columns of
     SUPP--, ``domain`` and ``reason``), present only when there is at least one.
@@ -152,6 +175,7 @@ def read_study(folder: str | Path, frames: dict[str, pd.DataFrame] | None = None
         domains = dict(frames)  # the frames are not changed: merging SUPP-- makes a new parent frame
     else:
         domains = {path.stem.lower(): read_domain(path) for path in domain_files(folder)}
+    domains = {name: frame for name, frame in domains.items() if len(frame.columns)}  # a 0-byte file: no domain
     unmatched = []
     for name in [n for n in domains if n.startswith("supp")]:
         supp = domains[name]
@@ -183,10 +207,12 @@ def as_sdtm(domains: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
 
 
 def file_table(folder: Path, domains: dict[str, pd.DataFrame], hashes: dict[str, str] | None = None) -> pd.DataFrame:
-    """The input files of a study folder: name, rows read (NA for a file that is not a domain) and sha256
-    (``hashes`` as already computed, else hashed here)."""
+    """The input files of a study folder: name, rows read (0 for a 0-byte file, NA for a file that is not a domain)
+    and sha256 (``hashes`` as already computed, else hashed here)."""
     hashes = file_hashes(folder) if hashes is None else hashes
     stems = [Path(name).stem.lower() for name in hashes]
+    empty = {name for name in hashes if (folder / name).is_file() and (folder / name).stat().st_size == 0}
     return pd.DataFrame({"name": list(hashes),
-                         "rows": [len(domains[stem]) if stem in domains else pd.NA for stem in stems],
+                         "rows": [len(domains[stem]) if stem in domains else 0 if name in empty else pd.NA
+                                  for name, stem in zip(hashes, stems, strict=True)],
                          "sha256": list(hashes.values())})

@@ -20,6 +20,7 @@ from ctcae_engine.grade.ae import stack_directions
 from ctcae_engine.read import columns
 from ctcae_engine.report.context import MAX_ROWS, build_context
 from ctcae_engine.report.render import AssetOnlyFetcher, render_html, render_pdf
+from ctcae_engine.report.spreadsheet import write_csv
 
 SUMMARY_NAME = "summary.json"
 WHATS_NEW_NAME = "new_since_last_run.json"
@@ -351,18 +352,17 @@ def write_report(
     paths = {"html": out_dir / HTML_NAME, "summary": out_dir / SUMMARY_NAME, "whats_new": out_dir / WHATS_NEW_NAME}
     for name, frame in context["full_listings"].items():  # listings the report shows in part
         paths[Path(name).stem] = out_dir / name
-        frame.drop(columns="row_type", errors="ignore").to_csv(paths[Path(name).stem], index=False,
-                                                               lineterminator="\n")
+        write_csv(frame.drop(columns="row_type", errors="ignore"), paths[Path(name).stem])
     paths["html"].write_text(html, encoding="utf-8")
     _write_json(paths["summary"], current)
     _write_json(paths["whats_new"], whats_new)
     rows = results.frame("DQ02_ROWS")
     if rows is not None:
         paths["ungraded"] = out_dir / "ungraded_rows.csv"
-        rows.to_csv(paths["ungraded"], index=False, lineterminator="\n")
+        write_csv(rows, paths["ungraded"])
     if results.excluded is not None and len(results.excluded):
         paths["excluded"] = out_dir / EXCLUDED_NAME
-        results.excluded.to_csv(paths["excluded"], index=False, lineterminator="\n")
+        write_csv(results.excluded, paths["excluded"])
     if pdf:
         paths["pdf"] = render_pdf(html, out_dir / PDF_NAME)
     return paths

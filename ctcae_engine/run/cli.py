@@ -89,7 +89,7 @@ def _load(config: Path | None) -> StudyConfig:
 
 
 def _execute(config: Path | None, data: Path | None, out: Path | None, verbose: bool) -> None:
-    from ctcae_engine.run.scheduled import RunBusy, execute
+    from ctcae_engine.run.scheduled import RunBusy, UnsafeLock, execute
 
     terminal = _setup_logging(verbose)
     cfg = _load(config)
@@ -98,6 +98,8 @@ def _execute(config: Path | None, data: Path | None, out: Path | None, verbose: 
             outcome = execute(cfg, data=data, out=out, progress=progress)
     except RunBusy as exc:
         _fail(str(exc), 6)
+    except UnsafeLock as exc:  # a .lock planted after the preflight looked: refused like the preflight refuses it
+        _fail(str(exc), 2)
     except Exception as exc:  # a bug or the environment (disk full, permissions): one line, never a half run
         log.debug("traceback", exc_info=True)
         hint = "the traceback is above" if verbose else "run with --verbose for the traceback"
@@ -163,7 +165,7 @@ def validate(
     cfg = _load(_config_path(config, data))
     folder, _, problems = preflight(cfg, data)
     setup_errors = sum(p.level == "error" for p in problems)
-    if folder is not None:
+    if folder is not None and folder.is_dir():
         checked = check_folder(folder, cfg)
         for f in checked.files:
             rows = "unreadable" if f.rows is None else f"{f.rows} rows" + ("" if f.used else ", not used")
@@ -251,12 +253,18 @@ def grade(
     if target.suffix.lower() not in (".csv", ".parquet"):
         _fail(f"-o {out}: write .csv or .parquet")
     from ctcae_engine.grade import findings as grading
+    from ctcae_engine.read.columns import DuplicateColumnsError, shorten
     from ctcae_engine.read.files import read_domain
 
+    notes: list[str] = []
     try:
-        frame = read_domain(source_path)
+        frame = read_domain(source_path, notes)
+    except DuplicateColumnsError as exc:  # the message names the file and the columns
+        _fail(str(exc), 3)
     except Exception as exc:  # unreadable file: one clear line, no traceback
-        _fail(f"{source}: cannot be read: {type(exc).__name__}: {exc}", 3)
+        _fail(f"{source}: cannot be read: {shorten(f'{type(exc).__name__}: {exc}', 300)}", 3)
+    for note in notes:
+        log.warning("%s", note)
     kind = _kind_of(frame, source_path) if kind == "auto" else kind
     if kind == "cart":
         _grade_xc(frame, source, target, config, cm, dm)
@@ -265,11 +273,16 @@ def grade(
         graded = grading.GRADERS[kind](frame, **study.options(kind))
     except (ValueError, KeyError) as exc:
         _fail(f"{source}: {exc}", 3)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if target.suffix.lower() == ".parquet":
-        graded.to_parquet(target, index=False)
-    else:
-        graded.to_csv(target, index=False, lineterminator="\n")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.suffix.lower() == ".parquet":
+            graded.to_parquet(target, index=False)
+        else:
+            from ctcae_engine.report.spreadsheet import write_csv
+
+            write_csv(graded, target)  # spreadsheet-safe: formula-like texts neutralised (docs/cli.md)
+    except OSError as exc:  # unwritable folder, a file in the way, disk full: one line, no traceback
+        _fail(f"-o {out}: cannot be written: {exc.strerror or exc}")
     ungraded = int(graded["grade"].isna().sum())
     typer.echo(f"{len(graded)} rows ({kind}): {len(graded) - ungraded} graded, {ungraded} with a reason -> {out}")
 

@@ -74,18 +74,36 @@ def output_root(config: StudyConfig, out: str | Path | None = None) -> Path:
     return (config.source.parent if config.source is not None else Path.cwd()) / "runs"
 
 
+class UnsafeLock(RuntimeError):
+    """The output folder's ``.lock`` cannot be used safely (a symbolic link, a folder, unreadable)."""
+
+
+LOCK = ".lock"
+_LOCK_FLAGS = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+
+
 @contextmanager
 def _lock(root: Path) -> Iterator[None]:
+    """Hold ``root/.lock`` (flock) for the run. The lock file is opened without following a symbolic link and
+    without truncating it: a planted ``.lock -> ../precious.txt`` is refused, never emptied."""
     root.mkdir(parents=True, exist_ok=True)
-    with open(root / ".lock", "w") as handle:
+    path = root / LOCK
+    try:
+        handle = os.open(path, _LOCK_FLAGS, 0o644)
+    except OSError as exc:  # ELOOP: a symbolic link; EISDIR: a folder; EACCES ...
+        what = "is a symbolic link" if path.is_symlink() else f"cannot be opened ({exc.strerror or exc})"
+        raise UnsafeLock(f"{path} {what}: the lock file must be a plain file; remove it") from exc
+    try:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
-            raise RunBusy(f"another run is writing to {root} (lock {root / '.lock'})") from exc
+            raise RunBusy(f"another run is writing to {root} (lock {path})") from exc
         try:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+    finally:
+        os.close(handle)
 
 
 def _plain(value: Any) -> Any:
@@ -180,14 +198,17 @@ def _clear_incomplete(root: Path) -> None:
 
 
 def _save_frame(frame: pd.DataFrame, stem: Path) -> None:
-    """A DataFrame as Parquet and CSV; object columns holding mixed values are written as text in Parquet."""
+    """A DataFrame as Parquet (texts exact) and CSV (spreadsheet-safe: formula-like texts neutralised, see
+    :mod:`ctcae_engine.report.spreadsheet`); object columns holding mixed values are written as text in Parquet."""
+    from ctcae_engine.report.spreadsheet import write_csv
+
     frame = frame.reset_index(drop=True)
     try:
         frame.to_parquet(stem.with_suffix(".parquet"), index=False)
     except (TypeError, ValueError, ArithmeticError):  # pyarrow refuses a mixed object column: keep it as text
         mixed = frame.select_dtypes(include="object").columns
         frame.astype({c: "string" for c in mixed}).to_parquet(stem.with_suffix(".parquet"), index=False)
-    frame.to_csv(stem.with_suffix(".csv"), index=False, lineterminator="\n")
+    write_csv(frame, stem.with_suffix(".csv"))  # formula-like text neutralised; Parquet keeps it exact
 
 
 def ungradable_share(results: Any) -> tuple[int, int]:
@@ -230,14 +251,17 @@ def _row_counts(files: list[InputFile], results: Any) -> dict[str, dict[str, int
 def preflight(config: StudyConfig, data: str | Path | None = None,
               out: str | Path | None = None) -> tuple[Path | None, Path, list[Problem]]:
     """What a run needs before it reads anything: the data folder, the output folder and the problems with them
-    (errors: no data folder, no data cut-off, an output path that is a file, a `latest` that is not a link;
-    warnings: a `latest` pointing at a folder that is gone, a cut-off in the future). ``validate`` shows the same."""
+    (errors: no data folder or none there, no data cut-off, an output path that is a file, a `latest` that is not a
+    link, a `.lock` that is a symbolic link or a folder; warnings: a `latest` pointing at a folder that is gone, a
+    cut-off in the future). ``validate`` shows the same."""
     where = f"{config.source.name}: " if config.source is not None else ""
     folder = Path(data) if data is not None else config.data_folder
     problems = []
     if folder is None:
         problems.append(Problem("error", f"{where}data.folder", "no study data folder: give --data or set [data] "
                                                                 "folder"))
+    elif not Path(folder).is_dir():
+        problems.append(Problem("error", str(folder), "study data folder not found"))
     cutoff = config.study.data_cutoff
     if cutoff is None:
         problems.append(Problem("error", f"{where}study.data_cutoff", "a scheduled run needs the data cut-off date"))
@@ -250,6 +274,9 @@ def preflight(config: StudyConfig, data: str | Path | None = None,
     elif pointer.exists() and not pointer.is_symlink():
         problems.append(Problem("error", str(pointer), "is not the symbolic link runs maintain (copied by rsync?); "
                                                        "move it away"))
+    elif (root / LOCK).is_symlink() or (root / LOCK).is_dir():
+        problems.append(Problem("error", str(root / LOCK), "must be a plain file (it is a symbolic link or a folder); "
+                                                           "remove it"))
     elif pointer.is_symlink() and not pointer.resolve().is_dir():
         problems.append(Problem("warning", str(pointer), f"points at {os.readlink(pointer)}, which is gone: this run "
                                                          "is compared with nothing"))
@@ -265,7 +292,8 @@ def execute(
 ) -> RunOutcome:
     """Run the study of ``config`` (data folder ``data`` or the config's [data] folder) into a new run folder.
 
-    Returns the outcome with the exit code; raises :class:`RunBusy` when another run holds the output folder.
+    Returns the outcome with the exit code; raises :class:`RunBusy` when another run holds the output folder and
+    :class:`UnsafeLock` when its ``.lock`` became a link or a folder after the preflight (which reports it first).
     """
     started = time.perf_counter()
     run_time = (run_time or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(microsecond=0)
@@ -289,6 +317,7 @@ def execute(
         from ctcae_engine.report import SUMMARY_NAME as SUMMARY
         from ctcae_engine.report import WHATS_NEW_NAME as WHATS_NEW
         from ctcae_engine.report import read_summary, write_report
+        from ctcae_engine.report.spreadsheet import write_csv
         from ctcae_engine.run.pipeline import run_study  # heavy imports only once the inputs are usable
 
         config_block = _config_block(config)
@@ -335,7 +364,7 @@ def execute(
                 _save_frame(frame, work / "graded" / stem)
         (work / "tables").mkdir()
         for table_id, table in sorted(results.tables.items()):
-            table.frame.to_csv(work / "tables" / f"{table_id}.csv", index=False, lineterminator="\n")
+            write_csv(table.frame, work / "tables" / f"{table_id}.csv")
         durations["datasets_and_tables"] = time.perf_counter() - stamp
 
         warnings = [str(p) for p in problems]
