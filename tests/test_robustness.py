@@ -156,12 +156,14 @@ def test_an_ae_onset_out_of_range_is_imputed_and_flagged_not_a_crash():
 
 
 def test_an_ae_onset_in_1724_flags_every_ae():
-    from ctcae_engine.analyse.endpoints import flag_ae
+    from ctcae_engine.analyse.endpoints import flag_ae, safety_population
 
     study = ce.load_demo()
     ae = study["ae"].copy()
     ae.loc[ae.index[0], "AESTDTC"] = "1724-03-10"  # was OverflowError: Overflow in int64 addition
-    flagged = flag_ae(ce.validate_ae(ae), study["dm"], study["ex"], load_config())
+    cfg = load_config()
+    population = safety_population(study["dm"], study["ex"], cfg.treatment)
+    flagged = flag_ae(ce.validate_ae(ae), population, cfg.treatment_emergent, cfg.relationship)
     assert len(flagged) == len(ae) and flagged["astdt_imputed"].iloc[0] == "Y"
 
 
