@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 
 from ctcae_engine.analyse import data_quality as dq
-from ctcae_engine.analyse import disposition, efficacy, eligibility, endpoints, listings, safety_tables, vitals_ecg
+from ctcae_engine.analyse import disposition, dlt, efficacy, eligibility, endpoints, listings, safety_tables, vitals_ecg
 from ctcae_engine.figures import study as study_figures
 
 SECTIONS = ("cover", "summary", "enrollment", "ae_tables", "listings", "deaths", "cart", "labs", "efficacy",
@@ -115,6 +115,13 @@ REGISTRY: tuple[Output, ...] = (
            "ae_tables", ("ae", "population"), safety_tables.ae_soc_pt_table, options={"period": "lymphodepletion"},
            needs=AE, empty="No AE with onset in the lymphodepletion period.",
            note="N = safety population. Onset from the first lymphodepleting dose to before the CAR-T infusion."),
+    _table("DLT01", "Dose-limiting toxicities by dose level and the stopping rule", "ae_tables",
+           ("ae", "population", "config.dlt", "data_cutoff"), dlt.dlt_table, needs=AE,
+           empty="No DLT table: {rule}.",
+           note="DLT: the protocol's definition in the study configuration ([dlt]); stopping rule: {rule}. "
+                "DLT-evaluable: the DLT window closed by the data cut-off, or a DLT or death within it."),
+    _table("DLT02", "Listing of dose-limiting toxicities", "ae_tables", ("ae", "population", "config.dlt"),
+           dlt.dlt_listing, needs=AE, listing=True, empty="No AE meets the DLT definition (or none is set)."),
     _figure("ae_heatmap", "AE heat map: worst CTCAE grade per participant and term", "ae_tables", ("ae",),
             study_figures.ae_heatmap, ("ae",)),
     # listings and deaths

@@ -449,6 +449,25 @@ class CartOptions:
 
 
 @_table
+class Dlt:
+    """[dlt]: the protocol's dose-limiting toxicity definition and stopping rule (a phase 1 board decides on them)."""
+
+    enabled: Flag = Field(False, description="derive DLTs (DLT01, DLT02); off: the tables say no definition is set")
+    window_days: Days = Field(28, description="DLT window: onset on days 0..window_days after the infusion")
+    min_grade: Annotated[int, BeforeValidator(_typed(int)), AfterValidator(_at_least(1))] = Field(
+        3, description="CTCAE grade at or above which a treatment-related AE in the window is a DLT")
+    related_only: Flag = Field(True, description="only AEs related to the treatment (the [relationship] mapping)")
+    exclude_terms: Codes = Field(
+        (), description="CTCAE terms that are never DLTs (e.g. expected cytopenias after lymphodepletion); case "
+                        "is ignored")
+    stop_at: Annotated[int, BeforeValidator(_typed(int)), AfterValidator(_at_least(1))] = Field(
+        2, description="stopping rule: a dose level stops when this many of its first `of_first` evaluable "
+                       "participants have a DLT")
+    of_first: Annotated[int, BeforeValidator(_typed(int)), AfterValidator(_at_least(1))] = Field(
+        6, description="stopping rule: evaluable participants considered, in order of infusion")
+
+
+@_table
 class ReportOptions:
     """[report]: the DSMB report."""
 
@@ -484,6 +503,7 @@ class StudyConfig:
     report: ReportOptions = Field(default_factory=ReportOptions)
     run: RunOptions = Field(default_factory=RunOptions)
     cart: CartOptions = Field(default_factory=CartOptions)
+    dlt: Dlt = Field(default_factory=Dlt)
     data_folder: Path | None = None  # [data] folder, resolved against the TOML file's folder
     expected_domains: tuple[str, ...] = ("ae", "lb")  # [data] domains whose absence or emptiness stops a run
     source: Path | None = None  # the TOML file this came from
@@ -507,6 +527,7 @@ class StudyFile:
     report: ReportOptions = Field(default_factory=ReportOptions, description="DSMB report options")
     run: RunOptions = Field(default_factory=RunOptions, description="scheduled-run options")
     cart: CartOptions = Field(default_factory=CartOptions, description="CAR-T toxicity (CRS / ICANS) options")
+    dlt: Dlt = Field(default_factory=Dlt, description="dose-limiting toxicities and the stopping rule")
 
     @model_validator(mode="before")
     @classmethod
@@ -526,7 +547,8 @@ class StudyFile:
     def config(self) -> StudyConfig:
         return StudyConfig(self.study, self.treatment, self.treatment_emergent, self.relationship, self.eligibility,
                            self.response, self.pfs, self.persistence, self.grading.grading(), self.report, self.run,
-                           cart=self.cart, data_folder=self.data.folder, expected_domains=self.data.expected_domains)
+                           cart=self.cart, dlt=self.dlt, data_folder=self.data.folder,
+                           expected_domains=self.data.expected_domains)
 
 
 _FILE = TypeAdapter(StudyFile)
