@@ -61,3 +61,14 @@ def test_a_numeric_adam_adt_is_read_as_sas_days():
 
     adlb = pd.DataFrame({"USUBJID": ["P1"], "PARAMCD": ["ALT"], "AVAL": [30.0], "ADT": [23742.0]})
     assert observations(adlb)["adt"].tolist() == [pd.Timestamp("2025-01-01")]
+
+
+def test_a_number_beyond_float_range_is_implausible_like_inf_not_non_numeric():
+    """issue 16: '1e400' was 'non-numeric' while 'inf' was 'implausible'; both are numbers no lab can have."""
+    from ctcae_engine.api import grade_labs
+
+    lb = pd.DataFrame({"USUBJID": ["P1"] * 3, "LBTESTCD": ["K"] * 3, "LBSTRESC": ["1e400", "inf", "high"],
+                       "LBSTRESU": ["mmol/L"] * 3, "LBSTNRLO": [3.5] * 3, "LBSTNRHI": [5.1] * 3})
+    reasons = grade_labs(lb)["reason"].tolist()
+    assert reasons[0].startswith("implausible result") and reasons[1].startswith("implausible result")
+    assert reasons[2] == "non-numeric result 'high'"

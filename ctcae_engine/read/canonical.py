@@ -98,9 +98,20 @@ def to_float(series: pd.Series | None, n: int) -> np.ndarray:
     if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype):
         return series.to_numpy(dtype=np.float64, na_value=np.nan)
     codes, uniques = factorize(series)
-    parsed = pd.to_numeric(pd.Series(np.asarray(uniques, dtype=object)).map(clean), errors="coerce")
-    values = np.append(parsed.to_numpy(dtype=np.float64, na_value=np.nan), np.nan)
-    return values[codes]
+    texts = pd.Series(np.asarray(uniques, dtype=object)).map(clean)
+    values = pd.to_numeric(texts, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    for i in np.flatnonzero(np.isnan(values) & texts.notna().to_numpy()):  # "1e400": a number beyond float range
+        values[i] = _overflowing(texts.iloc[i])
+    return np.append(values, np.nan)[codes]
+
+
+def _overflowing(text: str) -> float:
+    """A numeric text pandas refuses because it overflows ("1e400" -> inf, "-1e400" -> -inf), so that it is an
+    implausible result like "inf", not a non-numeric one; NaN for anything that is not a number."""
+    try:
+        return float(text) if any(c.isdigit() for c in text) else np.nan
+    except ValueError:
+        return np.nan
 
 
 def _unit_from_param(param: pd.Series | None, n: int) -> pd.Categorical:
