@@ -22,6 +22,7 @@ import pandas as pd
 
 from ctcae_engine.analyse import data_quality as dq
 from ctcae_engine.analyse import disposition, efficacy, eligibility, endpoints, listings, safety_tables, vitals_ecg
+from ctcae_engine.analyse import icaht as icaht_tables
 from ctcae_engine.figures import study as study_figures
 
 SECTIONS = ("cover", "summary", "enrollment", "ae_tables", "listings", "deaths", "cart", "labs", "efficacy",
@@ -130,6 +131,17 @@ REGISTRY: tuple[Output, ...] = (
            ("crs_vs_ae",), needs=("xc", "crs"), listing=True),
     _table("ICANS_EPISODES", "ICANS episodes (ASTCT 2019); CTCAE v4.03 has no ICANS term: see the nervous-system AEs "
                              "in section 3", "cart", ("icans_episodes",), needs=("xc", "icans"), listing=True),
+    _table("ICAHT01", "Immune effector cell-associated hematotoxicity (ICAHT, EHA/EBMT 2023) per participant", "cart",
+           ("labs", "population"), icaht_tables.grade_icaht, needs=("population", "labs"), listing=True,
+           note="Rejeski et al., Blood 2023. Early ICAHT (day 0-30): cumulative days with ANC <= 500/uL and <= "
+                "100/uL; a day without a result counts as below when the results before it are below and one comes "
+                "after it (below until the first result above); a recovery of fewer than 3 days counts as below. "
+                "Late ICAHT (after day 30): the lowest ANC threshold met by at least two results on different days. "
+                "Grade NA: the results cannot decide the grade (reason). Nadirs in 10^9/L, day from infusion."),
+    _table("ICAHT02", "ICAHT (EHA/EBMT 2023) incidence by grade, early and late", "cart", ("ICAHT01", "population"),
+           icaht_tables.icaht_incidence, needs=("population", "labs"),
+           note="Safety population. Not gradable: too few ANC results to decide the grade (ICAHT01 gives the "
+                "reason); never counted as grade 0."),
     # labs, vital signs, ECG
     _table("LBT14", "Shift from baseline to worst post-baseline CTCAE grade", "labs",
            ("labs", "population?", "config.treatment_emergent"), safety_tables.lab_shift_table, needs=("labs",)),
