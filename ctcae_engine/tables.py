@@ -123,12 +123,12 @@ REGISTRY: tuple[Output, ...] = (
                 "possible day, not before the last known alive date); Y = DTHFL = Y without a usable date."),
     # CAR-T toxicity
     _table("CRS_EPISODES", "CRS episodes (ASTCT 2019)", "", ("crs_episodes",)),
-    _table("CRST01", "CRS and ICANS incidence by maximum ASTCT 2019 grade", "cart", ("episodes", "population"),
+    _table("CRST01", "CRS and ICANS incidence by maximum ASTCT 2019 grade", "cart", ("episodes", "population", "ae?"),
            safety_tables.crs_icans_incidence, needs=("population", "xc", "crs", "icans")),
     _table("CRST02", "CRS and ICANS: time to onset and duration (days)", "cart", ("episodes", "population"),
            safety_tables.crs_icans_timing, needs=("population", "xc", "crs", "icans")),
     _table("CRS01", "Cytokine release syndrome per participant: ASTCT 2019 and CTCAE v4.03 side by side", "cart",
-           ("crs_vs_ae",), needs=("xc", "crs"), listing=True),
+           ("crs_vs_ae", "population?"), safety_tables.crs_icans_per_participant, needs=("xc", "crs"), listing=True),
     _table("ICANS_EPISODES", "ICANS episodes (ASTCT 2019); CTCAE v4.03 has no ICANS term: see the nervous-system AEs "
                              "in section 3", "cart", ("icans_episodes",), needs=("xc", "icans"), listing=True),
     _table("ICAHT01", "Immune effector cell-associated hematotoxicity (ICAHT, EHA/EBMT 2023) per participant", "cart",
