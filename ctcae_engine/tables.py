@@ -20,6 +20,7 @@ from typing import Any
 
 import pandas as pd
 
+from ctcae_engine.analyse import crs_management as crs_mgmt
 from ctcae_engine.analyse import data_quality as dq
 from ctcae_engine.analyse import disposition, efficacy, eligibility, endpoints, listings, safety_tables, vitals_ecg
 from ctcae_engine.analyse import icaht as icaht_tables
@@ -131,6 +132,14 @@ REGISTRY: tuple[Output, ...] = (
            ("crs_vs_ae", "population?"), safety_tables.crs_icans_per_participant, needs=("xc", "crs"), listing=True),
     _table("ICANS_EPISODES", "ICANS episodes (ASTCT 2019); CTCAE v4.03 has no ICANS term: see the nervous-system AEs "
                              "in section 3", "cart", ("icans_episodes",), needs=("xc", "icans"), listing=True),
+    _table("CRSMGMT01", "CRS and ICANS management per participant: tocilizumab, corticosteroids, anakinra, "
+                        "siltuximab, vasopressors (CM)", "cart", ("CM?", "population", "config"),
+           crs_mgmt.crs_management, needs=("population",), listing=True, empty="{why}",
+           note="CM records started in the treatment-emergent window; days from infusion (day 0); one record = one "
+                "dose. CM does not say what a drug was given for beyond CMINDC (shown): the investigator decides."),
+    _table("CRSMGMT02", "CRS and ICANS management: participants treated with each (CM)", "cart",
+           ("CM?", "population", "config"), crs_mgmt.crs_management_summary, needs=("population",),
+           empty="{why}", note="Safety population; CM records started in the treatment-emergent window."),
     _table("ICAHT01", "Immune effector cell-associated hematotoxicity (ICAHT, EHA/EBMT 2023) per participant", "cart",
            ("labs", "population"), icaht_tables.grade_icaht, needs=("population", "labs"), listing=True,
            note="Rejeski et al., Blood 2023. Early ICAHT (day 0-30): cumulative days with ANC <= 500/uL and <= "
