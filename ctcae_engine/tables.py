@@ -20,8 +20,10 @@ from typing import Any
 
 import pandas as pd
 
+from ctcae_engine.analyse import crs_management as crs_mgmt
 from ctcae_engine.analyse import data_quality as dq
 from ctcae_engine.analyse import disposition, dlt, efficacy, eligibility, endpoints, listings, safety_tables, vitals_ecg
+from ctcae_engine.analyse import icaht as icaht_tables
 from ctcae_engine.figures import study as study_figures
 
 SECTIONS = ("cover", "summary", "enrollment", "ae_tables", "listings", "deaths", "cart", "labs", "efficacy",
@@ -139,14 +141,33 @@ REGISTRY: tuple[Output, ...] = (
                 "possible day, not before the last known alive date); Y = DTHFL = Y without a usable date."),
     # CAR-T toxicity
     _table("CRS_EPISODES", "CRS episodes (ASTCT 2019)", "", ("crs_episodes",)),
-    _table("CRST01", "CRS and ICANS incidence by maximum ASTCT 2019 grade", "cart", ("episodes", "population"),
+    _table("CRST01", "CRS and ICANS incidence by maximum ASTCT 2019 grade", "cart", ("episodes", "population", "ae?"),
            safety_tables.crs_icans_incidence, needs=("population", "xc", "crs", "icans")),
     _table("CRST02", "CRS and ICANS: time to onset and duration (days)", "cart", ("episodes", "population"),
            safety_tables.crs_icans_timing, needs=("population", "xc", "crs", "icans")),
     _table("CRS01", "Cytokine release syndrome per participant: ASTCT 2019 and CTCAE v4.03 side by side", "cart",
-           ("crs_vs_ae",), needs=("xc", "crs"), listing=True),
+           ("crs_vs_ae", "population?"), safety_tables.crs_icans_per_participant, needs=("xc", "crs"), listing=True),
     _table("ICANS_EPISODES", "ICANS episodes (ASTCT 2019); CTCAE v4.03 has no ICANS term: see the nervous-system AEs "
                              "in section 3", "cart", ("icans_episodes",), needs=("xc", "icans"), listing=True),
+    _table("CRSMGMT01", "CRS and ICANS management per participant: tocilizumab, corticosteroids, anakinra, "
+                        "siltuximab, vasopressors (CM)", "cart", ("CM?", "population", "config"),
+           crs_mgmt.crs_management, needs=("population",), listing=True, empty="{why}",
+           note="CM records started in the treatment-emergent window; days from infusion (day 0); one record = one "
+                "dose. CM does not say what a drug was given for beyond CMINDC (shown): the investigator decides."),
+    _table("CRSMGMT02", "CRS and ICANS management: participants treated with each (CM)", "cart",
+           ("CM?", "population", "config"), crs_mgmt.crs_management_summary, needs=("population",),
+           empty="{why}", note="Safety population; CM records started in the treatment-emergent window."),
+    _table("ICAHT01", "Immune effector cell-associated hematotoxicity (ICAHT, EHA/EBMT 2023) per participant", "cart",
+           ("labs", "population"), icaht_tables.grade_icaht, needs=("population", "labs"), listing=True,
+           note="Rejeski et al., Blood 2023. Early ICAHT (day 0-30): cumulative days with ANC <= 500/uL and <= "
+                "100/uL; a day without a result counts as below when the results before it are below and one comes "
+                "after it (below until the first result above); a recovery of fewer than 3 days counts as below. "
+                "Late ICAHT (after day 30): the lowest ANC threshold met by at least two results on different days. "
+                "Grade NA: the results cannot decide the grade (reason). Nadirs in 10^9/L, day from infusion."),
+    _table("ICAHT02", "ICAHT (EHA/EBMT 2023) incidence by grade, early and late", "cart", ("ICAHT01", "population"),
+           icaht_tables.icaht_incidence, needs=("population", "labs"),
+           note="Safety population. Not gradable: too few ANC results to decide the grade (ICAHT01 gives the "
+                "reason); never counted as grade 0."),
     # labs, vital signs, ECG
     _table("LBT14", "Shift from baseline to worst post-baseline CTCAE grade", "labs",
            ("labs", "population?", "config.treatment_emergent"), safety_tables.lab_shift_table, needs=("labs",)),

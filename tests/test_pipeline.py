@@ -448,7 +448,8 @@ def test_one_domain_failing_reconciliation_leaves_the_others_reconciled(monkeypa
 
     monkeypatch.setattr(stages.ae_checks, "reconcile", reconcile)
     results = SimpleNamespace(ae=pd.DataFrame({"ctcae_term": ["Anemia"]}), labs=labs, vitals=vitals, ecg=None,
-                              crs_vs_ae=None, unavailable={}, stage_errors=[])
+                              crs_vs_ae=None, unavailable={}, stage_errors=[], population=None,
+                              config=SimpleNamespace(treatment_emergent=None))
     stages.reconcile(stages.Runner(results, strict=False))
     assert results.reconciliation[["usubjid", "domain"]].values.tolist() == [["P1", "LB"]]
     assert results.stage_errors == [("DQ04", "ValueError: bad VS column")]

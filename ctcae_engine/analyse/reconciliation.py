@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ctcae_engine.analyse.endpoints import window_bounds
+from ctcae_engine.read.config import TreatmentEmergent
 from ctcae_engine.read.dates import dtc_bounds
 
 # CRS01 comparisons that are not a discrepancy (nothing to reconcile)
@@ -31,3 +33,30 @@ def combine_discrepancies(parts: list[pd.DataFrame]) -> pd.DataFrame:
         return pd.DataFrame(columns=["type", "usubjid", "term", "domain"])
     out = pd.concat(parts, ignore_index=True)
     return out.sort_values(["usubjid", "domain", "type"], kind="stable").reset_index(drop=True)
+
+
+def in_scope(found: pd.DataFrame, population: pd.DataFrame | None,
+             window: TreatmentEmergent | None = None) -> pd.DataFrame:
+    """The discrepancy rows (:func:`combine_discrepancies`) of the safety population; MISSING_AE rows only in the
+    treatment-emergent window.
+
+    A participant not infused (a screen failure) has nothing to reconcile: a screening ALT grade 3 is not a missing AE.
+    A MISSING_AE row (observations without an AE) is kept when its observations (``obs_first`` .. ``obs_last``) overlap
+    the participant's treatment-emergent window (``window``: the ``[treatment_emergent]`` section): a grade 3 value
+    at screening or long after the window asks for no AE. A row about a reported AE (its grade against the
+    observations) is kept for every participant of the safety population: the investigator's grade is checked
+    whenever the AE started. Without a population the rows are returned as they are.
+    """
+    if population is None or found.empty or "saffl" not in population.columns:
+        return found
+    safety = population.loc[population["saffl"].astype(bool), "usubjid"]
+    kept = found[found["usubjid"].isin(safety)]
+    bounds = window_bounds(population, window)
+    if bounds is None or kept.empty:
+        return kept.reset_index(drop=True)
+    start = kept["usubjid"].map(bounds["win_start"])
+    end = kept["usubjid"].map(bounds["win_end"])
+    dates = kept.reindex(columns=["obs_first", "obs_last"])
+    first, last = (pd.to_datetime(dates[c], errors="coerce").dt.normalize() for c in ("obs_first", "obs_last"))
+    outside = kept["type"].eq("MISSING_AE") & ((last < start) | (first > end)).fillna(False)
+    return kept[~outside].reset_index(drop=True)

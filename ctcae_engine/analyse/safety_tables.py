@@ -11,8 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ctcae_engine.analyse.endpoints import PERIODS, ae_grade, proportion, reported_term, window_bounds
+from ctcae_engine.analyse.endpoints import PERIODS, ae_grade, is_fatal, proportion, reported_term, window_bounds
 from ctcae_engine.grade.ae import stack_directions
+from ctcae_engine.grade.cart import CRS_TERM, ICANS_TERM
 from ctcae_engine.read.config import TreatmentEmergent
 from ctcae_engine.read.dates import dtc_bounds, to_date
 from ctcae_engine.read.fields import AE, LABS
@@ -285,25 +286,59 @@ def _per_participant_episodes(episodes: pd.DataFrame) -> pd.DataFrame:
     ).reset_index()
 
 
-def crs_icans_incidence(episodes: pd.DataFrame, population: pd.DataFrame) -> pd.DataFrame:
+SYNDROME_AE_TERMS = {"CRS": CRS_TERM.lower(), "ICANS": ICANS_TERM.lower()}
+"""The AE term (CTCAE term, else MedDRA PT, else verbatim; lower case) whose fatal AEs give a syndrome grade 5."""
+
+
+def _fatal_syndrome_aes(ae: pd.DataFrame | None, safety: pd.Series) -> pd.DataFrame:
+    """(syndrome, usubjid) of the participants of ``safety`` with a fatal AE of the syndrome's term."""
+    if ae is None or ae.empty:
+        return pd.DataFrame(columns=["syndrome", "usubjid"])
+    term = reported_term(ae).str.lower()
+    who = AE.text(ae, "subject")
+    fatal = is_fatal(ae).to_numpy()
+    rows = [(syndrome, person) for syndrome, name in SYNDROME_AE_TERMS.items()
+            for person in who[(term == name).fillna(False).to_numpy() & fatal].dropna().unique()]
+    found = pd.DataFrame(rows, columns=["syndrome", "usubjid"])
+    return found[found["usubjid"].isin(safety)]
+
+
+def crs_icans_incidence(episodes: pd.DataFrame, population: pd.DataFrame,
+                        ae: pd.DataFrame | None = None) -> pd.DataFrame:
     """CRS / ICANS incidence by maximum ASTCT grade (``CRST01``) over the safety population.
 
     ``episodes``: one row per participant episode with usubjid, onset_day, max_grade, duration_days (cart.py) and
-    optionally ``syndrome`` ("CRS", "ICANS"). Rows: any grade, grade 1..5, grade >= 3 with n, N, %, exact 95% CI;
-    a participant counts once, at the worst grade over episodes.
+    optionally ``syndrome`` ("CRS", "ICANS"). Rows: any grade, grade 1..4, grade >= 3 with n, N, %, exact 95% CI;
+    a participant counts once, at the worst grade over episodes. Grade 5 (death from the syndrome) is never derived
+    from observations: it comes from a fatal AE of the syndrome's term in ``ae`` (such a participant counts at grade
+    5), and the "Grade 5" row is shown only when there is one.
     """
     saf = population.loc[population["saffl"], "usubjid"]
     total = len(saf)
     per = _per_participant_episodes(episodes)
-    per = per.loc[per["usubjid"].isin(saf) & per["max_grade"].ge(1)]
+    per = per.loc[per["usubjid"].isin(saf) & per["max_grade"].ge(1), ["syndrome", "usubjid", "max_grade"]]
+    fatal = _fatal_syndrome_aes(ae, saf).assign(max_grade=5.0)
+    per = pd.concat([per, fatal], ignore_index=True) if not fatal.empty else per
+    per = per.groupby(["syndrome", "usubjid"], as_index=False)["max_grade"].max()
     rows = []
     for syndrome, grp in per.groupby("syndrome"):
         cats = [("Any grade", grp["max_grade"].ge(1))]
-        cats += [(f"Grade {g}", grp["max_grade"].eq(g)) for g in range(1, 6)]
+        cats += [(f"Grade {g}", grp["max_grade"].eq(g)) for g in range(1, 5)]
+        if grp["max_grade"].eq(5).any():
+            cats.append(("Grade 5", grp["max_grade"].eq(5)))
         cats.append(("Grade >= 3", grp["max_grade"].ge(3)))
         rows += [{"syndrome": syndrome, **proportion(label, mask.sum(), total)} for label, mask in cats]
     table = pd.DataFrame(rows, columns=["syndrome", "label", "n", "N", "pct", "ci_low", "ci_high"])
     return table
+
+
+def crs_icans_per_participant(per_participant: pd.DataFrame, population: pd.DataFrame | None) -> pd.DataFrame:
+    """A per-participant CRS / ICANS table (e.g. ``CRS01``) restricted to the safety population: a screen failure was
+    never infused and has no CRS to list. Without a population the rows are returned as they are."""
+    if population is None or "saffl" not in population.columns:
+        return per_participant
+    safety = population.loc[population["saffl"].astype(bool), "usubjid"]
+    return per_participant[per_participant["usubjid"].isin(safety)].reset_index(drop=True)
 
 
 def crs_icans_timing(episodes: pd.DataFrame, population: pd.DataFrame) -> pd.DataFrame:

@@ -38,6 +38,7 @@ CRS_TESTS = ("TEMPMAX", "FEVMASK", "HYPOTEN", "OXYGEN", "O2FLOW", "VASOPRES")
 ICANS_TESTS = ("ICE", "LOC", "SEIZURE", "MOTOR", "ICPEDEMA")
 _CATEGORICAL = ("HYPOTEN", "OXYGEN", *ICANS_TESTS[1:])
 CRS_TERM = "Cytokine release syndrome"
+ICANS_TERM = "Immune effector cell-associated neurotoxicity syndrome"  # MedDRA PT; CTCAE v4.03 has no ICANS term
 _REQUIRED = ("USUBJID", "XCDTC", "XCTESTCD")
 _FAHRENHEIT = {"F", "°F", "DEGF", "DEG F", "FAHRENHEIT"}
 _CELSIUS = {"C", "°C", "DEGC", "DEG C", "CELSIUS", ""}

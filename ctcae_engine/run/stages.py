@@ -12,7 +12,7 @@ import pandas as pd
 from ctcae_engine.analyse import efficacy as efficacy_
 from ctcae_engine.analyse import eligibility as eligibility_
 from ctcae_engine.analyse import endpoints
-from ctcae_engine.analyse.reconciliation import combine_discrepancies, crs_discrepancies
+from ctcae_engine.analyse.reconciliation import combine_discrepancies, crs_discrepancies, in_scope
 from ctcae_engine.grade import ae as ae_checks
 from ctcae_engine.grade import cart, findings
 from ctcae_engine.read.fields import DM
@@ -152,4 +152,5 @@ def reconcile(runner: Runner) -> None:
             parts.append(found.assign(domain=domain))
     if results.crs_vs_ae is not None:
         parts.append(crs_discrepancies(results.crs_vs_ae))
-    results.reconciliation = combine_discrepancies(parts)
+    results.reconciliation = in_scope(combine_discrepancies(parts), results.population,
+                                      results.config.treatment_emergent)
