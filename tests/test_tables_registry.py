@@ -48,3 +48,17 @@ def test_a_missing_domain_gives_its_reason_to_the_outputs_that_need_it(tmp_path)
     for output_id in ("ORR01", "PFS01", "km_pfs"):
         assert results.unavailable[output_id] == "no RS domain in the study folder"
     assert "ORR01" not in results.tables and "AET01" in results.tables
+
+
+def test_the_architecture_doc_lists_the_registry_as_it_is():
+    """docs/ARCHITECTURE.md's table of IDs is the registry's (regenerate: scripts/document_registry.py)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "document_registry.py"
+    spec = importlib.util.spec_from_file_location("document_registry", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    text = module.DOC.read_text()
+    start, end = module.documented(text)
+    assert text[start:end] == module.registry_rows()
