@@ -94,7 +94,7 @@ REGISTRY: tuple[Output, ...] = (
     _table("EXP01", "Exposure: lymphodepletion and CAR-T infusion", "enrollment", ("EX",), disposition.exposure_table,
            note="Doses as recorded in EX (EXDOSE, EXDOSU); one row per administration counted."),
     _figure("swimmer", "Swimmer plot: time on study, grade >= 3 AEs, CRS, response, progression, death", "enrollment",
-            ("population", "ae?", "bor?", "responses?", "data_cutoff"), study_figures.swimmer, POP),
+            ("population", "ae?", "bor?", "responses?", "data_cutoff", "DS?", "DM?"), study_figures.swimmer, POP),
     # adverse events
     _table("PRIMARY", "Primary endpoint: participants with treatment-related AEs within the window, overall and by "
                       "attribution (exact Clopper-Pearson 95% CI)", "ae_tables", ("ae", "population"),

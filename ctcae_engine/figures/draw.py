@@ -161,7 +161,8 @@ def swimmer_plot(participants: pd.DataFrame, ae: pd.DataFrame | None = None,
     """Swimmer plot: one bar per participant from infusion (day 0) to the last day on study.
 
     participants: ``usubjid``, ``days_on_study`` (number), ``death`` (bool), optional ``ongoing`` (bool, arrow at
-    the bar end) and ``best_response`` (CR/PR/SD/PD/NE, colours the bar).
+    the bar end: on study at the cut-off), ``end_status`` ("completed..." / "discontinued...": an end tick) and
+    ``best_response`` (CR/PR/SD/PD/NE, colours the bar).
     ae: flagged AE frame (``usubjid``, ``ady``, ``grade``, ``ctcae_term``); grade >= 3 AE onsets and CRS onsets are
     marked. response: ``usubjid``, ``ady``, ``response`` (OVRLRESP); the first CR/PR and the first PD are marked.
     """
@@ -187,8 +188,9 @@ def swimmer_plot(participants: pd.DataFrame, ae: pd.DataFrame | None = None,
         frame = frame[frame["usubjid"].isin(row.index)]
         if frame.empty:
             return
+        line = marker in ("|", "_")  # an unfilled marker: drawn with its face colour, thicker
         ax.scatter(frame["ady"], frame["usubjid"].map(row), marker=marker, s=size, color=color, zorder=2.2,
-                   edgecolors="white", linewidths=0.4, rasterized=True)
+                   edgecolors=None if line else "white", linewidths=1.6 if line else 0.4, rasterized=True)
         handles.append(Line2D([], [], marker=marker, linestyle="", color=color, label=label))
 
     if ae is not None and not _require(ae, ["usubjid", "ady", "grade", "ctcae_term"], "AE"):
@@ -204,6 +206,12 @@ def swimmer_plot(participants: pd.DataFrame, ae: pd.DataFrame | None = None,
         mark(r[r["response"] == "PD"].drop_duplicates("usubjid"), "s", "#252525", "progression (PD)", 22)
     dead = p[p["death"].astype(bool)]
     mark(dead.assign(ady=dead["days_on_study"]), "X", "#000000", "death", 40)
+    if "end_status" in p.columns:  # the bar of a participant who left the study ends there, without an arrow
+        status = p["end_status"].fillna("").astype(str)
+        done = p[status.str.startswith("completed")]
+        mark(done.assign(ady=done["days_on_study"]), "|", "#000000", "completed study", 46)
+        gone = p[status.str.startswith("discontinued")]
+        mark(gone.assign(ady=gone["days_on_study"]), "|", "#d95f02", "discontinued", 46)
     if "ongoing" in p.columns:
         on = p[p["ongoing"].fillna(False).astype(bool)]
         mark(on.assign(ady=on["days_on_study"] + 4), ">", "#4d4d4d", "in follow-up at cut-off", 22)
