@@ -73,7 +73,8 @@ def test_headline_counts_match_hand_count(toy_results):
     assert summary.loc["teae", ["n", "events"]].tolist() == [2, 5]  # headache started before infusion
     assert summary.loc["trae_g3", ["n", "events"]].tolist() == [1, 1]  # neutropenia G4
     assert summary.loc["sae", ["n", "events"]].tolist() == [2, 3]
-    assert summary.loc["deaths", ["n", "N"]].tolist() == [1, 4]
+    # deaths over the safety population (issue 17: one denominator): TOY-002 died after infusion; N = 2 infused
+    assert summary.loc["deaths", ["n", "N"]].tolist() == [1, 2]
 
 
 def test_listings_deaths_and_disposition(toy_results):

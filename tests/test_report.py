@@ -176,7 +176,8 @@ def independent_counts() -> dict[str, tuple[int, int]]:
         "teae": (ae.loc[te, "USUBJID"].nunique(), n_saf),
         "trae_g3": (ae.loc[te & rel & (grade >= 3), "USUBJID"].nunique(), n_saf),
         "sae": (ae.loc[te & (ae["AESER"] == "Y"), "USUBJID"].nunique(), n_saf),
-        "deaths": ((dm["DTHDTC"] != "").sum(), len(dm)),
+        # deaths after infusion over the safety population (issue 17: one denominator, not the 23 enrolled)
+        "deaths": (dm.loc[dm["USUBJID"].isin(infusion.index), "DTHDTC"].ne("").sum(), n_saf),
     }
 
 
