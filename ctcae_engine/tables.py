@@ -159,7 +159,11 @@ REGISTRY: tuple[Output, ...] = (
            ("cart_levels", "population", "config.persistence"), efficacy.persistence_at_target,
            needs=("population", "pc")),
     _table("PERS02", "CAR-T levels by nominal day", "efficacy", ("cart_levels", "config.persistence"),
-           efficacy.persistence_over_time, needs=("population", "pc", "PERS01")),
+           efficacy.persistence_over_time, needs=("population", "pc", "PERS01"),
+           note="Levels in the unit shown (the study's [persistence] unit). A sample below the LLOQ is not detectable "
+                "(n detectable counts the others): it has no value, is never counted as 0, and a statistic that "
+                "falls on or next to one is shown as <LLOQ. The figure draws such samples in the grey band below "
+                "the LLOQ line, by the same rule."),
     _figure("persistence", "CAR-T levels over time", "efficacy", ("cart_levels", "config.persistence"),
             study_figures.persistence, ("population", "pc", "PERS01")),
     # data quality

@@ -23,7 +23,9 @@ from matplotlib.font_manager import FontProperties
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.textpath import text_to_path
-from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullFormatter
+
+from ctcae_engine.analyse.persistence import BELOW_LLOQ, blq_quantile
 
 GRADE_COLORS = {0: "#e8e8e8", 1: "#fee08b", 2: "#fdae61", 3: "#f46d43", 4: "#a50026", 5: "#1a1a1a"}
 RESPONSE_COLORS = {"CR": "#1a9850", "PR": "#66bd63", "SD": "#8fb3d9", "PD": "#5e5e5e", "NE": "#bdbdbd"}
@@ -464,7 +466,8 @@ def cart_persistence(pc: pd.DataFrame, lloq: float = 50.0, unit: str = "copies/u
 
     pc: ``usubjid``, ``ady`` (days from infusion), ``value`` (number; empty for results below the LLOQ) and
     optional ``blq`` (bool) and ``reason`` (rows with a reason are not plotted: see efficacy.cart_samples). Results
-    below the LLOQ are drawn as open markers at LLOQ / 2. With more than
+    below the LLOQ are not detectable: open markers in a grey band under the LLOQ line; the median follows
+    :mod:`ctcae_engine.analyse.persistence` (a median touching such a sample lies in the band). With more than
     ``max_lines`` participants the median and 10th-90th percentile band per day replace the individual lines.
     """
     problem = _require(pc, ["usubjid", "ady", "value"], "CAR-T persistence plot")
@@ -493,14 +496,19 @@ def cart_persistence(pc: pd.DataFrame, lloq: float = 50.0, unit: str = "copies/u
         ax.scatter(q["ady"], q["plotted"], s=9, color="#6a51a3", zorder=2.2, label="quantified", rasterized=True)
         if len(b):  # the legend names only what is drawn
             ax.scatter(b["ady"], b["plotted"], s=11, facecolors="white", edgecolors="#6a51a3", linewidths=0.7,
-                       zorder=2.2, label="< LLOQ (drawn at LLOQ/2)", rasterized=True)
-        median = d.groupby("ady")["plotted"].median()
+                       zorder=2.2, label="< LLOQ: not detectable", rasterized=True)
+        # the table's rule (analyse.persistence): a median touching a sample below the LLOQ is "<LLOQ", in the band
+        median = pd.Series({day: blq_quantile(g["value"].where(~g["blq"]), 0.5) for day, g in d.groupby("ady")})
+        median = median.map(lambda m: lloq / 2.0 if m == BELOW_LLOQ else m).astype(float)
         if len(median) > 1:
-            ax.plot(median.index, median.to_numpy(), color="#3f007d", linewidth=1.8, zorder=2.3,
-                    label="median (< LLOQ as LLOQ/2)")
+            ax.plot(median.index, median.to_numpy(), color="#3f007d", linewidth=1.8, zorder=2.3, label="median")
+    ax.axhspan(lloq / 4.0, lloq, color="#eeeeee", zorder=0.5, linewidth=0)
     ax.axhline(lloq, color="#cb181d", linestyle="--", linewidth=1.0, zorder=2.4, label=f"LLOQ {lloq:g}")
     ax.set_yscale("log")
     _plain_log_axis(ax)
+    if lloq > 0:  # the band of the samples below the LLOQ, named on the axis
+        ax.yaxis.set_minor_locator(FixedLocator([lloq / 2.0]))
+        ax.yaxis.set_minor_formatter(FuncFormatter(lambda _value, _pos: "<LLOQ"))
     ax.set_ylim(lloq / 4.0, max(float(d["plotted"].max()) * 2.0, lloq * 10))
     ax.set_xlim(left=-5)
     ax.set_xlabel("Days from CAR-T infusion")

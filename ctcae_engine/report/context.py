@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ctcae_engine import tables as registry
+from ctcae_engine.analyse.persistence import BELOW_LLOQ
 from ctcae_engine.tables import Table
 
 SECTION_ORDER = registry.SECTIONS
@@ -76,6 +77,9 @@ COLUMN_LABELS = {
     "n_detectable": "n detectable", "n_grade3": "Grade 3", "n_grade4": "Grade 4",
     "n_worsened": "Worsened to >= 3",
 }
+
+
+LEVELS = ("median", "q1", "q3", "min", "max")  # PERS02's level columns, labelled with their unit
 
 
 def _soc_pt(frame: pd.DataFrame) -> pd.DataFrame:
@@ -146,9 +150,25 @@ def present(key: str, frame: pd.DataFrame) -> pd.DataFrame:
         frame = _shift(frame)
     if key == "AET01" and "flag" in frame.columns:
         frame = frame.drop(columns="flag")
+    if key == "PERS02" and "unit" in frame.columns:  # the unit goes into the headers of the level columns
+        unit = ", ".join(sorted(set(frame["unit"].dropna().astype(str)))) or "unit not given"
+        frame = frame.drop(columns="unit").rename(columns={c: f"{COLUMN_LABELS[c]} ({unit})" for c in LEVELS})
     if key == "CRS01" and "ctcae_text" in frame.columns:  # the grade's CTCAE text is long: the grade number stays
         frame = frame.drop(columns="ctcae_text")
     return frame.rename(columns={c: COLUMN_LABELS.get(c, c) for c in frame.columns})
+
+
+def _numeric(column: pd.Series) -> bool:
+    """A right-aligned column: numbers, 'n (%)' cells, or numbers with "<LLOQ" among them (PERS02)."""
+    if pd.api.types.is_bool_dtype(column):
+        return False
+    if pd.api.types.is_numeric_dtype(column):
+        return True
+    values = column.dropna()
+    if len(values) and isinstance(values.iloc[0], dict):
+        return True
+    return bool(len(values)) and all(isinstance(v, (int, float, np.number)) and not isinstance(v, bool)
+                                     or v == BELOW_LLOQ for v in values)
 
 
 def table_block(table: Table, shown: pd.DataFrame, max_rows: int | None = None) -> dict[str, Any]:
@@ -164,8 +184,7 @@ def table_block(table: Table, shown: pd.DataFrame, max_rows: int | None = None) 
     if "row_type" in frame.columns:
         row_class = [str(x) for x in frame["row_type"].fillna("")]
         frame = frame.drop(columns="row_type")
-    numeric = [str(c) for c in frame.columns if (pd.api.types.is_numeric_dtype(frame[c])
-               and not pd.api.types.is_bool_dtype(frame[c])) or (len(frame) and isinstance(frame[c].iloc[0], dict))]
+    numeric = [str(c) for c in frame.columns if _numeric(frame[c])]
     total = len(frame)
     truncated = None
     if max_rows is not None and table.listing and total > max_rows:
