@@ -128,8 +128,7 @@ def test_stage_error_recorded_or_raised_when_strict(toy, monkeypatch, tmp_path):
         run_study(toy, load_config(), strict=True)
 
 
-def test_run_time_defaults_to_data_cutoff(toy_results, toy):
-    assert toy_results.meta["run_time"] == toy_results.meta["data_cutoff"] == "2025-06-30"
+def test_run_time_is_recorded_as_given(toy):  # its default (the generation time): tests/test_report_time.py
     assert run_study(toy, load_config(), run_time="2025-07-01T09:00").meta["run_time"] == "2025-07-01T09:00"
 
 

@@ -34,6 +34,7 @@ from ctcae_engine import __version__
 from ctcae_engine.read.checks import InputFile, Problem, check_folder
 from ctcae_engine.read.config import StudyConfig
 from ctcae_engine.read.files import sha256_file
+from ctcae_engine.run.clock import report_time
 
 log = logging.getLogger("ctcae_engine")
 
@@ -268,7 +269,7 @@ def execute(
     Returns the outcome with the exit code; raises :class:`RunBusy` when another run holds the output folder.
     """
     started = time.perf_counter()
-    run_time = (run_time or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(microsecond=0)
+    run_time = (run_time or report_time()).astimezone(timezone.utc).replace(microsecond=0)
     folder, root, setup = preflight(config, data, out)
     if any(p.level == "error" for p in setup):
         for problem in setup:
@@ -310,7 +311,8 @@ def execute(
 
 
         stamp = time.perf_counter()
-        results = run_study(folder, config, progress=progress, frames=checked.frames, hashes=checked.hashes)
+        results = run_study(folder, config, run_time=run_time, progress=progress, frames=checked.frames,
+                            hashes=checked.hashes)
         durations["analysis"] = time.perf_counter() - stamp
         cutoff = results.meta["data_cutoff"]
         name = f"cutoff-{cutoff}_run-{run_time:%Y%m%dT%H%M%SZ}"
