@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,6 +20,7 @@ import pandas as pd
 
 from ctcae_engine import tables as registry
 from ctcae_engine.analyse.persistence import BELOW_LLOQ
+from ctcae_engine.report.wording import for_reading
 from ctcae_engine.tables import Table
 
 SECTION_ORDER = registry.SECTIONS
@@ -190,26 +192,47 @@ def table_block(table: Table, shown: pd.DataFrame, max_rows: int | None = None) 
     if max_rows is not None and table.listing and total > max_rows:
         truncated = {"shown": max_rows, "total": total, "csv": f"{table.id}.csv"}
         frame = frame.iloc[:max_rows]
-    rows = [[plain(v) for v in row] for row in frame.itertuples(index=False, name=None)]
+    rows = [[_readable(plain(v)) for v in row] for row in frame.itertuples(index=False, name=None)]
+    columns = [str(c) for c in frame.columns]
     return {
         "kind": "table",
         "id": f"tbl-{table.id}",
         "code": table.id,
-        "title": table.title,
-        "columns": [str(c) for c in frame.columns],
-        "numeric": numeric,
+        "title": for_reading(table.title),
+        "columns": [for_reading(c) for c in columns],
+        "numeric": [for_reading(c) for c in numeric],
+        "nowrap": [for_reading(c) for c in columns if _unbreakable(c, frame[c])],
         "rows": rows,
         "row_class": row_class,
-        "note": table.note,
-        "empty": table.empty,
+        "note": for_reading(table.note),
+        "empty": for_reading(table.empty),
         "truncated": truncated,
     }
+
+
+def _readable(value: Any) -> Any:
+    return for_reading(value) if isinstance(value, str) else value
+
+
+NOWRAP_HEADERS = {"Participant", "Date", "Start", "End", "Onset", "Date of death", "AE onset", "First date",
+                  "Last date", "First", "Last"}
+_DATE_LIKE = re.compile(r"^\d{4}(-\d{2}(-\d{2}([T ]\d{2}:\d{2}(:\d{2})?)?)?)?$")
+
+
+def _unbreakable(header: str, column: pd.Series) -> bool:
+    """A column of participant ids or dates: its cells must not wrap ("2024-" / "03-23")."""
+    if header in NOWRAP_HEADERS:
+        return True
+    values = [v for v in column.dropna() if isinstance(v, (str, pd.Timestamp))]
+    return bool(values) and len(values) == len(column.dropna()) and all(
+        isinstance(v, pd.Timestamp) or _DATE_LIKE.match(v.strip()) for v in values)
 
 
 def figure_block(key: str, svg: str, caption: str) -> dict[str, Any]:
     """An SVG figure as an image block with a ``data:`` URI: self-contained and inert (no scripts, no fetches)."""
     data = base64.b64encode(svg.encode("utf-8")).decode("ascii")
-    return {"kind": "figure", "id": f"fig-{key}", "src": f"data:image/svg+xml;base64,{data}", "caption": caption}
+    return {"kind": "figure", "id": f"fig-{key}", "src": f"data:image/svg+xml;base64,{data}",
+            "caption": for_reading(caption)}
 
 
 def _section(name: str, results: Any, texts: Mapping[str, str], max_rows: int | None,
@@ -228,7 +251,7 @@ def _section(name: str, results: Any, texts: Mapping[str, str], max_rows: int | 
             blocks.append(figure_block(output.id, results.figures[output.id], output.title))
         else:
             reason = results.unavailable.get(output.id, "not produced by this run")
-            blocks.append({"kind": "unavailable", "text": f"{output.title}: {reason}"})
+            blocks.append({"kind": "unavailable", "text": for_reading(f"{output.title}: {reason}")})
     available = any(b["kind"] != "unavailable" for b in blocks)
     reason = "; ".join(b["text"] for b in blocks if b["kind"] == "unavailable")
     return {"available": available, "reason": reason, "blocks": blocks}
@@ -266,6 +289,7 @@ def _whats_new_group(whats_new: Mapping[str, Any], name: str, label: str, fields
     """One list of the comparison: ``label``, ``n`` (None: not compared), ``reason`` (why it was not compared, or
     why part of it was not) and ``table`` (a table block of the first ``max_rows`` rows, None: not compared)."""
     items = whats_new.get(name)
+    label = for_reading(label)
     group: dict[str, Any] = {"id": "whats-" + name.replace("_", "-"), "label": label, "n": None,
                              "reason": (whats_new.get("unavailable") or {}).get(name, ""), "table": None}
     if items is not None:
@@ -277,6 +301,7 @@ def _whats_new_group(whats_new: Mapping[str, Any], name: str, label: str, fields
             "numeric": [header for field, header in fields if "grade" in field],
             "rows": [[plain(item.get(field)) for field, _ in fields] for item in items[:max_rows]],
             "row_class": None, "empty": "None.", "truncated": None,
+            "nowrap": [header for _, header in fields if header in NOWRAP_HEADERS],
             "note": f"... and {more} more, see {WHATS_NEW_FILE}." if more > 0 else "",
         }
     return group
@@ -310,6 +335,7 @@ def _summary(results: Any, whats_new: Mapping[str, Any] | None) -> dict[str, Any
     headline = []
     summary = results.summary.set_index("key") if results.summary is not None else pd.DataFrame()
     for key, label in HEADLINE:
+        label = for_reading(label)
         if key in summary.index:
             row = summary.loc[key]
             headline.append({"key": key, "label": label, "available": True, "n": plain(row["n"]),
