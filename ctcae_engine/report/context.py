@@ -25,6 +25,18 @@ from ctcae_engine.tables import Table
 
 SECTION_ORDER = registry.SECTIONS
 TEXT_BLOCKS = {"methods": "methods_text"}  # section -> the free text (``texts`` key) that opens it
+SECTION_TITLES = {  # the heading of each section, in the report and its table of contents
+    "summary": "1. Executive summary",
+    "enrollment": "2. Enrollment, eligibility and exposure",
+    "ae_tables": "3. Adverse events by system organ class, preferred term and worst grade",
+    "listings": "4. Grade 3 or higher and serious adverse events",
+    "deaths": "5. Deaths",
+    "cart": "6. Cytokine release syndrome and neurotoxicity (ICANS)",
+    "labs": "7. Laboratory shift tables, vital signs and ECG",
+    "efficacy": "8. Secondary endpoints",
+    "data_quality": "Appendix A. Data quality",
+    "methods": "Appendix B. Methods",
+}
 
 # listings grow with the number of participants: in the report they show at most MAX_ROWS rows, with a note, and
 # every row goes to <ID>.csv next to the report. Summary tables (bounded by terms and grades) are never cut.
@@ -367,4 +379,22 @@ def build_context(
     for name in SECTION_ORDER:
         if name not in sections and (registry.in_section(name) or name in TEXT_BLOCKS):
             sections[name] = _section(name, results, texts, max_rows, full)
-    return {"meta": meta, "section_order": list(SECTION_ORDER), "sections": sections, "full_listings": full}
+    return {"meta": meta, "section_order": list(SECTION_ORDER), "sections": sections, "full_listings": full,
+            "titles": SECTION_TITLES, "toc": table_of_contents(sections)}
+
+
+def table_of_contents(sections: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One entry per section (``id``, ``title``) with the tables and figures it shows (``id``, ``code``,
+    ``title``): every anchor of the report, in reading order, for the linked table of contents."""
+    toc = []
+    for name, title in SECTION_TITLES.items():
+        if name not in sections:
+            continue
+        entries = [{"id": b["id"], "code": b.get("code", ""), "title": b.get("title") or b.get("caption", "")}
+                   for b in sections[name].get("blocks", []) if b["kind"] in ("table", "figure")]
+        if name == "summary":
+            entries = [{"id": "primary-endpoint", "code": "", "title": "Primary endpoint"},
+                       {"id": "headline", "code": "", "title": "Safety at a glance"},
+                       {"id": "whats-new", "code": "", "title": "New since the last run"}]
+        toc.append({"id": "sec-" + name.replace("_", "-"), "title": title, "entries": entries})
+    return toc

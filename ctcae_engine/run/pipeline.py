@@ -27,7 +27,7 @@ from ctcae_engine.read.dates import as_day
 from ctcae_engine.read.fields import DM
 from ctcae_engine.read.files import as_sdtm, file_table, read_study
 from ctcae_engine.run import stages
-from ctcae_engine.run.clock import report_time, run_time_source
+from ctcae_engine.run.clock import SOURCE_DATE_EPOCH, report_time, run_time_source
 
 
 @dataclass
@@ -119,6 +119,8 @@ def run_study(
     source = "given"
     if run_time is None:
         source, run_time = run_time_source(), report_time()
+    elif run_time_source() == SOURCE_DATE_EPOCH and run_time == report_time():  # the weekly run's, from the variable
+        source = SOURCE_DATE_EPOCH
     if isinstance(run_time, datetime):
         run_time = run_time.isoformat(timespec="seconds")
     dm = domains.get("dm")
