@@ -20,12 +20,22 @@ from typing import Any
 
 import pandas as pd
 
+from ctcae_engine.analyse import (
+    common_aes,
+    deaths,
+    disposition,
+    efficacy,
+    eligibility,
+    endpoints,
+    listings,
+    safety_tables,
+    vitals_ecg,
+)
 from ctcae_engine.analyse import data_quality as dq
-from ctcae_engine.analyse import disposition, efficacy, eligibility, endpoints, listings, safety_tables, vitals_ecg
 from ctcae_engine.figures import study as study_figures
 
-SECTIONS = ("cover", "summary", "enrollment", "ae_tables", "listings", "deaths", "cart", "labs", "efficacy",
-            "data_quality", "methods")
+SECTIONS = ("cover", "key_findings", "summary", "enrollment", "ae_tables", "listings", "deaths", "cart", "labs",
+            "efficacy", "data_quality", "methods")
 """Report sections, in reading order (the templates have one partial per section)."""
 
 
@@ -105,6 +115,11 @@ REGISTRY: tuple[Output, ...] = (
            safety_tables.ae_soc_pt_table, options={"related": True}, needs=AE, note=AE_RULES),
     _table("AET04_TEAE", "Treatment-emergent AEs by SOC, PT and worst CTCAE grade", "ae_tables", ("ae", "population"),
            safety_tables.ae_soc_pt_table, options={"related": False}, needs=AE, note=AE_RULES),
+    _table("AET10", "Most common treatment-emergent AEs (>= 10% of participants), by preferred term", "ae_tables",
+           ("AET04_TEAE", "population"), common_aes.most_common_aes, needs=AE,
+           empty="No treatment-emergent AE term reported by {min_pct}% of the participants or more.",
+           note="Participants counted once per term at the worst grade; N = {N} (safety population). Terms reported "
+                "by at least {min_pct}% of the participants, most frequent first; every term is in AET04_TEAE."),
     _figure("ae_heatmap", "AE heat map: worst CTCAE grade per participant and term", "ae_tables", ("ae",),
             study_figures.ae_heatmap, ("ae",)),
     # listings and deaths
@@ -120,6 +135,11 @@ REGISTRY: tuple[Output, ...] = (
            note="Deaths from DM (DTHDTC, DTHFL) and AEs with grade 5, AESDTH = Y or outcome FATAL. Day: days from "
                 "CAR-T infusion. Date imputed: D = day, M = month and day imputed from a partial DTHDTC (earliest "
                 "possible day, not before the last known alive date); Y = DTHFL = Y without a usable date."),
+    _table("DTHT01", "Summary of deaths: within 30 and 90 days of infusion, primary cause, relation", "deaths",
+           ("population", "ae?"), deaths.deaths_summary, needs=POP,
+           note="N = {N} (safety population: every death after infusion is among them). Day 0 = CAR-T infusion. "
+                "Primary cause: the CTCAE term of the fatal AE (grade 5, AESDTH = Y or outcome FATAL); a death "
+                "without one is 'not recorded as a fatal AE'.{outside}"),
     # CAR-T toxicity
     _table("CRS_EPISODES", "CRS episodes (ASTCT 2019)", "", ("crs_episodes",)),
     _table("CRST01", "CRS and ICANS incidence by maximum ASTCT 2019 grade", "cart", ("episodes", "population"),

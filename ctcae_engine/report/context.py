@@ -26,6 +26,7 @@ from ctcae_engine.tables import Table
 SECTION_ORDER = registry.SECTIONS
 TEXT_BLOCKS = {"methods": "methods_text"}  # section -> the free text (``texts`` key) that opens it
 SECTION_TITLES = {  # the heading of each section, in the report and its table of contents
+    "key_findings": "Key findings",
     "summary": "1. Executive summary",
     "enrollment": "2. Enrollment, eligibility and exposure",
     "ae_tables": "3. Adverse events by system organ class, preferred term and worst grade",
@@ -89,7 +90,7 @@ COLUMN_LABELS = {
     "median_ci": "Median 95% CI (days)", "rate_days": "Rate at day", "rate_pct": "Rate (%)",
     "rate_ci": "Rate 95% CI (%)", "at_risk_at_rate_day": "At risk at that day", "timepoint_day": "Day",
     "n_detectable": "n detectable", "n_grade3": "Grade 3", "n_grade4": "Grade 4",
-    "n_worsened": "Worsened to >= 3",
+    "n_worsened": "Worsened to >= 3", "soc": "System organ class",
 }
 
 
@@ -374,13 +375,68 @@ def build_context(
     meta["files"] = [{k: plain(v) for k, v in row.items()} for row in results.files.to_dict("records")]
     meta["stage_errors"] = [{"stage": s, "message": m} for s, m in results.stage_errors]
     meta["previous"] = ((whats_new or {}).get("previous") or {}).get("data_cutoff")
-    sections: dict[str, Any] = {"summary": _summary(results, whats_new)}
+    sections: dict[str, Any] = {"summary": _summary(results, whats_new), "key_findings": key_findings(results)}
     full: dict[str, pd.DataFrame] = {}
     for name in SECTION_ORDER:
         if name not in sections and (registry.in_section(name) or name in TEXT_BLOCKS):
             sections[name] = _section(name, results, texts, max_rows, full)
     return {"meta": meta, "section_order": list(SECTION_ORDER), "sections": sections, "full_listings": full,
             "titles": SECTION_TITLES, "toc": table_of_contents(sections)}
+
+
+def _headline_row(results: Any, key: str) -> dict[str, Any] | None:
+    if results.summary is None or key not in set(results.summary["key"]):
+        return None
+    row = results.summary.set_index("key").loc[key]
+    return {"n": plain(row["n"]), "N": plain(row["N"])}
+
+
+def key_findings(results: Any) -> dict[str, Any]:
+    """The page after the cover: the safety story in a few statements taken from the run's tables, each linked to
+    the table it comes from (``href``). Items: ``label``, ``n``, ``N`` (None: not a count), ``ci`` (low, high or
+    None), ``details`` (lines), ``href``; a finding the run could not make says so (``missing``)."""
+    items: list[dict[str, Any]] = []
+
+    def add(label: str, href: str, count: dict[str, Any] | None, details: list[str] | None = None,
+            ci: tuple[Any, Any] | None = None, missing: str = "") -> None:
+        items.append({"label": for_reading(label), "href": href, "n": (count or {}).get("n"),
+                      "N": (count or {}).get("N"), "ci": ci, "details": details or [],
+                      "missing": "" if count is not None else missing or "not available in this run"})
+
+    if results.primary is not None and len(results.primary):
+        row = results.primary.iloc[0]
+        add(f"Primary endpoint: {row['label']}", "#tbl-PRIMARY", {"n": plain(row["n"]), "N": plain(row["N"])},
+            ci=(plain(row["ci_low"]), plain(row["ci_high"])))
+    else:
+        add("Primary endpoint", "#tbl-PRIMARY", None, missing=results.unavailable.get("primary", ""))
+    deaths = results.tables.get("DTHL01")
+    details = []
+    if deaths is not None:
+        for d in deaths.frame.to_dict("records"):
+            day = plain(d.get("Day"))
+            related = plain(d.get("Related to treatment"))
+            relation = "related to treatment" if related is True else "not related" if related is False else (
+                "relation unknown")
+            details.append(f"{d['Participant']}, {'day ' + str(day) if day is not None else 'day unknown'} after "
+                           f"infusion: {d['Fatal AE (CTCAE term)']} ({relation})")
+    add("Deaths after CAR-T infusion (any cause)", "#tbl-DTHT01" if "DTHT01" in results.tables else "#tbl-DTHL01",
+        _headline_row(results, "deaths"), details, missing=results.unavailable.get("deaths", ""))
+    add("CRS of ASTCT grade >= 3", "#tbl-CRST01", _headline_row(results, "crs_g3"),
+        missing=results.unavailable.get("crs_g3", ""))
+    add("ICANS of ASTCT grade >= 3", "#tbl-CRST01", _headline_row(results, "icans_g3"),
+        missing=results.unavailable.get("icans_g3", ""))
+    add("Treatment-related AEs of CTCAE grade >= 3", "#tbl-AET01", _headline_row(results, "trae_g3"),
+        missing=results.unavailable.get("trae_g3", ""))
+    common = results.tables.get("AET10")
+    if common is not None and len(common.frame):
+        top = common.frame.head(3)
+        add("Most common treatment-emergent AEs", "#tbl-AET10", {"n": None, "N": None},
+            [f"{t}: {int(n)} participants ({p:.1f}%)" for t, n, p in zip(top["term"], top["any"], top["any_pct"],
+                                                                          strict=True)])
+    add("Prolonged cytopenias", "#tbl-LBT07", None,
+        missing="not derived in this report (no ICAHT or day-28 cytopenia table yet): see the grade >= 3 laboratory "
+                "results of LBT07 and the trajectories of section 7")
+    return {"available": True, "reason": "", "blocks": [], "items": items}
 
 
 def table_of_contents(sections: Mapping[str, Any]) -> list[dict[str, Any]]:
