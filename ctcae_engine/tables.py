@@ -130,16 +130,16 @@ REGISTRY: tuple[Output, ...] = (
     _table("AEL_SAE", "Listing of serious adverse events", "listings", ("ae",), listings.sae_listing, needs=("ae",),
            listing=True, empty="No serious AE in the data.",
            note="All serious AEs in the data, treatment-emergent or not."),
-    _table("DTHL01", "Listing of deaths", "deaths", ("population", "ae?"), listings.deaths_listing, needs=POP,
-           listing=True, empty="No death in the data.",
-           note="Deaths from DM (DTHDTC, DTHFL) and AEs with grade 5, AESDTH = Y or outcome FATAL. Day: days from "
-                "CAR-T infusion. Date imputed: D = day, M = month and day imputed from a partial DTHDTC (earliest "
-                "possible day, not before the last known alive date); Y = DTHFL = Y without a usable date."),
     _table("DTHT01", "Summary of deaths: within 30 and 90 days of infusion, primary cause, relation", "deaths",
            ("population", "ae?"), deaths.deaths_summary, needs=POP,
            note="N = {N} (safety population: every death after infusion is among them). Day 0 = CAR-T infusion. "
                 "Primary cause: the CTCAE term of the fatal AE (grade 5, AESDTH = Y or outcome FATAL); a death "
                 "without one is 'not recorded as a fatal AE'.{outside}"),
+    _table("DTHL01", "Listing of deaths", "deaths", ("population", "ae?"), listings.deaths_listing, needs=POP,
+           listing=True, empty="No death in the data.",
+           note="Deaths from DM (DTHDTC, DTHFL) and AEs with grade 5, AESDTH = Y or outcome FATAL. Day: days from "
+                "CAR-T infusion. Date imputed: D = day, M = month and day imputed from a partial DTHDTC (earliest "
+                "possible day, not before the last known alive date); Y = DTHFL = Y without a usable date."),
     # CAR-T toxicity
     _table("CRS_EPISODES", "CRS episodes (ASTCT 2019)", "", ("crs_episodes",)),
     _table("CRST01", "CRS and ICANS incidence by maximum ASTCT 2019 grade", "cart", ("episodes", "population"),
