@@ -304,7 +304,7 @@ def _whats_new_group(whats_new: Mapping[str, Any], name: str, label: str, fields
     items = whats_new.get(name)
     label = for_reading(label)
     group: dict[str, Any] = {"id": "whats-" + name.replace("_", "-"), "label": label, "n": None,
-                             "reason": (whats_new.get("unavailable") or {}).get(name, ""), "table": None}
+                             "reason": for_reading((whats_new.get("unavailable") or {}).get(name, "")), "table": None}
     if items is not None:
         more = len(items) - max_rows
         group["n"] = len(items)
