@@ -20,14 +20,25 @@ from typing import Any
 
 import pandas as pd
 
+from ctcae_engine.analyse import (
+    common_aes,
+    deaths,
+    disposition,
+    dlt,
+    efficacy,
+    eligibility,
+    endpoints,
+    listings,
+    safety_tables,
+    vitals_ecg,
+)
 from ctcae_engine.analyse import crs_management as crs_mgmt
 from ctcae_engine.analyse import data_quality as dq
-from ctcae_engine.analyse import disposition, dlt, efficacy, eligibility, endpoints, listings, safety_tables, vitals_ecg
 from ctcae_engine.analyse import icaht as icaht_tables
 from ctcae_engine.figures import study as study_figures
 
-SECTIONS = ("cover", "summary", "enrollment", "ae_tables", "listings", "deaths", "cart", "labs", "efficacy",
-            "data_quality", "methods")
+SECTIONS = ("cover", "key_findings", "summary", "enrollment", "ae_tables", "listings", "deaths", "cart", "labs",
+            "efficacy", "data_quality", "methods")
 """Report sections, in reading order (the templates have one partial per section)."""
 
 
@@ -96,7 +107,7 @@ REGISTRY: tuple[Output, ...] = (
     _table("EXP01", "Exposure: lymphodepletion and CAR-T infusion", "enrollment", ("EX",), disposition.exposure_table,
            note="Doses as recorded in EX (EXDOSE, EXDOSU); one row per administration counted."),
     _figure("swimmer", "Swimmer plot: time on study, grade >= 3 AEs, CRS, response, progression, death", "enrollment",
-            ("population", "ae?", "bor?", "responses?", "data_cutoff"), study_figures.swimmer, POP),
+            ("population", "ae?", "bor?", "responses?", "data_cutoff", "DS?", "DM?"), study_figures.swimmer, POP),
     # adverse events
     _table("PRIMARY", "Primary endpoint: participants with treatment-related AEs within the window, overall and by "
                       "attribution (exact Clopper-Pearson 95% CI)", "ae_tables", ("ae", "population"),
@@ -124,6 +135,11 @@ REGISTRY: tuple[Output, ...] = (
                 "DLT-evaluable: the DLT window closed by the data cut-off, or a DLT or death within it."),
     _table("DLT02", "Listing of dose-limiting toxicities", "ae_tables", ("ae", "population", "config.dlt"),
            dlt.dlt_listing, needs=AE, listing=True, empty="No AE meets the DLT definition (or none is set)."),
+    _table("AET10", "Most common treatment-emergent AEs (>= 10% of participants), by preferred term", "ae_tables",
+           ("AET04_TEAE", "population"), common_aes.most_common_aes, needs=AE,
+           empty="No treatment-emergent AE term reported by {min_pct}% of the participants or more.",
+           note="Participants counted once per term at the worst grade; N = {N} (safety population). Terms reported "
+                "by at least {min_pct}% of the participants, most frequent first; every term is in AET04_TEAE."),
     _figure("ae_heatmap", "AE heat map: worst CTCAE grade per participant and term", "ae_tables", ("ae",),
             study_figures.ae_heatmap, ("ae",)),
     # listings and deaths
@@ -134,6 +150,11 @@ REGISTRY: tuple[Output, ...] = (
     _table("AEL_SAE", "Listing of serious adverse events", "listings", ("ae",), listings.sae_listing, needs=("ae",),
            listing=True, empty="No serious AE in the data.",
            note="All serious AEs in the data, treatment-emergent or not."),
+    _table("DTHT01", "Summary of deaths: within 30 and 90 days of infusion, primary cause, relation", "deaths",
+           ("population", "ae?"), deaths.deaths_summary, needs=POP,
+           note="N = {N} (safety population: every death after infusion is among them). Day 0 = CAR-T infusion. "
+                "Primary cause: the CTCAE term of the fatal AE (grade 5, AESDTH = Y or outcome FATAL); a death "
+                "without one is 'not recorded as a fatal AE'.{outside}"),
     _table("DTHL01", "Listing of deaths", "deaths", ("population", "ae?"), listings.deaths_listing, needs=POP,
            listing=True, empty="No death in the data.",
            note="Deaths from DM (DTHDTC, DTHFL) and AEs with grade 5, AESDTH = Y or outcome FATAL. Day: days from "
@@ -198,7 +219,11 @@ REGISTRY: tuple[Output, ...] = (
            ("cart_levels", "population", "config.persistence"), efficacy.persistence_at_target,
            needs=("population", "pc")),
     _table("PERS02", "CAR-T levels by nominal day", "efficacy", ("cart_levels", "config.persistence"),
-           efficacy.persistence_over_time, needs=("population", "pc", "PERS01")),
+           efficacy.persistence_over_time, needs=("population", "pc", "PERS01"),
+           note="Levels in the unit shown (the study's [persistence] unit). A sample below the LLOQ is not detectable "
+                "(n detectable counts the others): it has no value, is never counted as 0, and a statistic that "
+                "falls on or next to one is shown as <LLOQ. The figure draws such samples in the grey band below "
+                "the LLOQ line, by the same rule."),
     _figure("persistence", "CAR-T levels over time", "efficacy", ("cart_levels", "config.persistence"),
             study_figures.persistence, ("population", "pc", "PERS01")),
     # data quality

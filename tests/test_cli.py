@@ -41,8 +41,11 @@ def _tree(root: Path) -> dict[str, str]:
     return out
 
 
-def _run(config: Path, *args: str):
-    return runner.invoke(app, ["run", "--config", str(config), *args])
+EPOCH = {"SOURCE_DATE_EPOCH": "1751536800"}  # reruns compared byte for byte are reproducible builds (docs/report.md)
+
+
+def _run(config: Path, *args: str, env: dict[str, str] | None = None):
+    return runner.invoke(app, ["run", "--config", str(config), *args], env=env)
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +53,7 @@ def first_run(tmp_path_factory):
     """One good run of the demo copy: (config, runs root, run folder)."""
     tmp = tmp_path_factory.mktemp("study")
     config = _study(tmp)
-    result = _run(config)
+    result = _run(config, env=EPOCH)
     assert result.exit_code == 0, result.output
     root = tmp / "runs"
     return config, root, (root / "latest").resolve()
@@ -84,7 +87,7 @@ def test_run_writes_a_complete_run_folder_and_moves_latest(first_run):
 @pytest.mark.slow  # full demo run(s) through the CLI
 def test_rerun_on_the_same_inputs_gives_identical_outputs(first_run):
     config, root, folder = first_run
-    result = _run(config)
+    result = _run(config, env=EPOCH)
     assert result.exit_code == 0, result.output
     again = (root / "latest").resolve()
     assert again != folder
@@ -384,9 +387,9 @@ def test_run_with_only_a_data_folder_uses_its_study_toml(tmp_path):
 def test_rerun_with_pdf_gives_the_same_pdf_bytes(tmp_path):
     config = _study(tmp_path)
     config.write_text(config.read_text().replace("pdf = false", "pdf = true"))
-    assert _run(config).exit_code == 0
+    assert _run(config, env=EPOCH).exit_code == 0
     first = (tmp_path / "runs" / "latest").resolve()
-    assert _run(config).exit_code == 0
+    assert _run(config, env=EPOCH).exit_code == 0
     second = (tmp_path / "runs" / "latest").resolve()
     assert first != second
     assert (first / "report.pdf").read_bytes() == (second / "report.pdf").read_bytes()

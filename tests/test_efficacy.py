@@ -285,7 +285,10 @@ def test_persistence_samples_and_levels_over_time(population):
     levels = persistence_over_time(cart_samples(pc(), population, CFG.persistence),
                                    CFG.persistence).set_index("timepoint_day")
     assert levels.loc[182, ["n", "n_detectable"]].tolist() == [4, 2]
-    assert levels.loc[182, "median"] == 250.0  # 1200, 500, <LLOQ, <LLOQ (as 0)
+    # 1200, 500, <LLOQ, <LLOQ: the median falls between a sample below the LLOQ and 500 (issue 17: not 250, which
+    # counted the samples below the LLOQ as 0); the upper quartile is quantified
+    assert levels.loc[182, "median"] == "<LLOQ"
+    assert levels.loc[182, "q3"] == pytest.approx(500 + 0.25 * (1200 - 500))
     assert levels.loc[7, ["n", "median"]].tolist() == [2, 21500.0]
     assert 91 not in levels.index  # day 120 is 29 days from day 91: outside the window
 

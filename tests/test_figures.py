@@ -152,7 +152,7 @@ def test_km_numbers_at_risk_and_fitter_input() -> None:
 def test_cart_persistence_draws_lloq(demo: dict[str, pd.DataFrame]) -> None:
     texts = _texts(figures.cart_persistence(demo["pc"], lloq=50.0))
     assert "LLOQ 50" in texts
-    assert "< LLOQ (drawn at LLOQ/2)" in texts
+    assert "< LLOQ: not detectable" in texts
 
 
 def test_many_participants_are_summarised_not_drawn_one_by_one(demo: dict[str, pd.DataFrame]) -> None:
@@ -248,6 +248,6 @@ def test_cart_persistence_does_not_draw_an_unreadable_result_as_below_lloq() -> 
     # efficacy.cart_samples: a HEMOLYZED sample has value NaN and reason "non-numeric result"; it is no < LLOQ result
     pc = pd.DataFrame({"usubjid": ["P1"] * 3, "ady": [7, 14, 28], "value": [1000.0, 500.0, float("nan")],
                        "blq": [False, False, False], "reason": ["", "", "non-numeric result"]})
-    assert "< LLOQ (drawn at LLOQ/2)" not in _texts(figures.cart_persistence(pc, lloq=50.0))
+    assert "< LLOQ: not detectable" not in _texts(figures.cart_persistence(pc, lloq=50.0))
     below = pc.assign(blq=[False, False, True], reason="")
-    assert "< LLOQ (drawn at LLOQ/2)" in _texts(figures.cart_persistence(below, lloq=50.0))
+    assert "< LLOQ: not detectable" in _texts(figures.cart_persistence(below, lloq=50.0))

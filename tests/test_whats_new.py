@@ -314,8 +314,8 @@ def test_domain_not_graded_in_the_previous_run_is_said_not_hidden(runs, tmp_path
     assert back["unavailable"] == {"removed_lab_g3": "LB was not graded in this run: its grade >= 3 observations of "
                                                      "the previous run are not compared"}
     html = render_html(build_context(runs["current"], whats_new=diff))
-    assert ("New grade &gt;= 3 lab, vital-sign and ECG observations: partly compared (LB was not graded in the "
-            "previous run: its grade &gt;= 3 observations are not compared).") in html
+    assert ("New grade \u2265 3 lab, vital-sign and ECG observations: partly compared (LB was not graded in the "
+            "previous run: its grade \u2265 3 observations are not compared).") in html  # the signs (issue 17)
     assert _table(html, "whats-new-lab-g3").count("<tr>") == 2
 
 

@@ -14,6 +14,7 @@ from lifelines import KaplanMeierFitter
 from lifelines.utils import median_survival_times
 
 from ctcae_engine.analyse.endpoints import proportion
+from ctcae_engine.analyse.persistence import blq_summary
 from ctcae_engine.read.columns import join_texts
 from ctcae_engine.read.config import Persistence, Pfs, Response
 from ctcae_engine.read.dates import to_date
@@ -352,24 +353,24 @@ def persistence_at_target(samples: pd.DataFrame, population: pd.DataFrame, persi
     return table
 
 
+LEVEL_COLUMNS = ["timepoint_day", "n", "n_detectable", "median", "q1", "q3", "min", "max"]
+
+
 def persistence_over_time(samples: pd.DataFrame, persistence: Persistence) -> pd.DataFrame:
     """CAR-T level by nominal day (``PERS02``) from :func:`cart_samples`: each sample goes to the nearest of
     ``timepoints_days`` (within ``window_days``; one sample per participant and timepoint, the nearest). Columns:
-    timepoint_day, n, n_detectable, median, q1, q3, min, max (values below the LLOQ count as 0 in these order
-    statistics)."""
+    timepoint_day, n, n_detectable, median, q1, q3, min, max, unit; a sample below the LLOQ is not detectable and a
+    statistic that touches one is "<LLOQ" (:mod:`ctcae_engine.analyse.persistence`)."""
     cfg = persistence
     samples = samples.loc[samples["reason"].eq("")]
     points = np.asarray(cfg.timepoints_days, dtype=float)
     if samples.empty or points.size == 0:
-        return pd.DataFrame(columns=["timepoint_day", "n", "n_detectable", "median", "q1", "q3", "min", "max"])
+        return pd.DataFrame(columns=[*LEVEL_COLUMNS, "unit"])
     dist = np.abs(samples["ady"].to_numpy(dtype=float)[:, None] - points[None, :])
     samples = samples.assign(timepoint_day=points[dist.argmin(axis=1)].astype(int), dist=dist.min(axis=1))
     samples = samples.loc[samples["dist"].le(cfg.window_days)].sort_values(["usubjid", "timepoint_day", "dist"])
     samples = samples.drop_duplicates(["usubjid", "timepoint_day"])
-    samples["level"] = samples["value"].fillna(0.0)
-    table = samples.groupby("timepoint_day").agg(
-        n=("usubjid", "size"), n_detectable=("detectable", "sum"), median=("level", "median"),
-        q1=("level", lambda v: v.quantile(0.25)), q3=("level", lambda v: v.quantile(0.75)), min=("level", "min"),
-        max=("level", "max"),
-    ).reset_index()
-    return table
+    rows = [{"timepoint_day": day, "n": len(group), "n_detectable": int(group["detectable"].sum()),
+             **blq_summary(group["value"]), "unit": cfg.unit}
+            for day, group in samples.groupby("timepoint_day", sort=True)]
+    return pd.DataFrame(rows, columns=[*LEVEL_COLUMNS, "unit"])

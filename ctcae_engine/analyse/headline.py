@@ -41,10 +41,15 @@ def headline(participants: pd.DataFrame | None, ae: pd.DataFrame | None, populat
         ):
             rows.append({"key": key, "n": int(participants[flag].sum()), "N": total, "events": int(events.sum()),
                          "note": note})
-    if population is not None:
-        n_died = int(deaths["Participant"].nunique()) if deaths is not None else int(died(population).sum())
-        rows.append({"key": "deaths", "n": n_died, "N": len(population), "events": n_died,
-                     "note": "any cause, all enrolled participants"})
+    if population is not None:  # one denominator: the safety population (every death after infusion is in it)
+        dead = set(deaths["Participant"].astype("string").str.strip()) if deaths is not None else set(
+            population.loc[died(population), "usubjid"].astype("string").str.strip())
+        safety = set(population.loc[population["saffl"].astype(bool), "usubjid"].astype("string").str.strip())
+        n_died, before = len(dead & safety), len(dead - safety)
+        note = "any cause, after CAR-T infusion; N = safety population"
+        if before:
+            note += f"; {before} death{'s' if before != 1 else ''} of participants never infused in DTHL01"
+        rows.append({"key": "deaths", "n": n_died, "N": len(safety), "events": n_died, "note": note})
     for key, eps in (("crs", crs_episodes), ("icans", icans_episodes)):
         if eps is None or population is None:
             continue

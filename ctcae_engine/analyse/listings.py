@@ -60,9 +60,13 @@ def died(population: pd.DataFrame) -> pd.Series:
     return (population["dthdt"].notna() | flag).astype(bool)
 
 
-def deaths_listing(population: pd.DataFrame, ae: pd.DataFrame | None) -> pd.DataFrame:
-    """DTHL01: deaths from DM (DTHDTC, DTHFL) and participants with a fatal AE, one row per participant."""
-    cols = [c for c in ("usubjid", "dthdt", "infdt", "dthdt_imputed", "dth_reason") if c in population.columns]
+def deaths_frame(population: pd.DataFrame, ae: pd.DataFrame | None) -> pd.DataFrame:
+    """Every death, one row per participant: deaths from DM (DTHDTC, DTHFL) and participants with a fatal AE
+    (grade 5, AESDTH = Y or outcome FATAL). Columns of the population (``usubjid``, ``dthdt``, ``infdt``, ...) and
+    ``cause`` (the fatal AEs' CTCAE terms, NaN: none), ``related`` (a fatal AE related to treatment), ``day``
+    (days from infusion to death, NA: unknown)."""
+    cols = [c for c in ("usubjid", "saffl", "dthdt", "infdt", "dthdt_imputed", "dth_reason")
+            if c in population.columns]
     dead = population.loc[died(population), cols]
     fatal = pd.DataFrame(columns=["usubjid", "cause", "related"])
     if ae is not None:
@@ -73,12 +77,23 @@ def deaths_listing(population: pd.DataFrame, ae: pd.DataFrame | None) -> pd.Data
                               "related": related}).groupby("usubjid", as_index=False).agg(
             cause=("cause", lambda s: "; ".join(sorted(set(s)))), related=("related", "max"))
     out = dead.merge(fatal, on="usubjid", how="outer")
+    if "saffl" in out.columns:  # a participant with a fatal AE but no DM death: look up the population's flags
+        flags = population.set_index("usubjid")
+        out["saffl"] = out["usubjid"].map(flags["saffl"]).fillna(False).astype(bool)
+        out["infdt"] = out["usubjid"].map(flags["infdt"])
+    out["day"] = (out["dthdt"] - out["infdt"]).dt.days.astype("Int64")
+    return out.sort_values("usubjid", kind="stable").reset_index(drop=True)
+
+
+def deaths_listing(population: pd.DataFrame, ae: pd.DataFrame | None) -> pd.DataFrame:
+    """DTHL01: deaths from DM (DTHDTC, DTHFL) and participants with a fatal AE, one row per participant."""
+    out = deaths_frame(population, ae)
     return pd.DataFrame(
         {
             "Participant": out["usubjid"],
             "Date of death": out["dthdt"].dt.strftime("%Y-%m-%d"),
             "Date imputed": out.get("dthdt_imputed", pd.Series("", index=out.index)).fillna(""),
-            "Day": (out["dthdt"] - out["infdt"]).dt.days.astype("Int64"),
+            "Day": out["day"],
             "Fatal AE (CTCAE term)": out["cause"].fillna("no fatal AE recorded"),
             "Related to treatment": out["related"].astype("boolean"),
         }

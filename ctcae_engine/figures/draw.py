@@ -23,7 +23,9 @@ from matplotlib.font_manager import FontProperties
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.textpath import text_to_path
-from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullFormatter
+
+from ctcae_engine.analyse.persistence import BELOW_LLOQ, blq_quantile
 
 GRADE_COLORS = {0: "#e8e8e8", 1: "#fee08b", 2: "#fdae61", 3: "#f46d43", 4: "#a50026", 5: "#1a1a1a"}
 RESPONSE_COLORS = {"CR": "#1a9850", "PR": "#66bd63", "SD": "#8fb3d9", "PD": "#5e5e5e", "NE": "#bdbdbd"}
@@ -162,7 +164,8 @@ def swimmer_plot(participants: pd.DataFrame, ae: pd.DataFrame | None = None,
     """Swimmer plot: one bar per participant from infusion (day 0) to the last day on study.
 
     participants: ``usubjid``, ``days_on_study`` (number), ``death`` (bool), optional ``ongoing`` (bool, arrow at
-    the bar end) and ``best_response`` (CR/PR/SD/PD/NE, colours the bar).
+    the bar end: on study at the cut-off), ``end_status`` ("completed..." / "discontinued...": an end tick) and
+    ``best_response`` (CR/PR/SD/PD/NE, colours the bar).
     ae: flagged AE frame (``usubjid``, ``ady``, ``grade``, ``ctcae_term``); grade >= 3 AE onsets and CRS onsets are
     marked. response: ``usubjid``, ``ady``, ``response`` (OVRLRESP); the first CR/PR and the first PD are marked.
     """
@@ -188,8 +191,9 @@ def swimmer_plot(participants: pd.DataFrame, ae: pd.DataFrame | None = None,
         frame = frame[frame["usubjid"].isin(row.index)]
         if frame.empty:
             return
+        line = marker in ("|", "_")  # an unfilled marker: drawn with its face colour, thicker
         ax.scatter(frame["ady"], frame["usubjid"].map(row), marker=marker, s=size, color=color, zorder=2.2,
-                   edgecolors="white", linewidths=0.4, rasterized=True)
+                   edgecolors=None if line else "white", linewidths=1.6 if line else 0.4, rasterized=True)
         handles.append(Line2D([], [], marker=marker, linestyle="", color=color, label=label))
 
     if ae is not None and not _require(ae, ["usubjid", "ady", "grade", "ctcae_term"], "AE"):
@@ -205,6 +209,12 @@ def swimmer_plot(participants: pd.DataFrame, ae: pd.DataFrame | None = None,
         mark(r[r["response"] == "PD"].drop_duplicates("usubjid"), "s", "#252525", "progression (PD)", 22)
     dead = p[p["death"].astype(bool)]
     mark(dead.assign(ady=dead["days_on_study"]), "X", "#000000", "death", 40)
+    if "end_status" in p.columns:  # the bar of a participant who left the study ends there, without an arrow
+        status = p["end_status"].fillna("").astype(str)
+        done = p[status.str.startswith("completed")]
+        mark(done.assign(ady=done["days_on_study"]), "|", "#000000", "completed study", 46)
+        gone = p[status.str.startswith("discontinued")]
+        mark(gone.assign(ady=gone["days_on_study"]), "|", "#d95f02", "discontinued", 46)
     if "ongoing" in p.columns:
         on = p[p["ongoing"].fillna(False).astype(bool)]
         mark(on.assign(ady=on["days_on_study"] + 4), ">", "#4d4d4d", "in follow-up at cut-off", 22)
@@ -458,7 +468,8 @@ def cart_persistence(pc: pd.DataFrame, lloq: float = 50.0, unit: str = "copies/u
     pc: ``usubjid``, ``ady`` (days from infusion), ``value`` (number; empty for results below the LLOQ) and
     optional ``blq`` (bool) and ``reason`` (rows with a reason are not plotted: see efficacy.cart_samples; nor are
     infinite values, which no axis can hold). Results
-    below the LLOQ are drawn as open markers at LLOQ / 2. With more than
+    below the LLOQ are not detectable: open markers in a grey band under the LLOQ line; the median follows
+    :mod:`ctcae_engine.analyse.persistence` (a median touching such a sample lies in the band). With more than
     ``max_lines`` participants the median and 10th-90th percentile band per day replace the individual lines.
     """
     problem = _require(pc, ["usubjid", "ady", "value"], "CAR-T persistence plot")
@@ -488,14 +499,19 @@ def cart_persistence(pc: pd.DataFrame, lloq: float = 50.0, unit: str = "copies/u
         ax.scatter(q["ady"], q["plotted"], s=9, color="#6a51a3", zorder=2.2, label="quantified", rasterized=True)
         if len(b):  # the legend names only what is drawn
             ax.scatter(b["ady"], b["plotted"], s=11, facecolors="white", edgecolors="#6a51a3", linewidths=0.7,
-                       zorder=2.2, label="< LLOQ (drawn at LLOQ/2)", rasterized=True)
-        median = d.groupby("ady")["plotted"].median()
+                       zorder=2.2, label="< LLOQ: not detectable", rasterized=True)
+        # the table's rule (analyse.persistence): a median touching a sample below the LLOQ is "<LLOQ", in the band
+        median = pd.Series({day: blq_quantile(g["value"].where(~g["blq"]), 0.5) for day, g in d.groupby("ady")})
+        median = median.map(lambda m: lloq / 2.0 if m == BELOW_LLOQ else m).astype(float)
         if len(median) > 1:
-            ax.plot(median.index, median.to_numpy(), color="#3f007d", linewidth=1.8, zorder=2.3,
-                    label="median (< LLOQ as LLOQ/2)")
+            ax.plot(median.index, median.to_numpy(), color="#3f007d", linewidth=1.8, zorder=2.3, label="median")
+    ax.axhspan(lloq / 4.0, lloq, color="#eeeeee", zorder=0.5, linewidth=0)
     ax.axhline(lloq, color="#cb181d", linestyle="--", linewidth=1.0, zorder=2.4, label=f"LLOQ {lloq:g}")
     ax.set_yscale("log")
     _plain_log_axis(ax)
+    if lloq > 0:  # the band of the samples below the LLOQ, named on the axis
+        ax.yaxis.set_minor_locator(FixedLocator([lloq / 2.0]))
+        ax.yaxis.set_minor_formatter(FuncFormatter(lambda _value, _pos: "<LLOQ"))
     ax.set_ylim(lloq / 4.0, max(float(d["plotted"].max()) * 2.0, lloq * 10))
     ax.set_xlim(left=-5)
     ax.set_xlabel("Days from CAR-T infusion")

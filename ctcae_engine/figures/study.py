@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ctcae_engine.analyse.listings import died
+from ctcae_engine.analyse.disposition import end_of_study
 from ctcae_engine.figures import draw as figures
 from ctcae_engine.read.config import Persistence
 from ctcae_engine.read.fields import AE
@@ -26,15 +26,31 @@ def ae_heatmap(ae: pd.DataFrame) -> str:
     return figures.ae_heatmap(te_ae) if te_ae is not None else ""
 
 
-def swimmer(population: pd.DataFrame, ae: pd.DataFrame | None, bor: pd.DataFrame | None,
-            responses: pd.DataFrame | None, data_cutoff: str) -> str:
-    """Time on study of the infused participants (to death, else the data cut-off) with grade >= 3 AEs, CRS,
-    responses (:func:`ctcae_engine.analyse.efficacy.response_assessments`) and death."""
+def swimmer_frame(population: pd.DataFrame, data_cutoff: str, ds: pd.DataFrame | None = None,
+                  dm: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per infused participant: ``usubjid``, ``days_on_study`` (infusion to death, completion or
+    discontinuation, else to the data cut-off), ``death``, ``ongoing`` (no end of study by the cut-off: the only
+    bars with a follow-up arrow) and ``end_status`` (:func:`ctcae_engine.analyse.disposition.end_of_study`)."""
     saf = population.loc[population["saffl"].astype(bool) & population["infdt"].notna()].copy()
+    ends = end_of_study(saf, ds, dm).set_index("usubjid")
+    key = saf["usubjid"].astype("string").str.strip()
     cutoff = pd.Timestamp(data_cutoff) if data_cutoff != "not given" else None
-    end = saf["dthdt"].fillna(cutoff if cutoff is not None else saf["infdt"])
-    swim = pd.DataFrame({"usubjid": saf["usubjid"], "days_on_study": (end - saf["infdt"]).dt.days,
-                         "death": died(saf), "ongoing": ~died(saf)})
+    end = pd.Series(key.map(ends["end_date"]).to_numpy(), index=saf.index)
+    status = key.map(ends["end_status"]).fillna("").to_numpy()
+    last = end.fillna(cutoff if cutoff is not None else saf["infdt"])
+    if cutoff is not None:
+        last = last.where(last <= cutoff, cutoff)
+    return pd.DataFrame({"usubjid": saf["usubjid"].to_numpy(),
+                         "days_on_study": (last - saf["infdt"]).dt.days.to_numpy(),
+                         "death": status == "died", "ongoing": status == "", "end_status": status})
+
+
+def swimmer(population: pd.DataFrame, ae: pd.DataFrame | None, bor: pd.DataFrame | None,
+            responses: pd.DataFrame | None, data_cutoff: str, ds: pd.DataFrame | None = None,
+            dm: pd.DataFrame | None = None) -> str:
+    """Time on study of the infused participants (:func:`swimmer_frame`) with grade >= 3 AEs, CRS, responses
+    (:func:`ctcae_engine.analyse.efficacy.response_assessments`) and death."""
+    swim = swimmer_frame(population, data_cutoff, ds, dm)
     if bor is not None:
         swim["best_response"] = swim["usubjid"].map(bor.set_index("usubjid")["bor"])
     assessed = responses.rename(columns={"resp": "response"}) if responses is not None else None

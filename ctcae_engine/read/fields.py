@@ -27,6 +27,13 @@ FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
         "arm": ("ACTARM", "ARM", "TRT01A"),
         "first_dose_time": ("TRTSDTM",),
         "treatment_end": ("TRTEDT", "TRTEDTM"),
+        "end_of_participation": ("RFPENDTC", "EOSDT"),
+    },
+    "ds": {  # disposition events: completion, discontinuation, death (the swimmer plot's bar ends)
+        "subject": ("usubjid", "USUBJID"),
+        "category": ("DSCAT",),
+        "decoded": ("DSDECOD",),
+        "start": ("DSSTDTC", "ASTDT"),
     },
     "ex": {
         "subject": ("USUBJID",),
@@ -145,6 +152,7 @@ EX = Domain("ex")
 AE = Domain("ae")
 RS = Domain("rs")
 PC = Domain("pc")
+DS = Domain("ds")
 NEW_THERAPY = Domain("new_therapy")
 SUPP = Domain("supp")
 LABS = Domain("labs")

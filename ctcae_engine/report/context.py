@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,10 +19,25 @@ import numpy as np
 import pandas as pd
 
 from ctcae_engine import tables as registry
+from ctcae_engine.analyse.persistence import BELOW_LLOQ
+from ctcae_engine.report.wording import for_reading
 from ctcae_engine.tables import Table
 
 SECTION_ORDER = registry.SECTIONS
 TEXT_BLOCKS = {"methods": "methods_text"}  # section -> the free text (``texts`` key) that opens it
+SECTION_TITLES = {  # the heading of each section, in the report and its table of contents
+    "key_findings": "Key findings",
+    "summary": "1. Executive summary",
+    "enrollment": "2. Enrollment, eligibility and exposure",
+    "ae_tables": "3. Adverse events by system organ class, preferred term and worst grade",
+    "listings": "4. Grade 3 or higher and serious adverse events",
+    "deaths": "5. Deaths",
+    "cart": "6. Cytokine release syndrome and neurotoxicity (ICANS)",
+    "labs": "7. Laboratory shift tables, vital signs and ECG",
+    "efficacy": "8. Secondary endpoints",
+    "data_quality": "Appendix A. Data quality",
+    "methods": "Appendix B. Methods",
+}
 
 # listings grow with the number of participants: in the report they show at most MAX_ROWS rows, with a note, and
 # every row goes to <ID>.csv next to the report. Summary tables (bounded by terms and grades) are never cut.
@@ -74,8 +90,11 @@ COLUMN_LABELS = {
     "median_ci": "Median 95% CI (days)", "rate_days": "Rate at day", "rate_pct": "Rate (%)",
     "rate_ci": "Rate 95% CI (%)", "at_risk_at_rate_day": "At risk at that day", "timepoint_day": "Day",
     "n_detectable": "n detectable", "n_grade3": "Grade 3", "n_grade4": "Grade 4",
-    "n_worsened": "Worsened to >= 3",
+    "n_worsened": "Worsened to >= 3", "soc": "System organ class",
 }
+
+
+LEVELS = ("median", "q1", "q3", "min", "max")  # PERS02's level columns, labelled with their unit
 
 
 def _soc_pt(frame: pd.DataFrame) -> pd.DataFrame:
@@ -146,9 +165,25 @@ def present(key: str, frame: pd.DataFrame) -> pd.DataFrame:
         frame = _shift(frame)
     if key == "AET01" and "flag" in frame.columns:
         frame = frame.drop(columns="flag")
+    if key == "PERS02" and "unit" in frame.columns:  # the unit goes into the headers of the level columns
+        unit = ", ".join(sorted(set(frame["unit"].dropna().astype(str)))) or "unit not given"
+        frame = frame.drop(columns="unit").rename(columns={c: f"{COLUMN_LABELS[c]} ({unit})" for c in LEVELS})
     if key == "CRS01" and "ctcae_text" in frame.columns:  # the grade's CTCAE text is long: the grade number stays
         frame = frame.drop(columns="ctcae_text")
     return frame.rename(columns={c: COLUMN_LABELS.get(c, c) for c in frame.columns})
+
+
+def _numeric(column: pd.Series) -> bool:
+    """A right-aligned column: numbers, 'n (%)' cells, or numbers with "<LLOQ" among them (PERS02)."""
+    if pd.api.types.is_bool_dtype(column):
+        return False
+    if pd.api.types.is_numeric_dtype(column):
+        return True
+    values = column.dropna()
+    if len(values) and isinstance(values.iloc[0], dict):
+        return True
+    return bool(len(values)) and all(isinstance(v, (int, float, np.number)) and not isinstance(v, bool)
+                                     or v == BELOW_LLOQ for v in values)
 
 
 def table_block(table: Table, shown: pd.DataFrame, max_rows: int | None = None) -> dict[str, Any]:
@@ -164,33 +199,53 @@ def table_block(table: Table, shown: pd.DataFrame, max_rows: int | None = None) 
     if "row_type" in frame.columns:
         row_class = [str(x) for x in frame["row_type"].fillna("")]
         frame = frame.drop(columns="row_type")
-    numeric = [str(c) for c in frame.columns if (pd.api.types.is_numeric_dtype(frame[c])
-               and not pd.api.types.is_bool_dtype(frame[c])) or (len(frame) and isinstance(frame[c].iloc[0], dict))]
+    numeric = [str(c) for c in frame.columns if _numeric(frame[c])]
     total = len(frame)
     truncated = None
     if max_rows is not None and table.listing and total > max_rows:
         truncated = {"shown": max_rows, "total": total, "csv": f"{table.id}.csv"}
         frame = frame.iloc[:max_rows]
-    rows = [[plain(v) for v in row] for row in frame.itertuples(index=False, name=None)]
+    rows = [[_readable(plain(v)) for v in row] for row in frame.itertuples(index=False, name=None)]
+    columns = [str(c) for c in frame.columns]
     return {
         "kind": "table",
         "id": f"tbl-{table.id}",
         "code": table.id,
-        "title": table.title,
-        "columns": [str(c) for c in frame.columns],
-        "numeric": numeric,
+        "title": for_reading(table.title),
+        "columns": [for_reading(c) for c in columns],
+        "numeric": [for_reading(c) for c in numeric],
+        "nowrap": [for_reading(c) for c in columns if _unbreakable(c, frame[c])],
         "rows": rows,
         "row_class": row_class,
-        "note": table.note,
-        "empty": table.empty,
+        "note": for_reading(table.note),
+        "empty": for_reading(table.empty),
         "truncated": truncated,
     }
+
+
+def _readable(value: Any) -> Any:
+    return for_reading(value) if isinstance(value, str) else value
+
+
+NOWRAP_HEADERS = {"Participant", "Date", "Start", "End", "Onset", "Date of death", "AE onset", "First date",
+                  "Last date", "First", "Last"}
+_DATE_LIKE = re.compile(r"^\d{4}(-\d{2}(-\d{2}([T ]\d{2}:\d{2}(:\d{2})?)?)?)?$")
+
+
+def _unbreakable(header: str, column: pd.Series) -> bool:
+    """A column of participant ids or dates: its cells must not wrap ("2024-" / "03-23")."""
+    if header in NOWRAP_HEADERS:
+        return True
+    values = [v for v in column.dropna() if isinstance(v, (str, pd.Timestamp))]
+    return bool(values) and len(values) == len(column.dropna()) and all(
+        isinstance(v, pd.Timestamp) or _DATE_LIKE.match(v.strip()) for v in values)
 
 
 def figure_block(key: str, svg: str, caption: str) -> dict[str, Any]:
     """An SVG figure as an image block with a ``data:`` URI: self-contained and inert (no scripts, no fetches)."""
     data = base64.b64encode(svg.encode("utf-8")).decode("ascii")
-    return {"kind": "figure", "id": f"fig-{key}", "src": f"data:image/svg+xml;base64,{data}", "caption": caption}
+    return {"kind": "figure", "id": f"fig-{key}", "src": f"data:image/svg+xml;base64,{data}",
+            "caption": for_reading(caption)}
 
 
 def _section(name: str, results: Any, texts: Mapping[str, str], max_rows: int | None,
@@ -209,7 +264,7 @@ def _section(name: str, results: Any, texts: Mapping[str, str], max_rows: int | 
             blocks.append(figure_block(output.id, results.figures[output.id], output.title))
         else:
             reason = results.unavailable.get(output.id, "not produced by this run")
-            blocks.append({"kind": "unavailable", "text": f"{output.title}: {reason}"})
+            blocks.append({"kind": "unavailable", "text": for_reading(f"{output.title}: {reason}")})
     available = any(b["kind"] != "unavailable" for b in blocks)
     reason = "; ".join(b["text"] for b in blocks if b["kind"] == "unavailable")
     return {"available": available, "reason": reason, "blocks": blocks}
@@ -247,8 +302,9 @@ def _whats_new_group(whats_new: Mapping[str, Any], name: str, label: str, fields
     """One list of the comparison: ``label``, ``n`` (None: not compared), ``reason`` (why it was not compared, or
     why part of it was not) and ``table`` (a table block of the first ``max_rows`` rows, None: not compared)."""
     items = whats_new.get(name)
+    label = for_reading(label)
     group: dict[str, Any] = {"id": "whats-" + name.replace("_", "-"), "label": label, "n": None,
-                             "reason": (whats_new.get("unavailable") or {}).get(name, ""), "table": None}
+                             "reason": for_reading((whats_new.get("unavailable") or {}).get(name, "")), "table": None}
     if items is not None:
         more = len(items) - max_rows
         group["n"] = len(items)
@@ -258,6 +314,7 @@ def _whats_new_group(whats_new: Mapping[str, Any], name: str, label: str, fields
             "numeric": [header for field, header in fields if "grade" in field],
             "rows": [[plain(item.get(field)) for field, _ in fields] for item in items[:max_rows]],
             "row_class": None, "empty": "None.", "truncated": None,
+            "nowrap": [header for _, header in fields if header in NOWRAP_HEADERS],
             "note": f"... and {more} more, see {WHATS_NEW_FILE}." if more > 0 else "",
         }
     return group
@@ -291,6 +348,7 @@ def _summary(results: Any, whats_new: Mapping[str, Any] | None) -> dict[str, Any
     headline = []
     summary = results.summary.set_index("key") if results.summary is not None else pd.DataFrame()
     for key, label in HEADLINE:
+        label = for_reading(label)
         if key in summary.index:
             row = summary.loc[key]
             headline.append({"key": key, "label": label, "available": True, "n": plain(row["n"]),
@@ -317,9 +375,82 @@ def build_context(
     meta["files"] = [{k: plain(v) for k, v in row.items()} for row in results.files.to_dict("records")]
     meta["stage_errors"] = [{"stage": s, "message": m} for s, m in results.stage_errors]
     meta["previous"] = ((whats_new or {}).get("previous") or {}).get("data_cutoff")
-    sections: dict[str, Any] = {"summary": _summary(results, whats_new)}
+    sections: dict[str, Any] = {"summary": _summary(results, whats_new), "key_findings": key_findings(results)}
     full: dict[str, pd.DataFrame] = {}
     for name in SECTION_ORDER:
         if name not in sections and (registry.in_section(name) or name in TEXT_BLOCKS):
             sections[name] = _section(name, results, texts, max_rows, full)
-    return {"meta": meta, "section_order": list(SECTION_ORDER), "sections": sections, "full_listings": full}
+    return {"meta": meta, "section_order": list(SECTION_ORDER), "sections": sections, "full_listings": full,
+            "titles": SECTION_TITLES, "toc": table_of_contents(sections)}
+
+
+def _headline_row(results: Any, key: str) -> dict[str, Any] | None:
+    if results.summary is None or key not in set(results.summary["key"]):
+        return None
+    row = results.summary.set_index("key").loc[key]
+    return {"n": plain(row["n"]), "N": plain(row["N"])}
+
+
+def key_findings(results: Any) -> dict[str, Any]:
+    """The page after the cover: the safety story in a few statements taken from the run's tables, each linked to
+    the table it comes from (``href``). Items: ``label``, ``n``, ``N`` (None: not a count), ``ci`` (low, high or
+    None), ``details`` (lines), ``href``; a finding the run could not make says so (``missing``)."""
+    items: list[dict[str, Any]] = []
+
+    def add(label: str, href: str, count: dict[str, Any] | None, details: list[str] | None = None,
+            ci: tuple[Any, Any] | None = None, missing: str = "") -> None:
+        items.append({"label": for_reading(label), "href": href, "n": (count or {}).get("n"),
+                      "N": (count or {}).get("N"), "ci": ci, "details": details or [],
+                      "missing": "" if count is not None else missing or "not available in this run"})
+
+    if results.primary is not None and len(results.primary):
+        row = results.primary.iloc[0]
+        add(f"Primary endpoint: {row['label']}", "#tbl-PRIMARY", {"n": plain(row["n"]), "N": plain(row["N"])},
+            ci=(plain(row["ci_low"]), plain(row["ci_high"])))
+    else:
+        add("Primary endpoint", "#tbl-PRIMARY", None, missing=results.unavailable.get("primary", ""))
+    deaths = results.tables.get("DTHL01")
+    details = []
+    if deaths is not None:
+        for d in deaths.frame.to_dict("records"):
+            day = plain(d.get("Day"))
+            related = plain(d.get("Related to treatment"))
+            relation = "related to treatment" if related is True else "not related" if related is False else (
+                "relation unknown")
+            details.append(f"{d['Participant']}, {'day ' + str(day) if day is not None else 'day unknown'} after "
+                           f"infusion: {d['Fatal AE (CTCAE term)']} ({relation})")
+    add("Deaths after CAR-T infusion (any cause)", "#tbl-DTHT01" if "DTHT01" in results.tables else "#tbl-DTHL01",
+        _headline_row(results, "deaths"), details, missing=results.unavailable.get("deaths", ""))
+    add("CRS of ASTCT grade >= 3", "#tbl-CRST01", _headline_row(results, "crs_g3"),
+        missing=results.unavailable.get("crs_g3", ""))
+    add("ICANS of ASTCT grade >= 3", "#tbl-CRST01", _headline_row(results, "icans_g3"),
+        missing=results.unavailable.get("icans_g3", ""))
+    add("Treatment-related AEs of CTCAE grade >= 3", "#tbl-AET01", _headline_row(results, "trae_g3"),
+        missing=results.unavailable.get("trae_g3", ""))
+    common = results.tables.get("AET10")
+    if common is not None and len(common.frame):
+        top = common.frame.head(3)
+        add("Most common treatment-emergent AEs", "#tbl-AET10", {"n": None, "N": None},
+            [f"{t}: {int(n)} participants ({p:.1f}%)" for t, n, p in zip(top["term"], top["any"], top["any_pct"],
+                                                                          strict=True)])
+    add("Prolonged cytopenias", "#tbl-LBT07", None,
+        missing="not derived in this report (no ICAHT or day-28 cytopenia table yet): see the grade >= 3 laboratory "
+                "results of LBT07 and the trajectories of section 7")
+    return {"available": True, "reason": "", "blocks": [], "items": items}
+
+
+def table_of_contents(sections: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One entry per section (``id``, ``title``) with the tables and figures it shows (``id``, ``code``,
+    ``title``): every anchor of the report, in reading order, for the linked table of contents."""
+    toc = []
+    for name, title in SECTION_TITLES.items():
+        if name not in sections:
+            continue
+        entries = [{"id": b["id"], "code": b.get("code", ""), "title": b.get("title") or b.get("caption", "")}
+                   for b in sections[name].get("blocks", []) if b["kind"] in ("table", "figure")]
+        if name == "summary":
+            entries = [{"id": "primary-endpoint", "code": "", "title": "Primary endpoint"},
+                       {"id": "headline", "code": "", "title": "Safety at a glance"},
+                       {"id": "whats-new", "code": "", "title": "New since the last run"}]
+        toc.append({"id": "sec-" + name.replace("_", "-"), "title": title, "entries": entries})
+    return toc

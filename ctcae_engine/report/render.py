@@ -11,7 +11,7 @@ import gc
 import math
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -76,6 +76,20 @@ def fmt_n_pct(n: Any, total: Any) -> str:
     return f"{int(n)} ({100 * int(n) / int(total):.1f}%)"
 
 
+def fmt_when(value: Any) -> str:
+    """An ISO 8601 time stamp for reading: '2025-07-01T09:30:00+00:00' -> '2025-07-01 09:30:00 UTC'; anything
+    else (a date, text) as given."""
+    try:
+        stamp = datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    if len(str(value)) <= 10:  # a date alone
+        return str(value)
+    if stamp.tzinfo is None:
+        return stamp.isoformat(sep=" ")
+    return stamp.astimezone(timezone.utc).replace(tzinfo=None).isoformat(sep=" ") + " UTC"
+
+
 def environment() -> jinja2.Environment:
     """The jinja2 environment of the report: packaged templates, autoescape on, strict undefined."""
     env = jinja2.Environment(
@@ -88,6 +102,7 @@ def environment() -> jinja2.Environment:
     )
     env.filters["v"] = fmt_value
     env.filters["pct"] = fmt_pct
+    env.filters["when"] = fmt_when
     env.globals["n_pct"] = fmt_n_pct
     return env
 

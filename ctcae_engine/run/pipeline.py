@@ -27,6 +27,7 @@ from ctcae_engine.read.dates import as_day
 from ctcae_engine.read.fields import DM
 from ctcae_engine.read.files import as_sdtm, file_table, read_study
 from ctcae_engine.run import stages
+from ctcae_engine.run.clock import SOURCE_DATE_EPOCH, report_time, run_time_source
 
 
 @dataclass
@@ -99,7 +100,8 @@ def run_study(
 
     ``config`` is a :class:`ctcae_engine.read.config.StudyConfig` or the path of a study TOML (None: the demo's);
     ``folder`` None reads the configuration's ``[data] folder``.
-    ``run_time`` is recorded as given; by default it is the data cut-off, so the same inputs give the same report.
+    ``run_time``: when the report is made, recorded as given; by default :func:`ctcae_engine.run.clock.report_time`
+    (``SOURCE_DATE_EPOCH`` when set, so the same inputs give the same report, else now).
     ``progress`` is called with the label of each step before it runs (the CLI's progress display).
     ``frames`` (file stem -> DataFrame) and ``hashes`` (file name -> sha256): the files as already read and hashed
     by the input checks (:func:`ctcae_engine.read.checks.check_folder`), so a run reads and hashes each file once.
@@ -114,13 +116,18 @@ def run_study(
     domains, excluded = apply_cutoff(as_sdtm(read), cutoff)
     results = StudyResults(config=cfg, domains=domains, files=file_table(Path(folder), read, hashes),
                            excluded=excluded, supp_unmatched=supp_lost)
+    source = "given"
+    if run_time is None:
+        source, run_time = run_time_source(), report_time()
+    elif run_time_source() == SOURCE_DATE_EPOCH and run_time == report_time():  # the weekly run's, from the variable
+        source = SOURCE_DATE_EPOCH
     if isinstance(run_time, datetime):
         run_time = run_time.isoformat(timespec="seconds")
     dm = domains.get("dm")
     results.meta = {
         "study_id": cfg.study.study_id, "protocol_id": cfg.study.protocol_id, "title": cfg.study.title,
         "data_cutoff": cutoff.isoformat() if cutoff else "not given",
-        "run_time": str(run_time if run_time is not None else cutoff.isoformat() if cutoff else "not given"),
+        "run_time": str(run_time), "run_time_source": source,
         "engine_version": __version__, "ctcae_version": cfg.study.ctcae_version or CTCAE_VERSION,
         "n_participants": int(DM.subjects(dm).nunique()) if dm is not None and DM.column(dm, "subject") else 0,
         "n_after_cutoff": len(excluded),
@@ -180,10 +187,10 @@ def build_report(
     """Run the study and write ``report.html``, ``report.pdf``, ``summary.json`` and ``new_since_last_run.json``.
 
     ``config``: a StudyConfig or the path of a study TOML (None: the demo trial's). ``previous``: a previous
-    run's ``summary.json`` (or the folder holding it) to list what is new. ``run_time`` defaults to the data
-    cut-off so the same inputs give byte-identical HTML. Returns the paths written, keyed html, pdf, summary,
-    whats_new and ungraded (every ungraded lab/vital/ECG row with its reason, CSV) when there are graded
-    observations.
+    run's ``summary.json`` (or the folder holding it) to list what is new. ``run_time`` defaults to
+    ``SOURCE_DATE_EPOCH`` when set (the same inputs then give byte-identical HTML), else now. Returns the paths
+    written, keyed html, pdf, summary, whats_new and ungraded (every ungraded lab/vital/ECG row with its reason,
+    CSV) when there are graded observations.
     """
     from ctcae_engine.report import write_report
 

@@ -34,6 +34,7 @@ from ctcae_engine import __version__
 from ctcae_engine.read.checks import InputFile, Problem, check_folder
 from ctcae_engine.read.config import StudyConfig
 from ctcae_engine.read.files import sha256_file
+from ctcae_engine.run.clock import report_time
 
 log = logging.getLogger("ctcae_engine")
 
@@ -296,7 +297,7 @@ def execute(
     :class:`UnsafeLock` when its ``.lock`` became a link or a folder after the preflight (which reports it first).
     """
     started = time.perf_counter()
-    run_time = (run_time or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(microsecond=0)
+    run_time = (run_time or report_time()).astimezone(timezone.utc).replace(microsecond=0)
     folder, root, setup = preflight(config, data, out)
     if any(p.level == "error" for p in setup):
         for problem in setup:
@@ -339,7 +340,8 @@ def execute(
 
 
         stamp = time.perf_counter()
-        results = run_study(folder, config, progress=progress, frames=checked.frames, hashes=checked.hashes)
+        results = run_study(folder, config, run_time=run_time, progress=progress, frames=checked.frames,
+                            hashes=checked.hashes)
         durations["analysis"] = time.perf_counter() - stamp
         cutoff = results.meta["data_cutoff"]
         name = f"cutoff-{cutoff}_run-{run_time:%Y%m%dT%H%M%SZ}"
