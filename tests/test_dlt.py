@@ -57,3 +57,5 @@ def test_without_a_definition_the_table_says_so():
     flagged, population = trial()
     table, fields = dlt_table(flagged, population, Dlt(), "2024-02-26")
     assert table.empty and "no DLT definition" in fields["rule"]
+    assert dlt_listing(flagged, population, Dlt()).columns.tolist() == [
+        "Participant", "Dose level", "Term", "Grade", "Day", "Related"]  # was: "Dose level already exists"

@@ -21,7 +21,7 @@ LISTING_COLUMNS = ["Participant", "Dose level", "Term", "Grade", "Day", "Related
 def dlt_events(flagged: pd.DataFrame, dlt: Dlt) -> pd.DataFrame:
     """The AE records that meet the DLT definition, as a listing (DLT02)."""
     if not dlt.enabled:
-        return pd.DataFrame(columns=LISTING_COLUMNS)
+        return pd.DataFrame(columns=[c for c in LISTING_COLUMNS if c != "Dose level"])
     grade = ae_grade(flagged)
     term = reported_term(flagged)
     meets = (flagged["ady"].between(0, dlt.window_days).fillna(False) & grade.ge(dlt.min_grade).fillna(False)
