@@ -3,7 +3,8 @@
 Each file: landscape US Letter, Courier New 8 pt; a page header on every page (study, table ID and title, "Page n
 of N"); the title centred and bold; the table with its header row repeated on every page (``\\trhdr``), one header
 row per level of the column labels; the table's note and a source line as footnotes under the table. Cells are the
-same values as ``tables/<ID>.csv`` (missing: empty). Written by hand (a small, valid subset of RTF 1.9.1):
+same texts as ``tables/<ID>.csv`` (missing: empty; the CSV's spreadsheet guard, a quote before a leading ``=``, is
+not needed in RTF). Written by hand (a small, valid subset of RTF 1.9.1):
 rtflite, the maintained Python RTF composer, brings polars as a dependency for what is here a hundred lines.
 """
 
@@ -44,6 +45,16 @@ def cell_text(value: object) -> str:
     return str(value)
 
 
+def column_texts(values: pd.Series) -> list[str]:
+    """The cells of a column as ``DataFrame.to_csv`` writes them: dates without a time when every value is at
+    midnight (as pandas does), else the cell's text."""
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+        present = values.dropna()
+        fmt = "%Y-%m-%d" if (present == present.dt.normalize()).all() else "%Y-%m-%d %H:%M:%S"
+        return values.dt.strftime(fmt).fillna("").tolist()
+    return [cell_text(v) for v in values.astype(object)]
+
+
 def _header_rows(frame: pd.DataFrame) -> list[list[str]]:
     columns = frame.columns
     if isinstance(columns, pd.MultiIndex):
@@ -79,7 +90,8 @@ def table_rtf(title: str, frame: pd.DataFrame, table_id: str = "", note: str = "
               source: str = "", empty: str = "No rows.") -> str:
     """The RTF document of one table."""
     headers = _header_rows(frame)
-    body = [[cell_text(v) for v in row] for row in frame.astype(object).itertuples(index=False, name=None)]
+    columns = [column_texts(frame.iloc[:, i]) for i in range(frame.shape[1])]
+    body = [list(row) for row in zip(*columns, strict=True)] if columns else []
     n = len(headers[0]) if headers else 0
     edges = _widths(headers + body, n)
     heading = " - ".join(p for p in (study, table_id) if p)
@@ -93,10 +105,10 @@ def table_rtf(title: str, frame: pd.DataFrame, table_id: str = "", note: str = "
         "Page {\\field{\\*\\fldinst PAGE}{\\fldrslt 1}} of {\\field{\\*\\fldinst NUMPAGES}{\\fldrslt 1}}\\par}\n",
         f"\\pard\\qc\\b {escape(title)}\\b0\\par\\pard\\par\n",
     ]
-    if n and body:
+    if n:
         parts += [_row(r, edges, header=True) for r in headers]
         parts += [_row(r, edges, header=False) for r in body]
-    else:
+    if not body:
         parts.append(f"\\pard\\ql {escape(empty)}\\par\n")
     parts.append("\\pard\\par\n")
     for line in [t for t in (note, source) if t]:
