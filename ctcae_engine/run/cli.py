@@ -255,7 +255,7 @@ def grade(
         return
     target, source_path = Path(out), Path(source)
     if target.suffix.lower() not in (".csv", ".parquet", ".xpt", ".json"):
-        _fail(f"-o {out}: write .csv, .parquet, .xpt or .json")
+        _fail(f"-o {out}: write .csv or .parquet, or .xpt / .json (the ADaM dataset)")
     from ctcae_engine.grade import findings as grading
     from ctcae_engine.read.columns import DuplicateColumnsError, shorten
     from ctcae_engine.read.files import read_domain
