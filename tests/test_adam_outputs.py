@@ -200,3 +200,11 @@ def test_grade_command_writes_xpt_and_dataset_json(tmp_path: Path, suffix: str) 
     back = read_xpt(out)[0] if suffix == ".xpt" else read_dataset_json(out)
     assert len(back) == len(pd.read_csv(DEMO / "lb.csv")) and "ATOXGR" in back.columns
     assert "usubjid" not in back.columns
+
+
+def test_grade_command_refuses_xpt_for_xc_and_dask(tmp_path: Path) -> None:
+    runner = CliRunner()
+    xc = runner.invoke(app, ["grade", str(DEMO / "xc.csv"), "-o", str(tmp_path / "xc.xpt")])
+    assert xc.exit_code == 2 and "XC" in xc.output
+    dask = runner.invoke(app, ["grade", str(DEMO / "lb.csv"), "-o", str(tmp_path / "lb.json"), "--engine", "dask"])
+    assert dask.exit_code == 2 and "Dask engine writes Parquet" in dask.output

@@ -232,6 +232,8 @@ def grade(
 
     study = _load(config).grading if config is not None else Grading()  # no config: the packaged test maps
     if engine == "dask":
+        if out.lower().endswith((".xpt", ".json")):
+            _fail(f"-o {out}: the Dask engine writes Parquet; SAS XPT and Dataset-JSON come from --engine pandas")
         if not (remote or Path(source).is_dir() or source.lower().endswith(".parquet")):
             _fail(f"{source}: the Dask engine reads Parquet (a file or a folder of files); convert it or use "
                   "--engine pandas")
