@@ -201,8 +201,12 @@ def grade(
     source: str = typer.Argument(..., help="LB/VS/EG (SDTM), ADLB/ADVS/ADEG or XC (CAR-T toxicity) file: csv, "
                                            "parquet, xpt, sas7bdat, or a folder of Parquet files; with --engine dask "
                                            "also an fsspec URL (s3://)"),
-    out: str = typer.Option(..., "--out", "-o", help="Where to write the graded rows (.csv or .parquet; "
-                                                      "a folder or URL with --engine dask)"),
+    out: str = typer.Option(..., "--out", "-o", help="Where to write the graded rows: .csv or .parquet (the "
+                                                      "engine's columns), .xpt (SAS XPT v5) or .json (CDISC "
+                                                      "Dataset-JSON v1.1) as the ADaM dataset; a folder or URL with "
+                                                      "--engine dask"),
+    adam: bool = typer.Option(False, "--adam", help="Write .csv / .parquet as the ADaM dataset too (ADLB, ADVS, "
+                                                    "ADEG variables; always so for .xpt and .json)"),
     kind: str = typer.Option("auto", help="lab, vitals, ecg, cart (XC: ASTCT 2019 CRS and ICANS per assessment) or "
                                           "auto (from the columns / file name)"),
     engine: str = typer.Option("pandas", help="pandas (one process) or dask (out of core, a cluster)"),
@@ -228,6 +232,8 @@ def grade(
 
     study = _load(config).grading if config is not None else Grading()  # no config: the packaged test maps
     if engine == "dask":
+        if out.lower().endswith((".xpt", ".json")):
+            _fail(f"-o {out}: the Dask engine writes Parquet; SAS XPT and Dataset-JSON come from --engine pandas")
         if not (remote or Path(source).is_dir() or source.lower().endswith(".parquet")):
             _fail(f"{source}: the Dask engine reads Parquet (a file or a folder of files); convert it or use "
                   "--engine pandas")
@@ -250,8 +256,8 @@ def grade(
                    f"reason -> {out}; worst grade per participant and term -> {worst_path(out)}")
         return
     target, source_path = Path(out), Path(source)
-    if target.suffix.lower() not in (".csv", ".parquet"):
-        _fail(f"-o {out}: write .csv or .parquet")
+    if target.suffix.lower() not in (".csv", ".parquet", ".xpt", ".json"):
+        _fail(f"-o {out}: write .csv or .parquet, or .xpt / .json (the ADaM dataset)")
     from ctcae_engine.grade import findings as grading
     from ctcae_engine.read.columns import DuplicateColumnsError, shorten
     from ctcae_engine.read.files import read_domain
@@ -267,6 +273,8 @@ def grade(
         log.warning("%s", note)
     kind = _kind_of(frame, source_path) if kind == "auto" else kind
     if kind == "cart":
+        if target.suffix.lower() in (".xpt", ".json"):
+            _fail(f"-o {out}: an XC file is written as .csv or .parquet (ADaM XPT / Dataset-JSON: lab, vitals, ecg)")
         _grade_xc(frame, source, target, config, cm, dm)
         return
     try:
@@ -275,7 +283,9 @@ def grade(
         _fail(f"{source}: {exc}", 3)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        if target.suffix.lower() == ".parquet":
+        if adam or target.suffix.lower() in (".xpt", ".json"):
+            _write_adam(graded, kind, target)
+        elif target.suffix.lower() == ".parquet":
             graded.to_parquet(target, index=False)
         else:
             from ctcae_engine.report.spreadsheet import write_csv
@@ -283,8 +293,22 @@ def grade(
             write_csv(graded, target)  # spreadsheet-safe: formula-like texts neutralised (docs/cli.md)
     except OSError as exc:  # unwritable folder, a file in the way, disk full: one line, no traceback
         _fail(f"-o {out}: cannot be written: {exc.strerror or exc}")
+    except ValueError as exc:  # an input variable SAS XPT v5 cannot name (longer than 8 characters, a clash)
+        _fail(f"-o {out}: {exc}", 3)
     ungraded = int(graded["grade"].isna().sum())
     typer.echo(f"{len(graded)} rows ({kind}): {len(graded) - ungraded} graded, {ungraded} with a reason -> {out}")
+
+
+def _write_adam(graded: pd.DataFrame, kind: str, target: Path) -> None:
+    """``grade -o`` as the ADaM dataset of ``kind`` (docs/adam_outputs.md) in the format of the suffix."""
+    from ctcae_engine.write.adam import DATASETS, label_of
+    from ctcae_engine.write.formats import write_dataset
+
+    name, build, label = DATASETS["labs" if kind == "lab" else kind]
+    dataset = build(graded)
+    cut = write_dataset(dataset, target, name, label, {c: label_of(c) for c in dataset.columns})
+    for column, count in cut.items():
+        log.warning("%s: %d values of %s cut to the 200 bytes of SAS XPT v5", target, count, column)
 
 
 def _grade_xc(frame: pd.DataFrame, source: str, target: Path, config: Path | None, cm: Path | None,

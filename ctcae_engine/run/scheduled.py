@@ -2,7 +2,8 @@
 
 A run folder is named for the data cut-off and the run time (``cutoff-2025-06-30_run-20261125T021450Z``) and holds
 report.html / report.pdf, summary.json and new_since_last_run.json, ``graded/`` (graded observations and AEs as
-Parquet and CSV), ``tables/`` (every analysis table as CSV) and ``manifest.json``. It is written under a hidden
+Parquet and CSV), ``adam/`` (the same as ADaM-style ADLB, ADVS, ADEG, ADAE in Parquet, SAS XPT v5 and Dataset-JSON
+v1.1), ``tables/`` (every analysis table as CSV and RTF) and ``manifest.json``. It is written under a hidden
 ``.incomplete-*`` name and renamed when complete, so a killed run never leaves a half-written folder under a run name;
 ``latest`` (a symbolic link) moves only after a successful run. One run at a time per output folder (a lock file).
 
@@ -212,6 +213,39 @@ def _save_frame(frame: pd.DataFrame, stem: Path) -> None:
     write_csv(frame, stem.with_suffix(".csv"))  # formula-like text neutralised; Parquet keeps it exact
 
 
+def _write_submission_outputs(results: Any, work: Path, problems: list[Problem]) -> None:
+    """``adam/`` (ADLB, ADVS, ADEG, ADAE as Parquet, SAS XPT v5 and Dataset-JSON v1.1) and ``tables/<ID>.rtf``
+    (docs/adam_outputs.md). The XPT and JSON files carry the data cut-off as their creation time, so a re-run on
+    the same inputs writes the same bytes (the manifest has the run time)."""
+    from ctcae_engine.write.adam import DATASETS, label_of
+    from ctcae_engine.write.formats import write_dataset
+    from ctcae_engine.write.rtf import write_table_rtf
+
+    try:
+        cutoff: datetime | None = datetime.fromisoformat(str(results.meta.get("data_cutoff")))
+    except ValueError:  # no cut-off (a run needs one; kept safe): the files carry the time they are written
+        cutoff = None
+    study = results.meta.get("study_id") or ""
+    (work / "adam").mkdir()
+    for attr, (name, build, label) in DATASETS.items():
+        frame = getattr(results, attr)
+        if frame is None or not len(frame.columns):
+            continue
+        dataset = build(frame)
+        labels = {c: label_of(c) for c in dataset.columns}
+        for suffix in (".parquet", ".xpt", ".json"):
+            cut = write_dataset(dataset, work / "adam" / f"{name.lower()}{suffix}", name, label, labels,
+                                created=cutoff, study=study)
+            for column, count in cut.items():
+                problems.append(Problem("warning", f"adam/{name.lower()}{suffix}", f"{count} values of {column} "
+                                        "cut to the 200 bytes of SAS XPT v5 (whole in the Parquet and JSON)"))
+                log.warning("%s", problems[-1])
+    for table_id, table in sorted(results.tables.items()):
+        write_table_rtf(work / "tables" / f"{table_id}.rtf", table.title, table.frame, table_id=table_id,
+                        note=table.note, study=study, empty=table.empty,
+                        source=f"Source: tables/{table_id}.csv; data cut-off {results.meta.get('data_cutoff')}")
+
+
 def ungradable_share(results: Any) -> tuple[int, int]:
     """(rows of tests with a CTCAE criterion that could not be graded, all rows of such tests) over LB, VS, EG."""
     bad = total = 0
@@ -367,6 +401,7 @@ def execute(
         (work / "tables").mkdir()
         for table_id, table in sorted(results.tables.items()):
             write_csv(table.frame, work / "tables" / f"{table_id}.csv")
+        _write_submission_outputs(results, work, problems)
         durations["datasets_and_tables"] = time.perf_counter() - stamp
 
         warnings = [str(p) for p in problems]
