@@ -1,5 +1,5 @@
 """The one-way flow of docs/ARCHITECTURE.md, read from the source: read -> grade -> analyse -> figures -> tables (the
-registry declares the figures) -> report -> run; the Dask engine beside grading and the public doors
+registry declares the figures) -> write -> report -> run; the Dask engine beside grading and the public doors
 (ctcae_engine.api) above both. Imports inside functions count: a lazy import is still a dependency."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pandas as pd
 import ctcae_engine as ce
 
 ROOT = Path(ce.__file__).parent
-STAGES = ["read", "grade", "analyse", "figures", "tables", "report", "run"]
+STAGES = ["read", "grade", "analyse", "figures", "tables", "write", "report", "run"]
 """Each stage may import the ones before it, never the ones after."""
 
 

@@ -207,7 +207,7 @@ def test_demo_report_has_every_section_and_a_readable_pdf(demo_report):
         assert planted in dq04
     reader = PdfReader(demo_report["pdf"])
     assert 10 <= len(reader.pages) <= 60
-    text = " ".join(page.extract_text() for page in reader.pages[:3]).replace("\n", " ")
+    text = " ".join(page.extract_text() for page in reader.pages[:6]).replace("\n", " ")  # cover, contents, summary
     n, total = independent_counts()["primary"]
     assert re.search(rf"Primary endpoint .* infusion: {n}/{total} \(", text)
     assert "CONFIDENTIAL" in reader.pages[1].extract_text()

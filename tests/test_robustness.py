@@ -19,9 +19,9 @@ from ctcae_engine.read.columns import DuplicateColumnsError, shorten, unique_col
 from ctcae_engine.read.config import load_config
 from ctcae_engine.read.dates import LAST_DAY, dtc_bounds, impute_start_date, parse_dtc, to_date, to_datetime
 from ctcae_engine.read.files import read_domain, read_study
-from ctcae_engine.report.spreadsheet import spreadsheet_safe, write_csv
 from ctcae_engine.run import scheduled
 from ctcae_engine.run.cli import app
+from ctcae_engine.write.spreadsheet import spreadsheet_safe, write_csv
 
 runner = CliRunner()
 

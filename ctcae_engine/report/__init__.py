@@ -20,7 +20,7 @@ from ctcae_engine.grade.ae import stack_directions
 from ctcae_engine.read import columns
 from ctcae_engine.report.context import MAX_ROWS, build_context
 from ctcae_engine.report.render import AssetOnlyFetcher, render_html, render_pdf
-from ctcae_engine.report.spreadsheet import write_csv
+from ctcae_engine.write.spreadsheet import write_csv
 
 SUMMARY_NAME = "summary.json"
 WHATS_NEW_NAME = "new_since_last_run.json"

@@ -288,7 +288,7 @@ def grade(
         elif target.suffix.lower() == ".parquet":
             graded.to_parquet(target, index=False)
         else:
-            from ctcae_engine.report.spreadsheet import write_csv
+            from ctcae_engine.write.spreadsheet import write_csv
 
             write_csv(graded, target)  # spreadsheet-safe: formula-like texts neutralised (docs/cli.md)
     except OSError as exc:  # unwritable folder, a file in the way, disk full: one line, no traceback

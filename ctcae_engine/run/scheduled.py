@@ -201,8 +201,8 @@ def _clear_incomplete(root: Path) -> None:
 
 def _save_frame(frame: pd.DataFrame, stem: Path) -> None:
     """A DataFrame as Parquet (texts exact) and CSV (spreadsheet-safe: formula-like texts neutralised, see
-    :mod:`ctcae_engine.report.spreadsheet`); object columns holding mixed values are written as text in Parquet."""
-    from ctcae_engine.report.spreadsheet import write_csv
+    :mod:`ctcae_engine.write.spreadsheet`); object columns holding mixed values are written as text in Parquet."""
+    from ctcae_engine.write.spreadsheet import write_csv
 
     frame = frame.reset_index(drop=True)
     try:
@@ -352,8 +352,8 @@ def execute(
         from ctcae_engine.report import SUMMARY_NAME as SUMMARY
         from ctcae_engine.report import WHATS_NEW_NAME as WHATS_NEW
         from ctcae_engine.report import read_summary, write_report
-        from ctcae_engine.report.spreadsheet import write_csv
         from ctcae_engine.run.pipeline import run_study  # heavy imports only once the inputs are usable
+        from ctcae_engine.write.spreadsheet import write_csv
 
         config_block = _config_block(config)
         key = _inputs_key(inputs, config_block)

@@ -28,7 +28,7 @@ def write_dataset(frame: pd.DataFrame, path: str | Path, name: str, label: str =
 
         write_dataset_json(frame, path, name, label, labels, created, study)
     elif suffix == ".csv":
-        from ctcae_engine.report.spreadsheet import write_csv
+        from ctcae_engine.write.spreadsheet import write_csv
 
         write_csv(frame, path)
     else:
