@@ -43,9 +43,12 @@ def test_pilot_eg_is_graded_from_derived_qtcf_by_the_pipeline():
     before = grade_ecg(data)  # the measured defect: nothing graded
     assert before["grade"].notna().sum() == 0
     graded = _stage({"eg": data}).ecg
-    assert graded["grade"].notna().sum() == 8220  # every QT row has an RR of the same ECG (same EGDTC and EGTPT)
-    qtcf = graded[graded["testcd"] == "QTCF"]
+    qtcf = graded[graded["testcd"] == "QTCF"]  # every QT row has an RR of the same ECG (same EGDTC and EGTPT)
     assert len(qtcf) == 8220 and qtcf["rule"].str.startswith(QTCF_RULE).all()
+    # 27 derived QTcF above 800 ms (the pilot's synthetic QT/RR pairs) are implausible: listed, never graded
+    implausible = qtcf["reason"].str.match(r"implausible QTCF \d+(\.\d+)? ms \(plausible 200 - 800 ms\)")
+    assert implausible.sum() == 27 and qtcf.loc[implausible, "grade"].isna().all()
+    assert graded["grade"].notna().sum() == 8193 == 8220 - 27
     assert (data["EGTESTCD"] == graded["EGTESTCD"]).all()  # input columns as given
     # by hand, the first participant's three ECGs of 2013-12-26 (one per EGTPT, each QT with its own RR):
     # 0.556^(1/3) = 0.82229, 395 / 0.82229 = 480.37 ms; 476 / 0.534^(1/3) = 586.71; 400 / 0.641^(1/3) = 463.92
@@ -64,7 +67,7 @@ def test_cli_grade_derives_qtcf_for_the_pilot_eg(tmp_path):
     out = tmp_path / "eg_graded.csv"
     result = CliRunner().invoke(app, ["grade", str(EG), "-o", str(out)])
     assert result.exit_code == 0, result.output
-    assert "26717 rows (ecg): 8220 graded" in result.output
+    assert "26717 rows (ecg): 8193 graded" in result.output
 
 
 def test_auto_keeps_a_given_qtc_and_derives_only_for_participants_without_one():

@@ -18,7 +18,7 @@ from functools import cache
 import numpy as np
 import pandas as pd
 
-from ctcae_engine.grade import censored, unit_systems
+from ctcae_engine.grade import censored, plausibility, unit_systems, units
 from ctcae_engine.grade.rules import MAX_GAP_H, LabRules, as_int64, combine
 from ctcae_engine.read import canonical
 from ctcae_engine.read.dates import to_date
@@ -356,9 +356,10 @@ def grade_observations(
     factor, offset = conv.rows(conv.factor), conv.rows(conv.offset)
     unit_si = conv.rows(conv.unit)
     value_raw = obs["value"].to_numpy()
-    value_si = value_raw * factor + offset
-    lln_si = obs["lln"].to_numpy() * factor + offset
-    uln_si = obs["uln"].to_numpy() * factor + offset
+    with np.errstate(over="ignore", invalid="ignore"):  # a huge value becomes inf: implausible below
+        value_si = value_raw * factor + offset
+        lln_si = obs["lln"].to_numpy() * factor + offset
+        uln_si = obs["uln"].to_numpy() * factor + offset
 
     no_value = np.isnan(value_raw)
     result = obs["result"].to_numpy()
@@ -373,9 +374,25 @@ def grade_observations(
     reasons.add(implausible, value_raw, lambda u: f"implausible result {u:g} (negative or not finite)")
     value_si = np.where(implausible, np.nan, value_si)
     reasons.add(np.isnan(factor), conv.codes, lambda j: conv.label[j])
+    # plausibility windows (data, in the table unit) and finiteness after conversion: listed, never graded
+    low_c, high_c = plausibility.windows(conv.analyte, conv.unit)
+    odd = np.isinf(value_si)
+    if not np.isnan(low_c).all():
+        odd |= plausibility.outside(value_si, low_c[conv.codes], high_c[conv.codes])
+    odd &= reasons.none
+    if odd.any():
+        labels = np.full(n, None, dtype=object)
+        given_units = np.append(np.asarray(unit_cat.categories, dtype=object), None)[unit_cat.codes]
+        for i in np.flatnonzero(odd):
+            j = conv.codes[i]
+            labels[i] = _implausible_text(testcd_of_row[i], value_raw[i], given_units[i], value_si[i], conv.unit[j],
+                                          low_c[j], high_c[j])
+        reasons.add(odd, labels, str)
+        value_si = np.where(odd, np.nan, value_si)
 
     # baseline: given (ADaM BASE), flagged, or derived from the first dose
-    base_given = obs["base"].to_numpy() * factor + offset
+    with np.errstate(over="ignore", invalid="ignore"):
+        base_given = obs["base"].to_numpy() * factor + offset
     if use_base is None:
         use_base = base_usable(base_given)
     if use_base:
@@ -442,6 +459,17 @@ def grade_observations(
         "reason": reasons.array(),
     }
     return _assemble(df, new)
+
+
+def _implausible_text(testcd: str, raw: float, given: str | None, value: float, unit: str, low: float,
+                      high: float) -> str:
+    """'implausible TEMP 38.5 F = 3.61 C (plausible 25 - 45 C)'."""
+    shown = f"{raw:g} {given}" if given is not None else f"{raw:g} (no unit)"
+    if given is None or units.normalise_unit(given) != unit or value != raw:
+        shown += f" = {value:g} {unit}"
+    if np.isinf(value):
+        return f"implausible {testcd} {shown}: not finite after conversion"
+    return f"implausible {testcd} {shown} (plausible {low:g} - {high:g} {unit})"
 
 
 def _assemble(df: pd.DataFrame, new: dict[str, np.ndarray | pd.api.extensions.ExtensionArray]) -> pd.DataFrame:
