@@ -375,12 +375,9 @@ def grade_observations(
     value_si = np.where(implausible, np.nan, value_si)
     reasons.add(np.isnan(factor), conv.codes, lambda j: conv.label[j])
     # plausibility windows (data, in the table unit) and finiteness after conversion: listed, never graded
-    low_c, high_c = plausibility.windows(conv.analyte, conv.unit)
-    odd = np.isinf(value_si)
-    if not np.isnan(low_c).all():
-        odd |= plausibility.outside(value_si, low_c[conv.codes], high_c[conv.codes])
-    odd &= reasons.none
-    if odd.any():
+    low_c, high_c = plausibility.windows(conv.analyte, conv.unit)  # no window: +-max float, so inf is outside
+    odd = plausibility.outside(value_si, low_c[conv.codes], high_c[conv.codes])
+    if odd.any() and (odd := odd & reasons.none).any():
         labels = np.full(n, None, dtype=object)
         given_units = np.append(np.asarray(unit_cat.categories, dtype=object), None)[unit_cat.codes]
         for i in np.flatnonzero(odd):

@@ -24,14 +24,18 @@ def window(analyte: str | None, unit: str | None) -> tuple[float, float]:
     return _windows().get((str(analyte), str(unit)), (np.nan, np.nan))
 
 
+_BIG = float(np.finfo(np.float64).max)
+
+
 def windows(analytes: np.ndarray, units: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per (analyte, unit) pair, e.g. per unit conversion of :class:`unit_systems.Conversions`: low and high."""
+    """Per (analyte, unit) pair, e.g. per unit conversion of :class:`unit_systems.Conversions`: low and high; a pair
+    without a window gets (-max float, +max float), so that only an infinite value falls outside it."""
     pairs = [window(a, u) for a, u in zip(analytes, units, strict=True)]
-    low = np.array([p[0] for p in pairs], dtype=np.float64)
-    high = np.array([p[1] for p in pairs], dtype=np.float64)
+    low = np.array([-_BIG if np.isnan(p[0]) else p[0] for p in pairs], dtype=np.float64)
+    high = np.array([_BIG if np.isnan(p[1]) else p[1] for p in pairs], dtype=np.float64)
     return low, high
 
 
 def outside(value: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
-    """Rows whose value lies outside [low, high] (NaN values and NaN windows never)."""
+    """Rows whose value lies outside [low, high] (NaN values never)."""
     return (value < low) | (value > high)
