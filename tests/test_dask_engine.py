@@ -159,14 +159,15 @@ def vs(rows: list[tuple], **extra: list) -> pd.DataFrame:
 
 def test_fever_run_over_24_hours_split_across_partitions(sync):
     """Fever G4 '>40.0 degrees C (>104.0 degrees F) for >24 hrs': the three readings of one run (08:00, 20:00,
-    next day 08:30) lie in three partitions; each is still G4. A run of exactly 24 h stays G3."""
+    next day 08:30) lie in three partitions; each is still G4 with a maximum gap of 13 h (the 12 h default breaks
+    the 12.5 h gap: issue 18). A run of exactly 24 h stays G3."""
     run = [("P1", "TEMP", 40.5, "C", "2024-01-01T08:00"), ("P1", "TEMP", 40.6, "C", "2024-01-01T20:00"),
            ("P1", "TEMP", 40.2, "C", "2024-01-02T08:30")]
     short = [("P2", "TEMP", 40.5, "C", "2024-01-01T08:00"), ("P2", "TEMP", 40.4, "C", "2024-01-02T08:00")]
     other = [("P3", "TEMP", 37.0 + i / 2, "C", f"2024-01-0{i + 1}T09:00") for i in range(6)]
     frame = vs([run[0], short[0], *other[:2], run[1], short[1], *other[2:4], run[2], *other[4:]])
     ddf = pieces(frame.iloc[:4], frame.iloc[4:8], frame.iloc[8:])
-    got = assert_same_as_pandas(ddf, grade_vitals, "VSSEQ").set_index("VSSEQ")
+    got = assert_same_as_pandas(ddf, grade_vitals, "VSSEQ", fever_max_gap_h=13).set_index("VSSEQ")
     assert got.loc[[1, 5, 9], "grade"].tolist() == [4, 4, 4]
     assert got.loc[[2, 6], "grade"].tolist() == [3, 3]
     # 37.0 .. 39.5 C: G1 '38.0 - 39.0 degrees C' includes 39.0; G2 '>39.0 - 40.0'
@@ -489,9 +490,10 @@ def test_vitals_and_ecg_through_grade_dataset(tmp_path, cluster):
     fever = vs([("P1", "TEMP", 40.5, "C", "2024-01-01T08:00"), ("P2", "TEMP", 38.4, "C", "2024-01-01T08:00"),
                 ("P1", "TEMP", 40.6, "C", "2024-01-01T20:00"), ("P1", "TEMP", 40.2, "C", "2024-01-02T08:30")])
     write_parts(tmp_path / "vs", {"part-0.parquet": fever.iloc[:2], "part-1.parquet": fever.iloc[2:]})
-    dask_engine.grade_dataset(tmp_path / "vs", tmp_path / "vs_out", kind="vitals", scheduler=cluster)
+    dask_engine.grade_dataset(tmp_path / "vs", tmp_path / "vs_out", kind="vitals", scheduler=cluster,
+                              fever_max_gap_h=13)  # the 12.5 h gap is inside the run (default 12 h: G3)
     written = pd.read_parquet(tmp_path / "vs_out")
-    assert_same_rows(written, by_pandas_cli(tmp_path / "vs", grade_vitals), "VSSEQ")
+    assert_same_rows(written, by_pandas_cli(tmp_path / "vs", grade_vitals, fever_max_gap_h=13), "VSSEQ")
     assert written.set_index("VSSEQ")["grade"].sort_index().tolist() == [4, 1, 4, 4]
 
     ecg = pd.DataFrame(

@@ -54,7 +54,14 @@ def test_fever_over_40_for_more_than_24_hours_is_grade_4():
     """G4 '>40.0 degrees C for >24 hrs': a run of consecutive readings >40.0 C spanning >24 h (first to last)."""
     long_run = vs([("P1", "TEMP", 40.5, "C", "2024-01-01T08:00"), ("P1", "TEMP", 40.6, "C", "2024-01-01T20:00"),
                    ("P1", "TEMP", 40.2, "C", "2024-01-02T08:30")])
-    assert grade_vitals(long_run)["grade"].tolist() == [4, 4, 4]
+    assert grade_vitals(long_run)["grade"].tolist() == [3, 3, 3]  # 12.5 h between the last two: no run (max 12 h)
+    assert grade_vitals(long_run, fever_max_gap_h=13)["grade"].tolist() == [4, 4, 4]
+    long_run = long_run.assign(VSDTC=["2024-01-01T08:00", "2024-01-01T20:00", "2024-01-02T08:01"])  # 24 h 1 min
+    assert grade_vitals(long_run, fever_max_gap_h=12.1)["grade"].tolist() == [4, 4, 4]
+    long_run = vs([("P1", "TEMP", 40.5, "C", "2024-01-01T08:00"), ("P1", "TEMP", 40.6, "C", "2024-01-01T20:00"),
+                   ("P1", "TEMP", 40.2, "C", "2024-01-02T06:00"), ("P1", "TEMP", 40.2, "C", "2024-01-02T08:30")])
+    assert grade_vitals(long_run)["grade"].tolist() == [4, 4, 4, 4]
+    long_run = long_run.iloc[[0, 1, 3]]
     exactly_24 = long_run.assign(VSDTC=["2024-01-01T08:00", "2024-01-01T20:00", "2024-01-02T08:00"])
     assert grade_vitals(exactly_24)["grade"].tolist() == [3, 3, 3]
     broken = long_run.assign(VSSTRESN=[40.5, 39.5, 40.2])  # a reading <=40.0 ends the run
@@ -67,8 +74,9 @@ def test_fever_over_40_for_more_than_24_hours_is_grade_4():
 
 def test_fever_dates_without_times_count_from_midnight():
     days = vs([("P1", "TEMP", 40.5, "C", d) for d in ("2024-01-01", "2024-01-02", "2024-01-03")])
-    assert grade_vitals(days)["grade"].tolist() == [4, 4, 4]  # 48 h
-    assert grade_vitals(days.iloc[:2])["grade"].tolist() == [3, 3]  # 24 h is not >24 h
+    assert grade_vitals(days)["grade"].tolist() == [3, 3, 3]  # one reading a day: 24 h gaps > 12 h, no run
+    assert grade_vitals(days, fever_max_gap_h=24)["grade"].tolist() == [4, 4, 4]  # 48 h
+    assert grade_vitals(days.iloc[:2], fever_max_gap_h=24)["grade"].tolist() == [3, 3]  # 24 h is not >24 h
 
 
 BP = [
@@ -197,7 +205,11 @@ def test_real_vs_graded_the_same_from_original_and_standard_units():
     both = std["grade"].notna() & orig["grade"].notna()
     assert both.sum() > 20000
     assert (std.loc[both, "grade"] == orig.loc[both, "grade"]).mean() > 0.999
-    assert set(std.loc[std["grade"].notna(), "term"]) == {"Fever", "Hypertension", "Weight loss", "Weight gain"}
+    assert set(std.loc[std["grade"].notna(), "term"]) == {"Fever", "Hypothermia", "Hypertension", "Weight loss",
+                                                          "Weight gain"}
+    # Hypothermia G2 "35 - >32 degrees C; 95 - >89.6 degrees F": 8 pilot readings of 93.7 - 95.0 F (34.28 - 35 C)
+    cold = std[std["term"] == "Hypothermia"]
+    assert len(cold) == 8 and (cold["grade"] == 2).all() and cold["value_si"].between(34.2, 35.0).all()
 
 
 def test_readings_taken_at_rest_are_graded_like_any_other():

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ctcae_engine.grade import cart_vasopressors, cart_vocab
+from ctcae_engine.grade import cart_vasopressors, cart_vocab, plausibility
 from ctcae_engine.read.columns import as_text, join_texts
 from ctcae_engine.read.dates import to_date, to_datetime
 from ctcae_terms import lookup_term
@@ -31,8 +31,9 @@ FEVER_C = 38.0
 """Lee 2019 Table 6: "Fever is defined as temperature >= 38 degrees C"."""
 LOW_FLOW_MAX_L_MIN = 6.0
 """Lee 2019 Table 6 footnote: low-flow nasal cannula is oxygen delivered at <= 6 L/min; high-flow > 6 L/min."""
-PLAUSIBLE_TEMP_C = (25.0, 45.0)
-"""A TEMPMAX outside this range is listed as implausible (e.g. 385 for 38.5), never graded."""
+PLAUSIBLE_TEMP_C = plausibility.window("TEMP", "C")
+"""A TEMPMAX outside this range (ctcae_terms/criteria/plausibility.csv, as for VS TEMP) is listed as implausible
+(e.g. 385 for 38.5), never graded."""
 
 CRS_TESTS = ("TEMPMAX", "FEVMASK", "HYPOTEN", "OXYGEN", "O2FLOW", "VASOPRES")
 ICANS_TESTS = ("ICE", "LOC", "SEIZURE", "MOTOR", "ICPEDEMA")
@@ -137,7 +138,7 @@ def check_xc(xc: pd.DataFrame, vasopressors: Mapping[str, str] | None = None) ->
         ((testcd == "O2FLOW") & ~unit_key.isin(_FLOW_UNITS), "O2FLOW unit '" + unit.fillna("") + "' is not L/min"),
         (testcd.isin(["TEMPMAX", "O2FLOW", "ICE"]) & number.isna(), testcd + " " + shown + " is not a number"),
         ((testcd == "TEMPMAX") & ((temp_c < PLAUSIBLE_TEMP_C[0]) | (temp_c > PLAUSIBLE_TEMP_C[1])),
-         "TEMPMAX " + shown + " is implausible (outside 25-45 C)"),
+         "TEMPMAX " + shown + f" is implausible (outside {PLAUSIBLE_TEMP_C[0]:g}-{PLAUSIBLE_TEMP_C[1]:g} C)"),
         ((testcd == "O2FLOW") & (number < 0), "O2FLOW " + shown + " is negative"),
         ((testcd == "ICE") & ((number < 0) | (number > 10) | (number != number.round())),
          "ICE " + shown + " is not an integer 0-10"),

@@ -18,8 +18,8 @@ from functools import cache
 import numpy as np
 import pandas as pd
 
-from ctcae_engine.grade import censored, unit_systems
-from ctcae_engine.grade.rules import LabRules, as_int64, combine
+from ctcae_engine.grade import censored, plausibility, unit_systems, units
+from ctcae_engine.grade.rules import MAX_GAP_H, LabRules, as_int64, combine
 from ctcae_engine.read import canonical
 from ctcae_engine.read.dates import to_date
 from ctcae_terms.criteria import load_clinical_criteria, load_clinical_test_map, load_lab_test_map
@@ -203,12 +203,21 @@ def grade_vitals(
     result: str = "standard",
     assume_at_rest: bool = False,
     criteria: pd.DataFrame | None = None,
+    fever_max_gap_h: float = MAX_GAP_H,
 ) -> pd.DataFrame:
     """Grade SDTM VS / ADaM ADVS rows: Fever (TEMP), Hypertension (SYSBP, DIABP), Weight loss / gain (WEIGHT, from
     baseline), Hypoxia (OXYSAT at rest). Same output contract and arguments as :func:`grade_labs`;
-    ``assume_at_rest`` declares every SpO2 reading as taken at rest (else VSTPT/VSPOS/VSCAT must say REST)."""
+    ``assume_at_rest`` declares every SpO2 reading as taken at rest (else VSTPT/VSPOS/VSCAT must say REST).
+    ``fever_max_gap_h``: Fever G4 ">40.0 degrees C for >24 hrs" counts a run of consecutive readings > 40.0 C only
+    while no two consecutive readings are more than this many hours apart."""
     return grade_observations(df, "clinical", first_dose=first_dose, mapping=mapping, result=result,
-                              criteria=criteria, assume_at_rest=assume_at_rest)
+                              criteria=criteria, assume_at_rest=assume_at_rest, fever_max_gap_h=fever_max_gap_h)
+
+
+QTC_PAIRING = ("USUBJID", "EGDTC", "VISITNUM", "EGTPTNUM", "EGTPT", "EGREFID", "EGGRPID")
+"""The columns (those present) that identify one ECG: a QT row pairs with the RR rows sharing all of them."""
+QTCF_RULE = "QTcF derived (Fridericia): QT / (RR / 1000 ms)^(1/3)"
+"""Start of the ``rule`` text of every row graded from a derived QTcF."""
 
 
 def grade_ecg(
@@ -218,30 +227,45 @@ def grade_ecg(
     mapping: pd.DataFrame | Mapping | None = None,
     result: str = "standard",
     criteria: pd.DataFrame | None = None,
-    derive_qtcf: bool = False,
+    derive_qtcf: bool | str = False,
 ) -> pd.DataFrame:
     """Grade SDTM EG / ADaM ADEG rows: Electrocardiogram QT corrected interval prolonged (QTCF, QTCB, QTC...).
     Grade 3 needs >= 501 ms on at least two separate ECGs (distinct date/times) of the participant.
 
-    ``derive_qtcf``: SDTM EG without a QTc: each QT row with an RR of the same participant and EGDTC (mean RR when
-    replicated) is graded as QTcF = QT / (RR / 1000 ms)^(1/3) (Fridericia); its ``testcd`` becomes QTCF while the
-    input columns stay as given."""
-    if not derive_qtcf:
-        return grade_observations(df, "clinical", first_dose=first_dose, mapping=mapping, result=result,
-                                  criteria=criteria)
+    ``derive_qtcf``: SDTM EG without a QTc: each QT row (ms) paired with the RR rows (ms) of the same ECG (the same
+    values in every column of :data:`QTC_PAIRING` the frame has; mean RR when replicated) is graded as
+    QTcF = QT / (RR / 1000 ms)^(1/3) (Fridericia); its ``testcd`` becomes QTCF and its ``rule`` starts with
+    :data:`QTCF_RULE` and the QT and RR used, while the input columns stay as given. True derives for every
+    participant (refused without the SDTM standard-result columns); "auto" only for participants with no QTc row
+    of their own (a test the test map grades as QTc), and not at all when the SDTM columns are absent."""
+    if derive_qtcf not in (True, False, "auto"):
+        raise ValueError(f"derive_qtcf must be True, False or 'auto', not {derive_qtcf!r}")
     needed = ("USUBJID", "EGDTC", "EGTESTCD", "EGSTRESN", "EGSTRESU")
     missing = [column for column in needed if column not in df.columns]
-    if result != "standard" or missing:
+    if derive_qtcf is True and (result != "standard" or missing):
         raise ValueError("derive_qtcf works on SDTM EG standard results (USUBJID, EGDTC, EGTESTCD, EGSTRESN, "
                          f"EGSTRESU){'; missing: ' + ', '.join(missing) if missing else ''}")
+    if not derive_qtcf or result != "standard" or missing:
+        return grade_observations(df, "clinical", first_dose=first_dose, mapping=mapping, result=result,
+                                  criteria=criteria)
     given, df = df, df.reset_index(drop=True)  # rows matched by position: index labels may repeat (Dask, concat)
     code = df["EGTESTCD"].astype("string").str.strip().str.upper()
     value = pd.to_numeric(df["EGSTRESN"], errors="coerce")
     unit = df["EGSTRESU"].astype("string").str.strip().str.lower()
     in_ms = unit.isin(["ms", "msec"])
-    key = df["USUBJID"].astype("string") + "|" + df["EGDTC"].astype("string")
-    rr = value[code.eq("RR") & in_ms].groupby(key[code.eq("RR") & in_ms]).mean()
-    is_qt = code.eq("QT") & in_ms & value.notna()
+    key = df["USUBJID"].astype("string").fillna("")
+    for column in QTC_PAIRING[1:]:
+        if column in df.columns:
+            key = key + "|" + df[column].astype("string").fillna("")
+    is_rr = code.eq("RR") & in_ms & value.notna()
+    rr = value[is_rr].groupby(key[is_rr]).mean()
+    is_qt = code.eq("QT")
+    if derive_qtcf == "auto":  # participants with a QTc of their own keep it
+        qtc_codes = _qtc_test_codes(mapping)
+        subject = df["USUBJID"].astype("string").fillna("")
+        is_qt &= ~subject.isin(set(subject[code.isin(qtc_codes)]))
+    candidates = is_qt.copy()
+    is_qt &= in_ms & value.notna()
     rr_of_qt = key[is_qt].map(rr)
     use = rr_of_qt.notna() & rr_of_qt.gt(0)
     rows = rr_of_qt[use].index
@@ -254,8 +278,28 @@ def grade_ecg(
                              criteria=criteria)
     for column in df.columns:
         out[column] = df[column]
+    at = out.columns.get_loc("rule")
+    rule = out.iloc[:, at].to_numpy(dtype=object).copy()
+    texts = [f"{QTCF_RULE} with QT {qt:.6g} ms, RR {rr_ms:.6g} ms"
+             for qt, rr_ms in zip(value[rows].to_numpy(), rr_of_qt[use].to_numpy(), strict=True)]
+    rule[rows.to_numpy()] = [t if not r else f"{t}; {r}" for t, r in zip(texts, rule[rows.to_numpy()], strict=True)]
+    out.isetitem(at, pd.Series(rule, index=out.index, dtype=object))
+    unpaired = (candidates & ~candidates.index.isin(rows)).to_numpy()
+    if unpaired.any():
+        at = out.columns.get_loc("reason")
+        reason = out.iloc[:, at].to_numpy(dtype=object).copy()
+        reason[unpaired] = ("no QT and RR in ms of the same ECG (" + ", ".join(
+            c for c in QTC_PAIRING if c in df.columns) + "): QTcF not derived")
+        out.isetitem(at, pd.Series(reason, index=out.index, dtype=object))
     out.index = given.index
     return out
+
+
+def _qtc_test_codes(mapping: pd.DataFrame | Mapping | None) -> set[str]:
+    """Test codes the clinical test map (with the caller's rows) grades as QTc prolonged."""
+    table = _test_map(_default_rules("clinical"), mapping, "clinical")
+    qtc = table["key_high"].eq("Electrocardiogram QT corrected interval prolonged")
+    return set(table.loc[qtc, "testcd"])
 
 
 def grade_observations(
@@ -269,6 +313,7 @@ def grade_observations(
     use_given_terms: bool = True,
     assume_at_rest: bool = False,
     use_base: bool | None = None,
+    fever_max_gap_h: float = MAX_GAP_H,
 ) -> pd.DataFrame:
     """The pandas engine of every findings kind ("lab" or "clinical"; the Dask engine runs it per partition).
     ``use_base``: grade from the input's BASE (rows whose BASE does not convert get no
@@ -311,9 +356,10 @@ def grade_observations(
     factor, offset = conv.rows(conv.factor), conv.rows(conv.offset)
     unit_si = conv.rows(conv.unit)
     value_raw = obs["value"].to_numpy()
-    value_si = value_raw * factor + offset
-    lln_si = obs["lln"].to_numpy() * factor + offset
-    uln_si = obs["uln"].to_numpy() * factor + offset
+    with np.errstate(over="ignore", invalid="ignore"):  # a huge value becomes inf: implausible below
+        value_si = value_raw * factor + offset
+        lln_si = obs["lln"].to_numpy() * factor + offset
+        uln_si = obs["uln"].to_numpy() * factor + offset
 
     no_value = np.isnan(value_raw)
     result = obs["result"].to_numpy()
@@ -328,9 +374,22 @@ def grade_observations(
     reasons.add(implausible, value_raw, lambda u: f"implausible result {u:g} (negative or not finite)")
     value_si = np.where(implausible, np.nan, value_si)
     reasons.add(np.isnan(factor), conv.codes, lambda j: conv.label[j])
+    # plausibility windows (data, in the table unit) and finiteness after conversion: listed, never graded
+    low_c, high_c = plausibility.windows(conv.analyte, conv.unit)  # no window: +-max float, so inf is outside
+    odd = plausibility.outside(value_si, low_c[conv.codes], high_c[conv.codes])
+    if odd.any() and (odd := odd & reasons.none).any():
+        labels = np.full(n, None, dtype=object)
+        given_units = np.append(np.asarray(unit_cat.categories, dtype=object), None)[unit_cat.codes]
+        for i in np.flatnonzero(odd):
+            j = conv.codes[i]
+            labels[i] = _implausible_text(testcd_of_row[i], value_raw[i], given_units[i], value_si[i], conv.unit[j],
+                                          low_c[j], high_c[j])
+        reasons.add(odd, labels, str)
+        value_si = np.where(odd, np.nan, value_si)
 
     # baseline: given (ADaM BASE), flagged, or derived from the first dose
-    base_given = obs["base"].to_numpy() * factor + offset
+    with np.errstate(over="ignore", invalid="ignore"):
+        base_given = obs["base"].to_numpy() * factor + offset
     if use_base is None:
         use_base = base_usable(base_given)
     if use_base:
@@ -353,7 +412,8 @@ def grade_observations(
         graded = []
         for d, keys in enumerate((key_low, key_high)):
             codes, other = conv.compared(d, keys, gradable, (raw, lln_raw, uln_raw), base_si)
-            graded.append(rules.grade_direction(codes, v, lln_si, uln_si, base_si, group, hours, other))
+            graded.append(rules.grade_direction(codes, v, lln_si, uln_si, base_si, group, hours, other,
+                                                fever_max_gap_h))
         return graded[0], graded[1]
 
     low, high = grade_both(value_raw, v)
@@ -396,6 +456,17 @@ def grade_observations(
         "reason": reasons.array(),
     }
     return _assemble(df, new)
+
+
+def _implausible_text(testcd: str, raw: float, given: str | None, value: float, unit: str, low: float,
+                      high: float) -> str:
+    """'implausible TEMP 38.5 F = 3.61 C (plausible 25 - 45 C)'."""
+    shown = f"{raw:g} {given}" if given is not None else f"{raw:g} (no unit)"
+    if given is None or units.normalise_unit(given) != unit or value != raw:
+        shown += f" = {value:g} {unit}"
+    if np.isinf(value):
+        return f"implausible {testcd} {shown}: not finite after conversion"
+    return f"implausible {testcd} {shown} (plausible {low:g} - {high:g} {unit})"
 
 
 def _assemble(df: pd.DataFrame, new: dict[str, np.ndarray | pd.api.extensions.ExtensionArray]) -> pd.DataFrame:

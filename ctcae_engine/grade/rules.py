@@ -42,13 +42,20 @@ def _compare(value: np.ndarray, bound: np.ndarray, op: str) -> np.ndarray:
     raise ValueError(f"unknown operator {op!r}")
 
 
-def _long_runs(cond: np.ndarray, group: np.ndarray, hours: np.ndarray, longer_than: float) -> np.ndarray:
-    """Rows meeting ``cond`` that belong to a run of consecutive (in time, per group) readings all meeting it whose
-    first-to-last span exceeds ``longer_than`` hours. Rows without a time are left out."""
+MAX_GAP_H = 12.0
+"""Default longest gap (hours) between two consecutive readings of one run (``duration_h`` rows: Fever G4)."""
+
+
+def _long_runs(cond: np.ndarray, group: np.ndarray, hours: np.ndarray, longer_than: float,
+               max_gap_h: float = MAX_GAP_H) -> np.ndarray:
+    """Rows meeting ``cond`` that belong to a run of consecutive (in time, per group) readings all meeting it, with
+    no gap between two readings of the run longer than ``max_gap_h`` hours, whose first-to-last span exceeds
+    ``longer_than`` hours. Rows without a time are left out."""
     timed = ~np.isnan(hours)
     order = np.flatnonzero(timed)[np.lexsort((hours[timed], group[timed]))]
-    c, g = cond[order], group[order]
-    start = c & ~(np.r_[False, c[:-1]] & np.r_[False, g[1:] == g[:-1]])
+    c, g, t = cond[order], group[order], hours[order]
+    close = np.r_[False, np.diff(t) <= max_gap_h * (1 + REL_TOL)]
+    start = c & ~(np.r_[False, c[:-1]] & np.r_[False, g[1:] == g[:-1]] & close)
     run = np.cumsum(start)
     frame = pd.DataFrame({"run": run[c], "t": hours[order][c]})
     span = frame.groupby("run")["t"].agg(lambda t: t.max() - t.min()) if len(frame) else pd.Series(dtype=float)
@@ -191,7 +198,7 @@ class LabRules:
     def grade_direction(
         self, keys: np.ndarray, value: np.ndarray, lln: np.ndarray, uln: np.ndarray, base: np.ndarray,
         group: np.ndarray | None = None, hours: np.ndarray | None = None,
-        other: Callable[[np.ndarray], tuple[np.ndarray, ...]] | None = None,
+        other: Callable[[np.ndarray], tuple[np.ndarray, ...]] | None = None, max_gap_h: float = MAX_GAP_H,
     ) -> dict[str, np.ndarray]:
         """Grade one direction; ``keys`` are compiled codes (-1 none; a criteria key's code is the key in its table
         unit, :meth:`units_of` gives the others). Returns int arrays: grade (-1 = NA), crit (fired row, -1) and
@@ -199,7 +206,8 @@ class LabRules:
         row used. ``value``, ``lln``, ``uln``, ``base`` are in the table units; ``other(rows)`` gives (value, LLN,
         ULN, baseline) of the rows whose code is a key in another unit, in that unit (None: every row is in the
         table unit). ``group`` (participant x test codes) and ``hours`` (reading time in hours, NaN unknown) serve
-        the rows with ``duration_h`` or ``min_count``.
+        the rows with ``duration_h`` or ``min_count``; ``max_gap_h`` is the longest gap between two readings of one
+        ``duration_h`` run.
 
         Rows are sorted once by key (numpy's stable sort of small ints is a radix sort, O(n)); each key's rows
         are gathered, per array its criteria need, and only the fired criterion row is recorded per row: the
@@ -225,7 +233,7 @@ class LabRules:
                 b = base[idx] if refs & {"base", "uln_or_base"} else None
             gr = None if group is None else group[idx]
             hr = None if hours is None else hours[idx]
-            crit[idx], missing[idx] = self._grade_key(k, v, lo, hi, b, gr, hr)
+            crit[idx], missing[idx] = self._grade_key(k, v, lo, hi, b, gr, hr, max_gap_h)
         grade = self.grade_of_row[crit]
         unknown = np.isnan(value) | ((crit < 0) & (missing != 0)) | (keys < 0)
         grade[unknown] = -1
@@ -233,7 +241,8 @@ class LabRules:
         return {"grade": grade, "crit": crit, "missing": missing}
 
     def _grade_key(self, k: int, v: np.ndarray, lo: np.ndarray | None, hi: np.ndarray | None, b: np.ndarray | None,
-                   group: np.ndarray | None, hours: np.ndarray | None) -> tuple[np.ndarray, ...]:
+                   group: np.ndarray | None, hours: np.ndarray | None,
+                   max_gap_h: float = MAX_GAP_H) -> tuple[np.ndarray, ...]:
         """Fired criterion row (-1 none) and missing-reference bits of the rows of compiled key ``k``: their values
         and the references its criteria need (None where none needs it), ``group`` / ``hours`` of those rows."""
         size = v.size
@@ -248,7 +257,7 @@ class LabRules:
                 hr = np.full(size, np.nan) if hours is None else hours
                 untimed = fired & np.isnan(hr)
                 if not np.isnan(c.duration_h):
-                    fired &= _long_runs(meets, gr, hr, c.duration_h)
+                    fired &= _long_runs(meets, gr, hr, c.duration_h, max_gap_h)
                 else:
                     fired &= _separate_count(meets, gr, hr) >= c.min_count
                 miss[untimed] |= _TIME_BIT

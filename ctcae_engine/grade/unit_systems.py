@@ -36,6 +36,7 @@ class Conversions:
         size = len(combos)
         self.factor, self.offset = np.full(size, np.nan), np.zeros(size)
         self.unit, self.label = np.empty(size, dtype=object), np.empty(size, dtype=object)
+        self.analyte = np.empty(size, dtype=object)  # the test map's analyte (plausibility windows)
         self.code = np.full((2, size), -1, dtype=np.int64)
         self.cf, self.co = np.full((2, size), np.nan), np.zeros((2, size))
         self.bf, self.bo = np.ones((2, size)), np.zeros((2, size))
@@ -45,6 +46,7 @@ class Conversions:
             keys = divmod(rest, n_keys)  # each + 1, 0 = none
             k = keys[0] or keys[1]
             given_unit, analyte = unit_names[u - 1], analytes[m - 1] or "test"
+            self.analyte[j] = analytes[m - 1]
             target = rules.unit[k - 1] if k else None
             found = units.conversion(analyte, given_unit, target) if target is not None else None
             if found is None and target is not None and rules.relative_only[k - 1]:

@@ -45,7 +45,9 @@ DEMO_CONFIG = Path(__file__).resolve().parent.parent / "demo" / "study.toml"
 Operator = Literal[">", ">=", "<", "<="]
 Attribution = Literal["cart", "lymphodepletion", "either"]
 TeStart = Literal["infusion", "lymphodepletion"]
+QtcfDerivation = Literal["auto", "always", "never"]
 OPERATORS, ATTRIBUTIONS, TE_STARTS = get_args(Operator), get_args(Attribution), get_args(TeStart)
+QTCF_DERIVATIONS = get_args(QtcfDerivation)
 
 
 class ConfigError(ValueError):
@@ -395,11 +397,18 @@ class Grading:
     lab_test_map: dict[str, tuple[str | None, str | None]] = Field(default_factory=dict)
     clinical_test_map: dict[str, tuple[str | None, str | None]] = Field(default_factory=dict)
     assume_at_rest: bool = False  # every SpO2 reading is declared taken at rest (Hypoxia)
+    derive_qtcf: str = "auto"  # QTcF from QT and RR: "auto" (participants without a QTc), "always", "never"
+    fever_max_gap_h: float = 12.0  # longest gap between readings of one Fever G4 run (hours)
 
     def options(self, kind: str) -> dict[str, Any]:
         """Keyword arguments of the grading function of ``kind`` ("lab", "vitals", "ecg") for this study."""
         mapping = self.lab_test_map if kind == "lab" else self.clinical_test_map
-        return {"mapping": mapping or None, **({"assume_at_rest": self.assume_at_rest} if kind == "vitals" else {})}
+        extra: dict[str, Any] = {}
+        if kind == "vitals":
+            extra = {"assume_at_rest": self.assume_at_rest, "fever_max_gap_h": self.fever_max_gap_h}
+        elif kind == "ecg":
+            extra = {"derive_qtcf": {"always": True, "never": False}.get(self.derive_qtcf, self.derive_qtcf)}
+        return {"mapping": mapping or None, **extra}
 
 
 @_table
@@ -411,6 +420,11 @@ class GradingOptions:
                                           "\"criterion\" }; they take precedence over the packaged test maps")
     assume_at_rest: Flag = Field(False, description="every SpO2 reading counts as taken at rest (else Hypoxia is "
                                                     "graded only when VSPOS/VSTPT/VSCAT say so)")
+    derive_qtcf: Annotated[QtcfDerivation, BeforeValidator(_one_of(QTCF_DERIVATIONS))] = Field(
+        "auto", description="derive QTcF (Fridericia) from QT and RR of the same ECG: \"auto\" for participants "
+                            "with no QTc result, \"always\", or \"never\"")
+    fever_max_gap_h: float = Field(12.0, gt=0, description="Fever G4 '>40.0 degrees C for >24 hrs': the longest gap "
+                                                           "(hours) between consecutive readings of one run")
 
     @field_validator("test_map")
     @classmethod
@@ -423,7 +437,7 @@ class GradingOptions:
         split: dict[str, dict[str, tuple[str | None, str | None]]] = {"lab": {}, "clinical": {}}
         for testcd, entry in self.test_map.items():
             split[_criteria_table(testcd, entry)][testcd.strip().upper()] = (entry.low, entry.high)
-        return Grading(split["lab"], split["clinical"], self.assume_at_rest)
+        return Grading(split["lab"], split["clinical"], self.assume_at_rest, self.derive_qtcf, self.fever_max_gap_h)
 
 
 VASOPRESSOR_CLASSES = ("vasopressor", "vasopressin", "not_vasopressor")

@@ -117,3 +117,20 @@ def load_astct(name: str) -> pd.DataFrame:
     if name not in ("crs", "icans"):
         raise ValueError(f"unknown ASTCT table {name!r}; expected 'crs' or 'icans'")
     return _astct(name).copy()
+
+
+@cache
+def _plausibility() -> pd.DataFrame:
+    table = _read("plausibility.csv")
+    for column in ("low", "high"):
+        table[column] = pd.to_numeric(table[column], errors="raise").astype("float64")
+    if table.duplicated(["analyte", "unit"]).any() or (table["low"] > table["high"]).any():
+        raise ValueError("plausibility.csv: one window per analyte and unit, low <= high")
+    return table
+
+
+def load_plausibility() -> pd.DataFrame:
+    """Plausibility windows as a new DataFrame: ``analyte`` (as in the test maps), ``unit`` (the criteria table unit
+    of that analyte), ``low`` / ``high`` (inclusive: a value outside is implausible, listed with its reason and never
+    graded) and ``source`` (why the window is where it is). They are checks of data entry, not CTCAE thresholds."""
+    return _plausibility().copy()
