@@ -72,3 +72,12 @@ def test_a_number_beyond_float_range_is_implausible_like_inf_not_non_numeric():
     reasons = grade_labs(lb)["reason"].tolist()
     assert reasons[0].startswith("implausible result") and reasons[1].startswith("implausible result")
     assert reasons[2] == "non-numeric result 'high'"
+
+
+def test_a_huge_result_text_is_quoted_short_in_its_reason():
+    """issue 16: reasons copied a 100,000-character result whole into graded/*.csv and ungraded_rows.csv."""
+    from ctcae_engine.api import grade_labs
+
+    lb = pd.DataFrame({"USUBJID": ["P1"], "LBTESTCD": ["K"], "LBSTRESC": ["x" * 100_000], "LBSTRESU": ["mmol/L"]})
+    reason = grade_labs(lb)["reason"].iloc[0]
+    assert len(reason) < 120 and reason.endswith("(100000 characters)'")

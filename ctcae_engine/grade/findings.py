@@ -21,6 +21,7 @@ import pandas as pd
 from ctcae_engine.grade import censored, plausibility, unit_systems, units
 from ctcae_engine.grade.rules import MAX_GAP_H, LabRules, as_int64, combine
 from ctcae_engine.read import canonical
+from ctcae_engine.read.columns import shorten
 from ctcae_engine.read.dates import to_date
 from ctcae_terms.criteria import load_clinical_criteria, load_clinical_test_map, load_lab_test_map
 
@@ -368,7 +369,7 @@ def grade_observations(
     reasons.add(blank, np.zeros(n, dtype=np.int8), lambda u: "missing result")
     cens = censored.parse(result, no_value & ~blank)  # "<0.1", ">1000": graded below when the range has one grade
     reasons.add(cens.impossible, result, lambda u: f"implausible censored result '{u}' (allows no value >= 0)")
-    reasons.add(no_value & ~cens.rows, result, lambda u: f"non-numeric result '{u}'")
+    reasons.add(no_value & ~cens.rows, result, lambda u: f"non-numeric result '{shorten(u)}'")
     # no CTCAE-graded quantity (counts, concentrations, activities, temperatures, intervals) is negative or infinite
     implausible = ~no_value & (~np.isfinite(value_raw) | (value_raw < 0))
     reasons.add(implausible, value_raw, lambda u: f"implausible result {u:g} (negative or not finite)")
