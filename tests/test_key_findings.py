@@ -62,3 +62,19 @@ def test_key_findings_state_the_primary_endpoint_and_each_death_with_links(resul
     assert 'href="#tbl-DTHT01"' in page and 'href="#tbl-CRST01"' in page and 'href="#tbl-AET10"' in page
     for target in ("tbl-PRIMARY", "tbl-DTHT01", "tbl-CRST01", "tbl-AET10", "tbl-AET01"):
         assert f'id="{target}"' in html
+
+
+def test_key_findings_state_hematotoxicity_and_the_dlt_stopping_rule(results):
+    """The page states grade >= 3 ICAHT per phase and each dose level's DLT count and rule status, each linked to
+    its table, with the same numbers as ICAHT02 and DLT01."""
+    from ctcae_engine.report.context import key_findings
+
+    items = {item["href"]: item for item in key_findings(results)["items"]}
+    icaht = results.tables["ICAHT02"].frame.set_index(["phase", "label"])
+    early = icaht.loc[("Early ICAHT (day 0-30)", "Grade >= 3")]
+    stated = items["#tbl-ICAHT02"]["details"][0]
+    assert f"Early ICAHT (day 0-30): {int(early['n'])} of {int(early['N'])} participants" in stated
+    dlt = results.tables["DLT01"].frame.iloc[0]
+    assert items["#tbl-DLT01"]["details"] == [
+        f"{dlt['Dose level']}: {dlt['With a DLT']} of {dlt['DLT-evaluable']} evaluable with a DLT; "
+        f"{dlt['Stopping rule']}"]

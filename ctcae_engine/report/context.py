@@ -433,9 +433,23 @@ def key_findings(results: Any) -> dict[str, Any]:
         add("Most common treatment-emergent AEs", "#tbl-AET10", {"n": None, "N": None},
             [f"{t}: {int(n)} participants ({p:.1f}%)" for t, n, p in zip(top["term"], top["any"], top["any_pct"],
                                                                           strict=True)])
-    add("Prolonged cytopenias", "#tbl-LBT07", None,
-        missing="not derived in this report (no ICAHT or day-28 cytopenia table yet): see the grade >= 3 laboratory "
-                "results of LBT07 and the trajectories of section 7")
+    icaht = results.tables.get("ICAHT02")
+    rows = icaht.frame.set_index(["phase", "label"]) if icaht is not None and len(icaht.frame) else None
+    if rows is not None and (rows.index.get_level_values("label") == "Grade >= 3").any():
+        details = []
+        for phase in dict.fromkeys(rows.index.get_level_values("phase")):
+            severe, unknown = rows.loc[(phase, "Grade >= 3")], rows.loc[(phase, "Not gradable"), "n"]
+            details.append(f"{phase}: {int(severe['n'])} of {int(severe['N'])} participants "
+                           f"({int(unknown)} not gradable)")
+        add("Hematotoxicity (ICAHT, EHA/EBMT 2023) of grade >= 3", "#tbl-ICAHT02", {"n": None, "N": None}, details)
+    else:
+        add("Prolonged cytopenias (ICAHT)", "#tbl-ICAHT02", None, missing=results.unavailable.get(
+            "ICAHT02", "no graded neutrophil counts in this run"))
+    dlt = results.tables.get("DLT01")
+    if dlt is not None and len(dlt.frame):
+        add("Dose-limiting toxicities and the stopping rule", "#tbl-DLT01", {"n": None, "N": None},
+            [f"{r['Dose level']}: {int(r['With a DLT'])} of {int(r['DLT-evaluable'])} evaluable with a DLT; "
+             f"{r['Stopping rule']}" for r in dlt.frame.to_dict("records")])
     return {"available": True, "reason": "", "blocks": [], "items": items}
 
 
