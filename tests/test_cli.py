@@ -530,3 +530,17 @@ def test_a_latest_pointing_at_a_deleted_run_is_a_warning(tmp_path):
 def test_terms_needs_a_search_text():
     result = runner.invoke(app, ["terms", " "])
     assert result.exit_code == 2 and "give a search text" in result.output
+
+
+def test_rederive_replaces_a_sponsor_trtemfl_by_the_study_window(tmp_path):
+    """An AE file carrying TRTEMFL is taken as given (here every flag N: no TEAE at all); `run --rederive` derives
+    the flags from the window again and the primary endpoint returns to the demo's 20/20."""
+    config = _study(tmp_path)
+    ae = pd.read_csv(tmp_path / "data" / "ae.csv", dtype=str, keep_default_na=False)
+    ae.assign(TRTEMFL="N").to_csv(tmp_path / "data" / "ae.csv", index=False)
+    given = _run(config, "--out", str(tmp_path / "given"))
+    rederived = _run(config, "--out", str(tmp_path / "rederived"), "--rederive")
+    assert given.exit_code == rederived.exit_code == 0, given.output + rederived.output
+    primary = {name: json.loads((tmp_path / name / "latest" / "summary.json").read_text())["primary"]
+               for name in ("given", "rederived")}
+    assert (primary["given"]["n"], primary["rederived"]["n"], primary["rederived"]["N"]) == (0, 20, 20)

@@ -10,6 +10,7 @@ folder written, ``latest`` not moved); 5 a stage of the analysis failed (idem); 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import sys
@@ -88,11 +89,15 @@ def _load(config: Path | None) -> StudyConfig:
         _fail(str(exc))
 
 
-def _execute(config: Path | None, data: Path | None, out: Path | None, verbose: bool) -> None:
+def _execute(config: Path | None, data: Path | None, out: Path | None, verbose: bool,
+             rederive: bool = False) -> None:
     from ctcae_engine.run.scheduled import RunBusy, UnsafeLock, execute
 
     terminal = _setup_logging(verbose)
     cfg = _load(config)
+    if rederive:  # the sponsor's ADaM flags are re-derived from the study's window (DQ10 then lists nothing)
+        cfg = dataclasses.replace(cfg, treatment_emergent=dataclasses.replace(cfg.treatment_emergent,
+                                                                              use_given_flags=False))
     try:
         with _progress(terminal) as progress:
             outcome = execute(cfg, data=data, out=out, progress=progress)
@@ -137,9 +142,12 @@ def run(
     out: Path | None = typer.Option(None, help="Where run folders go (default: [run] output_dir, else runs/ "
                                                   "beside the config)"),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging"),
+    rederive: bool = typer.Option(False, "--rederive", help="ADaM ADAE input: re-derive TRTEMFL from the study's "
+                                                            "window instead of taking the sponsor's (sets "
+                                                            "[treatment_emergent] use_given_flags = false)"),
 ) -> None:
     """The weekly run: check, grade, aggregate and write a new run folder (report, datasets, tables, manifest)."""
-    _execute(_config_path(config, data), data, out, verbose)
+    _execute(_config_path(config, data), data, out, verbose, rederive)
 
 
 @app.command()
