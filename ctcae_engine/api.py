@@ -57,7 +57,7 @@ validate_ae = _checked(ae.validate_ae)
 
 def _door(kind: str) -> Callable[..., object]:
     """The pandas grader of ``kind``, or for a Dask frame the Dask engine running it (docs/dask.md)."""
-    pandas_grader = findings.GRADERS[kind]
+    pandas_grader = _checked(findings.GRADERS[kind])
 
     @functools.wraps(pandas_grader)
     def door(df: object, /, **options: object) -> object:
@@ -65,8 +65,7 @@ def _door(kind: str) -> Callable[..., object]:
             from ctcae_engine.dask import engine as dask_engine
 
             return dask_engine.grade(df, kind, **options)
-        frame = _unique(df, pandas_grader.__name__) if isinstance(df, pd.DataFrame) else df
-        return pandas_grader(frame, **options)
+        return pandas_grader(df, **options)
 
     door.__module__ = __name__
     return door
@@ -75,8 +74,6 @@ def _door(kind: str) -> Callable[..., object]:
 grade_labs = _door("lab")
 grade_vitals = _door("vitals")
 grade_ecg = _door("ecg")
-DOORS = {"lab": grade_labs, "vitals": grade_vitals, "ecg": grade_ecg}
-"""The grading door of each kind of observation (pandas or Dask input)."""
 
 
 def _method(door: Callable[..., object]) -> Callable[..., object]:
@@ -86,8 +83,7 @@ def _method(door: Callable[..., object]) -> Callable[..., object]:
         return door(self._frame, **options)
 
     signature = inspect.signature(door)
-    first, *rest = signature.parameters.values()
-    del first
+    _, *rest = signature.parameters.values()
     method.__signature__ = signature.replace(  # type: ignore[attr-defined]
         parameters=[inspect.Parameter("self", inspect.Parameter.POSITIONAL_ONLY), *rest])
     method.__name__ = method.__qualname__ = door.__name__
