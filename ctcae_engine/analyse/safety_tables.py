@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 
 from ctcae_engine.analyse.endpoints import PERIODS, ae_grade, is_fatal, proportion, reported_term, window_bounds
-from ctcae_engine.grade.ae import stack_directions
+from ctcae_engine.grade.ae import ae_dates, stack_directions
 from ctcae_engine.grade.cart import CRS_TERM, ICANS_TERM
 from ctcae_engine.read.config import TreatmentEmergent
-from ctcae_engine.read.dates import dtc_bounds, to_date
+from ctcae_engine.read.dates import to_date
 from ctcae_engine.read.fields import AE, LABS
 
 SAFETY_PERIODS = PERIODS[:4]  # periods of participants in the safety population
@@ -96,7 +96,7 @@ def ae_period_table(flagged: pd.DataFrame, population: pd.DataFrame) -> pd.DataF
     total = int(population["saffl"].sum())
     infdt = population.set_index("usubjid")["infdt"]
     subj = AE.subjects(flagged)
-    end = dtc_bounds(AE.text(flagged, "end"))["latest"]
+    end = ae_dates(flagged)[1]  # a partial end widens to its last day; none = ongoing
     ongoing = (end.isna() | (end >= subj.map(infdt).astype("datetime64[ns]"))) & subj.map(infdt).notna()
     facts = pd.DataFrame({"period": flagged["period"], "usubjid": subj, "g3": ae_grade(flagged).ge(3).fillna(False),
                           "teae": flagged["trtemfl"].astype(bool), "ongoing": ongoing.astype(bool)})

@@ -168,7 +168,7 @@ DISCREPANCY_TYPES = {
 }
 
 
-def _ae_dates(ae: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+def ae_dates(ae: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     """AE start and end for the window: full dates as given; a partial start widens to the first day of its month
     (year), a partial end to the last day; a missing end means ongoing (open window). ``astdt`` wins if present."""
     start = dtc_bounds(AE.text(ae, "start"))["earliest"]
@@ -256,7 +256,7 @@ def reconcile(ae_validated: pd.DataFrame, graded_obs: pd.DataFrame, window_days:
         raise ValueError("reconcile needs validated AEs (ctcae_term, grade): call validate_ae first")
     obs = _long_obs(graded_obs)
     gradable = set(obs["term"].unique())
-    start, end = _ae_dates(ae_validated)
+    start, end = ae_dates(ae_validated)
     ae = pd.DataFrame({
         "usubjid": AE.text(ae_validated, "subject"), "term": ae_validated["ctcae_term"].astype("string"),
         "reported_grade": pd.to_numeric(ae_validated["grade"], errors="coerce"),
