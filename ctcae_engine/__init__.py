@@ -22,6 +22,7 @@ CTCAE_VERSION = "4.03"
 _PUBLIC = {
     "grade_labs": "ctcae_engine.api", "grade_vitals": "ctcae_engine.api", "grade_ecg": "ctcae_engine.api",
     "grade_crs": "ctcae_engine.api", "grade_icans": "ctcae_engine.api", "validate_ae": "ctcae_engine.api",
+    "febrile_neutropenia": "ctcae_engine.api",
     "read_study": "ctcae_engine.read.files", "run_study": "ctcae_engine.run.pipeline",
     "load_demo": "ctcae_engine.demo", "load_config": "ctcae_engine.read.config",
     "to_adlb": "ctcae_engine.write.adam", "to_advs": "ctcae_engine.write.adam", "to_adeg": "ctcae_engine.write.adam",

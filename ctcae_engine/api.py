@@ -23,6 +23,7 @@ from typing import Any
 import pandas as pd
 
 from ctcae_engine.grade import ae, cart, findings
+from ctcae_engine.grade.febrile_neutropenia import febrile_neutropenia as febrile_neutropenia
 from ctcae_engine.read.columns import unique_columns
 
 

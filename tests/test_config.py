@@ -247,4 +247,4 @@ def test_tables_stay_frozen_dataclasses():
     assert later.study.data_cutoff == dt.date(2026, 1, 1) and later.source == cfg.source
     assert dataclasses.asdict(later)["grading"] == {"lab_test_map": {}, "clinical_test_map": {},
                                                    "assume_at_rest": False, "derive_qtcf": "auto",
-                                                   "fever_max_gap_h": 12.0}
+                                                   "fever_max_gap_h": 12.0, "febrile_neutropenia_pair_h": 24.0}

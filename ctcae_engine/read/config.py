@@ -399,6 +399,7 @@ class Grading:
     assume_at_rest: bool = False  # every SpO2 reading is declared taken at rest (Hypoxia)
     derive_qtcf: str = "auto"  # QTcF from QT and RR: "auto" (participants without a QTc), "always", "never"
     fever_max_gap_h: float = 12.0  # longest gap between readings of one Fever G4 run (hours)
+    febrile_neutropenia_pair_h: float = 24.0  # longest time between an ANC and a temperature read together (hours)
 
     def options(self, kind: str) -> dict[str, Any]:
         """Keyword arguments of the grading function of ``kind`` ("lab", "vitals", "ecg") for this study."""
@@ -425,6 +426,8 @@ class GradingOptions:
                             "with no QTc result, \"always\", or \"never\"")
     fever_max_gap_h: float = Field(12.0, gt=0, description="Fever G4 '>40.0 degrees C for >24 hrs': the longest gap "
                                                            "(hours) between consecutive readings of one run")
+    febrile_neutropenia_pair_h: float = Field(24.0, ge=0, description="Febrile neutropenia: the longest time "
+                                              "(hours) between an ANC and a temperature that are read together")
 
     @field_validator("test_map")
     @classmethod
@@ -437,7 +440,8 @@ class GradingOptions:
         split: dict[str, dict[str, tuple[str | None, str | None]]] = {"lab": {}, "clinical": {}}
         for testcd, entry in self.test_map.items():
             split[_criteria_table(testcd, entry)][testcd.strip().upper()] = (entry.low, entry.high)
-        return Grading(split["lab"], split["clinical"], self.assume_at_rest, self.derive_qtcf, self.fever_max_gap_h)
+        return Grading(split["lab"], split["clinical"], self.assume_at_rest, self.derive_qtcf, self.fever_max_gap_h,
+                       self.febrile_neutropenia_pair_h)
 
 
 VASOPRESSOR_CLASSES = ("vasopressor", "vasopressin", "not_vasopressor")

@@ -49,6 +49,7 @@ class StudyResults:
     labs: pd.DataFrame | None = None
     vitals: pd.DataFrame | None = None
     ecg: pd.DataFrame | None = None
+    derived: pd.DataFrame | None = None  # terms derived from more than one finding (Febrile neutropenia)
     population: pd.DataFrame | None = None
     ae: pd.DataFrame | None = None
     participants: pd.DataFrame | None = None

@@ -51,7 +51,8 @@ MANIFEST = "manifest.json"
 LATEST = "latest"
 INCOMPLETE = ".incomplete-"
 WRITE_STEPS = 2  # progress steps after the analysis: the report, then datasets and tables
-GRADED = {"labs": "lb", "vitals": "vs", "ecg": "eg", "ae": "ae"}  # StudyResults attribute -> file stem in graded/
+# StudyResults attribute -> file stem in graded/ (derived: Febrile neutropenia from LB and VS, docs/grading.md)
+GRADED = {"labs": "lb", "vitals": "vs", "ecg": "eg", "derived": "derived", "ae": "ae"}
 
 
 class RunBusy(RuntimeError):

@@ -15,6 +15,7 @@ from ctcae_engine.analyse import endpoints
 from ctcae_engine.analyse.reconciliation import combine_discrepancies, crs_discrepancies, in_scope
 from ctcae_engine.grade import ae as ae_checks
 from ctcae_engine.grade import cart, findings
+from ctcae_engine.grade.febrile_neutropenia import febrile_neutropenia
 from ctcae_engine.read.fields import DM
 
 
@@ -53,6 +54,12 @@ def grade(runner: Runner) -> None:
         runner.missing("grading", "no LB, VS or EG domain in the study folder")
     if results.vitals is None and results.ecg is None:
         runner.missing("vseg", "no graded VS or EG domain")
+    if results.labs is not None and results.vitals is not None:  # terms derived from two domains (docs/grading.md)
+        options = results.config.grading
+        results.derived = runner.call("derived", febrile_neutropenia, results.labs, results.vitals,
+                                      options.febrile_neutropenia_pair_h, options.fever_max_gap_h)
+    else:
+        runner.missing("derived", "Febrile neutropenia needs graded LB and VS domains")
 
 
 def adverse_events(runner: Runner) -> None:
