@@ -23,12 +23,14 @@ import pandas as pd
 from ctcae_engine.analyse import (
     common_aes,
     deaths,
+    demographics,
     disposition,
     dlt,
     efficacy,
     eligibility,
     endpoints,
     listings,
+    sae,
     safety_tables,
     vitals_ecg,
 )
@@ -98,6 +100,10 @@ REGISTRY: tuple[Output, ...] = (
     # enrollment
     _table("DISP01", "Participant disposition", "enrollment", ("population",), disposition.disposition_table,
            needs=POP, note="The safety population (denominator N of the AE tables) is every participant infused."),
+    _table("DMT01", "Demographics and baseline characteristics", "enrollment", ("population", "DM", "MH?"),
+           demographics.demographics_table, needs=POP,
+           note="N = {N}: the safety population (every participant infused); percentages of the column's N. A "
+                "characteristic the data do not hold (e.g. ECOG, prior lines) says 'not collected'."),
     _table("ELIG_SCREEN", "Screening eligibility, one row per participant and criterion", "", ("eligibility",)),
     _table("ELIG01", "Screening eligibility criteria not met", "enrollment", ("eligibility",),
            eligibility.eligibility_failures, listing=True,
@@ -135,6 +141,11 @@ REGISTRY: tuple[Output, ...] = (
                 "DLT-evaluable: the DLT window closed by the data cut-off, or a DLT or death within it."),
     _table("DLT02", "Listing of dose-limiting toxicities", "ae_tables", ("ae", "population", "config.dlt"),
            dlt.dlt_listing, needs=AE, listing=True, empty="No AE meets the DLT definition (or none is set)."),
+    _table("SAET01", "Serious adverse events (AESER = Y): any, related, fatal, by SOC and PT", "ae_tables",
+           ("ae", "population"), sae.sae_table, needs=AE,
+           note="N = {N} (safety population, every participant infused); treatment-emergent SAEs; a participant "
+                "counts once per row. Related: per the configured attribution; fatal: AESDTH = Y, outcome FATAL or "
+                "grade 5."),
     _table("AET10", "Most common treatment-emergent AEs (>= 10% of participants), by preferred term", "ae_tables",
            ("AET04_TEAE", "population"), common_aes.most_common_aes, needs=AE,
            empty="No treatment-emergent AE term reported by {min_pct}% of the participants or more.",
