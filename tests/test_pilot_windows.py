@@ -95,3 +95,23 @@ def test_meddra_terms_that_are_not_ctcae_terms_are_tabulated_under_aedecod():
     assert emergent["AEDECOD"].nunique() > 100  # the pilot's PTs outside CTCAE
     expected = emergent.groupby(["AEBODSYS", "AEDECOD"])["USUBJID"].nunique()
     assert (terms.loc[expected.index, "any"] == expected).all()
+
+
+def test_pilot_dmt01_by_arm_equals_plain_pandas(pilot):
+    """DMT01 on the real pilot DM: 254 treated, one column per actual arm; each arm's age mean (SD) and the count of
+    women equal a computation from DM and EX alone (treated = any XANOMELINE or PLACEBO EX record, arm = ACTARM)."""
+    from ctcae_engine.analyse.demographics import demographics_table
+
+    study, population, _, _ = pilot
+    table, fields = demographics_table(population, study["dm"])
+    dm, ex = study["dm"], study["ex"]
+    treated = dm[dm["USUBJID"].isin(ex.loc[ex["EXTRT"].isin(["XANOMELINE", "PLACEBO"]), "USUBJID"])]
+    assert fields["N"] == len(treated) == 254
+    cells = table.set_index(["Characteristic", "Statistic"])
+    for arm, rows in treated.groupby("ACTARM"):
+        column = f"{arm} (N={len(rows)})"
+        age = rows["AGE"].astype(float)
+        assert cells.loc[("Age (years)", "Mean (SD)"), column] == f"{age.mean():.1f} ({age.std():.1f})"
+        women = int(rows["SEX"].eq("F").sum())
+        assert cells.loc[("Sex", "F"), column] == f"{women} ({100 * women / len(rows):.1f}%)"
+    assert f"Total (N={len(treated)})" in table.columns

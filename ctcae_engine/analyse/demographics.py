@@ -96,7 +96,7 @@ def _tumour(base: pd.DataFrame, safety: pd.DataFrame, mh: pd.DataFrame | None,
             groups: dict[str, pd.Index]) -> list[dict[str, Any]]:
     label = "Tumour type (MH primary diagnosis)"
     term = pick(mh, "MHTERM") if mh is not None else None
-    subject = pick(mh, "USUBJID") if mh is not None else None
+    subject = DM.column(mh, "subject") if mh is not None else None  # MH names its participant as DM does
     if mh is None or term is None or subject is None:
         return _absent(label, groups)
     rows = mh
