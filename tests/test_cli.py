@@ -544,3 +544,17 @@ def test_rederive_replaces_a_sponsor_trtemfl_by_the_study_window(tmp_path):
     primary = {name: json.loads((tmp_path / name / "latest" / "summary.json").read_text())["primary"]
                for name in ("given", "rederived")}
     assert (primary["given"]["n"], primary["rederived"]["n"], primary["rederived"]["N"]) == (0, 20, 20)
+
+
+def test_version_flag_prints_the_engine_version():
+    from ctcae_engine import __version__
+
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.output.strip() == f"ctcae-engine {__version__}"
+
+
+def test_help_keeps_config_section_names_in_square_brackets():
+    """Issue 19: rich markup ate "[data]" and "[run]" ("default:  folder of the config")."""
+    result = runner.invoke(app, ["run", "--help"], terminal_width=200)
+    assert result.exit_code == 0
+    assert "[data] folder of the config" in result.output and "[run] output_dir" in result.output

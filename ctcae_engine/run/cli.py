@@ -27,9 +27,25 @@ from ctcae_terms import allowed_grades, load_catalog, search_terms
 if TYPE_CHECKING:
     from ctcae_engine.read.config import StudyConfig
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+# rich_markup_mode=None: help texts are plain text, so "[grading]" and "[data]" (config sections) are printed as
+# written instead of being read as rich markup tags and dropped.
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="CTCAE v4.03 grading, safety tables and DSMB reports for oncology / CAR-T trials.")
 log = logging.getLogger("ctcae_engine")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from ctcae_engine import __version__
+
+        typer.echo(f"ctcae-engine {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                       help="Print the engine version and exit.")) -> None:
+    """CTCAE v4.03 grading, safety tables and DSMB reports for oncology / CAR-T trials."""
 
 
 def _fail(message: str, code: int = 2) -> None:
