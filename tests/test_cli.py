@@ -558,3 +558,13 @@ def test_help_keeps_config_section_names_in_square_brackets():
     result = runner.invoke(app, ["run", "--help"], terminal_width=200)
     assert result.exit_code == 0
     assert "[data] folder of the config" in result.output and "[run] output_dir" in result.output
+
+
+def test_terms_suggests_the_term_for_a_typo_and_says_when_it_cut_the_list():
+    """Issue 19: `terms neutrofil` found nothing; a long list was cut at --limit without a word."""
+    typo = runner.invoke(app, ["terms", "neutrofil"])
+    assert typo.exit_code == 0 and "closest spellings" in typo.output
+    assert "Neutrophil count decreased" in typo.output
+    cut = runner.invoke(app, ["terms", "decreased", "--limit", "3"])
+    assert cut.exit_code == 0 and "more terms match; --limit" in cut.output
+    assert len([line for line in cut.output.splitlines() if line.endswith("[contains]")]) == 3

@@ -398,11 +398,16 @@ def terms(
         _fail(str(exc))
     if found.empty:
         _fail(f"no CTCAE v{version} term matches {query!r}")
+    if found["match"].eq("similar").all():
+        typer.echo(f"no CTCAE v{version} term contains {query!r}; closest spellings:")
     for row in found.to_dict("records"):
         typer.echo(f"{row['term']} ({row['meddra_code']}, {row['soc']}) [{row['match']}]")
         if row["match"] == "exact" or len(found) == 1:
             for grade in allowed_grades(row["term"], version):
                 typer.echo(f"  grade {grade}: {row[f'grade_{grade}']}")
+    total = len(search_terms(query, version, limit=10**6))
+    if total > len(found):
+        typer.echo(f"... {total - len(found)} more terms match; --limit {total} lists them all")
 
 
 @app.command()

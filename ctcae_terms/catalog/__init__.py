@@ -94,6 +94,13 @@ def suggest_terms(name: str, version: str = DEFAULT_VERSION, limit: int = 3, min
     return list(dict.fromkeys(synonym_hits + fuzzy))[:limit]
 
 
+def _typo_matches(key: str, catalog: pd.DataFrame, limit: int, min_score: float = 75.0) -> list[str]:
+    """Terms holding a stretch of text close to ``key`` (partial ratio: the best-aligned substring), best first."""
+    matches = process.extract(key, catalog["term_key"].tolist(), scorer=fuzz.partial_ratio, limit=limit,
+                              score_cutoff=min_score)
+    return [catalog["term"].iat[index] for _, _, index in matches]
+
+
 def search_terms(query: str, version: str = DEFAULT_VERSION, limit: int = 20) -> pd.DataFrame:
     """Catalog rows for a search text, best first: the term itself or its MedDRA code, terms containing the text,
     terms a synonym names (e.g. "neutropenia"); only when none of these, the closest spellings. Column ``match``
@@ -110,8 +117,8 @@ def search_terms(query: str, version: str = DEFAULT_VERSION, limit: int = 20) ->
     for term in _synonyms().loc[_synonyms()["key"].str.contains(key, regex=False), "ctcae_term"]:
         if term in known:
             found.setdefault(term, "synonym")
-    if not found:  # nothing by name: the closest spellings
-        for term in suggest_terms(query, version, limit=5):
+    if not found:  # nothing by name: the closest spellings, then a typo inside one word ("neutrofil")
+        for term in suggest_terms(query, version, limit=5) or _typo_matches(key, catalog, limit=5):
             found[term] = "similar"
     rows = catalog.set_index("term").loc[list(found)[:limit]].reset_index()
     return rows.drop(columns="term_key").assign(match=[found[t] for t in rows["term"]])
