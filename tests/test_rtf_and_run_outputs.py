@@ -112,3 +112,23 @@ def test_run_folder_adam_datasets_agree_across_formats(run_folder: Path) -> None
     given = adlb["ATOXGR"].ne("")
     assert (adlb.loc[given, "ATOXGR"].astype(int).abs() == graded.loc[given, "grade"]).all()
     assert given[graded["grade"].fillna(0).gt(0)].all()
+
+
+def test_run_folder_has_per_assessment_crs_and_icans_grades(run_folder: Path) -> None:
+    """Issue 14: the per-assessment ASTCT grades with their drivers are written to graded/. Checked against the XC
+    file read with plain pandas: one row per assessment day, and ASTCT 2019 CRS grade 1 "Temperature >=38 C; no
+    hypotension; no hypoxia" on the days with fever, no antipyretic mask, HYPOTEN NONE and OXYGEN NONE."""
+    from ctcae_engine.demo import DATA_DIR
+
+    xc = pd.read_csv(DATA_DIR / "xc.csv", dtype=str)
+    wide = xc.pivot_table(index=["USUBJID", "XCDTC"], columns="XCTESTCD", values="XCORRES", aggfunc="first")
+    crs = pd.read_parquet(run_folder / "graded" / "crs.parquet")
+    icans = pd.read_parquet(run_folder / "graded" / "icans.parquet")
+    assert len(crs) == len(icans) == len(wide)
+    assert {"grade", "drivers", "reason"} <= set(crs.columns) and {"grade", "drivers", "reason"} <= set(icans.columns)
+    fever_only = wide[wide["TEMPMAX"].astype(float).ge(38) & wide["FEVMASK"].eq("N") & wide["HYPOTEN"].eq("NONE")
+                      & wide["OXYGEN"].eq("NONE")]
+    assert len(fever_only) > 0
+    by_day = crs.set_index([crs["usubjid"], crs["dtc"].astype(str)])["grade"]
+    assert (by_day.loc[fever_only.index].astype(int) == 1).all()
+    assert (run_folder / "graded" / "crs.csv").exists() and (run_folder / "graded" / "icans.csv").exists()

@@ -52,7 +52,7 @@ LATEST = "latest"
 INCOMPLETE = ".incomplete-"
 WRITE_STEPS = 2  # progress steps after the analysis: the report, then datasets and tables
 # StudyResults attribute -> file stem in graded/ (derived: Febrile neutropenia from LB and VS, docs/grading.md)
-GRADED = {"labs": "lb", "vitals": "vs", "ecg": "eg", "derived": "derived", "ae": "ae"}
+GRADED = {"labs": "lb", "vitals": "vs", "ecg": "eg", "derived": "derived", "ae": "ae", "crs": "crs", "icans": "icans"}
 
 
 class RunBusy(RuntimeError):
