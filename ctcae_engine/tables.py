@@ -291,6 +291,12 @@ REGISTRY: tuple[Output, ...] = (
            ("XC", "config"), dq.xc_unusable, needs=("xc",), listing=True,
            empty="Every XC (CRS / ICANS) row could be used for ASTCT 2019 grading.",
            note="These rows were left out of the CRS and ICANS grading, each with the reason."),
+    _table("DQ12", "Days inside a CRS / ICANS episode without a gradable assessment", "data_quality",
+           ("crs?", "icans?", "config"), dq.episode_gaps, needs=("xc",), listing=True,
+           empty="Every day inside a CRS or ICANS episode has a gradable assessment.",
+           note="Up to [cart] episode_max_missing_days days in a row without a gradable assessment do not end an "
+                "episode and count in its duration (ASTCT 2019 gives no rule for missing days: the engine's "
+                "documented choice, docs/cart.md); each such day is listed here to be chased or confirmed."),
     # methods
     _table("METH01", "CTCAE rules applied in this run", "methods", ("labs?", "vitals?", "ecg?"), dq.rules_applied,
            needs=("grading",)),

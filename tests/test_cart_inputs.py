@@ -338,6 +338,22 @@ def test_demo_median_crs_duration_survives_one_removed_temperature():
     assert median_duration(xc[~gone], 0) == 3.0  # the old behaviour: every day needed an assessment
 
 
+def test_the_bridged_day_is_listed_in_the_data_quality_appendix():
+    """Issue 14: the day the episode rule bridges (01007's removed day-2 TEMPMAX) is listed in DQ12 with its
+    episode, not silently counted; with every assessment present nothing is listed."""
+    from ctcae_engine.analyse import data_quality
+
+    demo, cfg = load_demo(), load_config()
+    xc = demo["xc"]
+    gone = (xc["USUBJID"].eq("ALPP-CART-DEMO-01007") & xc["XCTESTCD"].eq("TEMPMAX")
+            & xc["XCDTC"].str.startswith("2024-07-24"))
+    assert data_quality.episode_gaps(cart.grade_crs(xc, demo["dm"]), cart.grade_icans(xc, demo["dm"]), cfg).empty
+    listed = data_quality.episode_gaps(cart.grade_crs(xc[~gone], demo["dm"]), None, cfg)
+    assert listed[["Participant", "Syndrome", "Date", "Episode days"]].values.tolist() == [
+        ["ALPP-CART-DEMO-01007", "CRS", "2024-07-24", 4]]
+    assert "bridged" in listed["Reason"].iat[0]
+
+
 def test_the_cart_stage_reads_cm_and_the_config():
     day = {**HYPOTENSIVE}
     xc = xc_rows(day, None, day)

@@ -181,6 +181,39 @@ def xc_unusable(xc: pd.DataFrame, config: StudyConfig | None = None) -> pd.DataF
                          "Reason": bad["reason"].astype("string")}).reset_index(drop=True)
 
 
+def episode_gaps(crs: pd.DataFrame | None, icans: pd.DataFrame | None,
+                 config: StudyConfig | None = None) -> pd.DataFrame:
+    """DQ12: calendar days inside a CRS or ICANS episode without a gradable assessment (none made, or every one NA).
+
+    The episode rule ([cart] episode_max_missing_days, :func:`ctcae_engine.grade.cart.episodes`) bridges these days,
+    so they count in the episode's duration; the data manager should get the assessment or confirm it was not made.
+    """
+    gap = config.cart.episode_max_missing_days if config is not None else cart.EPISODE_MAX_MISSING_DAYS
+    parts = []
+    for name, graded in (("CRS", crs), ("ICANS", icans)):
+        if graded is None or graded.empty:
+            continue
+        eps = cart.episodes(graded, gap)
+        if eps.empty:
+            continue
+        days = eps.assign(adate=[pd.date_range(a, b, freq="D") for a, b in zip(eps["onset_date"], eps["end_date"],
+                                                                             strict=True)]).explode("adate")
+        days["adate"] = pd.to_datetime(days["adate"])
+        gradable = graded.loc[graded["grade"].notna() & graded["adate"].notna(), ["usubjid", "adate"]]
+        seen = pd.MultiIndex.from_frame(gradable.drop_duplicates())
+        missing = days[~pd.MultiIndex.from_frame(days[["usubjid", "adate"]]).isin(seen)]
+        day0 = eps.set_index(["usubjid", "episode"])
+        offset = (missing["adate"] - missing["onset_date"]).dt.days
+        parts.append(pd.DataFrame({
+            "Participant": missing["usubjid"], "Syndrome": name, "Episode": missing["episode"],
+            "Date": missing["adate"].dt.strftime("%Y-%m-%d"),
+            "Day": (missing["onset_day"] + offset).astype("Int64"),
+            "Episode days": missing.set_index(["usubjid", "episode"]).index.map(day0["duration_days"]),
+            "Reason": "no gradable assessment on this day; bridged by the episode rule (counted in the duration)"}))
+    out_columns = ["Participant", "Syndrome", "Episode", "Date", "Day", "Episode days", "Reason"]
+    return (pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=out_columns))[out_columns]
+
+
 def rules_applied(labs: pd.DataFrame | None, vitals: pd.DataFrame | None,
                   ecg: pd.DataFrame | None) -> pd.DataFrame | None:
     """METH01: the CTCAE rules that fired in this run, by domain, with the rows each graded."""
