@@ -297,6 +297,12 @@ REGISTRY: tuple[Output, ...] = (
            note="Up to [cart] episode_max_missing_days days in a row without a gradable assessment do not end an "
                 "episode and count in its duration (ASTCT 2019 gives no rule for missing days: the engine's "
                 "documented choice, docs/cart.md); each such day is listed here to be chased or confirmed."),
+    _table("DQ13", "CM vasopressor records not counted for CRS hypotension, or counted with a caveat", "data_quality",
+           ("CM?", "config"), dq.cm_vasopressor_records, listing=True,
+           empty="No CM domain, or every CM vasopressor record was placed on its days and counted for CRS "
+                 "hypotension.",
+           note="A vasopressor that cannot be placed on a day leaves that participant's hypotensive assessments "
+                "ungraded (never a lower grade); a record without a full CMENDTC counts on its start day only."),
     # methods
     _table("METH01", "CTCAE rules applied in this run", "methods", ("labs?", "vitals?", "ecg?"), dq.rules_applied,
            needs=("grading",)),

@@ -401,3 +401,19 @@ def test_dq08_lists_a_vasopressor_the_study_maps_as_usable():
     raw = {"study": {"study_id": "S"}, "treatment": {"infusion_extrt": ["CAR-T"]},
            "cart": {"vasopressors": {"metaraminol": "vasopressor"}}}
     assert xc_unusable(xc, config_from_dict(raw))["Test"].tolist() == ["OXYGEN"]
+
+
+def test_unusable_cm_vasopressor_records_are_listed_with_their_reason():
+    """Issue 14: CM records the ASTCT hypotension grade cannot use are listed in DQ13, not dropped silently; a
+    complete vasopressor record and a drug that is not a vasopressor are not listed."""
+    from ctcae_engine.analyse import data_quality
+
+    cm = cm_rows(("Norepinephrine", "2024-03", "2024-03-09"), ("Epinephrine", "2024-03-08", None),
+                 ("Phenylephrine", "2024-03-08", "2024-03-08", "OPHTHALMIC"),
+                 ("Vasopressin", "2024-03-08", "2024-03-09"), ("Paracetamol", "2024-03", None))
+    listed = data_quality.cm_vasopressor_records(cm, load_config())
+    assert listed[["Drug", "Counted"]].values.tolist() == [["NOREPINEPHRINE", "no"], ["EPINEPHRINE", "yes"],
+                                                           ["PHENYLEPHRINE", "no"]]
+    assert "not a full date" in listed["Reason"].iat[0] and "counted on CMSTDTC only" in listed["Reason"].iat[1]
+    assert "'2024-03'" in listed["Reason"].iat[0] and listed["Start"].isna().iat[0]
+    assert data_quality.cm_vasopressor_records(None, load_config()).empty  # no CM domain: nothing to list

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ctcae_engine.grade import ae as ae_checks
-from ctcae_engine.grade import cart
+from ctcae_engine.grade import cart, cart_vasopressors
 from ctcae_engine.read import columns
 from ctcae_engine.read.config import StudyConfig, TreatmentEmergent
 from ctcae_engine.read.cutoff import cutoff_summary
@@ -179,6 +179,22 @@ def xc_unusable(xc: pd.DataFrame, config: StudyConfig | None = None) -> pd.DataF
     return pd.DataFrame({"Participant": bad["usubjid"], "Date": bad["dtc"], "Test": bad["testcd"],
                          "Value": columns.join_texts(bad["value"], bad["unit"].astype("string"), sep=" "),
                          "Reason": bad["reason"].astype("string")}).reset_index(drop=True)
+
+
+def cm_vasopressor_records(cm: pd.DataFrame | None, config: StudyConfig | None = None) -> pd.DataFrame:
+    """DQ13: CM vasopressor records (by the [cart] vasopressors map) that were not counted for CRS hypotension, or
+    counted with a caveat, each with the reason from :func:`ctcae_engine.grade.cart_vasopressors.check_cm` (which
+    quotes a start that is not a full date as given). No CM domain: no rows."""
+    out_columns = ["Participant", "Drug", "Start", "End", "Counted", "Reason"]
+    if cm is None or cm.empty:
+        return pd.DataFrame(columns=out_columns)
+    checked = cart_vasopressors.check_cm(cm, config.cart.vasopressors if config is not None else None)
+    flagged = checked[checked["vaso_class"].notna() & checked["reason"].ne("")]
+    return pd.DataFrame({"Participant": flagged["usubjid"], "Drug": flagged["drug"],
+                         "Start": flagged["start"].dt.strftime("%Y-%m-%d"),
+                         "End": flagged["end"].dt.strftime("%Y-%m-%d"),
+                         "Counted": flagged["counted"].map({True: "yes", False: "no"}),
+                         "Reason": flagged["reason"]}).reset_index(drop=True)[out_columns]
 
 
 def episode_gaps(crs: pd.DataFrame | None, icans: pd.DataFrame | None,
