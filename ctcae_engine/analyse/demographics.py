@@ -19,10 +19,6 @@ PRIOR_LINES_COLUMNS = ("PRIORLN", "NPRLINE", "PRLINES")
 NOT_COLLECTED = "not collected"
 
 
-def _column(dm: pd.DataFrame, names: tuple[str, ...]) -> str | None:
-    return next((c for c in (pick(dm, n) for n in names) if c is not None), None)
-
-
 def _counts(label: str, values: pd.Series, groups: dict[str, pd.Index]) -> list[dict[str, Any]]:
     """One row per category (sorted, missing last as "Missing"): n (%) per group."""
     values = values.astype("string").str.strip().replace("", pd.NA)
@@ -62,7 +58,8 @@ def demographics_table(population: pd.DataFrame, dm: pd.DataFrame,
     (N=n)") over the safety population; the note's field ``N``."""
     safety = population.loc[population["saffl"].astype(bool), ["usubjid", "arm"]]
     ids = DM.subjects(dm)
-    first = dm.loc[~ids.duplicated().to_numpy()].set_index(ids[~ids.duplicated()].to_numpy())
+    once = ~ids.duplicated().to_numpy()
+    first = dm.loc[once].set_index(ids[once].to_numpy())
     base = first.reindex(safety["usubjid"].to_numpy())
     base.index = pd.RangeIndex(len(base))
     arms = safety["arm"].astype("string").to_numpy()
@@ -82,11 +79,11 @@ def demographics_table(population: pd.DataFrame, dm: pd.DataFrame,
             rows += _numeric(label, base[column], groups)
         else:
             rows += _counts(label, base[column], groups)
-    ecog = _column(base, ECOG_COLUMNS)
+    ecog = pick(base, *ECOG_COLUMNS)
     rows += _counts("ECOG performance status", base[ecog], groups) if ecog else _absent("ECOG performance status",
                                                                                           groups)
     rows += _tumour(base, safety, mh, groups)
-    lines = _column(base, PRIOR_LINES_COLUMNS)
+    lines = pick(base, *PRIOR_LINES_COLUMNS)
     rows += (_numeric("Prior lines of therapy", base[lines], groups) if lines
              else _absent("Prior lines of therapy", groups))
     return pd.DataFrame(rows), {"N": len(base)}

@@ -1,4 +1,4 @@
-"""AET_SAE: participants with serious AEs (AESER = Y): any, related, fatal, then by SOC and PT.
+"""SAET01: participants with serious AEs (AESER = Y): any, related, fatal, then by SOC and PT.
 
 N = the safety population (infused); treatment-emergent SAEs only; a participant counts once per row."""
 

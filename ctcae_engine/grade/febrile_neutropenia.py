@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ctcae_engine.grade.rules import MAX_GAP_H, _long_runs
+from ctcae_engine.grade.rules import MAX_GAP_H, long_runs
 from ctcae_engine.read.dates import to_datetime
 
 TERM = "Febrile neutropenia"
@@ -61,7 +61,7 @@ def _febrile(temp: pd.DataFrame, sustained_max_gap_h: float) -> pd.DataFrame:
     group = pd.factorize(temp["usubjid"])[0].astype(np.int64)
     value, hours = temp["value"].to_numpy(), temp["hours"].to_numpy()
     single = value > SINGLE_C
-    sustained = _long_runs(value >= SUSTAINED_C, group, hours, SUSTAINED_H, sustained_max_gap_h)
+    sustained = long_runs(value >= SUSTAINED_C, group, hours, SUSTAINED_H, sustained_max_gap_h)
     why = np.where(single, f"> {SINGLE_C:g} C", f"sustained >= {SUSTAINED_C:g} C for > {SUSTAINED_H:g} h")
     return temp.assign(why=why)[single | sustained]
 

@@ -46,7 +46,7 @@ MAX_GAP_H = 12.0
 """Default longest gap (hours) between two consecutive readings of one run (``duration_h`` rows: Fever G4)."""
 
 
-def _long_runs(cond: np.ndarray, group: np.ndarray, hours: np.ndarray, longer_than: float,
+def long_runs(cond: np.ndarray, group: np.ndarray, hours: np.ndarray, longer_than: float,
                max_gap_h: float = MAX_GAP_H) -> np.ndarray:
     """Rows meeting ``cond`` that belong to a run of consecutive (in time, per group) readings all meeting it, with
     no gap between two readings of the run longer than ``max_gap_h`` hours, whose first-to-last span exceeds
@@ -257,7 +257,7 @@ class LabRules:
                 hr = np.full(size, np.nan) if hours is None else hours
                 untimed = fired & np.isnan(hr)
                 if not np.isnan(c.duration_h):
-                    fired &= _long_runs(meets, gr, hr, c.duration_h, max_gap_h)
+                    fired &= long_runs(meets, gr, hr, c.duration_h, max_gap_h)
                 else:
                     fired &= _separate_count(meets, gr, hr) >= c.min_count
                 miss[untimed] |= _TIME_BIT

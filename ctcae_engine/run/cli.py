@@ -45,7 +45,7 @@ def _print_version(value: bool) -> None:
 @app.callback()
 def _main(version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
                                        help="Print the engine version and exit.")) -> None:
-    """CTCAE v4.03 grading, safety tables and DSMB reports for oncology / CAR-T trials."""
+    pass  # the app's help text is the Typer(help=...) above
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -393,11 +393,12 @@ def terms(
     if not query.strip():
         _fail("give a search text: part of a term, a synonym or a MedDRA code")
     try:
-        found = search_terms(query, version, limit=limit)
+        every = search_terms(query, version, limit=None)
     except ValueError as exc:  # unknown CTCAE version
         _fail(str(exc))
-    if found.empty:
+    if every.empty:
         _fail(f"no CTCAE v{version} term matches {query!r}")
+    found = every.head(limit)
     if found["match"].eq("similar").all():
         typer.echo(f"no CTCAE v{version} term contains {query!r}; closest spellings:")
     for row in found.to_dict("records"):
@@ -405,9 +406,8 @@ def terms(
         if row["match"] == "exact" or len(found) == 1:
             for grade in allowed_grades(row["term"], version):
                 typer.echo(f"  grade {grade}: {row[f'grade_{grade}']}")
-    total = len(search_terms(query, version, limit=10**6))
-    if total > len(found):
-        typer.echo(f"... {total - len(found)} more terms match; --limit {total} lists them all")
+    if len(every) > len(found):
+        typer.echo(f"... {len(every) - len(found)} more terms match; --limit {len(every)} lists them all")
 
 
 @app.command()

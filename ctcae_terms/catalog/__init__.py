@@ -7,6 +7,7 @@ An empty grade cell means the term has no such grade (NCI prints "-").
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import cache
 
 import pandas as pd
@@ -82,29 +83,26 @@ def synonyms() -> pd.DataFrame:
     return _synonyms().drop(columns="key").copy()
 
 
+def _closest(key: str, catalog: pd.DataFrame, scorer: Callable[..., float], limit: int, min_score: float) -> list[str]:
+    """Catalog terms whose normalised name scores at least ``min_score`` against ``key`` by ``scorer``, best first."""
+    matches = process.extract(key, catalog["term_key"].tolist(), scorer=scorer, limit=limit, score_cutoff=min_score)
+    return [catalog["term"].iat[index] for _, _, index in matches]
+
+
 def suggest_terms(name: str, version: str = DEFAULT_VERSION, limit: int = 3, min_score: float = 60.0) -> list[str]:
     """Closest catalog terms for a misspelled, partial or synonym name (e.g. a MedDRA PT), best first."""
     catalog = _catalog(_version(version))
     key = normalise_term(name)
     known = set(catalog["term"])
     synonym_hits = [t for t in _synonyms().loc[_synonyms()["key"] == key, "ctcae_term"] if t in known]
-    choices = catalog["term_key"].tolist()
-    matches = process.extract(key, choices, scorer=fuzz.token_set_ratio, limit=limit, score_cutoff=min_score)
-    fuzzy = [catalog["term"].iat[index] for _, _, index in matches]
+    fuzzy = _closest(key, catalog, fuzz.token_set_ratio, limit, min_score)
     return list(dict.fromkeys(synonym_hits + fuzzy))[:limit]
 
 
-def _typo_matches(key: str, catalog: pd.DataFrame, limit: int, min_score: float = 75.0) -> list[str]:
-    """Terms holding a stretch of text close to ``key`` (partial ratio: the best-aligned substring), best first."""
-    matches = process.extract(key, catalog["term_key"].tolist(), scorer=fuzz.partial_ratio, limit=limit,
-                              score_cutoff=min_score)
-    return [catalog["term"].iat[index] for _, _, index in matches]
-
-
-def search_terms(query: str, version: str = DEFAULT_VERSION, limit: int = 20) -> pd.DataFrame:
+def search_terms(query: str, version: str = DEFAULT_VERSION, limit: int | None = 20) -> pd.DataFrame:
     """Catalog rows for a search text, best first: the term itself or its MedDRA code, terms containing the text,
     terms a synonym names (e.g. "neutropenia"); only when none of these, the closest spellings. Column ``match``
-    says why each row is there (exact, contains, synonym, similar)."""
+    says why each row is there (exact, contains, synonym, similar); ``limit`` None: every match."""
     catalog = _catalog(_version(version))
     key = normalise_term(query)
     exact = lookup_term(query, version)
@@ -118,7 +116,8 @@ def search_terms(query: str, version: str = DEFAULT_VERSION, limit: int = 20) ->
         if term in known:
             found.setdefault(term, "synonym")
     if not found:  # nothing by name: the closest spellings, then a typo inside one word ("neutrofil")
-        for term in suggest_terms(query, version, limit=5) or _typo_matches(key, catalog, limit=5):
+        for term in (suggest_terms(query, version, limit=5)
+                     or _closest(key, catalog, fuzz.partial_ratio, limit=5, min_score=75.0)):
             found[term] = "similar"
     rows = catalog.set_index("term").loc[list(found)[:limit]].reset_index()
     return rows.drop(columns="term_key").assign(match=[found[t] for t in rows["term"]])
